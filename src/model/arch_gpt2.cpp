@@ -1,0 +1,70 @@
+// GPT-2 (Radford et al. 2019) from Hugging Face GPT2LMHeadModel checkpoints.
+// Conv1D weights are stored [in, out], which is already our canonical layout.
+#include "model/architecture.h"
+#include "ops/error.h"
+
+namespace cs {
+
+ModelConfig gpt2_config(const nlohmann::json& j, const std::string& path) {
+  ModelConfig c;
+  c.model_type = "gpt2";
+  c.family = "GPT-2";
+  c.n_layers = config_int(j, path, "n_layer");
+  c.n_heads = config_int(j, path, "n_head");
+  c.n_kv_heads = c.n_heads;
+  c.d_model = config_int(j, path, "n_embd");
+  if (c.n_heads <= 0 || c.d_model % c.n_heads != 0)
+    throw Error(path + ": n_embd (" + std::to_string(c.d_model) + ") is not divisible by n_head (" +
+                std::to_string(c.n_heads) + ")");
+  c.d_head = c.d_model / c.n_heads;
+  c.d_mlp = j.contains("n_inner") && j["n_inner"].is_number_integer() ? j["n_inner"].get<int>()
+                                                                       : 4 * c.d_model;
+  c.n_ctx = config_int(j, path, "n_positions");
+  c.vocab_size = config_int(j, path, "vocab_size");
+  c.norm_eps = config_float_or(j, "layer_norm_epsilon", 1e-5f);
+  std::string act = j.value("activation_function", std::string("gelu_new"));
+  if (act == "gelu_new" || act == "gelu_pytorch_tanh") c.act = Activation::GeluNew;
+  else if (act == "gelu") c.act = Activation::GeluErf;
+  else if (act == "relu") c.act = Activation::Relu;
+  else throw Error(path + ": activation_function '" + act + "' is not supported (use gelu_new, gelu or relu)");
+  if (j.value("scale_attn_by_inverse_layer_idx", false) || j.value("reorder_and_upcast_attn", false))
+    throw Error(path + ": scale_attn_by_inverse_layer_idx / reorder_and_upcast_attn are not supported");
+  c.tied_embeddings = j.value("tie_word_embeddings", true);
+  c.positions = Positions::Learned;
+  return c;
+}
+
+Weights gpt2_weights(const CheckpointFiles& f, const ModelConfig& c) {
+  const std::vector<std::string> p = {"transformer.", ""};
+  const int64_t D = c.d_model, F = c.d_mlp, V = c.vocab_size, W = c.qkv_width();
+  Weights w;
+  w.W_E = take_tensor(f, p, "wte.weight", {V, D});
+  w.W_pos = take_tensor(f, p, "wpe.weight", {c.n_ctx, D});
+  for (int l = 0; l < c.n_layers; ++l) {
+    const std::string h = "h." + std::to_string(l) + ".";
+    LayerWeights lw;
+    lw.ln1_w = take_tensor(f, p, h + "ln_1.weight", {D});
+    lw.ln1_b = take_tensor(f, p, h + "ln_1.bias", {D});
+    lw.W_qkv = take_tensor(f, p, h + "attn.c_attn.weight", {D, W});
+    lw.b_qkv = take_tensor(f, p, h + "attn.c_attn.bias", {W});
+    lw.W_O = take_tensor(f, p, h + "attn.c_proj.weight", {D, D});
+    lw.b_O = take_tensor(f, p, h + "attn.c_proj.bias", {D});
+    lw.ln2_w = take_tensor(f, p, h + "ln_2.weight", {D});
+    lw.ln2_b = take_tensor(f, p, h + "ln_2.bias", {D});
+    lw.W_in = take_tensor(f, p, h + "mlp.c_fc.weight", {D, F});
+    lw.b_in = take_tensor(f, p, h + "mlp.c_fc.bias", {F});
+    lw.W_out = take_tensor(f, p, h + "mlp.c_proj.weight", {F, D});
+    lw.b_out = take_tensor(f, p, h + "mlp.c_proj.bias", {D});
+    w.layers.push_back(std::move(lw));
+  }
+  w.lnf_w = take_tensor(f, p, "ln_f.weight", {D});
+  w.lnf_b = take_tensor(f, p, "ln_f.bias", {D});
+  if (!c.tied_embeddings || has_tensor(f, {""}, "lm_head.weight"))
+    w.W_U = take_tensor(f, {""}, "lm_head.weight", {V, D});
+  else
+    w.W_U = w.W_E;
+  w.b_U = Tensor({V});
+  return w;
+}
+
+}  // namespace cs

@@ -1,0 +1,40 @@
+// The registry of architectures: each arch_*.cpp turns a config.json into a ModelConfig and maps
+// its checkpoint's tensor names into the canonical Weights layout.
+#pragma once
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "model/checkpoint_files.h"
+#include "model/config.h"
+#include "model/weights.h"
+
+namespace cs {
+
+struct Architecture {
+  std::vector<std::string> model_types;  // config.json model_type values it accepts
+  ModelConfig (*read_config)(const nlohmann::json& config, const std::string& path);
+  Weights (*read_weights)(const CheckpointFiles& files, const ModelConfig& cfg);
+};
+
+const std::vector<Architecture>& architectures();
+
+// Shared helpers for the architecture files.
+// config value or error "config.json: missing integer 'n_embd'".
+int config_int(const nlohmann::json& j, const std::string& path, const char* key);
+int config_int_or(const nlohmann::json& j, const char* key, int fallback);
+float config_float_or(const nlohmann::json& j, const char* key, float fallback);
+
+// Reads `name` (trying each prefix in turn) and checks its shape; errors name file and tensor.
+Tensor take_tensor(const CheckpointFiles& f, const std::vector<std::string>& prefixes,
+                   const std::string& name, const std::vector<int64_t>& shape);
+bool has_tensor(const CheckpointFiles& f, const std::vector<std::string>& prefixes,
+                const std::string& name);
+// [out, in] (nn.Linear) -> [in, out].
+Tensor transpose2d(const Tensor& t);
+
+// Architecture entry points (one file each).
+ModelConfig gpt2_config(const nlohmann::json& j, const std::string& path);
+Weights gpt2_weights(const CheckpointFiles& f, const ModelConfig& c);
+
+}  // namespace cs

@@ -1,0 +1,43 @@
+// ModelConfig: the architecture of a decoder-only transformer, as a plain struct.
+// Variants are enums; each architecture file (arch_*.cpp) builds one from config.json.
+#pragma once
+#include <cstdint>
+#include <string>
+
+namespace cs {
+
+enum class Norm { LayerNorm, RMSNorm };
+enum class Activation { GeluNew, GeluErf, SwiGLU, Relu };
+// Learned: absolute positions added to the residual (GPT-2). Rotary: RoPE on q,k (NeoX, Llama).
+// Shortformer: learned positions added to the q and k inputs only (TransformerLens attn-only).
+enum class Positions { Learned, Rotary, Shortformer };
+
+struct ModelConfig {
+  std::string model_type;      // config.json's model_type ("gpt2", "gpt_neox", "llama", ...)
+  std::string family;          // human-readable family name
+  int n_layers = 0;
+  int n_heads = 0;
+  int n_kv_heads = 0;          // == n_heads unless grouped-query attention
+  int d_model = 0;
+  int d_head = 0;
+  int d_mlp = 0;               // 0 for attention-only models
+  int n_ctx = 0;
+  int vocab_size = 0;
+  float norm_eps = 1e-5f;
+  Norm norm = Norm::LayerNorm;
+  Activation act = Activation::GeluNew;
+  Positions positions = Positions::Learned;
+  bool parallel_residual = false;  // NeoX: x + attn(ln1(x)) + mlp(ln2(x))
+  bool tied_embeddings = true;
+  bool attn_only = false;
+  int rotary_dim = 0;              // dims of each head that get RoPE (NeoX: rotary_pct * d_head)
+  float rope_theta = 10000.0f;
+  bool rotary_interleaved = false; // false: GPT-NeoX/Llama "rotate_half" layout
+  std::string dtype_on_disk;       // "F32", "F16", "BF16"
+
+  int n_heads_total() const { return n_layers * n_heads; }
+  int64_t qkv_width() const { return static_cast<int64_t>(n_heads + 2 * n_kv_heads) * d_head; }
+  std::string describe() const;    // one paragraph of every setting, for `circuitscan info`
+};
+
+}  // namespace cs
