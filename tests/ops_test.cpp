@@ -1,0 +1,130 @@
+// Every optimised kernel against its naive reference.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#include "ops/activations.h"
+#include "ops/attention.h"
+#include "ops/layernorm.h"
+#include "ops/matmul.h"
+#include "ops/rotary.h"
+#include "ops/tensor.h"
+
+using namespace cs;
+
+namespace {
+std::vector<float> randv(size_t n, uint32_t seed, float scale = 1.0f) {
+  std::mt19937 g(seed);
+  std::normal_distribution<float> d(0.0f, scale);
+  std::vector<float> v(n);
+  for (float& x : v) x = d(g);
+  return v;
+}
+}  // namespace
+
+TEST(Ops, MatmulMatchesNaive) {
+  for (auto [M, K, N] : {std::tuple{1, 1, 1}, {7, 13, 5}, {64, 96, 33}, {128, 256, 512}}) {
+    auto a = randv(M * K, 1), w = randv(K * N, 2), b = randv(N, 3);
+    std::vector<float> out(M * N), ref(M * N);
+    matmul(out.data(), a.data(), w.data(), b.data(), M, K, N);
+    matmul_naive(ref.data(), a.data(), w.data(), b.data(), M, K, N);
+    EXPECT_LE(rel_max_error(out.data(), ref.data(), M * N), 1e-5) << M << "x" << K << "x" << N;
+  }
+}
+
+TEST(Ops, MatmulTransposedVariants) {
+  const int M = 9, K = 17, N = 11;
+  auto a = randv(M * K, 4), w = randv(K * N, 5);
+  std::vector<float> wt(N * K), at(K * M), ref(M * N), out(M * N);
+  for (int k = 0; k < K; ++k)
+    for (int n = 0; n < N; ++n) wt[n * K + k] = w[k * N + n];
+  for (int m = 0; m < M; ++m)
+    for (int k = 0; k < K; ++k) at[k * M + m] = a[m * K + k];
+  matmul_naive(ref.data(), a.data(), w.data(), nullptr, M, K, N);
+  matmul_nt(out.data(), a.data(), wt.data(), nullptr, M, K, N);
+  EXPECT_LE(rel_max_error(out.data(), ref.data(), M * N), 1e-5);
+  matmul_tn(out.data(), at.data(), w.data(), M, K, N);
+  EXPECT_LE(rel_max_error(out.data(), ref.data(), M * N), 1e-5);
+  matmul_tn(out.data(), at.data(), w.data(), M, K, N, /*accumulate=*/true);
+  for (float& x : ref) x *= 2;
+  EXPECT_LE(rel_max_error(out.data(), ref.data(), M * N), 1e-5);
+}
+
+TEST(Ops, LayerNormMatchesNaive) {
+  const int N = 37, C = 768;
+  auto x = randv(N * C, 6, 3.0f), w = randv(C, 7), b = randv(C, 8);
+  for (int i = 0; i < N * C; ++i) x[i] += 5.0f;  // a large mean must not hurt precision
+  std::vector<float> out(N * C), ref(N * C), mean(N), rstd(N);
+  layernorm_forward(out.data(), mean.data(), rstd.data(), x.data(), w.data(), b.data(), N, C, 1e-5f);
+  layernorm_naive(ref.data(), x.data(), w.data(), b.data(), N, C, 1e-5f);
+  EXPECT_LE(rel_max_error(out.data(), ref.data(), N * C), 1e-5);
+  rmsnorm_forward(out.data(), nullptr, x.data(), w.data(), N, C, 1e-6f);
+  rmsnorm_naive(ref.data(), x.data(), w.data(), N, C, 1e-6f);
+  EXPECT_LE(rel_max_error(out.data(), ref.data(), N * C), 1e-5);
+}
+
+TEST(Ops, ActivationsMatchNaive) {
+  auto x = randv(100000, 9, 4.0f);
+  std::vector<float> out(x.size()), up = randv(x.size(), 10);
+  gelu_new_forward(out.data(), x.data(), x.size());
+  for (size_t i = 0; i < x.size(); ++i) ASSERT_NEAR(out[i], gelu_new_naive(x[i]), 1e-5 * (1 + std::abs(x[i])));
+  gelu_erf_forward(out.data(), x.data(), x.size());
+  for (size_t i = 0; i < x.size(); ++i) ASSERT_NEAR(out[i], gelu_erf_naive(x[i]), 1e-5 * (1 + std::abs(x[i])));
+  swiglu_forward(out.data(), x.data(), up.data(), x.size());
+  for (size_t i = 0; i < x.size(); ++i)
+    ASSERT_NEAR(out[i], silu_naive(x[i]) * up[i], 1e-5 * (1 + std::abs(x[i] * up[i])));
+}
+
+TEST(Ops, AttentionMatchesNaive) {
+  const int T = 19, dh = 16, H = 3;
+  // strided q/k/v: [T, H, dh], take head 1
+  auto q = randv(T * H * dh, 11), k = randv(T * H * dh, 12), v = randv(T * H * dh, 13);
+  std::vector<float> qc(T * dh), kc(T * dh), vc(T * dh);
+  for (int t = 0; t < T; ++t)
+    for (int d = 0; d < dh; ++d) {
+      qc[t * dh + d] = q[(t * H + 1) * dh + d];
+      kc[t * dh + d] = k[(t * H + 1) * dh + d];
+      vc[t * dh + d] = v[(t * H + 1) * dh + d];
+    }
+  const float scale = 0.25f;
+  std::vector<float> p(T * T), z(T * H * dh, 7.0f), zref(T * dh), pref(T * T);
+  attention_scores(p.data(), q.data() + dh, H * dh, k.data() + dh, H * dh, T, dh, scale);
+  EXPECT_TRUE(std::isinf(p[1]) && p[1] < 0);  // masked above the diagonal
+  causal_softmax(p.data(), T);
+  attention_values(z.data() + dh, H * dh, p.data(), v.data() + dh, H * dh, T, dh);
+  attention_naive(zref.data(), pref.data(), qc.data(), kc.data(), vc.data(), T, dh, scale);
+  EXPECT_LE(rel_max_error(p.data(), pref.data(), T * T), 1e-5);
+  for (int t = 0; t < T; ++t)
+    for (int d = 0; d < dh; ++d) {
+      EXPECT_NEAR(z[(t * H + 1) * dh + d], zref[t * dh + d], 1e-5);
+      EXPECT_EQ(z[(t * H + 0) * dh + d], 7.0f);  // other heads untouched
+    }
+}
+
+TEST(Ops, RotaryIsARotationAndInvertible) {
+  const int T = 8, n = 2, dh = 16, rot = 8;
+  auto x = randv(T * n * dh, 14);
+  auto y = x;
+  rotary_forward(y.data(), T, n, dh, n * dh, rot, 10000.0f);
+  // position 0 is unchanged; dims past rot_dim unchanged; norms preserved
+  for (int d = 0; d < dh; ++d) EXPECT_FLOAT_EQ(y[d], x[d]);
+  for (int t = 0; t < T; ++t)
+    for (int h = 0; h < n; ++h) {
+      double nx = 0, ny = 0;
+      for (int d = 0; d < dh; ++d) {
+        const int i = (t * n + h) * dh + d;
+        nx += x[i] * x[i];
+        ny += y[i] * y[i];
+        if (d >= rot) EXPECT_EQ(y[i], x[i]);
+      }
+      EXPECT_NEAR(nx, ny, 1e-4 * nx);
+    }
+  // naive: pair (i, i+rot/2) rotated by t * theta^(-2i/rot)
+  const int t = 5, i = 1;
+  double ang = t * std::pow(10000.0, -2.0 * i / rot);
+  const float* xr = x.data() + (t * n + 0) * dh;
+  EXPECT_NEAR(y[(t * n) * dh + i], xr[i] * std::cos(ang) - xr[i + rot / 2] * std::sin(ang), 1e-5);
+  rotary_backward(y.data(), T, n, dh, n * dh, rot, 10000.0f);
+  EXPECT_LE(rel_max_error(y.data(), x.data(), x.size()), 1e-5);
+}
