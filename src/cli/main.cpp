@@ -1,1 +1,58 @@
-int main() { return 0; }
+// circuitscan: find the circuits inside transformer language models.
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <string>
+
+#include "cli/commands.h"
+#include "ops/error.h"
+
+namespace {
+
+struct Command {
+  const char* name;
+  const char* summary;
+  int (*fn)(int, char**);
+};
+
+const Command kCommands[] = {
+    {"info", "print a model's architecture, sizes, dtype and parameter count", cs::cmd_info},
+    {"run", "run a prompt: next-token distribution, cached or saved hook activations", cs::cmd_run},
+    {"init-random", "write a random-weight checkpoint in Hugging Face format", cs::cmd_init_random},
+};
+
+void usage(FILE* f) {
+  std::fprintf(f, "usage: circuitscan COMMAND [args] [--help]\n\ncommands:\n");
+  for (const Command& c : kCommands) std::fprintf(f, "  %-14s %s\n", c.name, c.summary);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") ||
+      !std::strcmp(argv[1], "help")) {
+    usage(argc < 2 ? stderr : stdout);
+    return argc < 2 ? 2 : 0;
+  }
+  for (const Command& c : kCommands) {
+    if (std::strcmp(argv[1], c.name) != 0) continue;
+    try {
+      return c.fn(argc - 2, argv + 2);
+    } catch (const cs::UsageError& e) {
+      std::fprintf(stderr, "error: %s\n", e.what());
+      return 2;
+    } catch (const cs::Error& e) {
+      std::fprintf(stderr, "error: %s\n", e.what());
+      return 1;
+    } catch (const std::bad_alloc&) {
+      std::fprintf(stderr, "error: out of memory: use fewer prompts or a smaller batch\n");
+      return 1;
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "error: %s\n", e.what());
+      return 1;
+    }
+  }
+  std::fprintf(stderr, "error: unknown command '%s'\n", argv[1]);
+  usage(stderr);
+  return 2;
+}

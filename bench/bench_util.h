@@ -1,0 +1,37 @@
+// Shared helpers for the bench/ programs: wall-clock timing with medians, and the machine's
+// sgemm peak measured in the same run (so ratios compare like with like).
+#pragma once
+#include <algorithm>
+#include <chrono>
+#include <functional>
+#include <vector>
+
+#include "ops/matmul.h"
+
+namespace cs::bench {
+
+inline double now_s() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+// Median wall time of `reps` runs after one warm-up run.
+inline double median_seconds(const std::function<void()>& fn, int reps) {
+  fn();
+  std::vector<double> t;
+  for (int i = 0; i < reps; ++i) {
+    double t0 = now_s();
+    fn();
+    t.push_back(now_s() - t0);
+  }
+  std::sort(t.begin(), t.end());
+  return t[t.size() / 2];
+}
+
+// GFLOP/s of a large square sgemm on this machine, now.
+inline double sgemm_peak_gflops(int n = 2048) {
+  std::vector<float> a(static_cast<size_t>(n) * n, 0.5f), b(a), c(a.size());
+  double s = median_seconds([&] { matmul(c.data(), a.data(), b.data(), nullptr, n, n, n); }, 5);
+  return 2.0 * n * n * n / s / 1e9;
+}
+
+}  // namespace cs::bench

@@ -1,0 +1,94 @@
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "model/model.h"
+#include "model/safetensors.h"
+#include "model/tokenizer.h"
+#include "model/transformer.h"
+#include "ops/error.h"
+
+namespace cs {
+
+int cmd_run(int argc, char** argv) {
+  Args a("run", "Run one prompt: print its tokens and the next-token distribution; optionally\n"
+                "cache hooked activations (TransformerLens names) and save them as safetensors.");
+  a.positional("MODEL", "Hugging Face model directory")
+      .positional("PROMPT", "the prompt text")
+      .flag("top-k", "10", "how many next tokens to print")
+      .toggle("json", "print JSON instead of a table")
+      .repeated("cache", "hook point to cache, e.g. blocks.0.attn.hook_z")
+      .flag("save", "", "write the cached activations to this .safetensors file")
+      .toggle("process-weights", "apply TransformerLens weight processing (fold LN etc.)")
+      .toggle("prepend-bos", "prepend the BOS token");
+  if (!a.parse(argc, argv)) return 0;
+  std::vector<HookPoint> points;
+  for (const std::string& h : a.all("cache")) points.push_back(HookPoint::parse(h));
+  if (!a.str("save").empty() && points.empty())
+    throw UsageError("run: --save needs at least one --cache HOOK");
+
+  Model m = load_model(a.str("MODEL"), {.process_weights = a.on("process-weights")});
+  Tokenizer tok = Tokenizer::for_model_dir(a.str("MODEL"));
+  std::vector<int> ids = tok.encode(a.str("PROMPT"));
+  if (a.on("prepend-bos")) ids.insert(ids.begin(), tok.bos_id());
+  if (ids.empty()) throw Error("the prompt is empty after tokenization: give some text");
+  for (const HookPoint& p : points)
+    if (p.layer >= m.cfg.n_layers)
+      throw Error("hook " + p.name() + ": the model has only " + std::to_string(m.cfg.n_layers) + " layers");
+
+  Hooks hooks;
+  ActivationCache cache;
+  for (const HookPoint& p : points) hooks.cache(p, &cache);
+  Batch batch = Batch::from_sequences({ids});
+  Tensor logits = forward(m, batch, &hooks, {LogitsAt::Last});
+
+  const int64_t V = m.cfg.vocab_size;
+  std::vector<double> prob(V);
+  double mx = *std::max_element(logits.data.begin(), logits.data.end()), sum = 0;
+  for (int64_t v = 0; v < V; ++v) sum += prob[v] = std::exp(logits.data[v] - mx);
+  std::vector<int> order(V);
+  for (int64_t v = 0; v < V; ++v) order[v] = static_cast<int>(v);
+  const int k = std::clamp<int>(a.integer("top-k"), 1, static_cast<int>(V));
+  std::partial_sort(order.begin(), order.begin() + k, order.end(),
+                    [&](int x, int y) { return logits.data[x] > logits.data[y]; });
+
+  if (!a.str("save").empty()) {
+    std::vector<std::pair<std::string, const Tensor*>> t;
+    for (auto& [name, tensor] : cache) t.push_back({name, &tensor});
+    write_safetensors(a.str("save"), t, DType::F32, {{"prompt", a.str("PROMPT")}});
+  }
+
+  if (a.on("json")) {
+    nlohmann::json j;
+    j["tokens"] = ids;
+    for (int id : ids) j["token_text"].push_back(tok.token_text(id));
+    for (int i = 0; i < k; ++i)
+      j["top"].push_back({{"id", order[i]}, {"text", tok.token_text(order[i])},
+                          {"logit", logits.data[order[i]]}, {"prob", prob[order[i]] / sum}});
+    for (auto& [name, t] : cache) j["cache"][name] = {{"shape", t.shape}, {"values", t.data}};
+    std::printf("%s\n", j.dump(2).c_str());
+    return 0;
+  }
+  std::printf("%zu tokens:", ids.size());
+  for (int id : ids) std::printf(" %d:'%s'", id, tok.token_text(id).c_str());
+  std::printf("\n\n%-6s %-8s %-10s %-9s %s\n", "rank", "id", "logit", "prob", "token");
+  for (int i = 0; i < k; ++i)
+    std::printf("%-6d %-8d %-10.4f %-9.5f '%s'\n", i + 1, order[i], logits.data[order[i]],
+                prob[order[i]] / sum, tok.token_text(order[i]).c_str());
+  for (auto& [name, t] : cache) {
+    double s = 0, s2 = 0, lo = 1e300, hi = -1e300;
+    for (float x : t.data) s += x, s2 += double(x) * x, lo = std::min<double>(lo, x), hi = std::max<double>(hi, x);
+    const double n = static_cast<double>(t.numel());
+    std::printf("\n%s %s mean %.5g std %.5g min %.5g max %.5g\n  first values:", name.c_str(),
+                t.shape_str().c_str(), s / n, std::sqrt(std::max(0.0, s2 / n - s * s / n / n)), lo, hi);
+    for (int64_t i = 0; i < std::min<int64_t>(8, t.numel()); ++i) std::printf(" %.5g", t.data[i]);
+    std::printf("\n");
+  }
+  if (!a.str("save").empty()) std::printf("\nsaved %zu activations to %s\n", cache.size(), a.str("save").c_str());
+  return 0;
+}
+
+}  // namespace cs

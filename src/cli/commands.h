@@ -1,0 +1,12 @@
+// The circuitscan subcommands; each lives in its own cmd_*.cpp and receives the arguments after
+// its name. Return value is the exit code; user errors are thrown as cs::Error (exit 1) or
+// cs::UsageError (exit 2) and printed by main.
+#pragma once
+
+namespace cs {
+
+int cmd_info(int argc, char** argv);
+int cmd_run(int argc, char** argv);
+int cmd_init_random(int argc, char** argv);
+
+}  // namespace cs

@@ -1,0 +1,124 @@
+#include "model/init.h"
+
+#include <cmath>
+#include <random>
+
+#include "ops/error.h"
+
+namespace cs {
+
+namespace {
+ModelConfig gpt2_shape(int layers, int heads, int d_model, int n_ctx) {
+  ModelConfig c;
+  c.model_type = "gpt2";
+  c.family = "GPT-2";
+  c.n_layers = layers;
+  c.n_heads = c.n_kv_heads = heads;
+  c.d_model = d_model;
+  c.d_head = d_model / heads;
+  c.d_mlp = 4 * d_model;
+  c.n_ctx = n_ctx;
+  c.vocab_size = 50257;
+  return c;
+}
+}  // namespace
+
+std::string preset_names() {
+  return "gpt2-small, gpt2-tiny, toy-gpt2-4l, attn-only-4l, pythia-160m, llama-1b";
+}
+
+ModelConfig preset_config(const std::string& name) {
+  if (name == "gpt2-small") return gpt2_shape(12, 12, 768, 1024);
+  if (name == "gpt2-tiny") return gpt2_shape(3, 4, 64, 64);
+  if (name == "toy-gpt2-4l") return gpt2_shape(4, 8, 128, 128);
+  if (name == "attn-only-4l") {
+    ModelConfig c = gpt2_shape(4, 8, 512, 2048);
+    c.model_type = "circuitscan_attn_only";
+    c.family = "attention-only";
+    c.attn_only = true;
+    c.d_mlp = 0;
+    c.positions = Positions::Shortformer;
+    c.vocab_size = 48262;
+    c.tied_embeddings = false;
+    return c;
+  }
+  if (name == "pythia-160m") {
+    ModelConfig c = gpt2_shape(12, 12, 768, 2048);
+    c.model_type = "gpt_neox";
+    c.family = "GPT-NeoX";
+    c.vocab_size = 50304;
+    c.positions = Positions::Rotary;
+    c.rotary_dim = 16;
+    c.parallel_residual = true;
+    c.act = Activation::GeluErf;
+    c.tied_embeddings = false;
+    return c;
+  }
+  if (name == "llama-1b") {
+    ModelConfig c;
+    c.model_type = "llama";
+    c.family = "Llama";
+    c.n_layers = 16;
+    c.n_heads = 32;
+    c.n_kv_heads = 8;
+    c.d_model = 2048;
+    c.d_head = 64;
+    c.d_mlp = 8192;
+    c.n_ctx = 131072;
+    c.vocab_size = 128256;
+    c.norm = Norm::RMSNorm;
+    c.norm_eps = 1e-5f;
+    c.act = Activation::SwiGLU;
+    c.positions = Positions::Rotary;
+    c.rotary_dim = 64;
+    c.rope_theta = 500000.0f;
+    c.tied_embeddings = true;
+    return c;
+  }
+  throw Error("unknown preset '" + name + "': choose one of " + preset_names());
+}
+
+Model random_model(const ModelConfig& c, uint64_t seed) {
+  Model m;
+  m.cfg = c;
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<float> normal(0.0f, 0.02f);
+  const float proj_std = 0.02f / std::sqrt(2.0f * c.n_layers);
+  std::normal_distribution<float> normal_proj(0.0f, proj_std);
+  auto rand = [&](std::vector<int64_t> shape, bool proj = false) {
+    Tensor t(std::move(shape));
+    for (float& x : t.data) x = proj ? normal_proj(rng) : normal(rng);
+    return t;
+  };
+  auto ones = [](int64_t n) { return Tensor({n}, 1.0f); };
+  const int64_t D = c.d_model, F = c.d_mlp, V = c.vocab_size, W = c.qkv_width();
+  const bool ln = c.norm == Norm::LayerNorm;
+  m.w.W_E = rand({V, D});
+  if (c.positions != Positions::Rotary) m.w.W_pos = rand({c.n_ctx, D});
+  for (int l = 0; l < c.n_layers; ++l) {
+    LayerWeights lw;
+    lw.ln1_w = ones(D);
+    if (ln) lw.ln1_b = Tensor({D});
+    lw.W_qkv = rand({D, W});
+    lw.b_qkv = Tensor({W});
+    lw.W_O = rand({static_cast<int64_t>(c.n_heads) * c.d_head, D}, true);
+    lw.b_O = Tensor({D});
+    if (!c.attn_only) {
+      lw.ln2_w = ones(D);
+      if (ln) lw.ln2_b = Tensor({D});
+      lw.W_in = rand({D, F});
+      if (c.act == Activation::SwiGLU) lw.W_gate = rand({D, F});
+      else lw.b_in = Tensor({F});
+      lw.W_out = rand({F, D}, true);
+      if (c.act != Activation::SwiGLU) lw.b_out = Tensor({D});
+    }
+    m.w.layers.push_back(std::move(lw));
+  }
+  m.w.lnf_w = ones(D);
+  if (ln) m.w.lnf_b = Tensor({D});
+  m.w.W_U = c.tied_embeddings ? m.w.W_E : rand({V, D});
+  m.w.b_U = Tensor({V});
+  return m;
+}
+
+}  // namespace cs
