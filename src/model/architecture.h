@@ -36,5 +36,11 @@ Tensor transpose2d(const Tensor& t);
 // Architecture entry points (one file each).
 ModelConfig gpt2_config(const nlohmann::json& j, const std::string& path);
 Weights gpt2_weights(const CheckpointFiles& f, const ModelConfig& c);
+ModelConfig neox_config(const nlohmann::json& j, const std::string& path);
+Weights neox_weights(const CheckpointFiles& f, const ModelConfig& c);
+ModelConfig llama_config(const nlohmann::json& j, const std::string& path);  // llama, mistral, qwen2
+Weights llama_weights(const CheckpointFiles& f, const ModelConfig& c);
+ModelConfig attn_only_config(const nlohmann::json& j, const std::string& path);
+Weights attn_only_weights(const CheckpointFiles& f, const ModelConfig& c);
 
 }  // namespace cs

@@ -12,6 +12,9 @@ namespace cs {
 const std::vector<Architecture>& architectures() {
   static const std::vector<Architecture> archs = {
       {{"gpt2"}, gpt2_config, gpt2_weights},
+      {{"gpt_neox"}, neox_config, neox_weights},
+      {{"llama", "mistral", "qwen2"}, llama_config, llama_weights},
+      {{"circuitscan_attn_only"}, attn_only_config, attn_only_weights},
   };
   return archs;
 }

@@ -235,7 +235,8 @@ Tensor forward(const Model& m, const Batch& batch, const Hooks* hooks, const For
   const ModelConfig& c = m.cfg;
   const int64_t B = batch.B, T = batch.T, D = c.d_model, V = c.vocab_size;
   if (B <= 0 || T <= 0) throw Error("forward: empty batch");
-  if (c.positions != Positions::Rotary && T > c.n_ctx)
+  // n_ctx bounds rotary models too: their training context, or a sliding window (Mistral).
+  if (T > c.n_ctx)
     throw Error("prompt of " + std::to_string(T) + " tokens is longer than the model's context (" +
                 std::to_string(c.n_ctx) + "): shorten the prompt");
   for (int32_t t : batch.tokens)

@@ -1,0 +1,79 @@
+// Attention-only transformers (Elhage et al. 2021, "A Mathematical Framework for Transformer
+// Circuits"; TransformerLens attn-only-Nl): LayerNorm, no MLP, and by default shortformer
+// positions, which are added to the q and k inputs only and never to the residual stream.
+// The format (config.json with model_type "circuitscan_attn_only", GPT-2 tensor names) is
+// defined in docs/attn-only-format.md; scripts/convert_transformerlens_attn_only.py writes it.
+#include "model/architecture.h"
+#include "ops/error.h"
+
+namespace cs {
+
+ModelConfig attn_only_config(const nlohmann::json& j, const std::string& path) {
+  ModelConfig c;
+  c.model_type = "circuitscan_attn_only";
+  c.family = "attention-only";
+  c.attn_only = true;
+  c.n_layers = config_int(j, path, "n_layer");
+  c.n_heads = config_int(j, path, "n_head");
+  c.n_kv_heads = c.n_heads;
+  c.d_model = config_int(j, path, "n_embd");
+  if (c.n_heads <= 0 || c.d_model <= 0)
+    throw Error(path + ": n_head and n_embd must be positive");
+  if (j.contains("d_head")) {
+    c.d_head = config_int(j, path, "d_head");
+  } else {
+    if (c.d_model % c.n_heads != 0)
+      throw Error(path + ": n_embd (" + std::to_string(c.d_model) + ") is not divisible by n_head (" +
+                  std::to_string(c.n_heads) + ") and no d_head is given");
+    c.d_head = c.d_model / c.n_heads;
+  }
+  if (c.d_head <= 0) throw Error(path + ": d_head must be positive");
+  c.d_mlp = 0;
+  c.n_ctx = config_int(j, path, "n_positions");
+  c.vocab_size = config_int(j, path, "vocab_size");
+  c.norm = Norm::LayerNorm;
+  c.norm_eps = config_float_or(j, "layer_norm_epsilon", 1e-5f);
+  const std::string norm = j.value("normalization", std::string("LN"));
+  if (norm != "LN")
+    throw Error(path + ": normalization '" + norm + "' is not supported (only \"LN\"; write a "
+                "LayerNorm without affine parameters as weight 1, bias 0)");
+  const std::string pos = j.value("positional_embedding_type", std::string("shortformer"));
+  if (pos == "shortformer") c.positions = Positions::Shortformer;
+  else if (pos == "standard") c.positions = Positions::Learned;
+  else
+    throw Error(path + ": positional_embedding_type '" + pos +
+                "' is not supported (use \"shortformer\" or \"standard\")");
+  c.tied_embeddings = j.value("tie_word_embeddings", false);
+  return c;
+}
+
+Weights attn_only_weights(const CheckpointFiles& f, const ModelConfig& c) {
+  const std::vector<std::string> p = {""};
+  const int64_t D = c.d_model, V = c.vocab_size, HD = c.n_heads * c.d_head, W = c.qkv_width();
+  Weights w;
+  w.W_E = take_tensor(f, p, "wte.weight", {V, D});
+  w.W_pos = take_tensor(f, p, "wpe.weight", {c.n_ctx, D});
+  for (int l = 0; l < c.n_layers; ++l) {
+    const std::string h = "h." + std::to_string(l) + ".";
+    LayerWeights lw;
+    lw.ln1_w = take_tensor(f, p, h + "ln_1.weight", {D});
+    lw.ln1_b = take_tensor(f, p, h + "ln_1.bias", {D});
+    lw.W_qkv = take_tensor(f, p, h + "attn.c_attn.weight", {D, W});  // [in, out]: q | k | v
+    if (has_tensor(f, p, h + "attn.c_attn.bias"))
+      lw.b_qkv = take_tensor(f, p, h + "attn.c_attn.bias", {W});
+    lw.W_O = take_tensor(f, p, h + "attn.c_proj.weight", {HD, D});
+    if (has_tensor(f, p, h + "attn.c_proj.bias"))
+      lw.b_O = take_tensor(f, p, h + "attn.c_proj.bias", {D});
+    w.layers.push_back(std::move(lw));
+  }
+  w.lnf_w = take_tensor(f, p, "ln_f.weight", {D});
+  w.lnf_b = take_tensor(f, p, "ln_f.bias", {D});
+  if (!c.tied_embeddings || has_tensor(f, p, "lm_head.weight"))
+    w.W_U = take_tensor(f, p, "lm_head.weight", {V, D});
+  else
+    w.W_U = w.W_E;
+  w.b_U = has_tensor(f, p, "lm_head.bias") ? take_tensor(f, p, "lm_head.bias", {V}) : Tensor({V});
+  return w;
+}
+
+}  // namespace cs

@@ -1,0 +1,130 @@
+// Llama (Touvron et al. 2023) and the families that share its checkpoint layout: Mistral and
+// Qwen2 (q/k/v biases). RMSNorm, RoPE on whole heads (rotate_half), SwiGLU MLP, grouped-query
+// attention. Hugging Face nn.Linear weights are [out, in]; we transpose to [in, out].
+#include "model/architecture.h"
+#include "ops/error.h"
+
+namespace cs {
+
+namespace {
+
+double number_or(const nlohmann::json& j, const char* key, double fallback) {
+  return j.contains(key) && j[key].is_number() ? j[key].get<double>() : fallback;
+}
+
+// sliding_window is an integer, or null when the model attends to its whole context.
+int sliding_window(const nlohmann::json& j) {
+  if (j.value("model_type", std::string()) == "qwen2" && !j.value("use_sliding_window", false)) return 0;
+  return config_int_or(j, "sliding_window", 0);
+}
+
+}  // namespace
+
+ModelConfig llama_config(const nlohmann::json& j, const std::string& path) {
+  ModelConfig c;
+  c.model_type = j.value("model_type", std::string("llama"));
+  c.family = c.model_type == "qwen2" ? "Qwen2" : c.model_type == "mistral" ? "Mistral" : "Llama";
+  c.n_layers = config_int(j, path, "num_hidden_layers");
+  c.n_heads = config_int(j, path, "num_attention_heads");
+  c.n_kv_heads = config_int_or(j, "num_key_value_heads", c.n_heads);
+  c.d_model = config_int(j, path, "hidden_size");
+  if (c.n_heads <= 0 || c.n_kv_heads <= 0 || c.n_heads % c.n_kv_heads != 0)
+    throw Error(path + ": num_attention_heads (" + std::to_string(c.n_heads) +
+                ") must be a positive multiple of num_key_value_heads (" +
+                std::to_string(c.n_kv_heads) + ")");
+  if (j.contains("head_dim") && j["head_dim"].is_number_integer()) {
+    c.d_head = j["head_dim"].get<int>();
+  } else {
+    if (c.d_model % c.n_heads != 0)
+      throw Error(path + ": hidden_size (" + std::to_string(c.d_model) +
+                  ") is not divisible by num_attention_heads and no head_dim is given");
+    c.d_head = c.d_model / c.n_heads;
+  }
+  c.d_mlp = config_int(j, path, "intermediate_size");
+  c.n_ctx = config_int(j, path, "max_position_embeddings");
+  if (int window = sliding_window(j); window > 0 && window < c.n_ctx) c.n_ctx = window;
+  c.vocab_size = config_int(j, path, "vocab_size");
+  c.norm = Norm::RMSNorm;
+  c.norm_eps = static_cast<float>(number_or(j, "rms_norm_eps", 1e-6));
+
+  const std::string act = j.value("hidden_act", std::string("silu"));
+  if (act != "silu" && act != "swish")
+    throw Error(path + ": hidden_act '" + act + "' is not supported for " + c.model_type +
+                " (only silu, i.e. SwiGLU)");
+  c.act = Activation::SwiGLU;
+  if (j.value("mlp_bias", false))
+    throw Error(path + ": mlp_bias is not supported (the canonical SwiGLU gate has no bias)");
+
+  // RoPE: rope_parameters (transformers 5) or top-level rope_theta plus rope_scaling (4.x).
+  double theta = number_or(j, "rope_theta", 10000.0);
+  double pct = number_or(j, "partial_rotary_factor", 1.0);
+  for (const char* key : {"rope_parameters", "rope_scaling"}) {
+    if (!j.contains(key) || !j[key].is_object()) continue;
+    const nlohmann::json& rp = j[key];
+    const std::string type = rp.value("rope_type", rp.value("type", std::string("default")));
+    if (type != "default")
+      throw Error(path + ": " + key + " rope_type '" + type +
+                  "' is not supported (only the default RoPE; scaled variants such as llama3 or "
+                  "yarn change the frequencies)");
+    theta = number_or(rp, "rope_theta", theta);
+    pct = number_or(rp, "partial_rotary_factor", pct);
+  }
+  c.positions = Positions::Rotary;
+  c.rope_theta = static_cast<float>(theta);
+  c.rotary_dim = static_cast<int>(c.d_head * pct);
+  if (c.rotary_dim <= 0 || c.rotary_dim % 2 != 0 || c.rotary_dim > c.d_head)
+    throw Error(path + ": " + std::to_string(c.rotary_dim) +
+                " rotary dims per head: RoPE needs an even count in (0, head_dim]");
+  c.rotary_interleaved = false;
+  c.parallel_residual = false;
+  c.tied_embeddings = j.value("tie_word_embeddings", false);
+  return c;
+}
+
+Weights llama_weights(const CheckpointFiles& f, const ModelConfig& c) {
+  const std::vector<std::string> p = {"model.", ""};
+  const int64_t D = c.d_model, F = c.d_mlp, V = c.vocab_size, dh = c.d_head;
+  const int64_t H = c.n_heads, Hk = c.n_kv_heads, W = c.qkv_width();
+  Weights w;
+  w.W_E = take_tensor(f, p, "embed_tokens.weight", {V, D});
+  for (int l = 0; l < c.n_layers; ++l) {
+    const std::string L = "layers." + std::to_string(l) + ".";
+    LayerWeights lw;
+    lw.ln1_w = take_tensor(f, p, L + "input_layernorm.weight", {D});
+
+    // W_qkv [D, (H + 2 Hk) dh]: q_proj [H dh, D], k_proj and v_proj [Hk dh, D], transposed side
+    // by side. Biases (Qwen2, attention_bias) are optional per projection; absent ones are zero.
+    lw.W_qkv = Tensor({D, W});
+    const char* names[3] = {"q_proj", "k_proj", "v_proj"};
+    const int64_t rows[3] = {H * dh, Hk * dh, Hk * dh};
+    const int64_t cols[3] = {0, H * dh, (H + Hk) * dh};
+    for (int s = 0; s < 3; ++s) {
+      const std::string base = L + "self_attn." + names[s];
+      Tensor wt = take_tensor(f, p, base + ".weight", {rows[s], D});  // [out, in]
+      for (int64_t o = 0; o < rows[s]; ++o)
+        for (int64_t d = 0; d < D; ++d) lw.W_qkv.data[d * W + cols[s] + o] = wt.data[o * D + d];
+      if (has_tensor(f, p, base + ".bias")) {
+        if (lw.b_qkv.empty()) lw.b_qkv = Tensor({W});
+        Tensor b = take_tensor(f, p, base + ".bias", {rows[s]});
+        std::copy(b.data.begin(), b.data.end(), lw.b_qkv.data.begin() + cols[s]);
+      }
+    }
+    lw.W_O = transpose2d(take_tensor(f, p, L + "self_attn.o_proj.weight", {D, H * dh}));
+    if (has_tensor(f, p, L + "self_attn.o_proj.bias"))
+      lw.b_O = take_tensor(f, p, L + "self_attn.o_proj.bias", {D});
+    lw.ln2_w = take_tensor(f, p, L + "post_attention_layernorm.weight", {D});
+    lw.W_gate = transpose2d(take_tensor(f, p, L + "mlp.gate_proj.weight", {F, D}));
+    lw.W_in = transpose2d(take_tensor(f, p, L + "mlp.up_proj.weight", {F, D}));
+    lw.W_out = transpose2d(take_tensor(f, p, L + "mlp.down_proj.weight", {D, F}));
+    w.layers.push_back(std::move(lw));
+  }
+  w.lnf_w = take_tensor(f, p, "norm.weight", {D});
+  if (!c.tied_embeddings || has_tensor(f, {""}, "lm_head.weight"))
+    w.W_U = take_tensor(f, {""}, "lm_head.weight", {V, D});
+  else
+    w.W_U = w.W_E;
+  w.b_U = Tensor({V});
+  return w;
+}
+
+}  // namespace cs
