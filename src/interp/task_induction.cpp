@@ -1,0 +1,76 @@
+// Induction on repeated random tokens (Olsson et al. 2022, "In-context learning and induction
+// heads"): after x1..xn x1..xk the induction answer is x(k+1).
+//
+//   clean     x1..xn x1..xn            n distinct tokens, repeated (2n tokens)
+//   negative  y1..y2n                  2n distinct tokens, no repetition; corrupt = negative
+//   answer    x1: the last token xn was followed by x1 in the first half
+//   wrong     one pool token that is not in the sequence (a baseline for logit diffs)
+// Per-position accuracy: for p in [second, end) the target of clean[p] is clean[p - n + 1]
+// (positions "first" = x1 of the first half, "second" = x1 of the second half, BOS counted;
+// fields "n"). Metric: Accuracy.
+//
+// Tokens come from a fixed pool of ordinary word tokens: every id whose text is a space and
+// 3..12 lowercase ASCII letters and that encodes back to itself alone, in id order. Such
+// tokens concatenate without merging, so the prompt text round-trips (checked anyway).
+#include <algorithm>
+
+#include "interp/task.h"
+#include "ops/error.h"
+
+namespace cs {
+
+std::vector<int> induction_token_pool(const Tokenizer& tok) {
+  std::vector<int> pool;
+  for (int id = 0; id < tok.vocab_size(); ++id) {
+    const std::string s = tok.token_text(id);
+    if (s.size() < 4 || s.size() > 13 || s[0] != ' ') continue;
+    if (!std::all_of(s.begin() + 1, s.end(), [](char c) { return c >= 'a' && c <= 'z'; })) continue;
+    if (tok.single_token(s) == id) pool.push_back(id);
+  }
+  return pool;
+}
+
+TokenizedTask induction_task(const Tokenizer& tok, const TaskOptions& opts) {
+  task_detail::check_n("induction", opts);
+  const int n = opts.induction_len;
+  if (n < 2) throw Error("task induction: induction_len must be at least 2, got " + std::to_string(n));
+  const std::vector<int> pool = induction_token_pool(tok);
+  const int n_pool = static_cast<int>(pool.size());
+  if (n_pool < 2 * n + 1)
+    throw Error("task induction: only " + std::to_string(n_pool) + " plain word tokens in this "
+                "vocabulary; " + std::to_string(2 * n + 1) + " needed for induction_len " + std::to_string(n));
+
+  TokenizedTask t = task_detail::begin_task("induction", MetricKind::Accuracy, tok, opts);
+  task_detail::Rng rng(opts.seed, 0x1dc7ull);
+  long attempts = 0;
+  const long max_attempts = 100L * opts.n + 1000;
+  while (static_cast<int>(t.size()) < opts.n) {
+    task_detail::check_attempts("induction", ++attempts, max_attempts, static_cast<int>(t.size()), opts.n);
+    const std::vector<int> xi = rng.distinct(n_pool, n + 1);  // x1..xn and the wrong token
+    const std::vector<int> yi = rng.distinct(n_pool, 2 * n);
+    std::vector<int> clean, negative;
+    for (int r = 0; r < 2; ++r)
+      for (int i = 0; i < n; ++i) clean.push_back(pool[static_cast<size_t>(xi[static_cast<size_t>(i)])]);
+    for (int i : yi) negative.push_back(pool[static_cast<size_t>(i)]);
+    const int wrong = pool[static_cast<size_t>(xi[static_cast<size_t>(n)])];
+    TaskPrompt p;
+    p.clean = tok.decode(clean);
+    p.negative = tok.decode(negative);
+    p.corrupt = p.negative;
+    if (tok.encode(p.clean) != clean || tok.encode(p.negative) != negative) continue;
+    p.answer = tok.token_text(clean[0]);
+    p.wrong = {tok.token_text(wrong)};
+    p.fields = {{"n", std::to_string(n)}};
+    std::vector<int> corrupt = negative;
+    const int answer = clean[0];
+    task_detail::add_prompt(t, tok, opts, std::move(p), std::move(clean), std::move(corrupt),
+                            std::move(negative), answer, {wrong}, {{"first", 0}, {"second", n}});
+  }
+  return t;
+}
+
+std::vector<TaskPrompt> induction_prompts(const Tokenizer& tok, const TaskOptions& opts) {
+  return induction_task(tok, opts).prompts;
+}
+
+}  // namespace cs
