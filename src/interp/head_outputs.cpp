@@ -1,0 +1,71 @@
+#include "interp/head_outputs.h"
+
+#include <algorithm>
+
+#include "model/transformer.h"
+#include "ops/error.h"
+#include "ops/matmul.h"
+
+namespace cs {
+
+Tensor collect_head_outputs(const Model& m, const std::vector<std::vector<int>>& prompts,
+                            const PositionChoice& pos, int batch_size) {
+  const ModelConfig& c = m.cfg;
+  const int64_t N = static_cast<int64_t>(prompts.size()), L = c.n_layers, H = c.n_heads;
+  const int64_t D = c.d_model, dh = c.d_head, HT = L * H;
+  if (pos.mode == PositionReduce::Named && static_cast<int64_t>(pos.index.size()) != N)
+    throw Error("named position '" + pos.name + "' is not defined for every prompt");
+  Tensor out({N, HT, D});
+  // zred [L, n, H, dh]: z reduced over positions, per batch.
+  for (int64_t start = 0; start < N; start += batch_size) {
+    const int64_t end = std::min<int64_t>(N, start + batch_size), n = end - start;
+    std::vector<std::vector<int>> seqs(prompts.begin() + start, prompts.begin() + end);
+    Batch batch = Batch::from_sequences(seqs);
+    for (int64_t b = 0; b < n; ++b) {
+      if (batch.lengths[b] == 0) throw Error("prompt " + std::to_string(start + b) + " is empty");
+      if (pos.mode == PositionReduce::Named &&
+          (pos.index[start + b] < 0 || pos.index[start + b] >= batch.lengths[b]))
+        throw Error("position '" + pos.name + "' of prompt " + std::to_string(start + b) +
+                    " is outside the prompt");
+    }
+    Tensor zred({L, n, H, dh});
+    Hooks hooks;
+    for (int l = 0; l < L; ++l)
+      hooks.add({Hook::z, l}, [&, l](const HookPoint&, Tensor& z) {  // z [n,T,H,dh]
+        const int64_t T = z.dim(1);
+        for (int64_t b = 0; b < n; ++b) {
+          float* dst = zred.ptr() + ((l * n + b) * H) * dh;
+          int t0 = 0, t1 = batch.lengths[b];
+          if (pos.mode == PositionReduce::Last) t0 = t1 - 1;
+          if (pos.mode == PositionReduce::Named) t0 = pos.index[start + b], t1 = t0 + 1;
+          const float inv = 1.0f / static_cast<float>(t1 - t0);
+          for (int t = t0; t < t1; ++t) {
+            const float* src = z.ptr() + (b * T + t) * H * dh;
+            for (int64_t j = 0; j < H * dh; ++j) dst[j] += src[j] * inv;
+          }
+        }
+      });
+    forward(m, batch, &hooks, {LogitsAt::None});
+    // out[start+b, l*H+h, :] = zred[l,b,h,:] @ W_O[l][h]
+    for (int64_t l = 0; l < L; ++l)
+      for (int64_t h = 0; h < H; ++h)
+        sgemm(false, false, n, D, dh, 1.0f, zred.ptr() + (l * n * H + h) * dh, H * dh,
+              m.w.layers[l].W_O.ptr() + h * dh * D, D, 0.0f,
+              out.ptr() + (start * HT + l * H + h) * D, HT * D);
+  }
+  return out;
+}
+
+double collect_head_outputs_flops(const ModelConfig& c, const std::vector<std::vector<int>>& prompts) {
+  double f = 0;
+  const double D = c.d_model, W = static_cast<double>(c.qkv_width()), H = c.n_heads, dh = c.d_head;
+  for (const auto& p : prompts) {
+    const double T = static_cast<double>(p.size());
+    double layer = 2 * T * D * W + 2 * T * H * dh * D + 4 * H * T * T * dh;
+    if (!c.attn_only) layer += 2 * T * D * c.d_mlp * (c.act == Activation::SwiGLU ? 3 : 2);
+    f += c.n_layers * layer;
+  }
+  return f;
+}
+
+}  // namespace cs

@@ -1,0 +1,49 @@
+#include "interp/task_metric.h"
+
+#include "interp/metrics.h"
+#include "model/transformer.h"
+#include "ops/error.h"
+
+namespace cs {
+
+const char* metric_name(MetricKind k) {
+  switch (k) {
+    case MetricKind::LogitDiff: return "logit difference";
+    case MetricKind::ProbDiff: return "probability difference";
+    case MetricKind::Accuracy: return "accuracy";
+  }
+  return "?";
+}
+
+std::vector<double> task_metric(const TokenizedTask& task, const Tensor& logits, size_t first) {
+  const size_t n = static_cast<size_t>(logits.dim(0));
+  if (first + n > task.size()) throw Error("task_metric: more logit rows than prompts");
+  std::vector<int> answer(task.answer.begin() + first, task.answer.begin() + first + n);
+  std::vector<std::vector<int>> wrong;
+  if (!task.wrong.empty()) wrong.assign(task.wrong.begin() + first, task.wrong.begin() + first + n);
+  switch (task.metric) {
+    case MetricKind::LogitDiff: return logit_diff(logits, answer, wrong);
+    case MetricKind::ProbDiff: {
+      std::vector<int> th(task.threshold.begin() + first, task.threshold.begin() + first + n);
+      return prob_diff(logits, task.year_tokens, th);
+    }
+    case MetricKind::Accuracy: return accuracy(logits, answer, wrong);
+  }
+  return {};
+}
+
+static Batch rows(const std::vector<std::vector<int>>& seqs, size_t first, size_t n, const char* what) {
+  if (seqs.size() < first + n)
+    throw Error(std::string("the task has no ") + what + " prompts: give \"" + what +
+                "\" in the task file or use another ablation");
+  return Batch::from_sequences({seqs.begin() + first, seqs.begin() + first + n});
+}
+Batch clean_batch(const TokenizedTask& t, size_t first, size_t n) { return rows(t.clean, first, n, "clean"); }
+Batch corrupt_batch(const TokenizedTask& t, size_t first, size_t n) { return rows(t.corrupt, first, n, "corrupt"); }
+
+double model_metric(const Model& m, const TokenizedTask& task, size_t n) {
+  Tensor logits = forward(m, clean_batch(task, 0, n), nullptr, {LogitsAt::Last});
+  return mean(task_metric(task, logits));
+}
+
+}  // namespace cs

@@ -1,0 +1,24 @@
+// The task's own metric on last-position logits: IOI/docstring logit difference, greater-than
+// probability difference, accuracy for induction and answer-only user tasks.
+#pragma once
+#include <vector>
+
+#include "interp/task.h"
+#include "model/batch.h"
+#include "model/model.h"
+#include "ops/tensor.h"
+
+namespace cs {
+
+// logits [n,V] for prompts [first, first + n) of the task.
+std::vector<double> task_metric(const TokenizedTask& task, const Tensor& logits, size_t first = 0);
+const char* metric_name(MetricKind k);
+
+// Batches of prompts as model input, in task order.
+Batch clean_batch(const TokenizedTask& task, size_t first, size_t n);
+Batch corrupt_batch(const TokenizedTask& task, size_t first, size_t n);
+
+// Mean task metric of the unablated model over the first n prompts.
+double model_metric(const Model& m, const TokenizedTask& task, size_t n);
+
+}  // namespace cs
