@@ -1,0 +1,608 @@
+// Backward pass of transformer.cpp's forward, block by block in reverse (llm.c's gpt2_backward,
+// generalised to the architectures ModelConfig describes). Shapes in comments: B batch, T tokens,
+// D d_model, H query heads, Hk key/value heads, dh d_head, F d_mlp, W = (H + 2 Hk) dh, V' logits.
+#include "model/backward.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <set>
+#include <string>
+
+#include "model/transformer.h"
+#include "ops/activations_backward.h"
+#include "ops/attention_backward.h"
+#include "ops/cross_entropy_backward.h"
+#include "ops/error.h"
+#include "ops/layernorm.h"
+#include "ops/layernorm_backward.h"
+#include "ops/matmul.h"
+#include "ops/matmul_backward.h"
+#include "ops/rotary.h"
+
+namespace cs {
+
+namespace {
+
+float* opt(Tensor& t) { return t.empty() ? nullptr : t.ptr(); }
+const float* opt(const Tensor& t) { return t.empty() ? nullptr : t.ptr(); }
+
+template <class Fn>
+void for_each_tensor(Weights& w, Fn fn) {
+  for (Tensor* t : {&w.W_E, &w.W_pos, &w.lnf_w, &w.lnf_b, &w.W_U, &w.b_U}) fn(*t);
+  for (LayerWeights& l : w.layers)
+    for (Tensor* t : {&l.ln1_w, &l.ln1_b, &l.W_qkv, &l.b_qkv, &l.W_O, &l.b_O, &l.ln2_w, &l.ln2_b,
+                      &l.W_in, &l.b_in, &l.W_gate, &l.W_out, &l.b_out})
+      fn(*t);
+}
+
+void add_into(float* a, const float* b, int64_t n) {
+#pragma omp parallel for simd schedule(static) if (n > 65536)
+  for (int64_t i = 0; i < n; ++i) a[i] += b[i];
+}
+
+struct Dims {
+  int64_t B, T, BT, D, H, Hk, dh, F, W;
+  Dims(const ModelConfig& c, int b, int t)
+      : B(b), T(t), BT(int64_t{b} * t), D(c.d_model), H(c.n_heads), Hk(c.n_kv_heads),
+        dh(c.d_head), F(c.d_mlp), W(c.qkv_width()) {}
+};
+
+// Whether the forward of model c runs hook point p (ignoring the split q/k/v inputs' effect).
+bool passes_through(const ModelConfig& c, const HookPoint& p) {
+  switch (p.hook) {
+    case Hook::embed:
+    case Hook::ln_final_normalized: return p.layer == -1;
+    case Hook::pos_embed: return p.layer == -1 && c.positions != Positions::Rotary;
+    default: break;
+  }
+  if (p.layer < 0 || p.layer >= c.n_layers) return false;
+  switch (p.hook) {
+    case Hook::resid_mid: return !c.attn_only && !c.parallel_residual;
+    case Hook::mlp_in:
+    case Hook::ln2_normalized:
+    case Hook::mlp_pre:
+    case Hook::mlp_post:
+    case Hook::mlp_out: return !c.attn_only;
+    default: return true;
+  }
+}
+
+// The requested hook points; gradients are copied out only for those.
+class HookGrads {
+ public:
+  HookGrads(const ModelConfig& c, const BackwardRequest& req, ActivationCache* out) : out_(out) {
+    want_.insert(req.points.begin(), req.points.end());
+    if (!want_.empty() && !out)
+      throw Error("backward: hook points were requested but no ActivationCache was given");
+    for (const HookPoint& p : want_)
+      if (!passes_through(c, p))
+        throw Error("backward: the forward of this model has no hook point " + p.name() + " (" +
+                    std::to_string(c.n_layers) + " layers" + (c.attn_only ? ", attention only" : "") +
+                    (c.parallel_residual ? ", parallel residual" : "") + ")");
+  }
+  bool wants(Hook h, int l) const { return want_.count({h, l}) > 0; }
+  // The lowest layer whose backward a requested point needs (-1: the embeddings too).
+  int lowest_layer(int n_layers) const {
+    int r = n_layers;
+    for (const HookPoint& p : want_) {
+      if (p.hook == Hook::ln_final_normalized) continue;
+      if (p.layer < 0) return -1;
+      r = std::min(r, p.layer);
+    }
+    return r;
+  }
+  void put(Hook h, int l, std::vector<int64_t> shape, const float* data) const {
+    if (!wants(h, l)) return;
+    Tensor t(std::move(shape));
+    std::memcpy(t.ptr(), data, t.numel() * sizeof(float));
+    (*out_)[HookPoint{h, l}.name()] = std::move(t);
+  }
+
+ private:
+  std::set<HookPoint> want_;
+  ActivationCache* out_;
+};
+
+// normalize() of the forward on N rows of x [N,D]; also returns the statistics.
+Tensor norm_forward(const ModelConfig& c, const float* x, const Tensor& w, const Tensor& b,
+                    int64_t N, std::vector<float>* mean, std::vector<float>* rstd) {
+  Tensor out({N, c.d_model});
+  mean->resize(N);
+  rstd->resize(N);
+  if (c.norm == Norm::LayerNorm)
+    layernorm_forward(out.ptr(), mean->data(), rstd->data(), x, w.ptr(), opt(b), N, c.d_model,
+                      c.norm_eps);
+  else
+    rmsnorm_forward(out.ptr(), rstd->data(), x, w.ptr(), N, c.d_model, c.norm_eps);
+  return out;
+}
+
+// dx [N,D] += d/dx normalize(x) given dout [N,D]; dw, db [D] += (null: skipped).
+void norm_backward(const ModelConfig& c, float* dx, float* dw, float* db, const float* dout,
+                   const float* x, const Tensor& w, const Tensor& b, int64_t N) {
+  std::vector<float> mean, rstd;
+  norm_forward(c, x, w, b, N, &mean, &rstd);
+  if (c.norm == Norm::LayerNorm)
+    layernorm_backward(dx, dw, db, dout, x, w.ptr(), mean.data(), rstd.data(), N, c.d_model);
+  else
+    rmsnorm_backward(dx, dw, dout, x, w.ptr(), rstd.data(), N, c.d_model);
+}
+
+// Final norm and unembedding: dlogits [BT,V'] -> dresid [BT,D] (+=).
+void unembed_backward(const Model& m, const ForwardRecord& rec, const Dims& d,
+                      const Tensor& dlogits, Weights* g, const HookGrads& hg, float* dresid) {
+  const bool subset = !rec.vocab_rows.empty();
+  const int64_t V = subset ? static_cast<int64_t>(rec.vocab_rows.size()) : m.cfg.vocab_size;
+  const float* W_U = subset ? rec.W_U_rows.ptr() : m.w.W_U.ptr();  // [V',D]
+  const int64_t D = d.D;
+
+  // Only rows with a non-zero gradient enter the GEMMs (a metric at the last position has one per
+  // sequence).
+  std::vector<int64_t> live;
+  for (int64_t r = 0; r < d.BT; ++r) {
+    const float* row = dlogits.ptr() + r * V;
+    if (std::any_of(row, row + V, [](float x) { return x != 0.0f; })) live.push_back(r);
+  }
+  const int64_t n = static_cast<int64_t>(live.size());
+  const bool all = n == d.BT;
+  Tensor dl_live, x_live;  // [n,V'], [n,D]
+  if (!all) {
+    dl_live = Tensor({n, V});
+    x_live = Tensor({n, D});
+    for (int64_t i = 0; i < n; ++i) {
+      std::memcpy(dl_live.ptr() + i * V, dlogits.ptr() + live[i] * V, V * sizeof(float));
+      std::memcpy(x_live.ptr() + i * D, rec.ln_final.ptr() + live[i] * D, D * sizeof(float));
+    }
+  }
+  const float* dl = all ? dlogits.ptr() : dl_live.ptr();
+  const float* x = all ? rec.ln_final.ptr() : x_live.ptr();
+
+  Tensor dnormed({d.B, d.T, D});
+  Tensor dn_live({n, D});
+  sgemm(false, false, n, D, V, 1.0f, dl, V, W_U, D, 0.0f, all ? dnormed.ptr() : dn_live.ptr(), D);
+  if (!all)
+    for (int64_t i = 0; i < n; ++i)
+      std::memcpy(dnormed.ptr() + live[i] * D, dn_live.ptr() + i * D, D * sizeof(float));
+
+  if (g && n > 0) {
+    const bool has_b = !g->b_U.empty();
+    if (!subset) {
+      sgemm(true, false, V, D, n, 1.0f, dl, V, x, D, 1.0f, g->W_U.ptr(), D);
+      if (has_b) bias_backward(g->b_U.ptr(), dl, n, V, V);
+    } else {  // gradient of the gathered rows, scattered back
+      Tensor dW({V, D}), db({V});
+      sgemm(true, false, V, D, n, 1.0f, dl, V, x, D, 0.0f, dW.ptr(), D);
+      bias_backward(db.ptr(), dl, n, V, V);
+      for (int64_t i = 0; i < V; ++i) {
+        const int64_t row = rec.vocab_rows[i];
+        add_into(g->W_U.ptr() + row * D, dW.ptr() + i * D, D);
+        if (has_b) g->b_U.data[row] += db.data[i];
+      }
+    }
+  }
+  hg.put(Hook::ln_final_normalized, -1, {d.B, d.T, D}, dnormed.ptr());
+  norm_backward(m.cfg, dresid, g ? opt(g->lnf_w) : nullptr, g ? opt(g->lnf_b) : nullptr,
+                dnormed.ptr(), rec.resid_final.ptr(), m.w.lnf_w, m.w.lnf_b, d.BT);
+}
+
+// MLP of layer l: dout = d/d mlp_out [BT,D] -> dmlp_in [BT,D] (overwritten).
+void mlp_backward(const Model& m, int l, const LayerRecord& r, const Dims& d, const float* dout,
+                  float* dmlp_in, LayerWeights* g, const HookGrads& hg) {
+  const ModelConfig& c = m.cfg;
+  const LayerWeights& lw = m.w.layers[l];
+  const int64_t BT = d.BT, D = d.D, F = d.F;
+  hg.put(Hook::mlp_out, l, {d.B, d.T, D}, dout);
+
+  Tensor dpost({d.B, d.T, F});
+  matmul_backward(dpost.ptr(), g ? g->W_out.ptr() : nullptr, g ? opt(g->b_out) : nullptr, dout,
+                  r.mlp_post.ptr(), lw.W_out.ptr(), BT, F, D);
+  hg.put(Hook::mlp_post, l, {d.B, d.T, F}, dpost.ptr());
+
+  Tensor dpre({d.B, d.T, F}), dnormed({d.B, d.T, D});
+  float* gW_in = g ? g->W_in.ptr() : nullptr;
+  float* gb_in = g ? opt(g->b_in) : nullptr;
+  if (c.act == Activation::SwiGLU) {  // post = silu(gate) * up; up was not hooked: recompute it
+    Tensor up({BT, F}), dup({BT, F});
+    matmul(up.ptr(), r.ln2.ptr(), lw.W_in.ptr(), opt(lw.b_in), BT, D, F);
+    swiglu_backward(dpre.ptr(), dup.ptr(), r.mlp_pre.ptr(), up.ptr(), dpost.ptr(), BT * F);
+    matmul_backward(dnormed.ptr(), gW_in, gb_in, dup.ptr(), r.ln2.ptr(), lw.W_in.ptr(), BT, D, F);
+    matmul_backward(dnormed.ptr(), g ? g->W_gate.ptr() : nullptr, nullptr, dpre.ptr(),
+                    r.ln2.ptr(), lw.W_gate.ptr(), BT, D, F);
+  } else {
+    if (c.act == Activation::GeluNew) gelu_new_backward(dpre.ptr(), r.mlp_pre.ptr(), dpost.ptr(), BT * F);
+    else if (c.act == Activation::GeluErf) gelu_erf_backward(dpre.ptr(), r.mlp_pre.ptr(), dpost.ptr(), BT * F);
+    else relu_backward(dpre.ptr(), r.mlp_pre.ptr(), dpost.ptr(), BT * F);
+    matmul_backward(dnormed.ptr(), gW_in, gb_in, dpre.ptr(), r.ln2.ptr(), lw.W_in.ptr(), BT, D, F);
+  }
+  hg.put(Hook::mlp_pre, l, {d.B, d.T, F}, dpre.ptr());
+  hg.put(Hook::ln2_normalized, l, {d.B, d.T, D}, dnormed.ptr());
+
+  std::fill(dmlp_in, dmlp_in + BT * D, 0.0f);
+  norm_backward(c, dmlp_in, g ? g->ln2_w.ptr() : nullptr, g ? opt(g->ln2_b) : nullptr,
+                dnormed.ptr(), r.mlp_in.ptr(), lw.ln2_w, lw.ln2_b, BT);
+  hg.put(Hook::mlp_in, l, {d.B, d.T, D}, dmlp_in);
+}
+
+// n per-head copies [BT,n,D] of x [BT,D]: the split q/k/v input of a forward that did not split.
+Tensor broadcast_heads(const float* x, int64_t BT, int64_t n, int64_t D) {
+  Tensor out({BT, n, D});
+  for (int64_t r = 0; r < BT; ++r)
+    for (int64_t h = 0; h < n; ++h)
+      std::memcpy(out.ptr() + (r * n + h) * D, x + r * D, D * sizeof(float));
+  return out;
+}
+
+// One of q/k/v seen per head: head h reads its own input row X[r,h,:] through ln1 and the columns
+// col0 + h dh .. + dh of W_qkv. Returns dX [BT,n,D] (the hook_{q,k,v}_input gradient) and, if g,
+// accumulates the W_qkv and ln1 gradients.
+Tensor per_head_input_backward(const ModelConfig& c, const LayerWeights& lw, const Dims& d,
+                               const float* X, const float* dqkv, int64_t n, int64_t col0,
+                               LayerWeights* g) {
+  const int64_t BT = d.BT, D = d.D, dh = d.dh, W = d.W;
+  Tensor dn({BT, n, D});
+  for (int64_t h = 0; h < n; ++h)  // dn[:,h,:] = dy_h W_h^T
+    sgemm(false, true, BT, D, dh, 1.0f, dqkv + col0 + h * dh, W, lw.W_qkv.ptr() + col0 + h * dh,
+          W, 0.0f, dn.ptr() + h * D, n * D);
+  if (g) {
+    std::vector<float> mean, rstd;
+    Tensor normed = norm_forward(c, X, lw.ln1_w, lw.ln1_b, BT * n, &mean, &rstd);
+    for (int64_t h = 0; h < n; ++h)  // dW_h += normed_h^T dy_h
+      sgemm(true, false, D, dh, BT, 1.0f, normed.ptr() + h * D, n * D, dqkv + col0 + h * dh, W,
+            1.0f, g->W_qkv.ptr() + col0 + h * dh, W);
+  }
+  Tensor dX({d.B, d.T, n, D});
+  norm_backward(c, dX.ptr(), g ? g->ln1_w.ptr() : nullptr, g ? opt(g->ln1_b) : nullptr, dn.ptr(),
+                X, lw.ln1_w, lw.ln1_b, BT * n);
+  return dX;
+}
+
+// dres [BT,D] += the sum over heads of dX [BT,n,D].
+void sum_heads_into(float* dres, const Tensor& dX, int64_t BT, int64_t n, int64_t D) {
+#pragma omp parallel for schedule(static) if (BT * n * D > 65536)
+  for (int64_t r = 0; r < BT; ++r)
+    for (int64_t h = 0; h < n; ++h) {
+      const float* src = dX.ptr() + (r * n + h) * D;
+      for (int64_t i = 0; i < D; ++i) dres[r * D + i] += src[i];
+    }
+}
+
+// ln1 and the q/k/v projection, given dqkv [BT,W]: dresid (+=), dpos (+=, shortformer).
+void qkv_input_backward(const Model& m, int l, const LayerRecord& r, const ForwardRecord& rec,
+                        const Dims& d, const float* dqkv, float* dresid, float* dpos,
+                        LayerWeights* g, const HookGrads& hg) {
+  const ModelConfig& c = m.cfg;
+  const LayerWeights& lw = m.w.layers[l];
+  const int64_t BT = d.BT, D = d.D, W = d.W;
+  const int64_t k_col = d.H * d.dh, v_col = (d.H + d.Hk) * d.dh;
+  const bool shortformer = c.positions == Positions::Shortformer;
+  if (g && !g->b_qkv.empty()) bias_backward(g->b_qkv.ptr(), dqkv, BT, W, W);
+
+  Tensor qk_in;  // what q and k read: resid (+ positions for shortformer models)
+  const float* qk_x = r.resid_pre.ptr();
+  if (shortformer) {
+    qk_in = r.resid_pre;
+    add_into(qk_in.ptr(), rec.pos.ptr(), qk_in.numel());
+    qk_x = qk_in.ptr();
+  }
+  struct Part { Hook hook; int64_t n, col; const Tensor* split_in; const float* x; bool has_pos; };
+  const Part parts[3] = {{Hook::q_input, d.H, 0, &r.q_input, qk_x, shortformer},
+                         {Hook::k_input, d.Hk, k_col, &r.k_input, qk_x, shortformer},
+                         {Hook::v_input, d.Hk, v_col, &r.v_input, r.resid_pre.ptr(), false}};
+
+  if (r.split_qkv()) {  // the forward normalised and projected each head's own input
+    for (const Part& p : parts) {
+      Tensor dX = per_head_input_backward(c, lw, d, p.split_in->ptr(), dqkv, p.n, p.col, g);
+      hg.put(p.hook, l, {d.B, d.T, p.n, D}, dX.ptr());
+      sum_heads_into(dresid, dX, BT, p.n, D);
+      if (p.has_pos) sum_heads_into(dpos, dX, BT, p.n, D);
+    }
+    return;
+  }
+
+  // One normalised input for all heads: a GEMM per group of columns reading the same input.
+  auto columns = [&](int64_t col0, int64_t ncols, const float* normed, float* dnormed) {
+    sgemm(false, true, BT, D, ncols, 1.0f, dqkv + col0, W, lw.W_qkv.ptr() + col0, W, 0.0f,
+          dnormed, D);
+    if (g)
+      sgemm(true, false, D, ncols, BT, 1.0f, normed, D, dqkv + col0, W, 1.0f,
+            g->W_qkv.ptr() + col0, W);
+  };
+  float* gln_w = g ? g->ln1_w.ptr() : nullptr;
+  float* gln_b = g ? opt(g->ln1_b) : nullptr;
+  Tensor dnormed({d.B, d.T, D});
+  if (shortformer) {
+    std::vector<float> mean, rstd;
+    Tensor normed_qk = norm_forward(c, qk_x, lw.ln1_w, lw.ln1_b, BT, &mean, &rstd);
+    Tensor dn_qk({BT, D}), dx({BT, D});
+    columns(0, v_col, normed_qk.ptr(), dn_qk.ptr());
+    norm_backward(c, dx.ptr(), gln_w, gln_b, dn_qk.ptr(), qk_x, lw.ln1_w, lw.ln1_b, BT);
+    add_into(dresid, dx.ptr(), BT * D);
+    add_into(dpos, dx.ptr(), BT * D);
+    columns(v_col, W - v_col, r.ln1.ptr(), dnormed.ptr());  // ln1.hook_normalized feeds only v
+  } else {
+    columns(0, W, r.ln1.ptr(), dnormed.ptr());
+  }
+  hg.put(Hook::ln1_normalized, l, {d.B, d.T, D}, dnormed.ptr());
+  norm_backward(c, dresid, gln_w, gln_b, dnormed.ptr(), r.resid_pre.ptr(), lw.ln1_w, lw.ln1_b, BT);
+
+  for (const Part& p : parts)  // per-head input gradients, for the hook points only
+    if (hg.wants(p.hook, l)) {
+      Tensor X = broadcast_heads(p.x, BT, p.n, D);
+      Tensor dX = per_head_input_backward(c, lw, d, X.ptr(), dqkv, p.n, p.col, nullptr);
+      hg.put(p.hook, l, {d.B, d.T, p.n, D}, dX.ptr());
+    }
+}
+
+// Attention of layer l: dattn = d/d attn_out [BT,D] -> dresid (+=), dpos (+=, shortformer).
+void attention_block_backward(const Model& m, int l, const LayerRecord& r,
+                              const ForwardRecord& rec, const Dims& d, const float* dattn,
+                              float* dresid, float* dpos, LayerWeights* g, const HookGrads& hg) {
+  const ModelConfig& c = m.cfg;
+  const LayerWeights& lw = m.w.layers[l];
+  const int64_t B = d.B, T = d.T, BT = d.BT, D = d.D, H = d.H, Hk = d.Hk, dh = d.dh;
+  hg.put(Hook::attn_out, l, {B, T, D}, dattn);
+  if (hg.wants(Hook::result, l)) {  // attn_out = sum_h result_h + b_O
+    Tensor dres({B, T, H, D});
+    for (int64_t i = 0; i < BT; ++i)
+      for (int64_t h = 0; h < H; ++h)
+        std::memcpy(dres.ptr() + (i * H + h) * D, dattn + i * D, D * sizeof(float));
+    hg.put(Hook::result, l, dres.shape, dres.ptr());
+  }
+
+  Tensor dz({B, T, H, dh});
+  matmul_backward(dz.ptr(), g ? g->W_O.ptr() : nullptr, g ? opt(g->b_O) : nullptr, dattn,
+                  r.z.ptr(), lw.W_O.ptr(), BT, H * dh, D);
+  hg.put(Hook::z, l, dz.shape, dz.ptr());
+
+  // Per (batch, kv head): the heads of one group accumulate into the same dk, dv rows.
+  const float scale = 1.0f / std::sqrt(static_cast<float>(dh));
+  const int64_t group = H / Hk;
+  Tensor dq({B, T, H, dh}), dk({B, T, Hk, dh}), dv({B, T, Hk, dh});
+  Tensor dpattern, dscores;  // [B,H,T,T], only when requested
+  if (hg.wants(Hook::pattern, l)) dpattern = Tensor({B, H, T, T});
+  if (hg.wants(Hook::attn_scores, l)) dscores = Tensor({B, H, T, T});
+#pragma omp parallel for collapse(2) schedule(static) if (B * H * T * T * dh > 65536)
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t kv = 0; kv < Hk; ++kv) {
+      std::vector<float> scratch(2 * T * T);
+      for (int64_t h = kv * group; h < (kv + 1) * group; ++h) {
+        const int64_t pat = (b * H + h) * T * T, qo = b * T * H * dh + h * dh,
+                      ko = b * T * Hk * dh + kv * dh;
+        float* dp = dpattern.empty() ? scratch.data() : dpattern.ptr() + pat;
+        float* ds = dscores.empty() ? scratch.data() + T * T : dscores.ptr() + pat;
+        attention_backward(dq.ptr() + qo, dk.ptr() + ko, dv.ptr() + ko, dp, ds, dz.ptr() + qo,
+                           H * dh, r.pattern.ptr() + pat, r.q.ptr() + qo, H * dh, r.k.ptr() + ko,
+                           r.v.ptr() + ko, Hk * dh, T, dh, scale);
+      }
+    }
+  if (!dpattern.empty()) hg.put(Hook::pattern, l, dpattern.shape, dpattern.ptr());
+  if (!dscores.empty()) hg.put(Hook::attn_scores, l, dscores.shape, dscores.ptr());
+  if (c.positions == Positions::Rotary)
+    for (int64_t b = 0; b < B; ++b) {
+      rotary_backward(dq.ptr() + b * T * H * dh, T, H, dh, H * dh, c.rotary_dim, c.rope_theta);
+      rotary_backward(dk.ptr() + b * T * Hk * dh, T, Hk, dh, Hk * dh, c.rotary_dim, c.rope_theta);
+    }
+  hg.put(Hook::q, l, dq.shape, dq.ptr());
+  hg.put(Hook::k, l, dk.shape, dk.ptr());
+  hg.put(Hook::v, l, dv.shape, dv.ptr());
+
+  Tensor dqkv({BT, d.W});  // q | k | v blocks, as W_qkv's columns
+#pragma omp parallel for schedule(static) if (BT * d.W > 65536)
+  for (int64_t i = 0; i < BT; ++i) {
+    float* row = dqkv.ptr() + i * d.W;
+    std::memcpy(row, dq.ptr() + i * H * dh, H * dh * sizeof(float));
+    std::memcpy(row + H * dh, dk.ptr() + i * Hk * dh, Hk * dh * sizeof(float));
+    std::memcpy(row + (H + Hk) * dh, dv.ptr() + i * Hk * dh, Hk * dh * sizeof(float));
+  }
+  qkv_input_backward(m, l, r, rec, d, dqkv.ptr(), dresid, dpos, g, hg);
+}
+
+void check_record(const Model& m, const ForwardRecord& rec, const Tensor& dlogits) {
+  const ModelConfig& c = m.cfg;
+  if (rec.B <= 0 || static_cast<int>(rec.layers.size()) != c.n_layers || rec.ln_final.empty())
+    throw Error("backward: the ForwardRecord was not filled by forward_record for this model");
+  const int64_t V = rec.vocab_rows.empty() ? c.vocab_size : rec.vocab_rows.size();
+  if (dlogits.numel() != int64_t{rec.B} * rec.T * V)
+    throw Error("backward: dlogits has " + std::to_string(dlogits.numel()) +
+                " elements, the forward's logits were [" +
+                std::to_string(rec.B) + "," + std::to_string(rec.T) + "," + std::to_string(V) + "]");
+}
+
+}  // namespace
+
+Gradients Gradients::zeros_like(const Model& m) {
+  auto z = [](const Tensor& t) { return t.empty() ? Tensor() : Tensor(t.shape); };
+  Gradients g;
+  const Weights& w = m.w;
+  g.w.W_E = z(w.W_E);
+  g.w.W_pos = z(w.W_pos);
+  g.w.lnf_w = z(w.lnf_w);
+  g.w.lnf_b = z(w.lnf_b);
+  g.w.W_U = z(w.W_U);
+  g.w.b_U = z(w.b_U);
+  g.w.processed = w.processed;
+  for (const LayerWeights& l : w.layers)
+    g.w.layers.push_back({z(l.ln1_w), z(l.ln1_b), z(l.W_qkv), z(l.b_qkv), z(l.W_O), z(l.b_O),
+                          z(l.ln2_w), z(l.ln2_b), z(l.W_in), z(l.b_in), z(l.W_gate), z(l.W_out),
+                          z(l.b_out)});
+  return g;
+}
+
+void Gradients::zero() {
+  for_each_tensor(w, [](Tensor& t) { std::fill(t.data.begin(), t.data.end(), 0.0f); });
+}
+
+Tensor forward_record(const Model& m, const Batch& batch, ForwardRecord* rec, const Hooks* hooks,
+                      const std::vector<int32_t>& vocab_rows) {
+  const ModelConfig& c = m.cfg;
+  for (size_t i = 0; i < vocab_rows.size(); ++i)
+    if (vocab_rows[i] < 0 || vocab_rows[i] >= c.vocab_size || (i && vocab_rows[i] <= vocab_rows[i - 1]))
+      throw Error("vocab_rows must be strictly increasing token ids below the vocabulary size (" +
+                  std::to_string(c.vocab_size) + "); entry " + std::to_string(i) + " is " +
+                  std::to_string(vocab_rows[i]));
+  *rec = ForwardRecord{};
+  rec->B = batch.B;
+  rec->T = batch.T;
+  rec->tokens = batch.tokens;
+  rec->vocab_rows = vocab_rows;
+  rec->layers.resize(c.n_layers);
+
+  // Recording hooks run after the caller's at each point, so they see the values the forward used.
+  Hooks h = hooks ? *hooks : Hooks();
+  auto keep = [&h](Hook p, int l, Tensor* dst) {
+    h.add({p, l}, [dst](const HookPoint&, Tensor& t) { *dst = t; });
+  };
+  auto keep_rotated = [&h, &c](Hook p, int l, Tensor* dst) {  // hook_q/k come before rotary
+    h.add({p, l}, [dst, &c](const HookPoint&, Tensor& t) {
+      *dst = t;
+      if (c.positions != Positions::Rotary) return;
+      const int64_t B = t.dim(0), T = t.dim(1), n = t.dim(2), dh = t.dim(3);
+      for (int64_t b = 0; b < B; ++b)
+        rotary_forward(dst->ptr() + b * T * n * dh, T, n, dh, n * dh, c.rotary_dim, c.rope_theta);
+    });
+  };
+  for (int l = 0; l < c.n_layers; ++l) {
+    LayerRecord& r = rec->layers[l];
+    keep(Hook::resid_pre, l, &r.resid_pre);
+    keep(Hook::ln1_normalized, l, &r.ln1);
+    if (hooks && (hooks->active(Hook::q_input, l) || hooks->active(Hook::k_input, l) ||
+                  hooks->active(Hook::v_input, l))) {
+      keep(Hook::q_input, l, &r.q_input);
+      keep(Hook::k_input, l, &r.k_input);
+      keep(Hook::v_input, l, &r.v_input);
+    }
+    keep_rotated(Hook::q, l, &r.q);
+    keep_rotated(Hook::k, l, &r.k);
+    keep(Hook::v, l, &r.v);
+    keep(Hook::pattern, l, &r.pattern);
+    keep(Hook::z, l, &r.z);
+    if (!c.attn_only) {
+      keep(Hook::mlp_in, l, &r.mlp_in);
+      keep(Hook::ln2_normalized, l, &r.ln2);
+      keep(Hook::mlp_pre, l, &r.mlp_pre);
+      keep(Hook::mlp_post, l, &r.mlp_post);
+    }
+  }
+  if (c.positions == Positions::Shortformer) keep(Hook::pos_embed, -1, &rec->pos);
+  keep(Hook::resid_post, c.n_layers - 1, &rec->resid_final);
+  keep(Hook::ln_final_normalized, -1, &rec->ln_final);
+  forward(m, batch, &h, {LogitsAt::None});
+
+  const int64_t BT = int64_t{batch.B} * batch.T, D = c.d_model;
+  if (vocab_rows.empty()) {
+    Tensor logits({batch.B, batch.T, c.vocab_size});
+    matmul_nt(logits.ptr(), rec->ln_final.ptr(), m.w.W_U.ptr(), opt(m.w.b_U), BT, D, c.vocab_size);
+    return logits;
+  }
+  const int64_t V = static_cast<int64_t>(vocab_rows.size());
+  rec->W_U_rows = Tensor({V, D});
+  rec->b_U_rows = Tensor({V});
+  for (int64_t i = 0; i < V; ++i) {
+    std::memcpy(rec->W_U_rows.ptr() + i * D, m.w.W_U.ptr() + int64_t{vocab_rows[i]} * D,
+                D * sizeof(float));
+    if (!m.w.b_U.empty()) rec->b_U_rows.data[i] = m.w.b_U.data[vocab_rows[i]];
+  }
+  Tensor logits({batch.B, batch.T, V});
+  matmul_nt(logits.ptr(), rec->ln_final.ptr(), rec->W_U_rows.ptr(), rec->b_U_rows.ptr(), BT, D, V);
+  return logits;
+}
+
+void backward(const Model& m, const ForwardRecord& rec, const Tensor& dlogits, Gradients* grads,
+              const BackwardRequest& req, ActivationCache* hook_grads) {
+  check_record(m, rec, dlogits);
+  const ModelConfig& c = m.cfg;
+  const Dims d(c, rec.B, rec.T);
+  const HookGrads hg(c, req, hook_grads);
+  Weights* g = nullptr;
+  if (grads) {
+    if (grads->w.layers.empty()) *grads = Gradients::zeros_like(m);
+    g = &grads->w;
+  }
+  const std::vector<int64_t> btd = {d.B, d.T, d.D};
+
+  Tensor dresid(btd);  // d/d residual stream, walking down the layers
+  unembed_backward(m, rec, d, dlogits, g, hg, dresid.ptr());
+  Tensor dpos;         // shortformer: d/d hook_pos_embed through the q/k inputs
+  if (c.positions == Positions::Shortformer) dpos = Tensor(btd);
+  Tensor dattn(btd), dmlp_in(btd);
+  // Without parameter gradients, the layers below the lowest requested point are skipped.
+  const int lowest = g ? -1 : hg.lowest_layer(c.n_layers);
+  for (int l = c.n_layers - 1; l >= std::max(lowest, 0); --l) {
+    const LayerRecord& r = rec.layers[l];
+    LayerWeights* gl = g ? &g->layers[l] : nullptr;
+    hg.put(Hook::resid_post, l, btd, dresid.ptr());
+    if (!c.attn_only) {
+      mlp_backward(m, l, r, d, dresid.ptr(), dmlp_in.ptr(), gl, hg);
+      if (c.parallel_residual) {  // resid_post = resid_pre + attn_out + mlp_out(resid_pre)
+        dattn = dresid;
+        add_into(dresid.ptr(), dmlp_in.ptr(), d.BT * d.D);
+      } else {                    // resid_mid = resid_pre + attn_out; resid_post = resid_mid + mlp_out
+        add_into(dresid.ptr(), dmlp_in.ptr(), d.BT * d.D);
+        hg.put(Hook::resid_mid, l, btd, dresid.ptr());
+        dattn = dresid;
+      }
+    } else {
+      dattn = dresid;
+    }
+    attention_block_backward(m, l, r, rec, d, dattn.ptr(), dresid.ptr(), opt(dpos), gl, hg);
+    hg.put(Hook::resid_pre, l, btd, dresid.ptr());
+  }
+
+  if (lowest >= 0) return;
+  // resid_pre[0] = W_E[tokens] (+ W_pos[t] for learned positions)
+  hg.put(Hook::embed, -1, btd, dresid.ptr());
+  const float* dpos_total = c.positions == Positions::Learned ? dresid.ptr()
+                            : c.positions == Positions::Shortformer ? dpos.ptr() : nullptr;
+  if (dpos_total) hg.put(Hook::pos_embed, -1, btd, dpos_total);
+  if (!g) return;
+  for (int64_t i = 0; i < d.BT; ++i)  // serial: tokens repeat, and the order stays fixed
+    add_into(g->W_E.ptr() + int64_t{rec.tokens[i]} * d.D, dresid.ptr() + i * d.D, d.D);
+  if (dpos_total && !g->W_pos.empty())
+    for (int64_t b = 0; b < d.B; ++b) add_into(g->W_pos.ptr(), dpos_total + b * d.T * d.D, d.T * d.D);
+}
+
+float train_step_loss_and_grad(const Model& m, const Batch& batch,
+                               const std::vector<int32_t>& targets,
+                               const std::vector<int32_t>& vocab_rows, Gradients* grads) {
+  const int64_t BT = int64_t{batch.B} * batch.T;
+  if (static_cast<int64_t>(targets.size()) != BT)
+    throw Error("train step: " + std::to_string(targets.size()) + " targets for a batch of " +
+                std::to_string(batch.B) + "x" + std::to_string(batch.T) + " tokens");
+  // Targets as column indices of the (restricted) logits.
+  std::vector<int32_t> cols(BT, -1);
+  int64_t n_valid = 0;
+  for (int64_t i = 0; i < BT; ++i) {
+    const int32_t t = targets[i];
+    if (t < 0) continue;
+    if (vocab_rows.empty()) {
+      cols[i] = t;  // range-checked by the loss
+    } else {
+      auto it = std::lower_bound(vocab_rows.begin(), vocab_rows.end(), t);
+      if (it == vocab_rows.end() || *it != t)
+        throw Error("train step: target token " + std::to_string(t) +
+                    " is not in vocab_rows: the vocabulary subset must include every target");
+      cols[i] = static_cast<int32_t>(it - vocab_rows.begin());
+    }
+    ++n_valid;
+  }
+  if (n_valid == 0) throw Error("train step: every target is -1 (ignored): nothing to learn from");
+
+  ForwardRecord rec;
+  Tensor logits = forward_record(m, batch, &rec, nullptr, vocab_rows);
+  const int64_t V = logits.dim(2);
+  Tensor dlogits(logits.shape);
+  std::vector<float> losses(BT);
+  cross_entropy_forward_backward(losses.data(), grads ? dlogits.ptr() : nullptr, logits.ptr(),
+                                 cols.data(), BT, V, 1.0f / static_cast<float>(n_valid));
+  double sum = 0.0;
+  for (float x : losses) sum += x;
+  if (grads) {
+    if (grads->w.layers.empty()) *grads = Gradients::zeros_like(m);
+    else grads->zero();
+    backward(m, rec, dlogits, grads);
+  }
+  return static_cast<float>(sum / static_cast<double>(n_valid));
+}
+
+}  // namespace cs
