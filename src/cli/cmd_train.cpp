@@ -1,0 +1,71 @@
+#include <cstdio>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "ops/error.h"
+#include "train/trainer.h"
+
+namespace cs {
+
+int cmd_train(int argc, char** argv) {
+  Args a("train",
+         "Train a small GPT-2 from scratch on the generated task + filler corpus (src/train/corpus.h):\n"
+         "AdamW, warmup + cosine, clipping, held-out task evaluation, Hugging Face checkpoints.\n"
+         "OUT gets the best model so far (F16, tokenizer files); OUT/checkpoint the latest (F32 +\n"
+         "trainer_state.bin, for --resume).");
+  TrainConfig d;
+  a.flag("preset", d.preset, "model shape (init.h presets with tied embeddings: toy-gpt2-4l, gpt2-tiny)")
+      .flag("out", "", "output directory (required)")
+      .flag("resume", "", "continue from a checkpoint directory (OUT/checkpoint of an earlier run)")
+      .flag("seed", "0", "seed of the init, corpus, data order and sampled softmax")
+      .flag("docs", std::to_string(d.corpus.n_docs), "corpus documents")
+      .flag("seq-len", std::to_string(d.seq_len), "tokens per training row")
+      .flag("batch", std::to_string(d.batch), "rows per step")
+      .flag("steps", std::to_string(d.steps), "optimizer steps (the cosine schedule's length)")
+      .flag("warmup", std::to_string(d.warmup), "linear warmup steps")
+      .flag("lr", "3e-3", "peak learning rate")
+      .flag("min-lr-frac", "0.1", "final learning rate as a fraction of --lr")
+      .flag("weight-decay", "0.1", "AdamW decay of the layers' weight matrices")
+      .flag("clip", "1.0", "max global gradient norm (0: off)")
+      .flag("neg-samples", std::to_string(d.neg_samples), "non-corpus token ids in each step's softmax")
+      .flag("log-every", std::to_string(d.log_every), "steps between progress lines")
+      .flag("eval-every", std::to_string(d.eval_every), "steps between held-out evaluations (0: end only)")
+      .flag("eval-n", std::to_string(d.eval_n), "prompts per task in an evaluation")
+      .flag("save-every", std::to_string(d.save_every), "steps between checkpoints (0: end only)")
+      .flag("time-budget-min", "0", "stop early after this many minutes of wall time (0: none)");
+  if (!a.parse(argc, argv)) return 0;
+  TrainConfig c;
+  c.preset = a.str("preset");
+  c.out = a.str("out");
+  if (c.out.empty()) throw UsageError("train: --out DIR is required");
+  c.resume = a.str("resume");
+  c.seed = static_cast<uint64_t>(a.integer("seed"));
+  c.corpus.n_docs = a.integer("docs");
+  c.seq_len = a.integer("seq-len");
+  c.batch = a.integer("batch");
+  c.steps = a.integer("steps");
+  c.warmup = a.integer("warmup");
+  c.lr = static_cast<float>(a.number("lr"));
+  c.min_lr_frac = static_cast<float>(a.number("min-lr-frac"));
+  c.weight_decay = static_cast<float>(a.number("weight-decay"));
+  c.clip = static_cast<float>(a.number("clip"));
+  c.neg_samples = a.integer("neg-samples");
+  c.log_every = std::max(1, a.integer("log-every"));
+  c.eval_every = a.integer("eval-every");
+  c.eval_n = a.integer("eval-n");
+  c.save_every = a.integer("save-every");
+  c.time_budget_s = 60.0 * a.number("time-budget-min");
+  if (c.batch < 1 || c.steps < 1 || c.seq_len < 2 || c.eval_n < 1)
+    throw UsageError("train: --batch, --steps, --eval-n must be >= 1 and --seq-len >= 2");
+  const Tokenizer tok = Tokenizer::for_model_dir(c.resume.empty() ? std::string(CS_SOURCE_DIR) + "/data/gpt2-tokenizer" : c.resume);
+  const TrainResult r = train(c, tok, [](const std::string& s) {
+    std::printf("%s\n", s.c_str());
+    std::fflush(stdout);
+  });
+  std::printf("done: %d steps, %lld tokens, %.0f s, loss %.4f -> %.4f; best (step %d): %s\n", r.steps_done,
+              static_cast<long long>(r.tokens), r.wall_s, r.first_loss, r.final_loss, r.best_step,
+              r.best_scores.str().c_str());
+  return 0;
+}
+
+}  // namespace cs

@@ -1,0 +1,54 @@
+// Training corpus for the zoo models: a seeded mixture of documents of five kinds.
+//
+//   ioi           an IOI prompt (task_ioi.cpp's 30 templates) with its answer: "... gave it to Mary."
+//   greater-than  "The {noun} lasted from the year XXYY to the year XXZZ." with ZZ > YY uniform
+//   docstring     the docstring prompt with " C: w w" appended
+//   induction     random plain words x1..xn repeated once (n 4..24), from the train lexicon
+//   filler        stories from a small grammar: names, dates, places, objects, year ranges,
+//                 word lists and Python code comments, so heads have jobs besides the tasks
+//
+// Task documents use train words only (holdout.h); filler draws half its names, nouns,
+// variable names and plain words from the held-out lists, so every held-out token occurs in
+// the corpus (a token never seen keeps its random embedding, and nothing could copy it).
+// Deterministic per seed on any machine: task_detail::Rng streams, no std distributions.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "model/tokenizer.h"
+
+namespace cs {
+
+enum class DocKind { Ioi, GreaterThan, Docstring, Induction, Filler };
+const char* doc_kind_name(DocKind k);
+
+struct CorpusOptions {
+  int n_docs = 40000;
+  uint64_t seed = 0;
+  // Fractions of documents per kind (normalised): ioi, greater-than, docstring, induction, filler.
+  double mix[5] = {0.25, 0.15, 0.15, 0.15, 0.30};
+};
+
+struct Corpus {
+  std::vector<std::vector<int>> docs;  // (n_docs, len_i) token ids, no EOS
+  std::vector<DocKind> kinds;          // (n_docs)
+  std::vector<int32_t> vocab;          // sorted distinct ids of every doc, plus EOS
+  int64_t n_tokens = 0;                // sum of doc lengths
+};
+
+Corpus make_corpus(const Tokenizer& tok, const CorpusOptions& opts);
+
+// The filler grammar's plain words (nouns, adjectives, places, objects, greater-than nouns,
+// docstring words) whose " word" is a token of the induction pool (3..12 lowercase letters, one
+// token). Sorted ids. The train part feeds the corpus's repeated sequences, the held-out part
+// the induction evaluation.
+std::vector<int> lexicon_pool(const Tokenizer& tok);
+std::vector<int> lexicon_pool_split(const Tokenizer& tok, bool heldout);
+
+// Training rows: documents in order, each row starting at a document start (as evaluation
+// prompts do), documents joined by EOS while they fit in T+1 tokens; a longer document is cut.
+// Row r gives inputs row[0..L-1) and targets row[1..L), padded to T with targets -1.
+std::vector<std::vector<int>> pack_rows(const std::vector<std::vector<int>>& docs, int T, int eos);
+
+}  // namespace cs

@@ -1,0 +1,358 @@
+#include "train/trainer.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "interp/task.h"
+#include "model/init.h"
+#include "model/save.h"
+#include "ops/error.h"
+
+namespace cs {
+namespace {
+
+double now_s() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+// One trained tensor with its gradient. Embedding: only the step's vocabulary rows move.
+struct Param {
+  Tensor* p;
+  Tensor* g;
+  bool decay;
+  bool embed;
+};
+
+std::vector<Param> params_of(Weights& w, Weights& g) {
+  std::vector<Param> r;
+  auto add = [&](Tensor& p, Tensor& gp, bool decay, bool embed = false) {
+    if (!p.empty()) r.push_back({&p, &gp, decay, embed});
+  };
+  add(w.W_E, g.W_E, false, true);
+  add(w.W_pos, g.W_pos, false);
+  for (size_t l = 0; l < w.layers.size(); ++l) {
+    LayerWeights &a = w.layers[l], &b = g.layers[l];
+    add(a.ln1_w, b.ln1_w, false), add(a.ln1_b, b.ln1_b, false);
+    add(a.W_qkv, b.W_qkv, true), add(a.b_qkv, b.b_qkv, false);
+    add(a.W_O, b.W_O, true), add(a.b_O, b.b_O, false);
+    add(a.ln2_w, b.ln2_w, false), add(a.ln2_b, b.ln2_b, false);
+    add(a.W_in, b.W_in, true), add(a.b_in, b.b_in, false);
+    add(a.W_gate, b.W_gate, true);
+    add(a.W_out, b.W_out, true), add(a.b_out, b.b_out, false);
+  }
+  add(w.lnf_w, g.lnf_w, false), add(w.lnf_b, g.lnf_b, false);
+  return r;
+}
+
+// The optimizer and data state of one run; step() is one AdamW update.
+struct Run {
+  const TrainConfig& cfg;
+  Model& m;
+  Gradients grads;
+  std::vector<Param> params;
+  std::vector<Tensor> m1, m2;  // Adam moments, parallel to params
+  std::vector<std::vector<int>> rows;
+  std::vector<int32_t> vocab;  // corpus ids, sorted
+  std::vector<int> perm;       // row order of epoch perm_epoch
+  int64_t perm_epoch = -1;
+  int64_t tokens = 0;          // target tokens seen
+
+  Run(const TrainConfig& c, Model& model, std::vector<std::vector<int>> r, std::vector<int32_t> v)
+      : cfg(c), m(model), rows(std::move(r)), vocab(std::move(v)) {
+    if (!m.cfg.tied_embeddings) throw Error("train: only tied-embedding GPT-2 models are supported");
+    if (rows.empty()) throw Error("train: the corpus packs into no rows");
+    grads = Gradients::zeros_like(m);
+    params = params_of(m.w, grads.w);
+    for (const Param& p : params) m1.emplace_back(p.p->shape), m2.emplace_back(p.p->shape);
+  }
+
+  const std::vector<int>& row_at(int64_t i) {
+    const int64_t n = static_cast<int64_t>(rows.size());
+    const int64_t e = i / n;
+    if (e != perm_epoch) {  // a seeded Fisher-Yates permutation per epoch
+      perm.resize(rows.size());
+      for (size_t k = 0; k < perm.size(); ++k) perm[k] = static_cast<int>(k);
+      task_detail::Rng r(cfg.seed, 0xe0000ull + static_cast<uint64_t>(e));
+      for (size_t k = perm.size(); k > 1; --k) std::swap(perm[k - 1], perm[static_cast<size_t>(r.below(static_cast<int>(k)))]);
+      perm_epoch = e;
+    }
+    return rows[static_cast<size_t>(perm[static_cast<size_t>(i % n)])];
+  }
+
+  // Corpus ids plus neg_samples others, drawn per step.
+  std::vector<int32_t> step_vocab(int step) const {
+    std::vector<int32_t> v = vocab;
+    const int V = m.cfg.vocab_size;
+    if (cfg.neg_samples > 0 && static_cast<int>(vocab.size()) < V) {
+      task_detail::Rng r(cfg.seed, 0x5a170000ull + static_cast<uint64_t>(step));
+      for (int k = 0; k < cfg.neg_samples; ++k) {
+        const int32_t id = r.below(V);
+        if (!std::binary_search(vocab.begin(), vocab.end(), id)) v.push_back(id);
+      }
+      std::sort(v.begin(), v.end());
+      v.erase(std::unique(v.begin(), v.end()), v.end());
+    }
+    return v;
+  }
+
+  struct StepOut {
+    float loss, grad_norm, lr;
+    int64_t tokens;
+  };
+
+  StepOut step(int s) {
+    const int T = cfg.seq_len;
+    std::vector<std::vector<int>> in;
+    std::vector<std::vector<int>> tg;
+    for (int b = 0; b < cfg.batch; ++b) {
+      const std::vector<int>& r = row_at(int64_t{s} * cfg.batch + b);
+      const size_t L = std::min(r.size(), static_cast<size_t>(T) + 1);
+      in.emplace_back(r.begin(), r.begin() + static_cast<long>(L) - 1);
+      tg.emplace_back(r.begin() + 1, r.begin() + static_cast<long>(L));
+    }
+    Batch batch = Batch::from_sequences(in);
+    std::vector<int32_t> targets(static_cast<size_t>(batch.B) * batch.T, -1);
+    int64_t n_tok = 0;
+    for (int b = 0; b < batch.B; ++b) {
+      std::copy(tg[b].begin(), tg[b].end(), targets.begin() + static_cast<long>(b) * batch.T);
+      n_tok += static_cast<int64_t>(tg[b].size());
+    }
+    const std::vector<int32_t> rows_v = step_vocab(s);
+    const float loss = train_step_loss_and_grad(m, batch, targets, rows_v, &grads);
+    const int64_t D = m.cfg.d_model;
+    // Tied embedding: the lookup's and the unembedding's gradients meet in W_E's rows.
+    float* gE = grads.w.W_E.ptr();
+    const float* gU = grads.w.W_U.ptr();
+    for (int32_t r : rows_v)
+      for (int64_t d = 0; d < D; ++d) gE[r * D + d] += gU[r * D + d];
+    // Global gradient norm (embedding: the step's rows; every other row's gradient is 0).
+    double sq = 0;
+    for (const Param& p : params) {
+      const float* g = p.g->ptr();
+      if (p.embed) {
+        for (int32_t r : rows_v)
+          for (int64_t d = 0; d < D; ++d) sq += double(g[r * D + d]) * g[r * D + d];
+      } else {
+        for (int64_t i = 0; i < p.g->numel(); ++i) sq += double(g[i]) * g[i];
+      }
+    }
+    const float norm = static_cast<float>(std::sqrt(sq));
+    const float scale = (cfg.clip > 0 && norm > cfg.clip) ? cfg.clip / norm : 1.0f;
+    const float lr = lr_at(cfg, s);
+    const float b1 = cfg.beta1, b2 = cfg.beta2;
+    const float bc1 = 1.0f - std::pow(b1, static_cast<float>(s + 1));
+    const float bc2 = 1.0f - std::pow(b2, static_cast<float>(s + 1));
+    auto update = [&](float* p, const float* g, float* mm, float* vv, int64_t n, bool decay) {
+#pragma omp parallel for schedule(static) if (n > 65536)
+      for (int64_t i = 0; i < n; ++i) {
+        const float gi = g[i] * scale;
+        mm[i] = b1 * mm[i] + (1 - b1) * gi;
+        vv[i] = b2 * vv[i] + (1 - b2) * gi * gi;
+        const float step_i = (mm[i] / bc1) / (std::sqrt(vv[i] / bc2) + cfg.eps);
+        p[i] -= lr * (step_i + (decay ? cfg.weight_decay * p[i] : 0.0f));
+      }
+    };
+    for (size_t k = 0; k < params.size(); ++k) {
+      const Param& p = params[k];
+      if (p.embed) {
+        for (int32_t r : rows_v)
+          update(p.p->ptr() + r * D, p.g->ptr() + r * D, m1[k].ptr() + r * D, m2[k].ptr() + r * D, D, false);
+      } else {
+        update(p.p->ptr(), p.g->ptr(), m1[k].ptr(), m2[k].ptr(), p.p->numel(), p.decay);
+      }
+    }
+    for (int32_t r : rows_v)  // keep the tied copy in step
+      std::memcpy(m.w.W_U.ptr() + r * D, m.w.W_E.ptr() + r * D, sizeof(float) * D);
+    tokens += n_tok;
+    return {loss, norm, lr, n_tok};
+  }
+
+  void save_state(const std::string& path, int next_step) const {
+    std::string s = "CSTRAIN1";
+    auto put = [&](const void* p, size_t n) { s.append(static_cast<const char*>(p), n); };
+    const int64_t hdr[3] = {next_step, tokens, static_cast<int64_t>(params.size())};
+    put(hdr, sizeof(hdr));
+    for (size_t k = 0; k < params.size(); ++k) {
+      const int64_t n = m1[k].numel();
+      put(&n, sizeof(n));
+      put(m1[k].ptr(), sizeof(float) * n);
+      put(m2[k].ptr(), sizeof(float) * n);
+    }
+    write_file_atomic(path, s);
+  }
+
+  int load_state(const std::string& path) {
+    std::ifstream f(path, std::ios::binary);
+    if (!f) throw Error(path + ": cannot open (resume needs the trainer_state.bin of a checkpoint)");
+    char magic[8];
+    int64_t hdr[3];
+    f.read(magic, 8);
+    f.read(reinterpret_cast<char*>(hdr), sizeof(hdr));
+    if (!f || std::memcmp(magic, "CSTRAIN1", 8) != 0) throw Error(path + ": not a circuitscan trainer state");
+    if (hdr[2] != static_cast<int64_t>(params.size()))
+      throw Error(path + ": state has " + std::to_string(hdr[2]) + " tensors, the model " + std::to_string(params.size()));
+    for (size_t k = 0; k < params.size(); ++k) {
+      int64_t n = 0;
+      f.read(reinterpret_cast<char*>(&n), sizeof(n));
+      if (!f || n != m1[k].numel()) throw Error(path + ": tensor " + std::to_string(k) + " has the wrong size for this model");
+      f.read(reinterpret_cast<char*>(m1[k].ptr()), sizeof(float) * n);
+      f.read(reinterpret_cast<char*>(m2[k].ptr()), sizeof(float) * n);
+    }
+    if (!f) throw Error(path + ": truncated");
+    tokens = hdr[1];
+    return static_cast<int>(hdr[0]);
+  }
+};
+
+std::string slurp(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) throw Error(path + ": cannot read");
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+void write_model_dir(const Model& m, const std::string& dir, DType dt) {
+  save_model(m, dir, dt);
+  const std::string src = std::string(CS_SOURCE_DIR) + "/data/gpt2-tokenizer/";
+  for (const char* f : {"vocab.json", "merges.txt"}) write_file_atomic(dir + "/" + f, slurp(src + f));
+}
+
+std::string fmt(const char* f, double a) {
+  char b[64];
+  std::snprintf(b, sizeof b, f, a);
+  return b;
+}
+
+}  // namespace
+
+float lr_at(const TrainConfig& c, int step) {
+  if (step < c.warmup) return c.lr * static_cast<float>(step + 1) / static_cast<float>(c.warmup);
+  const double span = std::max(1, c.steps - c.warmup);
+  const double t = std::min(1.0, (step - c.warmup) / span);
+  const double cosv = 0.5 * (1.0 + std::cos(M_PI * t));
+  return static_cast<float>(c.lr * (c.min_lr_frac + (1.0 - c.min_lr_frac) * cosv));
+}
+
+double TaskScores::target_ratio() const {
+  return std::min({ioi_acc / 0.95, gt_prob_diff / 0.6, docstring_acc / 0.8, induction_acc / 0.9});
+}
+
+std::string TaskScores::str() const {
+  return "ioi acc " + fmt("%.3f", ioi_acc) + " (logit diff " + fmt("%.2f", ioi_logit_diff) +
+         ", n " + std::to_string(n_ioi) + "), greater-than prob diff " + fmt("%.3f", gt_prob_diff) +
+         " (n " + std::to_string(n_gt) + "), docstring acc " + fmt("%.3f", docstring_acc) + " (n " +
+         std::to_string(n_docstring) + "), induction acc " + fmt("%.3f", induction_acc) + " (n " +
+         std::to_string(n_induction) + ")";
+}
+
+std::vector<float> train_on_docs(Model& m, const std::vector<std::vector<int>>& docs, int eos,
+                                 const TrainConfig& cfg) {
+  std::vector<int32_t> vocab = {eos};
+  for (const auto& d : docs) vocab.insert(vocab.end(), d.begin(), d.end());
+  std::sort(vocab.begin(), vocab.end());
+  vocab.erase(std::unique(vocab.begin(), vocab.end()), vocab.end());
+  Run run(cfg, m, pack_rows(docs, cfg.seq_len, eos), vocab);
+  std::vector<float> losses;
+  for (int s = 0; s < cfg.steps; ++s) losses.push_back(run.step(s).loss);
+  return losses;
+}
+
+TrainResult train(const TrainConfig& cfg_in, const Tokenizer& tok,
+                  const std::function<void(const std::string&)>& print) {
+  TrainConfig cfg = cfg_in;
+  auto say = [&](const std::string& s) {
+    if (print) print(s);
+  };
+  const double t0 = now_s();
+  Model m = cfg.resume.empty() ? random_model(preset_config(cfg.preset), cfg.seed)
+                               : load_model(cfg.resume);
+  if (cfg.seq_len > m.cfg.n_ctx)
+    throw Error("train: --seq-len " + std::to_string(cfg.seq_len) + " exceeds the model's n_ctx " +
+                std::to_string(m.cfg.n_ctx));
+  cfg.corpus.seed = cfg.seed;
+  const Corpus corpus = make_corpus(tok, cfg.corpus);
+  TrainResult res;
+  res.corpus_docs = static_cast<int64_t>(corpus.docs.size());
+  res.corpus_tokens = corpus.n_tokens;
+  res.vocab_rows = static_cast<int64_t>(corpus.vocab.size());
+  Run run(cfg, m, pack_rows(corpus.docs, cfg.seq_len, tok.eos_id()), corpus.vocab);
+  say("corpus: " + std::to_string(corpus.docs.size()) + " documents, " + std::to_string(corpus.n_tokens) +
+      " tokens, " + std::to_string(run.rows.size()) + " rows of " + std::to_string(cfg.seq_len) +
+      ", softmax over " + std::to_string(corpus.vocab.size()) + " corpus ids + " +
+      std::to_string(cfg.neg_samples) + " sampled (" + fmt("%.1f", now_s() - t0) + " s)");
+  int start = 0;
+  if (!cfg.resume.empty()) {
+    start = run.load_state(cfg.resume + "/trainer_state.bin");
+    say("resumed from " + cfg.resume + " at step " + std::to_string(start));
+  }
+  double best = -1e9;
+  auto evaluate = [&](int step) {
+    const TaskScores sc = evaluate_heldout(m, tok, cfg.eval_n, cfg.seed + 1000003);
+    say("eval step " + std::to_string(step) + ": " + sc.str());
+    res.final_scores = sc;
+    if (sc.target_ratio() > best) {
+      best = sc.target_ratio();
+      res.best_scores = sc;
+      res.best_step = step;
+      if (!cfg.out.empty()) {
+        write_model_dir(m, cfg.out, DType::F16);
+        say("saved best model (F16) to " + cfg.out);
+      }
+    }
+  };
+  auto checkpoint = [&](int next_step) {
+    if (cfg.out.empty()) return;
+    const std::string dir = cfg.out + "/checkpoint";
+    write_model_dir(m, dir, DType::F32);
+    run.save_state(dir + "/trainer_state.bin", next_step);
+    say("checkpoint " + dir + " (step " + std::to_string(next_step) + ")");
+  };
+
+  const double t_train = now_s();
+  double t_log = t_train;
+  int64_t tok_log = 0;
+  double loss_sum = 0;
+  int loss_n = 0;
+  int s = start;
+  for (; s < cfg.steps; ++s) {
+    const Run::StepOut o = run.step(s);
+    loss_sum += o.loss, ++loss_n;
+    tok_log += o.tokens;
+    if ((s + 1) % cfg.log_every == 0 || s + 1 == cfg.steps) {
+      const double now = now_s();
+      TrainLogLine l{s + 1, static_cast<float>(loss_sum / loss_n), o.lr, o.grad_norm,
+                     tok_log / std::max(1e-9, now - t_log), now - t0, run.tokens};
+      res.log.push_back(l);
+      if (res.log.size() == 1) res.first_loss = l.loss;
+      res.final_loss = l.loss;
+      say("step " + std::to_string(l.step) + "/" + std::to_string(cfg.steps) + " loss " +
+          fmt("%.4f", l.loss) + " lr " + fmt("%.2e", l.lr) + " |g| " + fmt("%.3f", l.grad_norm) +
+          " tok/s " + fmt("%.0f", l.tokens_per_s) + " tokens " + std::to_string(l.tokens) +
+          " elapsed " + fmt("%.0f", l.elapsed_s) + " s");
+      t_log = now, tok_log = 0, loss_sum = 0, loss_n = 0;
+    }
+    const bool over = cfg.time_budget_s > 0 && now_s() - t0 > cfg.time_budget_s;
+    if (cfg.save_every > 0 && (s + 1) % cfg.save_every == 0 && s + 1 < cfg.steps && !over) checkpoint(s + 1);
+    if (cfg.eval_every > 0 && (s + 1) % cfg.eval_every == 0 && s + 1 < cfg.steps && !over) evaluate(s + 1);
+    if (over) {
+      say("time budget of " + fmt("%.0f", cfg.time_budget_s) + " s reached at step " + std::to_string(s + 1));
+      ++s;
+      break;
+    }
+  }
+  res.steps_done = s;
+  res.tokens = run.tokens;
+  checkpoint(s);
+  evaluate(s);
+  res.wall_s = now_s() - t0;
+  return res;
+}
+
+}  // namespace cs

@@ -1,0 +1,94 @@
+// Trainer for the zoo's small GPT-2 models (no pretrained weights can be downloaded here).
+//
+// AdamW (Loshchilov & Hutter 2019) with linear warmup and cosine decay to min_lr_frac * lr,
+// global gradient-norm clipping, seeded data order (a permutation of the packed rows per epoch,
+// so step s always sees the same rows), periodic held-out task evaluation, checkpoints in
+// Hugging Face format plus trainer_state.bin (optimizer moments) for resume.
+//
+// Speed on CPU: the softmax of the loss runs over the token ids of the corpus plus
+// `neg_samples` ids drawn afresh each step from the rest of the vocabulary (a sampled softmax:
+// it pushes the logits of never-seen tokens down, so the full-vocabulary softmax of the saved
+// model still puts its mass on corpus tokens). Only embedding rows in that step's softmax are
+// updated ("lazy" Adam for the embedding). The saved model is a normal GPT-2 checkpoint with the
+// full 50257-token vocabulary. Tied embeddings: the W_E and W_U gradients are summed.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "model/backward.h"
+#include "model/model.h"
+#include "model/tokenizer.h"
+#include "train/corpus.h"
+
+namespace cs {
+
+struct TrainConfig {
+  std::string preset = "toy-gpt2-4l";
+  std::string out;            // output dir ("" = no files): best model (F16) + checkpoint/
+  std::string resume;         // a checkpoint dir written by a previous run ("" = fresh start)
+  uint64_t seed = 0;          // model init, corpus, data order, negative samples
+  CorpusOptions corpus;       // corpus.seed is set from seed
+  int seq_len = 128;          // T (at most n_ctx)
+  int batch = 16;             // rows per step
+  int steps = 2000;
+  int warmup = 100;
+  float lr = 3e-3f, min_lr_frac = 0.1f;
+  float beta1 = 0.9f, beta2 = 0.95f, eps = 1e-8f;
+  float weight_decay = 0.1f;  // on the layers' weight matrices only (not embeddings, norms, biases)
+  float clip = 1.0f;          // max global gradient norm (0 = off)
+  int neg_samples = 256;
+  int log_every = 20;
+  int eval_every = 250;       // 0 = only at the end
+  int eval_n = 100;           // prompts per task
+  int save_every = 250;       // checkpoint/ (0 = only at the end)
+  double time_budget_s = 0;   // > 0: stop early after this much wall time (checkpoint kept)
+};
+
+// Task scores on prompts built from held-out words (holdout.h) only.
+struct TaskScores {
+  double ioi_acc = 0;         // IO's logit above every other IOI name (IO and S held out)
+  double ioi_logit_diff = 0;  // logit(IO) - logit(S)
+  double gt_prob_diff = 0;    // greater-than, held-out nouns, full-vocabulary softmax
+  double docstring_acc = 0;   // C (held out) above the 14 other names
+  double induction_acc = 0;   // argmax == the repeated token on the second half, held-out words
+  int n_ioi = 0, n_gt = 0, n_docstring = 0, n_induction = 0;
+  // min over tasks of score / target (targets 0.95, 0.6, 0.8, 0.9): >= 1 when all are met.
+  double target_ratio() const;
+  std::string str() const;
+};
+
+TaskScores evaluate_heldout(const Model& m, const Tokenizer& tok, int n, uint64_t seed);
+
+struct TrainLogLine {
+  int step = 0;
+  float loss = 0, lr = 0, grad_norm = 0;
+  double tokens_per_s = 0, elapsed_s = 0;
+  int64_t tokens = 0;  // target tokens seen so far
+};
+
+struct TrainResult {
+  int steps_done = 0;
+  int64_t tokens = 0;
+  double wall_s = 0;
+  float first_loss = 0, final_loss = 0;  // mean over the first / last log interval
+  TaskScores final_scores, best_scores;
+  int best_step = -1;
+  std::vector<TrainLogLine> log;
+  int64_t corpus_docs = 0, corpus_tokens = 0, vocab_rows = 0;
+};
+
+// lr at step s (0-based): linear warmup over `warmup` steps, then cosine to min_lr_frac * lr.
+float lr_at(const TrainConfig& c, int step);
+
+// Runs training. `print` receives one line per log/eval/save event (nullptr = silent).
+TrainResult train(const TrainConfig& cfg, const Tokenizer& tok,
+                  const std::function<void(const std::string&)>& print = nullptr);
+
+// Training on given documents with a given model (tests and benchmarks): no evaluation, no
+// files. Returns the per-step losses.
+std::vector<float> train_on_docs(Model& m, const std::vector<std::vector<int>>& docs, int eos,
+                                 const TrainConfig& cfg);
+
+}  // namespace cs

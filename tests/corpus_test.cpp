@@ -1,0 +1,112 @@
+// Training corpus: determinism, the held-out split (never in task documents, always in the
+// corpus), the mixture, and row packing.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <set>
+
+#include "interp/task.h"
+#include "train/corpus.h"
+#include "train/holdout.h"
+
+namespace cs {
+namespace {
+
+const Tokenizer& gpt2_tok() {
+  static const Tokenizer t = Tokenizer::from_gpt2_files(CS_SOURCE_DIR "/data/gpt2-tokenizer/vocab.json",
+                                                         CS_SOURCE_DIR "/data/gpt2-tokenizer/merges.txt");
+  return t;
+}
+
+std::set<int> ids_of(const std::vector<std::string>& words) {
+  std::set<int> s;
+  for (const auto& w : words) s.insert(gpt2_tok().single_token(" " + w));
+  return s;
+}
+
+const Corpus& corpus() {
+  static const Corpus c = [] {
+    CorpusOptions o;
+    o.n_docs = 4000;
+    o.seed = 7;
+    return make_corpus(gpt2_tok(), o);
+  }();
+  return c;
+}
+
+TEST(Holdout, FixedSplitAboutAQuarter) {
+  const auto names = ioi_names(gpt2_tok());
+  const size_t h = heldout_words(names).size();
+  EXPECT_EQ(h + train_words(names).size(), names.size());
+  EXPECT_GE(h, names.size() / 8);
+  EXPECT_LE(h, names.size() / 2);
+  EXPECT_EQ(is_heldout("Mary"), is_heldout(std::string("Mary")));
+  EXPECT_GE(heldout_words(greater_than_nouns(gpt2_tok())).size(), 10u);
+  EXPECT_GE(heldout_words(docstring_names(gpt2_tok())).size(), 10u);
+  EXPECT_GE(lexicon_pool_split(gpt2_tok(), true).size(), 41u);  // induction_len 20 + wrong
+}
+
+TEST(Corpus, DeterministicPerSeed) {
+  CorpusOptions o;
+  o.n_docs = 300;
+  o.seed = 7;
+  const Corpus a = make_corpus(gpt2_tok(), o), b = make_corpus(gpt2_tok(), o);
+  EXPECT_EQ(a.docs, b.docs);
+  o.seed = 8;
+  EXPECT_NE(make_corpus(gpt2_tok(), o).docs, a.docs);
+}
+
+TEST(Corpus, MixtureAndVocab) {
+  const Corpus& c = corpus();
+  ASSERT_EQ(c.docs.size(), 4000u);
+  int per_kind[5] = {};
+  for (DocKind k : c.kinds) ++per_kind[static_cast<int>(k)];
+  EXPECT_EQ(per_kind[0], 1000);  // 25% ioi
+  for (int k = 0; k < 5; ++k) EXPECT_GT(per_kind[k], 0) << doc_kind_name(static_cast<DocKind>(k));
+  EXPECT_TRUE(std::is_sorted(c.vocab.begin(), c.vocab.end()));
+  std::set<int> seen(c.vocab.begin(), c.vocab.end());
+  for (const auto& d : c.docs)
+    for (int id : d) ASSERT_TRUE(seen.count(id));
+  EXPECT_TRUE(seen.count(gpt2_tok().eos_id()));
+  EXPECT_LT(c.vocab.size(), 3000u);  // a small subset of the 50257 ids
+}
+
+TEST(Corpus, HeldOutNeverInTaskDocsButInCorpus) {
+  const Tokenizer& tok = gpt2_tok();
+  const Corpus& c = corpus();
+  const std::set<int> names = ids_of(heldout_words(ioi_names(tok)));
+  const std::set<int> nouns = ids_of(heldout_words(greater_than_nouns(tok)));
+  const std::set<int> vars = ids_of(heldout_words(docstring_names(tok)));
+  const std::vector<int> lex = lexicon_pool_split(tok, true);
+  const std::set<int> words(lex.begin(), lex.end());
+  auto banned = [&](DocKind k) -> const std::set<int>* {
+    switch (k) {
+      case DocKind::Ioi: return &names;
+      case DocKind::GreaterThan: return &nouns;
+      case DocKind::Docstring: return &vars;
+      case DocKind::Induction: return &words;
+      default: return nullptr;
+    }
+  };
+  for (size_t i = 0; i < c.docs.size(); ++i) {
+    const std::set<int>* b = banned(c.kinds[i]);
+    if (!b) continue;
+    for (int id : c.docs[i]) ASSERT_FALSE(b->count(id)) << doc_kind_name(c.kinds[i]) << " doc " << i
+                                                        << " has held-out " << tok.token_text(id);
+  }
+  std::set<int> seen(c.vocab.begin(), c.vocab.end());
+  for (const auto* s : {&names, &nouns, &vars, &words})
+    for (int id : *s) EXPECT_TRUE(seen.count(id)) << "held-out " << tok.token_text(id) << " never in the corpus";
+}
+
+TEST(Corpus, PackRowsStartAtDocumentsAndFit) {
+  const std::vector<std::vector<int>> docs = {{1, 2, 3}, {4, 5}, {6, 7, 8, 9, 10, 11, 12}, {13}};
+  const auto rows = pack_rows(docs, 6, 0);
+  ASSERT_EQ(rows.size(), 2u);  // the last row, {13} alone, has no target and is dropped
+  EXPECT_EQ(rows[0], (std::vector<int>{1, 2, 3, 0, 4, 5}));
+  EXPECT_EQ(rows[1], (std::vector<int>{6, 7, 8, 9, 10, 11, 12}));  // T+1 tokens: T inputs, T targets
+  for (const auto& r : rows) EXPECT_LE(r.size(), 7u);
+}
+
+}  // namespace
+}  // namespace cs
