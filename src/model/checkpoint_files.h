@@ -1,0 +1,35 @@
+// CheckpointFiles: the weights of a Hugging Face model directory, as one name -> tensor view.
+// Either a single model.safetensors, or model.safetensors.index.json whose "weight_map" sends
+// each tensor name to a shard file in the same directory. Every file is opened (mmapped and
+// validated) up front, so a bad checkpoint fails at load time rather than mid-run.
+#pragma once
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "model/safetensors.h"
+#include "ops/tensor.h"
+
+namespace cs {
+
+class CheckpointFiles {
+ public:
+  explicit CheckpointFiles(const std::string& dir);
+
+  const std::string& dir() const { return dir_; }
+  bool has(const std::string& name) const { return where_.count(name) != 0; }
+  const TensorInfo* find(const std::string& name) const;  // nullptr if absent
+  Tensor read_f32(const std::string& name) const;         // errors name the file and tensor
+  std::vector<std::string> names() const { return names_; }  // header / weight_map order
+  const std::string& file_of(const std::string& name) const;  // path of the file holding it
+
+ private:
+  const SafetensorsFile& require(const std::string& name) const;
+
+  std::string dir_;
+  std::vector<SafetensorsFile> files_;
+  std::unordered_map<std::string, size_t> where_;  // tensor name -> index into files_
+  std::vector<std::string> names_;
+};
+
+}  // namespace cs

@@ -1,0 +1,78 @@
+// Safetensors reader and writer (Hugging Face format).
+// File layout: u64 little-endian header length N, then N bytes of JSON header
+// {"name": {"dtype": "F32", "shape": [..], "data_offsets": [begin, end]}, "__metadata__": {..}},
+// then the data section; offsets are bytes relative to the start of the data section.
+// Spec: https://github.com/huggingface/safetensors (README, "Format").
+#pragma once
+#include <cstdint>
+#include <map>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "ops/tensor.h"
+
+namespace cs {
+
+enum class DType { F32, F16, BF16, F64, I64, I32, I16, I8, U8, BOOL };
+
+const char* dtype_name(DType dt);   // "F32", "BF16", ...: the spelling used in the header
+int dtype_size(DType dt);           // bytes per element
+bool dtype_from_name(const std::string& name, DType* out);  // false if unknown
+
+// Exact widening conversions (every f16 and bf16 value is representable in f32).
+float f16_to_f32(uint16_t h);
+float bf16_to_f32(uint16_t b);
+// Narrowing conversions, IEEE round-to-nearest-even; overflow goes to inf, NaN stays NaN.
+uint16_t f32_to_f16(float f);
+uint16_t f32_to_bf16(float f);
+
+struct TensorInfo {
+  std::string name;
+  DType dtype;
+  std::vector<int64_t> shape;
+  uint64_t begin, end;  // byte offsets relative to the data section
+};
+
+// A safetensors file, memory-mapped read-only. The whole header is validated on open,
+// so reads never touch bytes outside the file.
+class SafetensorsFile {
+ public:
+  explicit SafetensorsFile(const std::string& path);
+  ~SafetensorsFile();
+  SafetensorsFile(SafetensorsFile&& other) noexcept;
+  SafetensorsFile& operator=(SafetensorsFile&& other) noexcept;
+  SafetensorsFile(const SafetensorsFile&) = delete;
+  SafetensorsFile& operator=(const SafetensorsFile&) = delete;
+
+  const std::string& path() const { return path_; }
+  const std::vector<TensorInfo>& tensors() const { return tensors_; }  // in header order
+  const TensorInfo* find(const std::string& name) const;               // nullptr if absent
+  // F32/F16/BF16/F64 converted to float; throws on an absent tensor or an integer dtype.
+  Tensor read_f32(const std::string& name) const;
+  // Integer dtypes (I64/I32/I16/I8/U8/BOOL) widened to int64; throws on float dtypes.
+  std::vector<int64_t> read_i64(const std::string& name) const;
+  const std::map<std::string, std::string>& metadata() const { return metadata_; }
+
+ private:
+  const TensorInfo& require(const std::string& name) const;
+  const uint8_t* bytes_of(const TensorInfo& t) const { return data_ + t.begin; }
+  void unmap();
+
+  std::string path_;
+  const uint8_t* map_ = nullptr;  // whole file
+  size_t map_size_ = 0;
+  const uint8_t* data_ = nullptr;  // start of the data section, inside map_
+  std::vector<TensorInfo> tensors_;
+  std::unordered_map<std::string, size_t> index_;  // name -> position in tensors_
+  std::map<std::string, std::string> metadata_;
+};
+
+// Writes atomically: a temp file in the same directory, then rename over `path`.
+// Tensors are converted to `dtype` (F32, F16 or BF16, round-to-nearest-even).
+void write_safetensors(const std::string& path,
+                       const std::vector<std::pair<std::string, const Tensor*>>& tensors,
+                       DType dtype, const std::map<std::string, std::string>& metadata = {});
+
+}  // namespace cs
