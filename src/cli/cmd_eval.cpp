@@ -1,0 +1,202 @@
+// `circuitscan eval`: score a set of head scores against a ground-truth circuit (ROC AUC and
+// precision / recall / F1 at chosen cut-offs), e.g. to compare another tool's output with ours.
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "discovery/ground_truth.h"
+#include "discovery/roc.h"
+#include "model/save.h"
+#include "ops/error.h"
+
+namespace cs {
+
+namespace {
+
+struct Scores {
+  std::map<HeadId, double> by_head;
+  int n_layers = 0, n_heads = 0;  // from circuit.json's "model", else 0
+  std::string kind;               // "circuit.json" or "scores"
+};
+
+std::string one_line(std::string s) {
+  std::replace(s.begin(), s.end(), '\n', ' ');
+  return s;
+}
+
+// circuit.json ("heads": [{"layer", "head", <field>}], "model": {"n_layers", "n_heads"}) or
+// {"scores": {"L.H": number}}. Every error names the file.
+Scores read_scores(const std::string& path, const std::string& field) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(path + ": cannot read the scores file");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(ss.str());
+  } catch (const nlohmann::json::parse_error& e) {
+    throw Error(path + ": not valid JSON (" + one_line(e.what()) + ")");
+  }
+  Scores s;
+  auto number = [&](const nlohmann::json& v, const std::string& what) {
+    if (!v.is_number()) throw Error(path + ": " + what + " must be a number, got " + one_line(v.dump()));
+    return v.get<double>();
+  };
+  auto add = [&](HeadId h, double v, const std::string& what) {
+    if (!s.by_head.emplace(h, v).second) throw Error(path + ": head " + h.str() + " appears twice (" + what + ")");
+  };
+  if (j.is_object() && j.contains("heads") && j["heads"].is_array()) {
+    s.kind = "circuit.json";
+    if (j.contains("model") && j["model"].is_object()) {
+      const auto& m = j["model"];
+      if (m.contains("n_layers") && m["n_layers"].is_number_integer()) s.n_layers = m["n_layers"].get<int>();
+      if (m.contains("n_heads") && m["n_heads"].is_number_integer()) s.n_heads = m["n_heads"].get<int>();
+    }
+    for (size_t i = 0; i < j["heads"].size(); ++i) {
+      const auto& e = j["heads"][i];
+      const std::string where = "heads[" + std::to_string(i) + "]";
+      if (!e.is_object() || !e.contains("layer") || !e.contains("head") || !e["layer"].is_number_integer() ||
+          !e["head"].is_number_integer() || e["layer"].get<int>() < 0 || e["head"].get<int>() < 0)
+        throw Error(path + ": " + where + " needs integer \"layer\" and \"head\" >= 0");
+      if (!e.contains(field)) throw Error(path + ": " + where + " has no \"" + field + "\"");
+      add({e["layer"].get<int>(), e["head"].get<int>()}, number(e[field], where + "." + field), where);
+    }
+  } else if (j.is_object() && j.contains("scores") && j["scores"].is_object()) {
+    s.kind = "scores";
+    for (const auto& [k, v] : j["scores"].items()) {
+      HeadId h;
+      try {
+        h = parse_head(k);
+      } catch (const Error&) {
+        throw Error(path + ": scores key '" + k + "' is not a head name like \"9.9\" (layer.head)");
+      }
+      add(h, number(v, "scores[\"" + k + "\"]"), k);
+    }
+  } else {
+    throw Error(path + ": expected a circuit.json (with \"heads\") or {\"scores\": {\"9.9\": 0.7, ...}}");
+  }
+  if (s.by_head.empty()) throw Error(path + ": no head scores in the file");
+  return s;
+}
+
+nlohmann::ordered_json confusion_json(const Confusion& c) {
+  return {{"tp", c.tp}, {"fp", c.fp}, {"fn", c.fn}, {"tn", c.tn},
+          {"precision", c.precision}, {"recall", c.recall}, {"f1", c.f1}};
+}
+
+}  // namespace
+
+int cmd_eval(int argc, char** argv) {
+  Args a("eval",
+         "Evaluate head scores against a ground-truth circuit: ROC AUC, and precision / recall / F1\n"
+         "of the top-k heads with k = the truth's size, of the heads scoring >= --threshold, and of\n"
+         "the --top-k best heads.\n"
+         "Scores file: a circuit.json written by `discover` (per-head mean \"score\", or another\n"
+         "per-head field with --field), or {\"scores\": {\"9.9\": 0.7, \"10.0\": 0.5, ...}}.\n"
+         "Model shape (layers x heads): --layers/--heads, else circuit.json's \"model\", else the\n"
+         "largest layer and head index in the scores and the truth, plus one. Heads missing from the\n"
+         "scores rank last (tied, below every listed score); their number is reported.");
+  a.flag("scores", "", "scores file (circuit.json or {\"scores\": {...}})")
+      .flag("truth", "", "ground truth: a name from data/truth (e.g. gpt2-small-ioi) or a file path")
+      .flag("out", "", "also write the results as JSON to this file")
+      .flag("threshold", "", "also evaluate the heads with score >= this value")
+      .flag("top-k", "", "also evaluate the k best heads")
+      .flag("layers", "", "number of layers of the model (overrides the scores file)")
+      .flag("heads", "", "heads per layer of the model (overrides the scores file)")
+      .flag("field", "score", "circuit.json: the per-head field to evaluate (score, softmax, std, ...)");
+  if (!a.parse(argc, argv)) return 0;
+  if (a.str("scores").empty()) throw UsageError("eval: --scores FILE is required (see circuitscan eval --help)");
+  if (a.str("truth").empty()) throw UsageError("eval: --truth NAME|FILE is required (see circuitscan eval --help)");
+
+  const std::string spath = a.str("scores"), tname = a.str("truth");
+  Scores s = read_scores(spath, a.str("field"));
+  const GroundTruth g = std::filesystem::is_regular_file(tname) ? load_ground_truth(tname) : ground_truth_by_name(tname);
+  if (g.heads.empty()) throw Error("ground truth " + tname + " lists no heads: nothing to evaluate against");
+
+  // Model shape.
+  int max_l = 0, max_h = 0;
+  for (const auto& [h, v] : s.by_head) max_l = std::max(max_l, h.layer), max_h = std::max(max_h, h.head);
+  for (const HeadId& h : g.heads) max_l = std::max(max_l, h.layer), max_h = std::max(max_h, h.head);
+  int L = s.n_layers, H = s.n_heads;
+  std::string shape_from = s.n_layers > 0 && s.n_heads > 0 ? spath : "";
+  if (L <= 0 || H <= 0) L = max_l + 1, H = max_h + 1, shape_from = "largest indices in scores and truth";
+  if (a.given("layers") || a.given("heads")) shape_from = "--layers/--heads";
+  if (a.given("layers")) L = a.integer("layers");
+  if (a.given("heads")) H = a.integer("heads");
+  if (L <= 0 || H <= 0) throw UsageError("eval: --layers and --heads must be positive");
+  for (const auto& [h, v] : s.by_head)
+    if (h.layer >= L || h.head >= H)
+      throw Error(spath + ": head " + h.str() + " does not exist in a " + std::to_string(L) + " x " + std::to_string(H) +
+                  " model (shape from " + shape_from + ")");
+
+  const int HT = L * H;
+  double lowest = s.by_head.begin()->second;
+  for (const auto& [h, v] : s.by_head) lowest = std::min(lowest, v);
+  std::vector<double> scores(HT, lowest - 1);
+  for (const auto& [h, v] : s.by_head) scores[static_cast<size_t>(h.layer) * H + h.head] = v;
+  const int missing = HT - static_cast<int>(s.by_head.size());
+  std::vector<bool> labels = head_labels(g, L, H);
+  if (std::all_of(labels.begin(), labels.end(), [](bool b) { return b; }))
+    throw Error("ground truth " + g.name + " contains every head of a " + std::to_string(L) + " x " + std::to_string(H) +
+                " model: AUC is undefined (pass --layers/--heads if the model is larger)");
+  const double auc = roc_auc(scores, labels);
+  const int k_truth = static_cast<int>(g.heads.size());
+
+  struct Row {
+    std::string label, key;
+    Confusion c;
+    nlohmann::ordered_json extra;
+  };
+  std::vector<Row> rows;
+  rows.push_back({"top " + std::to_string(k_truth) + " (truth size)", "at_truth_size",
+                  confusion_top_k(scores, labels, k_truth), {{"k", k_truth}}});
+  if (a.given("threshold")) {
+    const double t = a.number("threshold");
+    rows.push_back({"score >= " + a.str("threshold"), "at_threshold", confusion_at_threshold(scores, labels, t),
+                    {{"threshold", t}}});
+  }
+  if (a.given("top-k")) {
+    const int k = a.integer("top-k");
+    if (k < 0 || k > HT) throw UsageError("eval: --top-k must be in 0.." + std::to_string(HT));
+    rows.push_back({"top " + std::to_string(k), "at_top_k", confusion_top_k(scores, labels, k), {{"k", k}}});
+  }
+
+  std::printf("scores  %s (%s): %zu heads; model %d layers x %d heads (from %s)\n", spath.c_str(), s.kind.c_str(),
+              s.by_head.size(), L, H, shape_from.c_str());
+  if (missing > 0) std::printf("        %d heads without a score rank last\n", missing);
+  std::printf("truth   %s: %d heads\n\nAUC     %.4f\n\n", g.name.c_str(), k_truth, auc);
+  std::printf("%-24s %5s %4s %4s %4s %10s %8s %8s\n", "selection", "k", "tp", "fp", "fn", "precision", "recall", "f1");
+  for (const Row& r : rows)
+    std::printf("%-24s %5lld %4lld %4lld %4lld %10.4f %8.4f %8.4f\n", r.label.c_str(), static_cast<long long>(r.c.tp + r.c.fp),
+                static_cast<long long>(r.c.tp), static_cast<long long>(r.c.fp), static_cast<long long>(r.c.fn), r.c.precision,
+                r.c.recall, r.c.f1);
+
+  if (!a.str("out").empty()) {
+    nlohmann::ordered_json j;
+    j["scores"] = spath;
+    j["truth"] = g.name;
+    j["n_layers"] = L;
+    j["n_heads"] = H;
+    j["shape_from"] = shape_from;
+    j["n_scored"] = s.by_head.size();
+    j["n_missing"] = missing;
+    j["n_truth"] = k_truth;
+    j["auc"] = auc;
+    for (const Row& r : rows) {
+      nlohmann::ordered_json e = r.extra;
+      e.update(confusion_json(r.c));
+      j[r.key] = e;
+    }
+    write_file_atomic(a.str("out"), j.dump(2) + "\n");
+    std::printf("\nwrote %s\n", a.str("out").c_str());
+  }
+  return 0;
+}
+
+}  // namespace cs

@@ -1,0 +1,79 @@
+// What a discovery run leaves behind for a researcher: circuit.json (every number of the run,
+// machine-readable), circuit.dot (Graphviz drawing of the circuit) and report.html (one
+// self-contained page; report/report_html.h). Formats are described at each function.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "discovery/discover.h"
+#include "discovery/ground_truth.h"
+
+namespace cs {
+
+// Identity and settings of a run, as the frontend knows them (DiscoverResult holds numbers only).
+struct RunInfo {
+  std::string model_dir, model_family, task, method = "sae", level;  // level "node" or "edge"
+  std::map<std::string, std::string> settings;  // every flag of the run (Args::values())
+  uint64_t seed = 0;
+  int n_layers = 0, n_heads = 0;
+  std::string truth_name;                       // "" without a ground truth
+  std::string command_line;
+  std::string metric_name;                      // "logit_diff", ... (metric_name(MetricKind))
+  // Ground-truth heads, to mark them in the heatmap and graph and to flag them in circuit.json.
+  // When empty and truth_name is set, the report loads truth_name (a shipped name or a path)
+  // itself; if that fails the heads are simply not marked.
+  std::vector<HeadId> truth_heads;
+  int top_edges = 100;                          // head pairs listed in circuit.json / drawn
+};
+
+// One head pair of the edge variant: heads by index (layer * n_heads + head), from < to, so
+// "from" is the earlier head in forward order. U is symmetric (a code pair seen only on
+// positives is seen in either order), so each unordered pair appears once.
+struct HeadPair {
+  int from, to;
+  double score;  // mean over trials of U[from, to]
+};
+
+// The `max_pairs` highest-scoring pairs with score > 0, best first (ties: lower indices first).
+// With `among` non-empty, only pairs of heads for which among[h] is true. Empty at node level.
+std::vector<HeadPair> top_head_pairs(const DiscoverResult& r, int max_pairs,
+                                     const std::vector<bool>& among = {});
+
+// Truth labels per head index (empty when the run has no usable truth): info.truth_heads, or
+// the heads of info.truth_name loaded by name or path.
+std::vector<bool> report_truth_labels(const RunInfo& info);
+
+// circuit.json:
+//   { "format": "circuitscan-circuit", "version": 1, "method", "level", "task", "metric",
+//     "model": {"dir", "family", "n_layers", "n_heads"}, "seed", "trials" (count),
+//     "command_line", "settings": {flag: value}, "n_positive", "n_negative",
+//     "heads": [ {"name": "9.9", "layer", "head", "score" (mean over trials), "std",
+//                 "softmax", "rank" (1 = best), "in_circuit", "in_truth" (with a truth)} ],
+//     "circuit": ["9.9", ...] (best first),
+//     "edges": [ {"from": "a9.6", "to": "a9.9", "score"} ]  (edge level; top_edges pairs),
+//     "evaluation": (with a truth) {"truth", "k", "mean_scores": {"auc", "precision",
+//                   "recall", "f1", "tp", "fp", "fn", "tn"}, "over_trials": {"auc":
+//                   {"mean", "std"}, "precision": ..., "recall": ..., "f1": ...}},
+//     "trial_results": [ {"trial", "seed", "sae_loss", "head_scores": [...], and with a
+//                   truth "auc", "precision", "recall", "f1"} ],
+//     "faithfulness": {"size", "metric", "fraction", "normalised", "full", "empty", "cpr",
+//                   "cmd"} (when computed), "circuit_faithfulness",
+//     "timings": {"collect_s", "train_s", "codes_s", "scores_s", "faithfulness_s", "total_s",
+//                 "collect_flops", "train_flops"} }
+// Precision / recall / F1 are at k = ground-truth size (top-k of the scores).
+// Throws cs::Error when the result does not match n_layers x n_heads.
+std::string circuit_json(const DiscoverResult& r, const RunInfo& info);
+
+// Graphviz (dot -Tsvg circuit.dot > circuit.svg): circuit heads as nodes "aL.H", one row per
+// layer (rank=same, layers top to bottom), ground-truth heads filled. Edge level: the top pairs
+// among circuit heads, undirected, penwidth by score. Node level: the nodes only.
+std::string circuit_dot(const DiscoverResult& r, const RunInfo& info);
+
+// Creates out_dir (and parents) and writes circuit.json, circuit.dot and report.html there,
+// each atomically (temp file + rename), all three rendered before the first is written: an
+// error leaves no partial file. Throws cs::Error naming the path when it cannot.
+void write_outputs(const std::string& out_dir, const DiscoverResult& r, const RunInfo& info);
+
+}  // namespace cs
