@@ -31,7 +31,7 @@ Batch random_batch(int B, int T, int V, uint32_t seed) {
 }
 
 double torch_tokens_per_s(int B, int T) {
-  std::string cmd = std::string("python3 ") + CS_SOURCE_DIR + "/bench/torch_gpt2_forward.py " +
+  std::string cmd = std::string("/usr/bin/python3 ") + CS_SOURCE_DIR + "/bench/torch_gpt2_forward.py " +
                     std::to_string(B) + " " + std::to_string(T) + " 2>/dev/null";
   FILE* p = popen(cmd.c_str(), "r");
   if (!p) return -1;

@@ -1,0 +1,88 @@
+// bench/discover: wall time and achieved GFLOP/s of each phase of `discover` with the paper's
+// settings (250 + 250 IOI prompts, 10 SAE training prompts, 200 features, 500 full-batch epochs),
+// next to each phase's time at this machine's sgemm peak; on GPT-2-small-shaped random weights
+// and on the shipped zoo model when it is present. With python3-torch installed, also the
+// per-trial SAE training time of a faithful PyTorch port on the same data shape.
+#include <cstdio>
+#include <filesystem>
+#include <string>
+
+#include "bench_util.h"
+#include "discovery/discover.h"
+#include "model/init.h"
+#include "model/process_weights.h"
+#include "model/tokenizer.h"
+
+using namespace cs;
+
+namespace {
+
+void row(const char* phase, double s, double flops, double peak) {
+  if (flops > 0)
+    std::printf("| %s | %.3f | %.1f | %.0f%% | %.3f |\n", phase, s, flops / s / 1e9,
+                100 * flops / s / 1e9 / peak, flops / (peak * 1e9));
+  else
+    std::printf("| %s | %.3f | - | - | - |\n", phase, s);
+}
+
+void bench_model(const std::string& label, const Model& m, const TokenizedTask& task, double peak,
+                 int epochs) {
+  DiscoverOptions o;
+  o.sae.sae.epochs = epochs;
+  o.faithfulness = false;
+  DiscoverResult r = discover(m, task, o, nullptr);
+  std::printf("\n%s: %d layers x %d heads, d_model %d; %d+%d prompts, %d SAE epochs\n\n", label.c_str(),
+              m.cfg.n_layers, m.cfg.n_heads, m.cfg.d_model, r.n_positive, r.n_negative, epochs);
+  std::printf("| phase | seconds | GFLOP/s | %% of sgemm peak | seconds at peak |\n|---|---|---|---|---|\n");
+  row("forward passes", r.seconds_collect, r.collect_flops, peak);
+  row("SAE training", r.seconds_train, r.train_flops, peak);
+  row("codes", r.seconds_codes, 0, peak);
+  row("scores", r.seconds_scores, 0, peak);
+  row("total", r.seconds_total, r.collect_flops + r.train_flops, peak);
+  std::fflush(stdout);
+}
+
+double torch_sae_seconds(int rows, int d) {
+  std::string cmd = "/usr/bin/python3 " + std::string(CS_SOURCE_DIR) + "/bench/torch_sae_train.py " +
+                    std::to_string(rows) + " " + std::to_string(d) + " 2>/dev/null";
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return -1;
+  double v = -1;
+  if (std::fscanf(p, "%lf", &v) != 1) v = -1;
+  pclose(p);
+  return v;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const bool quick = argc > 1 && std::string(argv[1]) == "--quick";
+  const double peak = bench::sgemm_peak_gflops();
+  std::printf("sgemm peak on this machine: %.1f GFLOP/s (2048^3, median of 5)\n", peak);
+  Tokenizer tok = Tokenizer::for_model_dir(std::string(CS_SOURCE_DIR) + "/data/gpt2-tokenizer");
+  TaskOptions to;
+  to.n = 250;
+  TokenizedTask ioi = make_task("ioi", tok, to);
+
+  const std::string zoo = std::string(CS_SOURCE_DIR) + "/models/toy-gpt2-4l";
+  if (std::filesystem::exists(zoo + "/config.json")) {
+    Model z = load_model(zoo, {.process_weights = true});
+    double t0 = bench::now_s();
+    bench_model("shipped model models/toy-gpt2-4l", z, ioi, peak, 500);
+    std::printf("(whole discover on the zoo model, no faithfulness: %.3f s)\n", bench::now_s() - t0);
+  }
+  {
+    Model small = random_model(preset_config("toy-gpt2-4l"), 1);
+    process_weights(small);
+    bench_model("toy-gpt2-4l-shaped random weights", small, ioi, peak, 500);
+    double torch_s = torch_sae_seconds(10 * small.cfg.n_heads_total(), small.cfg.d_model);
+    if (torch_s > 0) std::printf("PyTorch port, SAE training for one trial on the same shape: %.3f s\n", torch_s);
+    else std::printf("PyTorch port: python3-torch not installed, row skipped\n");
+  }
+  if (!quick) {
+    Model g = random_model(preset_config("gpt2-small"), 1);
+    process_weights(g);
+    bench_model("GPT-2-small-shaped random weights", g, ioi, peak, 500);
+  }
+  return 0;
+}
