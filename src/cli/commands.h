@@ -8,5 +8,10 @@ namespace cs {
 int cmd_info(int argc, char** argv);
 int cmd_run(int argc, char** argv);
 int cmd_init_random(int argc, char** argv);
+int cmd_discover(int argc, char** argv);
+int cmd_eval(int argc, char** argv);
+int cmd_reference_circuit(int argc, char** argv);
+int cmd_tasks(int argc, char** argv);
+int cmd_train(int argc, char** argv);
 
 }  // namespace cs

@@ -19,6 +19,11 @@ const Command kCommands[] = {
     {"info", "print a model's architecture, sizes, dtype and parameter count", cs::cmd_info},
     {"run", "run a prompt: next-token distribution, cached or saved hook activations", cs::cmd_run},
     {"init-random", "write a random-weight checkpoint in Hugging Face format", cs::cmd_init_random},
+    {"discover", "find a task's circuit with the discrete-SAE method (report, scores, evaluation)", cs::cmd_discover},
+    {"reference-circuit", "find a reference circuit by greedy ablation pruning and path patching", cs::cmd_reference_circuit},
+    {"tasks", "list the builtin tasks, or show a task's prompts as the model gets them", cs::cmd_tasks},
+    {"eval", "evaluate head scores against a ground-truth circuit (AUC, precision, recall)", cs::cmd_eval},
+    {"train", "train a small GPT-2 on the generated task + filler corpus (AdamW, HF checkpoints)", cs::cmd_train},
 };
 
 void usage(FILE* f) {
