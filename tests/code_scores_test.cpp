@@ -107,7 +107,8 @@ TEST(CodeScores, EdgeScoresMatchBruteForce) {
     for (auto& x : neg) x = code(rng);
     for (int i = 0; i < 10; ++i) neg[i * c.H] = pos[i * c.H], neg[i * c.H + 1] = pos[i * c.H + 1];
     for (bool norm : {false, true}) {
-      std::vector<double> got = cs::edge_scores(pos.data(), c.n_pos, neg.data(), c.n_neg, c.H, norm);
+      std::vector<double> got =
+          cs::edge_scores(pos.data(), c.n_pos, neg.data(), c.n_neg, c.H, norm);
       std::vector<double> want = naive_edge_scores(pos, c.n_pos, neg, c.n_neg, c.H, norm);
       for (size_t i = 0; i < want.size(); ++i) EXPECT_DOUBLE_EQ(got[i], want[i]) << i;
     }

@@ -14,7 +14,8 @@ namespace {
 
 void check_codes(const char* who, const int32_t* pos, int64_t n_pos, const int32_t* neg,
                  int64_t n_neg, int64_t n_heads) {
-  if (n_heads <= 0) throw Error(std::string(who) + ": n_heads must be positive, got " + std::to_string(n_heads));
+  if (n_heads <= 0)
+    throw Error(std::string(who) + ": n_heads must be positive, got " + std::to_string(n_heads));
   if (n_pos < 0 || n_neg < 0)
     throw Error(std::string(who) + ": prompt counts must be >= 0, got " + std::to_string(n_pos) +
                 " positive and " + std::to_string(n_neg) + " negative");
@@ -39,7 +40,8 @@ int64_t count_difference(const std::vector<int64_t>& a, const std::vector<int64_
 }
 
 // Distinct values of column h (or of the pair of columns h1, h2 packed into one key).
-void column_set(const int32_t* codes, int64_t n, int64_t n_heads, int64_t h, std::vector<int64_t>& out) {
+void column_set(const int32_t* codes, int64_t n, int64_t n_heads, int64_t h,
+                std::vector<int64_t>& out) {
   out.resize(n);
   for (int64_t i = 0; i < n; ++i) out[i] = codes[i * n_heads + h];
   sort_unique(out);
@@ -159,7 +161,8 @@ std::vector<double> edge_scores(const int32_t* pos, int64_t n_pos, const int32_t
 }
 
 std::vector<double> edge_to_node_scores(const std::vector<double>& U, int64_t n_heads, int64_t k) {
-  if (n_heads <= 0) throw Error("edge_to_node_scores: n_heads must be positive, got " + std::to_string(n_heads));
+  if (n_heads <= 0)
+    throw Error("edge_to_node_scores: n_heads must be positive, got " + std::to_string(n_heads));
   const int64_t n_pairs = n_heads * n_heads;
   if (static_cast<int64_t>(U.size()) != n_pairs)
     throw Error("edge_to_node_scores: pair scores have " + std::to_string(U.size()) +

@@ -1,5 +1,17 @@
 // Discrete SAE: hand-written forward/backward over sgemm, Adam with unit-norm constraint.
 // See sae.h for the model, the reference's choices and why.
+//
+// Threading: one OpenMP parallel region per epoch. Every thread runs the same phases on its own
+// share (rows of X for the row-local products; features or input dims for weight gradients
+// and Adam), with a barrier between dependent phases; sgemm calls inside the region run
+// single-threaded on that share. Shares are sets of output elements and every sum over rows
+// runs in fixed chunks added in order, so results do not depend on the thread count. (Fewer
+// barriers than fork/joins around each step, and two half-size single-threaded GEMMs beat
+// one two-threaded GEMM at these shapes.)
+//
+// Kernels: the products that involve f are dense GEMMs while f is dense; once the l1 term has
+// made f sparse (for the paper's settings ~1% active after a few dozen epochs) they become
+// loops over the active (row, feature) pairs, leaving one GEMM (the encoder) per epoch.
 #include "discovery/sae.h"
 
 #include <immintrin.h>
@@ -15,19 +27,23 @@
 namespace cs {
 namespace {
 
-// Rows per reduction chunk. Per-chunk partial sums are added in chunk order, so sums do not
-// depend on how many threads ran the chunks.
+// Rows per reduction chunk: per-chunk partial sums are added in chunk order.
 constexpr int64_t kChunk = 16;
-// Rows encoded at once by codes(), bounding its scratch to (kEncodeBlock, n_features).
+// Rows encoded at once by codes(), bounding its scratch to (kEncodeBlock, n_features), and
+// rows per sgemm call in encode().
 constexpr int64_t kEncodeBlock = 2048;
-
-// The backward switches from dense GEMMs to sparse loops when fewer than this fraction of the
-// (row, feature) activations are non-zero (auto mode); measured crossover, see bench/sae.cpp.
+constexpr int64_t kEncodeRows = 256;
+// Sparse kernels when fewer than this fraction of f is non-zero (kAuto). Measured crossover
+// (bench/sae.cpp, 1 thread): ~0.17 at (1440, 768, 200), ~0.19 at (320, 128, 200).
 constexpr double kSparseBelow = 0.15;
-
-// Loops over fewer elements than this run on one thread: a fork/join costs more than the work,
-// and far more on a loaded machine. Results do not depend on it (fixed summation orders).
-constexpr int64_t kParallelMin = 1 << 15;
+// Problems with fewer multiply-adds per GEMM than this train on one thread: the barriers
+// would cost more than the work.
+constexpr int64_t kParallelWork = int64_t{1} << 21;
+// Every GEMM is cut into this many blocks (of rows of X, or of input dims), each one
+// single-threaded sgemm call, and threads take whole blocks. OpenBLAS's sums depend on the
+// call's shape (the same product split in two calls differs in the last bits), so the cut must
+// not depend on the thread count. 16 blocks cost ~5% in repacked operands.
+constexpr int64_t kBlocks = 16;
 
 constexpr float kBeta1 = 0.9f, kBeta2 = 0.999f, kAdamEps = 1e-8f;
 
@@ -53,46 +69,41 @@ void fill_normal(std::vector<float>& v, Rng& rng) {
   }
 }
 
-// w[rows, cols]: scale each row to unit norm (torch F.normalize, eps 1e-12).
-void normalise_rows(float* w, int64_t rows, int64_t cols) {
-  for (int64_t i = 0; i < rows; ++i) {
-    double ss = 0;
-    for (int64_t j = 0; j < cols; ++j) ss += static_cast<double>(w[i * cols + j]) * w[i * cols + j];
-    float s = static_cast<float>(1.0 / std::max(std::sqrt(ss), 1e-12));
-    for (int64_t j = 0; j < cols; ++j) w[i * cols + j] *= s;
-  }
-}
-
-void normalise_cols(float* w, int64_t rows, int64_t cols) {
-  std::vector<double> ss(cols, 0.0);
-  for (int64_t i = 0; i < rows; ++i)
-    for (int64_t j = 0; j < cols; ++j) ss[j] += static_cast<double>(w[i * cols + j]) * w[i * cols + j];
+// w (rows, cols): each row, or each column, scaled to unit norm (torch F.normalize, eps 1e-12).
+void normalise(float* w, int64_t rows, int64_t cols, bool by_row) {
+  std::vector<double> ss(by_row ? rows : cols, 0.0);
   for (int64_t i = 0; i < rows; ++i)
     for (int64_t j = 0; j < cols; ++j)
-      w[i * cols + j] *= static_cast<float>(1.0 / std::max(std::sqrt(ss[j]), 1e-12));
+      ss[by_row ? i : j] += static_cast<double>(w[i * cols + j]) * w[i * cols + j];
+  for (int64_t i = 0; i < rows; ++i)
+    for (int64_t j = 0; j < cols; ++j)
+      w[i * cols + j] *= static_cast<float>(1.0 / std::max(std::sqrt(ss[by_row ? i : j]), 1e-12));
 }
 
 // [begin, end) of part t of T over n items, cut on multiples of align.
 struct Range {
   int64_t begin, end;
+  int64_t size() const { return end - begin; }
 };
 Range split(int64_t n, int t, int T, int64_t align) {
   int64_t blocks = (n + align - 1) / align;
   return {std::min(n, blocks * t / T * align), std::min(n, blocks * (t + 1) / T * align)};
 }
 
-// out[j] = sum_i a[i, j] over rows in order, for a (rows, cols); threads own column strips.
-void colsum(const float* a, int64_t rows, int64_t cols, double* out) {
-#pragma omp parallel if (rows * cols > kParallelMin)
-  {
-    Range c = split(cols, omp_get_thread_num(), omp_get_num_threads(), 16);
-    for (int64_t j = c.begin; j < c.end; ++j) out[j] = 0.0;
-    for (int64_t i = 0; i < rows; ++i) {
-      const float* row = a + i * cols;
-#pragma omp simd
-      for (int64_t j = c.begin; j < c.end; ++j) out[j] += row[j];
-    }
-  }
+// GEMM block b of n rows (chunk-aligned) or of d input dims.
+Range row_block(int64_t n, int64_t b) { return split(n, static_cast<int>(b), kBlocks, kChunk); }
+Range dim_block(int64_t d, int64_t b) { return split(d, static_cast<int>(b), kBlocks, 16); }
+
+// This thread's share: whole GEMM blocks, the rows and dims they cover, and features.
+struct Share {
+  Range blocks, rows, dims, feats;
+};
+Share my_share(int64_t n, int64_t d, int64_t F) {
+  const int t = omp_get_thread_num(), T = omp_get_num_threads();
+  const Range b = split(kBlocks, t, T, 1);
+  if (b.size() == 0) return {b, {0, 0}, {0, 0}, split(F, t, T, 1)};
+  return {b, {row_block(n, b.begin).begin, row_block(n, b.end - 1).end},
+          {dim_block(d, b.begin).begin, dim_block(d, b.end - 1).end}, split(F, t, T, 1)};
 }
 
 // torch.optim.Adam coefficients for step t (bias corrections folded in).
@@ -100,18 +111,22 @@ struct AdamCoef {
   float step_size, inv_sqrt_bc2;
   AdamCoef(float lr, int64_t t)
       : step_size(static_cast<float>(lr / (1.0 - std::pow(kBeta1, static_cast<double>(t))))),
-        inv_sqrt_bc2(static_cast<float>(1.0 / std::sqrt(1.0 - std::pow(kBeta2, static_cast<double>(t))))) {}
+        inv_sqrt_bc2(static_cast<float>(
+            1.0 / std::sqrt(1.0 - std::pow(kBeta2, static_cast<double>(t))))) {}
 };
 
+// One torch.optim.Adam element update. Explicit fma, in the order of the AVX2 path below, so
+// an element gets the same bits whichever path (vector body or tail) handles it; which
+// elements fall in a tail depends on the thread split.
 inline float adam_update(float w, float g, float& m, float& v, const AdamCoef& a) {
-  m = kBeta1 * m + (1.0f - kBeta1) * g;
-  v = kBeta2 * v + (1.0f - kBeta2) * g * g;
-  return w - a.step_size * m / (std::sqrt(v) * a.inv_sqrt_bc2 + kAdamEps);
+  m = std::fma(kBeta1, m, (1.0f - kBeta1) * g);
+  v = std::fma(kBeta2, v, ((1.0f - kBeta2) * g) * g);
+  return std::fma(-a.step_size, m / std::fma(std::sqrt(v), a.inv_sqrt_bc2, kAdamEps), w);
 }
 
 // Adam on w (n) with gradient g - k w; returns sum of the new w^2. Hand-vectorised: with
 // errno semantics (GCC's default) the compiler keeps sqrt scalar, and this loop is a fair
-// share of a sparse epoch. Same formula as adam_update.
+// share of a sparse epoch.
 float adam_run(float* w, const float* g, float k, float* m, float* v, int64_t n,
                const AdamCoef& a) {
   int64_t i = 0;
@@ -140,14 +155,10 @@ float adam_run(float* w, const float* g, float k, float* m, float* v, int64_t n,
   for (float x : lane) nn += x;
 #endif
   for (; i < n; ++i) {
-    w[i] = adam_update(w[i], g[i] - k * w[i], m[i], v[i], a);
+    w[i] = adam_update(w[i], std::fma(-k, w[i], g[i]), m[i], v[i], a);
     nn += w[i] * w[i];
   }
   return nn;
-}
-
-void adam_plain(float* w, const float* g, float* m, float* v, int64_t n, const AdamCoef& a) {
-  adam_run(w, g, 0.0f, m, v, n, a);
 }
 
 // One constrained step on a unit vector w (n): drop the gradient component along w (the
@@ -160,73 +171,53 @@ void adam_unit_vector(float* w, const float* g, float* m, float* v, int64_t n, c
     ww += w[i] * w[i];
   }
   const float k = ww > 0.0f ? gw / ww : 0.0f;
-  const float nn = adam_run(w, g, k, m, v, n, a);
-  const float s = 1.0f / std::max(std::sqrt(nn), 1e-12f);
+  const float s = 1.0f / std::max(std::sqrt(adam_run(w, g, k, m, v, n, a)), 1e-12f);
 #pragma omp simd
   for (int64_t i = 0; i < n; ++i) w[i] *= s;
 }
 
-// Same for every column of w (rows, cols); scratch: 3 * cols floats.
+// The same for columns [c.begin, c.end) of w (rows, cols); scratch: 3 * cols floats.
 void adam_unit_cols(float* w, const float* g, float* m, float* v, int64_t rows, int64_t cols,
-                    const AdamCoef& a, float* scratch) {
+                    Range c, const AdamCoef& a, float* scratch) {
   float* gw = scratch;
   float* ww = scratch + cols;
   float* nn = scratch + 2 * cols;
-#pragma omp parallel if (rows * cols > kParallelMin)
-  {
-    const Range c = split(cols, omp_get_thread_num(), omp_get_num_threads(), 8);
-    const int64_t j0 = c.begin, j1 = c.end;
-    for (int64_t j = j0; j < j1; ++j) gw[j] = ww[j] = nn[j] = 0.0f;
-    for (int64_t i = 0; i < rows; ++i) {
-      const float* gi = g + i * cols;
-      const float* wi = w + i * cols;
-#pragma omp simd
-      for (int64_t j = j0; j < j1; ++j) {
-        gw[j] += gi[j] * wi[j];
-        ww[j] += wi[j] * wi[j];
-      }
+  for (int64_t j = c.begin; j < c.end; ++j) gw[j] = ww[j] = nn[j] = 0.0f;
+  // Column ranges depend on the thread split: explicit fma keeps vector and scalar code equal.
+  for (int64_t i = 0; i < rows; ++i)
+    for (int64_t j = c.begin; j < c.end; ++j) {
+      gw[j] = std::fma(g[i * cols + j], w[i * cols + j], gw[j]);
+      ww[j] = std::fma(w[i * cols + j], w[i * cols + j], ww[j]);
     }
-    for (int64_t j = j0; j < j1; ++j) gw[j] = ww[j] > 0.0f ? gw[j] / ww[j] : 0.0f;
-    for (int64_t i = 0; i < rows; ++i) {
-      float* wi = w + i * cols;
-      const float* gi = g + i * cols;
-      float* mi = m + i * cols;
-      float* vi = v + i * cols;
-#pragma omp simd
-      for (int64_t j = j0; j < j1; ++j) {
-        wi[j] = adam_update(wi[j], gi[j] - gw[j] * wi[j], mi[j], vi[j], a);
-        nn[j] += wi[j] * wi[j];
-      }
+  for (int64_t j = c.begin; j < c.end; ++j) gw[j] = ww[j] > 0.0f ? gw[j] / ww[j] : 0.0f;
+  for (int64_t i = 0; i < rows; ++i)
+    for (int64_t j = c.begin; j < c.end; ++j) {
+      const int64_t e = i * cols + j;
+      w[e] = adam_update(w[e], std::fma(-gw[j], w[e], g[e]), m[e], v[e], a);
+      nn[j] = std::fma(w[e], w[e], nn[j]);
     }
-    for (int64_t j = j0; j < j1; ++j) nn[j] = 1.0f / std::max(std::sqrt(nn[j]), 1e-12f);
-    for (int64_t i = 0; i < rows; ++i) {
-      float* wi = w + i * cols;
-#pragma omp simd
-      for (int64_t j = j0; j < j1; ++j) wi[j] *= nn[j];
-    }
-  }
-}
-
-// c = b_enc - W_enc b_pre (F): the encoder's effective bias, so X - b_pre is never formed.
-void encoder_bias(const float* W_enc, const float* b_enc, const float* b_pre, int64_t d,
-                  int64_t F, float* c) {
-#pragma omp parallel for schedule(static) if (F * d > kParallelMin)
-  for (int64_t i = 0; i < F; ++i) {
-    float s = 0.0f;
-#pragma omp simd reduction(+ : s)
-    for (int64_t j = 0; j < d; ++j) s += W_enc[i * d + j] * b_pre[j];
-    c[i] = b_enc[i] - s;
-  }
+  for (int64_t j = c.begin; j < c.end; ++j) nn[j] = 1.0f / std::max(std::sqrt(nn[j]), 1e-12f);
+  for (int64_t i = 0; i < rows; ++i)
+    for (int64_t j = c.begin; j < c.end; ++j) w[i * cols + j] *= nn[j];
 }
 
 void check_rows(const char* who, const float* X, int64_t n) {
-  if (n <= 0) throw Error(std::string(who) + ": need at least one input row, got n = " + std::to_string(n));
+  if (n <= 0)
+    throw Error(std::string(who) + ": need at least one input row, got n = " + std::to_string(n));
   if (!X) throw Error(std::string(who) + ": input pointer is null");
 }
+
+struct Params {
+  const float *W_enc, *b_enc, *W_dec, *b_pre;  // (F, d), (F), (d, F), (d)
+};
+struct Grads {
+  float *W_enc, *b_enc, *W_dec, *b_pre;
+};
 
 }  // namespace
 
 struct SaeWorkspace {
+  int64_t n, d, F;
   std::vector<float> f;            // (n, F) pre-activation, then f = relu(pre)
   std::vector<float> r;            // (n, d) x_hat - x
   std::vector<float> df;           // (n, F) dL/dpre
@@ -234,113 +225,98 @@ struct SaeWorkspace {
   std::vector<double> chunk_sq;    // (n_chunks) sum of r^2 per row chunk
   std::vector<double> chunk_l1;    // (n_chunks) sum of f per row chunk
   std::vector<int64_t> chunk_nnz;  // (n_chunks) active (row, feature) pairs per row chunk
-  std::vector<double> colsum_r;    // (d)
-  std::vector<double> colsum_df;   // (F)
-  std::vector<float> scratch;      // (3 * max(d, F)) column-wise Adam
-  // Sparse kernels only.
-  std::vector<int32_t> row_feat;   // (n, F) active features of row i in row_feat[i*F, +row_cnt[i])
-  std::vector<int32_t> row_cnt;    // (n)
-  std::vector<int32_t> feat_rows;  // (n * F) rows where feature j is active, grouped by j
-  std::vector<int64_t> feat_start; // (F + 1) feature j: feat_rows[feat_start[j], feat_start[j+1])
-  std::vector<int64_t> feat_fill;  // (F)
-  std::vector<float> W_decT;       // (F, d) decoder atoms as rows
-  std::vector<float> gW_decT;      // (F, d)
-  bool last_sparse = false;        // which kernels the last call used
+  std::vector<double> colsum_r;    // (d) sum of r over rows
+  std::vector<float> scratch;      // (3 * F) column-wise Adam
+  // Sparse kernels.
+  std::vector<float> W_decT;        // (F, d) decoder atoms as rows
+  std::vector<float> gT;            // (F * d) a transposed weight gradient: gW_dec^T (F, d)
+                                    // in sparse epochs, gW_enc^T (d, F) in dense ones
+  std::vector<int32_t> row_feat;    // (n, F) row i's active features: row_feat[i*F, +row_cnt[i])
+  std::vector<int32_t> row_cnt;     // (n)
+  std::vector<int32_t> feat_rows;   // (n * F) rows where feature j is active, grouped by j
+  std::vector<int64_t> feat_start;  // (F + 1) feature j: feat_rows[feat_start[j], feat_start[j+1])
+  // Results of the last forward_backward.
+  double loss = 0;
+  bool sparse = false;
 
-  SaeWorkspace(int64_t n, int64_t d, int64_t F)
-      : f(n * F), r(n * d), df(n * F), c(F), chunk_sq((n + kChunk - 1) / kChunk),
-        chunk_l1(chunk_sq.size()), chunk_nnz(chunk_sq.size()), colsum_r(d), colsum_df(F),
-        scratch(3 * std::max(d, F)), row_feat(n * F), row_cnt(n), feat_rows(n * F),
-        feat_start(F + 1), feat_fill(F), W_decT(F * d), gW_decT(F * d) {}
+  SaeWorkspace(int64_t n_, int64_t d_, int64_t F_)
+      : n(n_), d(d_), F(F_), f(n * F), r(n * d), df(n * F), c(F),
+        chunk_sq((n + kChunk - 1) / kChunk), chunk_l1(chunk_sq.size()),
+        chunk_nnz(chunk_sq.size()), colsum_r(d), scratch(3 * F), W_decT(F * d), gT(F * d),
+        row_feat(n * F), row_cnt(n), feat_rows(n * F), feat_start(F + 1) {}
+
+  int64_t n_chunks() const { return static_cast<int64_t>(chunk_sq.size()); }
+  // Rows of chunk k.
+  Range chunk(int64_t k) const { return {k * kChunk, std::min(n, (k + 1) * kChunk)}; }
+  // Chunks that lie in a chunk-aligned row range.
+  Range chunks_of(Range rows) const {
+    return {rows.begin / kChunk, (rows.end + kChunk - 1) / kChunk};
+  }
 };
 
 namespace {
 
-// out (cols, rows) = in (rows, cols)^T
-void transpose(const float* in, int64_t rows, int64_t cols, float* out) {
-#pragma omp parallel for schedule(static) if (rows * cols > kParallelMin)
-  for (int64_t j = 0; j < cols; ++j)
-    for (int64_t i = 0; i < rows; ++i) out[j * rows + i] = in[i * cols + j];
-}
-
-// The four products that involve f, as dense GEMMs (4 * 2ndF flops). Writes r (with the
-// per-chunk squared error), df, gW_dec, gW_enc (complete) and gb_enc.
-void dense_products(const float* X, int64_t n, int64_t d, int64_t F, float alpha, float l1n,
-                    const float* W_dec, const float* b_pre, SaeWorkspace& ws, float* gW_enc,
-                    float* gb_enc, float* gW_dec) {
-  const int64_t n_chunks = static_cast<int64_t>(ws.chunk_sq.size());
-  const float* f = ws.f.data();
-  float* r = ws.r.data();
-  float* df = ws.df.data();
-  // r = f W_dec^T + b_pre - X (n, d)
-  sgemm(false, true, n, d, F, 1.0f, f, F, W_dec, F, 0.0f, r, d);
-#pragma omp parallel for schedule(static) if (n * d > kParallelMin)
-  for (int64_t k = 0; k < n_chunks; ++k) {
+// Row-local dense products for one block of rows: r = f W_dec^T + b_pre - X (with squared
+// error per chunk) and dL/dpre = (alpha r W_dec + l1/n) * [f > 0].
+void dense_rows(const float* X, const Params& p, float alpha, float l1n, Range rows,
+                SaeWorkspace& ws) {
+  const int64_t d = ws.d, F = ws.F, m = rows.size();
+  if (m == 0) return;
+  float* f = ws.f.data() + rows.begin * F;
+  float* r = ws.r.data() + rows.begin * d;
+  float* df = ws.df.data() + rows.begin * F;
+  sgemm(false, true, m, d, F, 1.0f, f, F, p.W_dec, F, 0.0f, r, d);
+  const Range ks = ws.chunks_of(rows);
+  for (int64_t k = ks.begin; k < ks.end; ++k) {
     double acc = 0;
-    for (int64_t i = k * kChunk; i < std::min(n, (k + 1) * kChunk); ++i) {
-      float* ri = r + i * d;
+    for (int64_t i = ws.chunk(k).begin; i < ws.chunk(k).end; ++i) {
+      float* ri = ws.r.data() + i * d;
       const float* xi = X + i * d;
       float s = 0.0f;
 #pragma omp simd reduction(+ : s)
-      for (int64_t j = 0; j < d; ++j) {
-        float v = ri[j] + b_pre[j] - xi[j];
-        ri[j] = v;
-        s += v * v;
+      for (int64_t e = 0; e < d; ++e) {
+        ri[e] += p.b_pre[e] - xi[e];
+        s += ri[e] * ri[e];
       }
       acc += s;
     }
     ws.chunk_sq[k] = acc;
   }
-  // dL/dpre = (alpha r W_dec + l1/n) * [pre > 0]  (n, F)
-  sgemm(false, false, n, F, d, alpha, r, d, W_dec, F, 0.0f, df, F);
-#pragma omp parallel for schedule(static) if (n * F > kParallelMin)
-  for (int64_t i = 0; i < n; ++i) {
-    float* gi = df + i * F;
-    const float* fi = f + i * F;
-#pragma omp simd
-    for (int64_t j = 0; j < F; ++j) gi[j] = fi[j] > 0.0f ? gi[j] + l1n : 0.0f;
-  }
-  // gW_dec = alpha r^T f (d, F); gW_enc = dpre^T (X - b_pre) = dpre^T X - gb_enc b_pre^T (F, d)
-  sgemm(true, false, d, F, n, alpha, r, d, f, F, 0.0f, gW_dec, F);
-  sgemm(true, false, F, d, n, 1.0f, df, F, X, d, 0.0f, gW_enc, d);
-  colsum(df, n, F, ws.colsum_df.data());
-  for (int64_t i = 0; i < F; ++i) gb_enc[i] = static_cast<float>(ws.colsum_df[i]);
-#pragma omp parallel for schedule(static) if (F * d > kParallelMin)
-  for (int64_t i = 0; i < F; ++i) {
-    const float gi = gb_enc[i];
-#pragma omp simd
-    for (int64_t j = 0; j < d; ++j) gW_enc[i * d + j] -= gi * b_pre[j];
-  }
+  sgemm(false, false, m, F, d, alpha, r, d, p.W_dec, F, 0.0f, df, F);
+  for (int64_t e = 0; e < m * F; ++e) df[e] = f[e] > 0.0f ? df[e] + l1n : 0.0f;
 }
 
-// The same products over the active (row, feature) pairs only: 8 * nnz * d flops. After the
-// first few epochs the l1 term leaves ~1% of f non-zero, so this replaces 4 of the 5 GEMMs.
-void sparse_products(const float* X, int64_t n, int64_t d, int64_t F, float alpha, float l1n,
-                     const float* W_dec, const float* b_pre, SaeWorkspace& ws, float* gW_enc,
-                     float* gb_enc, float* gW_dec) {
-  const int64_t n_chunks = static_cast<int64_t>(ws.chunk_sq.size());
-  const float* f = ws.f.data();
-  float* r = ws.r.data();
-  float* df = ws.df.data();
-  int32_t* row_feat = ws.row_feat.data();
-  int32_t* row_cnt = ws.row_cnt.data();
-  float* atoms = ws.W_decT.data();  // (F, d)
-  transpose(W_dec, d, F, atoms);
-  // Per row: active features; r_i = b_pre - x_i + sum_j f_ij atom_j; df_ij = alpha r_i.atom_j + l1/n.
-#pragma omp parallel for schedule(static) if (n * d > kParallelMin)
-  for (int64_t k = 0; k < n_chunks; ++k) {
+// Weight gradients from the dense products, for dims block e: gW_dec = alpha r^T f (d, F) and
+// gT = gW_enc^T + b_pre gb_enc^T = X^T dpre (d, F) (X - b_pre is never formed).
+void dense_weight_grads(const float* X, float alpha, Range e, SaeWorkspace& ws, const Grads& g) {
+  const int64_t n = ws.n, d = ws.d, F = ws.F;
+  if (e.size() == 0) return;
+  sgemm(true, false, e.size(), F, n, alpha, ws.r.data() + e.begin, d, ws.f.data(), F, 0.0f,
+        g.W_dec + e.begin * F, F);
+  sgemm(true, false, e.size(), F, n, 1.0f, X + e.begin, d, ws.df.data(), F, 0.0f,
+        ws.gT.data() + e.begin * F, F);
+}
+
+// Row-local sparse products, this thread's rows: active features per row;
+// r_i = b_pre - x_i + sum_j f_ij atom_j; dL/dpre_ij = alpha r_i . atom_j + l1/n on active j.
+void sparse_rows(const float* X, const Params& p, float alpha, float l1n, Range rows,
+                 SaeWorkspace& ws) {
+  const int64_t d = ws.d, F = ws.F;
+  const float* atoms = ws.W_decT.data();
+  const Range ks = ws.chunks_of(rows);
+  for (int64_t k = ks.begin; k < ks.end; ++k) {
     double acc = 0;
-    for (int64_t i = k * kChunk; i < std::min(n, (k + 1) * kChunk); ++i) {
-      const float* fi = f + i * F;
-      int32_t* feats = row_feat + i * F;
+    for (int64_t i = ws.chunk(k).begin; i < ws.chunk(k).end; ++i) {
+      const float* fi = ws.f.data() + i * F;
+      int32_t* feats = ws.row_feat.data() + i * F;
       int32_t cnt = 0;
       for (int64_t j = 0; j < F; ++j)
         if (fi[j] > 0.0f) feats[cnt++] = static_cast<int32_t>(j);
-      row_cnt[i] = cnt;
-      float* ri = r + i * d;
+      ws.row_cnt[i] = cnt;
+      float* ri = ws.r.data() + i * d;
       const float* xi = X + i * d;
 #pragma omp simd
-      for (int64_t e = 0; e < d; ++e) ri[e] = b_pre[e] - xi[e];
+      for (int64_t e = 0; e < d; ++e) ri[e] = p.b_pre[e] - xi[e];
       for (int32_t t = 0; t < cnt; ++t) {
         const float* a = atoms + feats[t] * d;
         const float fv = fi[feats[t]];
@@ -351,7 +327,7 @@ void sparse_products(const float* X, int64_t n, int64_t d, int64_t F, float alph
 #pragma omp simd reduction(+ : s)
       for (int64_t e = 0; e < d; ++e) s += ri[e] * ri[e];
       acc += s;
-      float* gi = df + i * F;
+      float* gi = ws.df.data() + i * F;
       std::fill(gi, gi + F, 0.0f);
       for (int32_t t = 0; t < cnt; ++t) {
         const float* a = atoms + feats[t] * d;
@@ -363,113 +339,188 @@ void sparse_products(const float* X, int64_t n, int64_t d, int64_t F, float alph
     }
     ws.chunk_sq[k] = acc;
   }
-  // Rows per feature, ascending (counting sort; serial, O(nnz + F)).
-  int64_t* start = ws.feat_start.data();
-  int64_t* fill = ws.feat_fill.data();
-  std::fill(start, start + F + 1, 0);
-  for (int64_t i = 0; i < n; ++i)
-    for (int32_t t = 0; t < row_cnt[i]; ++t) ++start[row_feat[i * F + t] + 1];
-  for (int64_t j = 0; j < F; ++j) start[j + 1] += start[j];
-  for (int64_t j = 0; j < F; ++j) fill[j] = start[j];
-  for (int64_t i = 0; i < n; ++i)
-    for (int32_t t = 0; t < row_cnt[i]; ++t) ws.feat_rows[fill[row_feat[i * F + t]]++] = static_cast<int32_t>(i);
-  // Per feature j: gW_dec[:, j] = alpha sum_i f_ij r_i; gW_enc[j] = sum_i df_ij (x_i - b_pre).
-  float* gatoms = ws.gW_decT.data();  // (F, d)
-#pragma omp parallel for schedule(dynamic, 4) if (n * d > kParallelMin)
-  for (int64_t j = 0; j < F; ++j) {
-    float* gd = gatoms + j * d;
-    float* ge = gW_enc + j * d;
-    std::fill(gd, gd + d, 0.0f);
-    std::fill(ge, ge + d, 0.0f);
-    double sb = 0;
-    for (int64_t p = start[j]; p < start[j + 1]; ++p) {
-      const int64_t i = ws.feat_rows[p];
-      const float a = alpha * f[i * F + j], g = df[i * F + j];
-      const float* ri = r + i * d;
-      const float* xi = X + i * d;
-#pragma omp simd
-      for (int64_t e = 0; e < d; ++e) {
-        gd[e] += a * ri[e];
-        ge[e] += g * xi[e];
-      }
-      sb += g;
-    }
-    gb_enc[j] = static_cast<float>(sb);
-    const float g = gb_enc[j];
-#pragma omp simd
-    for (int64_t e = 0; e < d; ++e) ge[e] -= g * b_pre[e];
-  }
-  transpose(gatoms, F, d, gW_dec);
 }
 
-// Loss and raw gradients at the given parameters; X (n, d). Gradient outputs as the params:
-// gW_enc (F, d), gb_enc (F), gW_dec (d, F), gb_pre (d).
-double forward_backward(const float* X, int64_t n, int64_t d, int64_t F, float l1,
-                        SaeKernels kernels, const float* W_enc, const float* b_enc,
-                        const float* W_dec, const float* b_pre, SaeWorkspace& ws,
-                        float* gW_enc, float* gb_enc, float* gW_dec, float* gb_pre) {
-  const float alpha = 2.0f / static_cast<float>(static_cast<double>(n) * d);  // dMSE/dx_hat = alpha r
-  const float l1n = static_cast<float>(static_cast<double>(l1) / n);         // dL1/df
-  const int64_t n_chunks = static_cast<int64_t>(ws.chunk_sq.size());
-  float* f = ws.f.data();
-  const float* c = ws.c.data();
+// Rows of each feature in ascending order (counting sort over the row lists; O(nnz + n + F)).
+void group_rows_by_feature(SaeWorkspace& ws) {
+  const int64_t n = ws.n, F = ws.F;
+  int64_t* start = ws.feat_start.data();
+  std::fill(start, start + F + 1, 0);
+  for (int64_t i = 0; i < n; ++i)
+    for (int32_t t = 0; t < ws.row_cnt[i]; ++t) ++start[ws.row_feat[i * F + t] + 1];
+  for (int64_t j = 0; j < F; ++j) start[j + 1] += start[j];
+  for (int64_t i = 0; i < n; ++i)
+    for (int32_t t = 0; t < ws.row_cnt[i]; ++t) {
+      const int32_t j = ws.row_feat[i * F + t];
+      ws.feat_rows[start[j]++] = static_cast<int32_t>(i);
+    }
+  for (int64_t j = F; j > 0; --j) start[j] = start[j - 1];  // undo the fill's advance
+  start[0] = 0;
+}
 
-  // pre = (X - b_pre) W_enc^T + b_enc = X W_enc^T + c; f = relu(pre). Always a dense GEMM.
-  encoder_bias(W_enc, b_enc, b_pre, d, F, ws.c.data());
-  sgemm(false, true, n, F, d, 1.0f, X, d, W_enc, d, 0.0f, f, F);
-#pragma omp parallel for schedule(static) if (n * F > kParallelMin)
-  for (int64_t k = 0; k < n_chunks; ++k) {
+// Weight gradients of one feature j from the sparse products:
+// gW_dec[:, j] = alpha sum_i f_ij r_i (into gT[j]); gW_enc[j] = sum_i dpre_ij (x_i - b_pre).
+void sparse_feature_grads(const float* X, const Params& p, float alpha, int64_t j,
+                          SaeWorkspace& ws, const Grads& g) {
+  const int64_t d = ws.d, F = ws.F;
+  float* gd = ws.gT.data() + j * d;
+  float* ge = g.W_enc + j * d;
+  std::fill(gd, gd + d, 0.0f);
+  std::fill(ge, ge + d, 0.0f);
+  double sb = 0;
+  for (int64_t q = ws.feat_start[j]; q < ws.feat_start[j + 1]; ++q) {
+    const int64_t i = ws.feat_rows[q];
+    const float a = alpha * ws.f[i * F + j], gi = ws.df[i * F + j];
+    const float* ri = ws.r.data() + i * d;
+    const float* xi = X + i * d;
+#pragma omp simd
+    for (int64_t e = 0; e < d; ++e) {
+      gd[e] += a * ri[e];
+      ge[e] += gi * xi[e];
+    }
+    sb += gi;
+  }
+  const float gb = g.b_enc[j] = static_cast<float>(sb);
+#pragma omp simd
+  for (int64_t e = 0; e < d; ++e) ge[e] -= gb * p.b_pre[e];
+}
+
+// Loss and raw gradients at p for X (n, d), into g (shapes as the params) and ws.loss.
+// Called by every thread of a parallel region.
+void forward_backward(const float* X, float l1, SaeKernels kernels, const Params& p,
+                      SaeWorkspace& ws, const Grads& g) {
+  const int64_t n = ws.n, d = ws.d, F = ws.F;
+  // dMSE/dx_hat = alpha r; dL1/df = l1/n.
+  const float alpha = 2.0f / static_cast<float>(static_cast<double>(n) * d);
+  const float l1n = static_cast<float>(static_cast<double>(l1) / n);
+  const Share s = my_share(n, d, F);
+  omp_set_num_threads(1);  // this task's ICV only: sgemm calls in here stay on this thread
+
+  // c = b_enc - W_enc b_pre, so pre = (X - b_pre) W_enc^T + b_enc = X W_enc^T + c; atoms as rows.
+  for (int64_t j = s.feats.begin; j < s.feats.end; ++j) {
+    float acc = 0.0f;
+#pragma omp simd reduction(+ : acc)
+    for (int64_t e = 0; e < d; ++e) acc += p.W_enc[j * d + e] * p.b_pre[e];
+    ws.c[j] = p.b_enc[j] - acc;
+    for (int64_t e = 0; e < d; ++e) ws.W_decT[j * d + e] = p.W_dec[e * F + j];
+  }
+#pragma omp barrier
+
+  // f = relu(X W_enc^T + c), this thread's rows; l1 and active count per chunk.
+  for (int64_t b = s.blocks.begin; b < s.blocks.end; ++b) {
+    const Range rows = row_block(n, b);
+    if (rows.size() > 0)
+      sgemm(false, true, rows.size(), F, d, 1.0f, X + rows.begin * d, d, p.W_enc, d, 0.0f,
+            ws.f.data() + rows.begin * F, F);
+  }
+  const Range ks = ws.chunks_of(s.rows);
+  for (int64_t k = ks.begin; k < ks.end; ++k) {
     double acc = 0;
     int64_t nnz = 0;
-    for (int64_t i = k * kChunk; i < std::min(n, (k + 1) * kChunk); ++i) {
-      float* fi = f + i * F;
-      float s = 0.0f;
+    for (int64_t i = ws.chunk(k).begin; i < ws.chunk(k).end; ++i) {
+      float* fi = ws.f.data() + i * F;
+      float sum = 0.0f;
       int32_t cnt = 0;
-#pragma omp simd reduction(+ : s, cnt)
+#pragma omp simd reduction(+ : sum, cnt)
       for (int64_t j = 0; j < F; ++j) {
-        float v = std::max(fi[j] + c[j], 0.0f);
+        const float v = std::max(fi[j] + ws.c[j], 0.0f);
         fi[j] = v;
-        s += v;
+        sum += v;
         cnt += v > 0.0f;
       }
-      acc += s;
+      acc += sum;
       nnz += cnt;
     }
     ws.chunk_l1[k] = acc;
     ws.chunk_nnz[k] = nnz;
   }
+#pragma omp barrier
+
+  // Every thread sums the chunks in the same order, so all take the same branch.
   double l1sum = 0;
   int64_t nnz = 0;
-  for (int64_t k = 0; k < n_chunks; ++k) {
+  for (int64_t k = 0; k < ws.n_chunks(); ++k) {
     l1sum += ws.chunk_l1[k];
     nnz += ws.chunk_nnz[k];
   }
-  const double density = static_cast<double>(nnz) / (static_cast<double>(n) * F);
-  ws.last_sparse = kernels == SaeKernels::kSparse ||
-                   (kernels == SaeKernels::kAuto && density < kSparseBelow);
-  if (ws.last_sparse)
-    sparse_products(X, n, d, F, alpha, l1n, W_dec, b_pre, ws, gW_enc, gb_enc, gW_dec);
-  else
-    dense_products(X, n, d, F, alpha, l1n, W_dec, b_pre, ws, gW_enc, gb_enc, gW_dec);
+  const bool sparse =
+      kernels == SaeKernels::kSparse ||
+      (kernels == SaeKernels::kAuto && static_cast<double>(nnz) < kSparseBelow * n * F);
 
-  // gb_pre = alpha colsum(r) - W_enc^T gb_enc  (output side minus input side); threads own
-  // column strips, so the sums do not depend on the thread count.
-  colsum(ws.r.data(), n, d, ws.colsum_r.data());
-#pragma omp parallel if (F * d > kParallelMin)
-  {
-    Range cols = split(d, omp_get_thread_num(), omp_get_num_threads(), 16);
-    for (int64_t j = cols.begin; j < cols.end; ++j)
-      gb_pre[j] = static_cast<float>(alpha * ws.colsum_r[j]);
-    for (int64_t i = 0; i < F; ++i) {
-      const float gi = gb_enc[i];
-#pragma omp simd
-      for (int64_t j = cols.begin; j < cols.end; ++j) gb_pre[j] -= W_enc[i * d + j] * gi;
+  if (sparse) {
+    sparse_rows(X, p, alpha, l1n, s.rows, ws);
+#pragma omp barrier
+#pragma omp single
+    group_rows_by_feature(ws);
+#pragma omp for schedule(dynamic, 4)
+    for (int64_t j = 0; j < F; ++j) sparse_feature_grads(X, p, alpha, j, ws, g);
+    for (int64_t e = s.dims.begin; e < s.dims.end; ++e)
+      for (int64_t j = 0; j < F; ++j) g.W_dec[e * F + j] = ws.gT[j * d + e];
+  } else {
+    for (int64_t b = s.blocks.begin; b < s.blocks.end; ++b)
+      dense_rows(X, p, alpha, l1n, row_block(n, b), ws);
+#pragma omp barrier
+    for (int64_t b = s.blocks.begin; b < s.blocks.end; ++b)
+      dense_weight_grads(X, alpha, dim_block(d, b), ws, g);
+    for (int64_t j = s.feats.begin; j < s.feats.end; ++j) {
+      double sb = 0;
+      for (int64_t i = 0; i < n; ++i) sb += ws.df[i * F + j];
+      g.b_enc[j] = static_cast<float>(sb);
     }
+#pragma omp barrier
+    for (int64_t j = s.feats.begin; j < s.feats.end; ++j)
+      for (int64_t e = 0; e < d; ++e)
+        g.W_enc[j * d + e] = ws.gT[e * F + j] - g.b_enc[j] * p.b_pre[e];
   }
 
-  double sq = 0;
-  for (int64_t k = 0; k < n_chunks; ++k) sq += ws.chunk_sq[k];
-  return sq / (static_cast<double>(n) * d) + static_cast<double>(l1) * l1sum / n;
+  // gb_pre = alpha colsum(r) - W_enc^T gb_enc (output side minus input side), this thread's dims.
+  if (s.dims.size() > 0) {
+    const Range e = s.dims;
+    double* col = ws.colsum_r.data();
+    std::fill(col + e.begin, col + e.end, 0.0);
+    for (int64_t i = 0; i < n; ++i) {
+      const float* ri = ws.r.data() + i * d;
+#pragma omp simd
+      for (int64_t q = e.begin; q < e.end; ++q) col[q] += ri[q];
+    }
+    for (int64_t q = e.begin; q < e.end; ++q) g.b_pre[q] = static_cast<float>(alpha * col[q]);
+    for (int64_t j = 0; j < F; ++j) {
+      const float gb = g.b_enc[j];
+#pragma omp simd
+      for (int64_t q = e.begin; q < e.end; ++q)
+        g.b_pre[q] = std::fma(-p.W_enc[j * d + q], gb, g.b_pre[q]);
+    }
+  }
+#pragma omp master
+  {
+    double sq = 0;
+    for (int64_t k = 0; k < ws.n_chunks(); ++k) sq += ws.chunk_sq[k];
+    ws.loss = sq / (static_cast<double>(n) * d) + static_cast<double>(l1) * l1sum / n;
+    ws.sparse = sparse;
+  }
+#pragma omp barrier
+}
+
+// One constrained Adam step of every parameter; called by every thread of a parallel region.
+// grad, m, v carved [W_enc | b_enc | W_dec | b_pre].
+void adam_step(float* W_enc, float* b_enc, float* W_dec, float* b_pre, const float* grad,
+               float* m, float* v, SaeDecoderNorm norm, const AdamCoef& a, SaeWorkspace& ws) {
+  const int64_t d = ws.d, F = ws.F;
+  const int64_t o_be = F * d, o_Wd = o_be + F, o_bp = o_Wd + d * F;
+  const Share s = my_share(ws.n, d, F);
+  for (int64_t j = s.feats.begin; j < s.feats.end; ++j)
+    adam_unit_vector(W_enc + j * d, grad + j * d, m + j * d, v + j * d, d, a);
+  if (norm == SaeDecoderNorm::kRows) {
+    for (int64_t e = s.dims.begin; e < s.dims.end; ++e)
+      adam_unit_vector(W_dec + e * F, grad + o_Wd + e * F, m + o_Wd + e * F, v + o_Wd + e * F,
+                       F, a);
+  } else {
+    adam_unit_cols(W_dec, grad + o_Wd, m + o_Wd, v + o_Wd, d, F, s.feats, a, ws.scratch.data());
+  }
+  const int64_t fb = s.feats.begin, eb = s.dims.begin;
+  adam_run(b_enc + fb, grad + o_be + fb, 0.0f, m + o_be + fb, v + o_be + fb, s.feats.size(), a);
+  adam_run(b_pre + eb, grad + o_bp + eb, 0.0f, m + o_bp + eb, v + o_bp + eb, s.dims.size(), a);
+#pragma omp barrier
 }
 
 }  // namespace
@@ -490,39 +541,14 @@ Sae::Sae(int64_t d_in, const SaeConfig& cfg) : d_in_(d_in), n_feat_(cfg.n_featur
   b_pre_.assign(d, 0.0f);
   Rng rng{cfg.seed};
   fill_normal(W_enc_, rng);
-  normalise_rows(W_enc_.data(), F, d);
+  normalise(W_enc_.data(), F, d, /*by_row=*/true);
   const double bound = 1.0 / std::sqrt(static_cast<double>(d));
   for (float& b : b_enc_) b = static_cast<float>((2.0 * rng.uniform() - 1.0) * bound);
   fill_normal(W_dec_, rng);
-  if (cfg.decoder_norm == SaeDecoderNorm::kRows)
-    normalise_rows(W_dec_.data(), d, F);
-  else
-    normalise_cols(W_dec_.data(), d, F);
+  normalise(W_dec_.data(), d, F, /*by_row=*/cfg.decoder_norm == SaeDecoderNorm::kRows);
   const int64_t n_params = 2 * F * d + F + d;
   adam_m_.assign(n_params, 0.0f);
   adam_v_.assign(n_params, 0.0f);
-}
-
-void Sae::adam_step(const float* grad, SaeWorkspace& ws) {
-  const int64_t d = d_in_, F = n_feat_;
-  const AdamCoef a(cfg_.lr, ++step_);
-  const int64_t o_We = 0, o_be = F * d, o_Wd = o_be + F, o_bp = o_Wd + d * F;
-  float* m = adam_m_.data();
-  float* v = adam_v_.data();
-#pragma omp parallel for schedule(static) if (F * d > kParallelMin)
-  for (int64_t i = 0; i < F; ++i)
-    adam_unit_vector(W_enc_.data() + i * d, grad + o_We + i * d, m + o_We + i * d,
-                     v + o_We + i * d, d, a);
-  if (cfg_.decoder_norm == SaeDecoderNorm::kRows) {
-#pragma omp parallel for schedule(static) if (d * F > kParallelMin)
-    for (int64_t j = 0; j < d; ++j)
-      adam_unit_vector(W_dec_.data() + j * F, grad + o_Wd + j * F, m + o_Wd + j * F,
-                       v + o_Wd + j * F, F, a);
-  } else {
-    adam_unit_cols(W_dec_.data(), grad + o_Wd, m + o_Wd, v + o_Wd, d, F, a, ws.scratch.data());
-  }
-  adam_plain(b_enc_.data(), grad + o_be, m + o_be, v + o_be, F, a);
-  adam_plain(b_pre_.data(), grad + o_bp, m + o_bp, v + o_bp, d, a);
 }
 
 float Sae::train(const float* X, int64_t n) {
@@ -530,28 +556,33 @@ float Sae::train(const float* X, int64_t n) {
   const int64_t d = d_in_, F = n_feat_;
   SaeWorkspace ws(n, d, F);
   std::vector<float> grad(adam_m_.size());  // carved [W_enc | b_enc | W_dec | b_pre]
-  float* gWe = grad.data();
-  float* gbe = gWe + F * d;
-  float* gWd = gbe + F;
-  float* gbp = gWd + d * F;
-  auto loss_now = [&] {
-    return forward_backward(X, n, d, F, cfg_.l1, cfg_.kernels, W_enc_.data(), b_enc_.data(),
-                            W_dec_.data(), b_pre_.data(), ws, gWe, gbe, gWd, gbp);
-  };
+  const Grads g{grad.data(), grad.data() + F * d, grad.data() + F * d + F,
+                grad.data() + 2 * F * d + F};
+  const Params p{W_enc_.data(), b_enc_.data(), W_dec_.data(), b_pre_.data()};
+  const bool parallel = n * d * F >= kParallelWork;
   loss_history_.reserve(loss_history_.size() + cfg_.epochs);
-  double loss = 0;
   for (int e = 0; e < cfg_.epochs; ++e) {
-    loss = loss_now();
-    if (!std::isfinite(loss))
-      throw Error("Sae::train: loss became " + std::to_string(loss) + " at epoch " +
+    const AdamCoef a(cfg_.lr, step_ + 1);
+#pragma omp parallel if (parallel)
+    {
+      forward_backward(X, cfg_.l1, cfg_.kernels, p, ws, g);
+      if (std::isfinite(ws.loss))
+        adam_step(W_enc_.data(), b_enc_.data(), W_dec_.data(), b_pre_.data(), grad.data(),
+                  adam_m_.data(), adam_v_.data(), cfg_.decoder_norm, a, ws);
+    }
+    if (!std::isfinite(ws.loss))
+      throw Error("Sae::train: loss became " + std::to_string(ws.loss) + " at epoch " +
                   std::to_string(e) +
                   "; check the activations for NaN/Inf or lower the learning rate");
-    loss_history_.push_back(static_cast<float>(loss));
-    sparse_steps_ += ws.last_sparse;
-    adam_step(grad.data(), ws);
+    ++step_;
+    sparse_steps_ += ws.sparse;
+    loss_history_.push_back(static_cast<float>(ws.loss));
   }
-  if (cfg_.epochs == 0) loss = loss_now();
-  return static_cast<float>(loss);
+  if (cfg_.epochs == 0) {
+#pragma omp parallel if (parallel)
+    forward_backward(X, cfg_.l1, cfg_.kernels, p, ws, g);
+  }
+  return static_cast<float>(ws.loss);
 }
 
 float Sae::loss_and_grad(const float* X, int64_t n, SaeGrads* grads) const {
@@ -559,27 +590,42 @@ float Sae::loss_and_grad(const float* X, int64_t n, SaeGrads* grads) const {
   const int64_t d = d_in_, F = n_feat_;
   SaeWorkspace ws(n, d, F);
   SaeGrads local;
-  SaeGrads& g = grads ? *grads : local;
-  g.W_enc.resize(F * d);
-  g.b_enc.resize(F);
-  g.W_dec.resize(d * F);
-  g.b_pre.resize(d);
-  const double loss =
-      forward_backward(X, n, d, F, cfg_.l1, cfg_.kernels, W_enc_.data(), b_enc_.data(),
-                       W_dec_.data(), b_pre_.data(), ws, g.W_enc.data(), g.b_enc.data(),
-                       g.W_dec.data(), g.b_pre.data());
-  return static_cast<float>(loss);
+  SaeGrads& out = grads ? *grads : local;
+  out.W_enc.resize(F * d);
+  out.b_enc.resize(F);
+  out.W_dec.resize(d * F);
+  out.b_pre.resize(d);
+  const Params p{W_enc_.data(), b_enc_.data(), W_dec_.data(), b_pre_.data()};
+  const Grads g{out.W_enc.data(), out.b_enc.data(), out.W_dec.data(), out.b_pre.data()};
+#pragma omp parallel if (n * d * F >= kParallelWork)
+  forward_backward(X, cfg_.l1, cfg_.kernels, p, ws, g);
+  return static_cast<float>(ws.loss);
 }
 
 void Sae::encode(const float* X, int64_t n, float* Fout) const {
   check_rows("Sae::encode", X, n);
   const int64_t d = d_in_, F = n_feat_;
-  std::vector<float> c(F);
-  encoder_bias(W_enc_.data(), b_enc_.data(), b_pre_.data(), d, F, c.data());
-  sgemm(false, true, n, F, d, 1.0f, X, d, W_enc_.data(), d, 0.0f, Fout, F);
-#pragma omp parallel for schedule(static) if (n * F > kParallelMin)
-  for (int64_t i = 0; i < n; ++i)
-    for (int64_t j = 0; j < F; ++j) Fout[i * F + j] = std::max(Fout[i * F + j] + c[j], 0.0f);
+  std::vector<float> c(F);  // b_enc - W_enc b_pre
+  for (int64_t j = 0; j < F; ++j) {
+    float acc = 0.0f;
+#pragma omp simd reduction(+ : acc)
+    for (int64_t e = 0; e < d; ++e) acc += W_enc_[j * d + e] * b_pre_[e];
+    c[j] = b_enc_[j] - acc;
+  }
+  // Fixed row blocks, one single-threaded sgemm each: the codes must not depend on the thread
+  // count (see kBlocks).
+  const int64_t blocks = (n + kEncodeRows - 1) / kEncodeRows;
+#pragma omp parallel if (n * d * F >= kParallelWork)
+  {
+    omp_set_num_threads(1);
+#pragma omp for schedule(static)
+    for (int64_t b = 0; b < blocks; ++b) {
+      const int64_t i0 = b * kEncodeRows, m = std::min(kEncodeRows, n - i0);
+      float* out = Fout + i0 * F;
+      sgemm(false, true, m, F, d, 1.0f, X + i0 * d, d, W_enc_.data(), d, 0.0f, out, F);
+      for (int64_t e = 0; e < m * F; ++e) out[e] = std::max(out[e] + c[e % F], 0.0f);
+    }
+  }
 }
 
 void Sae::codes(const float* X, int64_t n, int32_t* out) const {

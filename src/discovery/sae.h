@@ -27,6 +27,7 @@
 //
 // Determinism: every reduction has a fixed order independent of the thread count, and GEMMs
 // split only over output elements, so a seed gives bit-identical results on 1 or N threads.
+// Threading and the dense/sparse backward: see sae.cpp.
 #pragma once
 #include <cstdint>
 #include <vector>
@@ -62,8 +63,6 @@ struct SaeGrads {
   std::vector<float> b_pre;  // (d_in)
 };
 
-struct SaeWorkspace;  // per-n scratch buffers, defined in sae.cpp
-
 class Sae {
  public:
   Sae(int64_t d_in, const SaeConfig& cfg);
@@ -97,9 +96,6 @@ class Sae {
   const std::vector<float>& b_pre() const { return b_pre_; }
 
  private:
-  // One constrained Adam step; grad covers all params, carved as adam_m_.
-  void adam_step(const float* grad, SaeWorkspace& ws);
-
   int64_t d_in_, n_feat_;
   SaeConfig cfg_;
   std::vector<float> W_enc_, b_enc_, W_dec_, b_pre_;
