@@ -1,0 +1,233 @@
+#include "discovery/compare.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "discovery/acdc.h"
+#include "discovery/activation_patching.h"
+#include "discovery/eap.h"
+#include "discovery/hisp.h"
+#include "discovery/subnetwork_probing.h"
+#include "interp/task_metric.h"
+#include "ops/error.h"
+
+namespace cs {
+
+std::vector<std::string> known_methods() { return {"sae", "patching", "acdc", "eap", "eap-ig", "hisp", "sp"}; }
+bool method_is_stochastic(const std::string& n) { return n == "sae" || n == "sp"; }
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+bool parse_head_node(const std::string& s, int* layer, int* head, std::string* suffix) {
+  if (s.size() < 4 || s[0] != 'a') return false;
+  int l = 0, h = 0, used = 0;
+  if (std::sscanf(s.c_str() + 1, "%d.%d%n", &l, &h, &used) != 2) return false;
+  *layer = l;
+  *head = h;
+  *suffix = s.substr(1 + used);
+  return true;
+}
+
+MethodResult run_method(const std::string& name, const Model& m, const TokenizedTask& task,
+                        const CompareOptions& o, uint64_t seed) {
+  MethodSettings s = o.settings;
+  s.seed = seed;
+  // "steps" means integration steps to EAP-IG and optimisation steps to subnetwork probing.
+  if (name == "sp") s.params["steps"] = s.param("sp_steps", 200);
+  if (name == "patching") return activation_patching(m, task, s);
+  if (name == "acdc") return acdc(m, task, s);
+  if (name == "eap") return eap(m, task, s);
+  if (name == "eap-ig") return eap_ig(m, task, s);
+  if (name == "hisp") return hisp(m, task, s);
+  if (name == "sp") return subnetwork_probing(m, task, s);
+  if (name == "sae") {
+    DiscoverOptions d = o.sae;
+    d.seed = seed;
+    d.trials = 1;
+    d.faithfulness = false;
+    d.level = Level::Edge;  // node scores come from node_raw; edges from U
+    auto t0 = Clock::now();
+    DiscoverResult r = discover(m, task, d, nullptr);
+    MethodResult mr;
+    mr.method = "sae";
+    mr.head_scores = o.sae.level == Level::Edge ? r.trials[0].edge_node : r.trials[0].node_raw;
+    const int H = m.cfg.n_heads, HT = m.cfg.n_heads_total();
+    for (int a = 0; a < HT; ++a)
+      for (int b = 0; b < HT; ++b) {
+        if (b / H <= a / H) continue;  // forward pairs only: sender layer < receiver layer
+        double u = r.trials[0].edge_U[static_cast<size_t>(a) * HT + b];
+        std::string from = "a" + std::to_string(a / H) + "." + std::to_string(a % H);
+        for (const char* x : {".q", ".k", ".v"}) {
+          mr.edges.push_back({from, "a" + std::to_string(b / H) + "." + std::to_string(b % H) + x});
+          mr.edge_scores.push_back(u);
+        }
+      }
+    mr.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+    return mr;
+  }
+  throw UsageError("unknown method '" + name + "': choose from sae, patching, acdc, eap, eap-ig, hisp, sp");
+}
+
+}  // namespace
+
+std::vector<double> head_pair_scores(const MethodResult& r, int n_layers, int n_heads) {
+  const int HT = n_layers * n_heads;
+  std::vector<double> s(static_cast<size_t>(HT) * HT, -1e300);
+  for (size_t i = 0; i < r.edges.size(); ++i) {
+    int l1, h1, l2, h2;
+    std::string s1, s2;
+    if (!parse_head_node(r.edges[i].from, &l1, &h1, &s1) || !s1.empty()) continue;
+    if (!parse_head_node(r.edges[i].to, &l2, &h2, &s2) || s2.empty()) continue;
+    double& v = s[static_cast<size_t>(l1 * n_heads + h1) * HT + l2 * n_heads + h2];
+    v = std::max(v, r.edge_scores[i]);
+  }
+  for (double& v : s) if (v == -1e300) v = 0;
+  return s;
+}
+
+std::vector<bool> head_pair_labels(const GroundTruth& g, int n_layers, int n_heads) {
+  const int HT = n_layers * n_heads;
+  std::vector<bool> lab(static_cast<size_t>(HT) * HT, false);
+  for (const EdgeId& e : g.edges) {
+    int l1, h1, l2, h2;
+    std::string s1, s2;
+    if (!parse_head_node(e.from, &l1, &h1, &s1) || !s1.empty()) continue;
+    if (!parse_head_node(e.to, &l2, &h2, &s2)) continue;
+    if (l1 >= n_layers || l2 >= n_layers || h1 >= n_heads || h2 >= n_heads) continue;
+    lab[static_cast<size_t>(l1 * n_heads + h1) * HT + l2 * n_heads + h2] = true;
+  }
+  return lab;
+}
+
+std::vector<MethodRow> compare(const Model& m, const TokenizedTask& task, const GroundTruth* truth,
+                               const CompareOptions& o) {
+  const int L = m.cfg.n_layers, H = m.cfg.n_heads, HT = L * H;
+  std::vector<bool> labels, pair_labels, forward_pair;
+  bool pair_eval = false;
+  if (truth) {
+    labels = head_labels(*truth, L, H);
+    pair_labels = head_pair_labels(*truth, L, H);
+    pair_eval = std::count(pair_labels.begin(), pair_labels.end(), true) > 0;
+  }
+  forward_pair.assign(static_cast<size_t>(HT) * HT, false);
+  for (int a = 0; a < HT; ++a)
+    for (int b = 0; b < HT; ++b) forward_pair[static_cast<size_t>(a) * HT + b] = b / H > a / H;
+  AblationSource src;
+  if (truth && !task.corrupt.empty()) src = task_ablation_source(m, task, o.faith);
+  const double full = truth && !task.corrupt.empty() ? model_metric(m, task, std::min<size_t>(o.faith.n_prompts, task.size())) : 0;
+
+  std::vector<MethodRow> rows;
+  for (size_t mi = 0; mi < o.methods.size(); ++mi) {
+    const std::string& name = o.methods[mi];
+    MethodRow row;
+    row.method = name;
+    const int trials = method_is_stochastic(name) ? std::max(1, o.trials) : 1;
+    std::vector<std::vector<double>> scores;
+    for (int t = 0; t < trials; ++t) {
+      if (o.progress) o.progress(name, double(t) / trials);
+      auto t0 = Clock::now();
+      MethodResult r = run_method(name, m, task, o, o.settings.seed + t);
+      double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+      row.seconds.push_back(secs);
+      if (static_cast<int>(r.head_scores.size()) != HT)
+        throw Error("method " + name + " returned " + std::to_string(r.head_scores.size()) + " head scores");
+      scores.push_back(r.head_scores);
+      row.has_edges = !r.edges.empty();
+      if (truth) {
+        row.node_auc.push_back(roc_auc(r.head_scores, labels));
+        Confusion c = confusion_top_k(r.head_scores, labels, static_cast<int64_t>(truth->heads.size()));
+        row.precision.push_back(c.precision);
+        row.recall.push_back(c.recall);
+        row.f1.push_back(c.f1);
+        if (pair_eval && row.has_edges) {
+          std::vector<double> ps = head_pair_scores(r, L, H), fs;
+          std::vector<bool> fl;
+          for (size_t i = 0; i < ps.size(); ++i)
+            if (forward_pair[i]) fs.push_back(ps[i]), fl.push_back(pair_labels[i]);
+          row.edge_auc.push_back(roc_auc(fs, fl));
+        }
+        if (!task.corrupt.empty()) {
+          double kept = circuit_metric(m, task, top_k_heads(r.head_scores, H, static_cast<int>(truth->heads.size())), src, o.faith.n_prompts);
+          row.faithfulness.push_back(full != 0 ? kept / full : 0);
+        }
+      }
+    }
+    row.mean_head_scores.assign(HT, 0);
+    for (auto& s : scores)
+      for (int h = 0; h < HT; ++h) row.mean_head_scores[h] += s[h] / scores.size();
+    if (truth) row.roc = roc_curve(row.mean_head_scores, labels);
+    rows.push_back(std::move(row));
+  }
+  if (o.progress) o.progress("done", 1);
+  return rows;
+}
+
+namespace {
+std::string ms(const std::vector<double>& v, int prec = 3) {
+  if (v.empty()) return "-";
+  MeanStd s = mean_std(v);
+  char buf[64];
+  if (v.size() > 1) std::snprintf(buf, sizeof buf, "%.*f ± %.*f", prec, s.mean, prec, s.std);
+  else std::snprintf(buf, sizeof buf, "%.*f", prec, s.mean);
+  return buf;
+}
+}  // namespace
+
+std::string compare_table(const std::vector<MethodRow>& rows, bool md) {
+  const char* cols[] = {"method", "node AUC", "edge AUC (head pairs)", "precision@k", "recall@k", "F1@k", "faithfulness@k", "seconds"};
+  std::string out;
+  char buf[512];
+  if (md) {
+    out += "|";
+    for (auto* c : cols) out += std::string(" ") + c + " |";
+    out += "\n|---|---|---|---|---|---|---|---|\n";
+  } else {
+    std::snprintf(buf, sizeof buf, "%-9s %-15s %-21s %-15s %-15s %-15s %-15s %s\n", cols[0], cols[1], cols[2], cols[3], cols[4], cols[5], cols[6], cols[7]);
+    out += buf;
+  }
+  for (const MethodRow& r : rows) {
+    std::string f[] = {r.method, ms(r.node_auc), r.has_edges ? ms(r.edge_auc) : "(nodes only)", ms(r.precision),
+                       ms(r.recall), ms(r.f1), ms(r.faithfulness), ms(r.seconds, 2)};
+    if (md) {
+      out += "|";
+      for (auto& x : f) out += " " + x + " |";
+      out += "\n";
+    } else {
+      std::snprintf(buf, sizeof buf, "%-9s %-15s %-21s %-15s %-15s %-15s %-15s %s\n", f[0].c_str(), f[1].c_str(), f[2].c_str(),
+                    f[3].c_str(), f[4].c_str(), f[5].c_str(), f[6].c_str(), f[7].c_str());
+      out += buf;
+    }
+  }
+  return out;
+}
+
+std::string compare_json(const std::vector<MethodRow>& rows, const std::string& model, const std::string& task,
+                         const std::string& truth) {
+  nlohmann::json j;
+  j["model"] = model;
+  j["task"] = task;
+  j["truth"] = truth;
+  for (const MethodRow& r : rows) {
+    nlohmann::json x;
+    x["method"] = r.method;
+    x["node_auc"] = r.node_auc;
+    x["edge_auc_head_pairs"] = r.edge_auc;
+    x["precision_at_k"] = r.precision;
+    x["recall_at_k"] = r.recall;
+    x["f1_at_k"] = r.f1;
+    x["faithfulness_at_k"] = r.faithfulness;
+    x["seconds"] = r.seconds;
+    x["mean_head_scores"] = r.mean_head_scores;
+    if (r.roc) x["roc"] = {{"fpr", r.roc->fpr}, {"tpr", r.roc->tpr}, {"auc", r.roc->auc}};
+    j["methods"].push_back(x);
+  }
+  return j.dump(2) + "\n";
+}
+
+}  // namespace cs
