@@ -42,8 +42,9 @@ int main(int argc, char** argv) {
   const Case cases[] = {{"gpt2-small 10 prompts x 144 heads", 1440, 768, 200},
                         {"attn-only 10 prompts x 32 heads", 320, 128, 200}};
 
-  std::printf("threads %d, epochs %d, square sgemm 2048: %.1f GFLOP/s\n", omp_get_max_threads(),
-              epochs, square_sgemm_gflops(2048));
+  const char* wait = std::getenv("OMP_WAIT_POLICY");
+  std::printf("threads %d, OMP_WAIT_POLICY %s, epochs %d, square sgemm 2048: %.1f GFLOP/s\n",
+              omp_get_max_threads(), wait ? wait : "(default)", epochs, square_sgemm_gflops(2048));
   std::printf("%-34s %5s %4s %4s %-7s %8s %9s %7s %8s %9s %8s\n", "case", "n", "d", "feat",
               "kernels", "time_s", "ms/epoch", "sparse", "GFLOP", "GFLOP/s", "of_peak");
   for (const Case& c : cases) {

@@ -335,8 +335,8 @@ TEST(Sae, EncodeAndCodesMatchNaive) {
 // l1 = 0.1 makes auto mode start on dense GEMMs and switch to sparse kernels mid-run.
 std::vector<float> train_and_dump(uint64_t seed, int threads, SaeDecoderNorm mode,
                                   int64_t* sparse_steps = nullptr) {
-  // Large enough to train multi-threaded; 19 row chunks split unevenly over 2 or 3 threads.
-  const int64_t n = 300, d = 128, F = 64;
+  // Large enough to train multi-threaded, in 3 GEMM blocks (uneven over 2 threads).
+  const int64_t n = 640, d = 128, F = 160;
   std::vector<float> X = randn(n * d, 12);
   SaeConfig cfg;
   cfg.n_features = F;

@@ -34,16 +34,20 @@ constexpr int64_t kChunk = 16;
 constexpr int64_t kEncodeBlock = 2048;
 constexpr int64_t kEncodeRows = 256;
 // Sparse kernels when fewer than this fraction of f is non-zero (kAuto). Measured crossover
-// (bench/sae.cpp, 1 thread): ~0.17 at (1440, 768, 200), ~0.19 at (320, 128, 200).
+// (per-epoch time with forced kernels, 1 thread): ~0.17 at (n, d, F) = (1440, 768, 200),
+// ~0.19 at (320, 128, 200).
 constexpr double kSparseBelow = 0.15;
 // Problems with fewer multiply-adds per GEMM than this train on one thread: the barriers
 // would cost more than the work.
 constexpr int64_t kParallelWork = int64_t{1} << 21;
-// Every GEMM is cut into this many blocks (of rows of X, or of input dims), each one
-// single-threaded sgemm call, and threads take whole blocks. OpenBLAS's sums depend on the
-// call's shape (the same product split in two calls differs in the last bits), so the cut must
-// not depend on the thread count. 16 blocks cost ~5% in repacked operands.
-constexpr int64_t kBlocks = 16;
+// Every GEMM is cut into blocks (of rows of X, or of input dims), each one single-threaded
+// sgemm call, and threads take whole blocks. OpenBLAS's sums depend on the call's shape (the
+// same product split in two calls differs in the last bits), so the cut depends on the problem
+// size only, never on the thread count: about kBlockWork multiply-adds per block, 2 to 16
+// blocks. Smaller blocks lose to repacking and short kernels (measured, 1 thread: at
+// (320, 128, 200) 16 blocks run at half the rate of 1; at (1440, 768, 200) 16 cost ~5%).
+constexpr int64_t kBlockWork = int64_t{1} << 22;
+constexpr int64_t kMaxBlocks = 16;
 
 constexpr float kBeta1 = 0.9f, kBeta2 = 0.999f, kAdamEps = 1e-8f;
 
@@ -90,20 +94,27 @@ Range split(int64_t n, int t, int T, int64_t align) {
   return {std::min(n, blocks * t / T * align), std::min(n, blocks * (t + 1) / T * align)};
 }
 
-// GEMM block b of n rows (chunk-aligned) or of d input dims.
-Range row_block(int64_t n, int64_t b) { return split(n, static_cast<int>(b), kBlocks, kChunk); }
-Range dim_block(int64_t d, int64_t b) { return split(d, static_cast<int>(b), kBlocks, 16); }
+// The GEMM cut for a problem (see kBlockWork), and block b of its n rows (chunk-aligned) or
+// d input dims.
+struct Blocks {
+  int64_t n, d, count;
+  Blocks(int64_t n_, int64_t d_, int64_t F)
+      : n(n_), d(d_), count(std::clamp(n_ * d_ * F / kBlockWork, int64_t{2}, kMaxBlocks)) {}
+  Range rows(int64_t b) const { return split(n, static_cast<int>(b), parts(), kChunk); }
+  Range dims(int64_t b) const { return split(d, static_cast<int>(b), parts(), 16); }
+  int parts() const { return static_cast<int>(count); }
+};
 
 // This thread's share: whole GEMM blocks, the rows and dims they cover, and features.
 struct Share {
   Range blocks, rows, dims, feats;
 };
-Share my_share(int64_t n, int64_t d, int64_t F) {
+Share my_share(const Blocks& bl, int64_t F) {
   const int t = omp_get_thread_num(), T = omp_get_num_threads();
-  const Range b = split(kBlocks, t, T, 1);
+  const Range b = split(bl.count, t, T, 1);
   if (b.size() == 0) return {b, {0, 0}, {0, 0}, split(F, t, T, 1)};
-  return {b, {row_block(n, b.begin).begin, row_block(n, b.end - 1).end},
-          {dim_block(d, b.begin).begin, dim_block(d, b.end - 1).end}, split(F, t, T, 1)};
+  return {b, {bl.rows(b.begin).begin, bl.rows(b.end - 1).end},
+          {bl.dims(b.begin).begin, bl.dims(b.end - 1).end}, split(F, t, T, 1)};
 }
 
 // torch.optim.Adam coefficients for step t (bias corrections folded in).
@@ -218,6 +229,7 @@ struct Grads {
 
 struct SaeWorkspace {
   int64_t n, d, F;
+  Blocks blocks;                   // the GEMM cut
   std::vector<float> f;            // (n, F) pre-activation, then f = relu(pre)
   std::vector<float> r;            // (n, d) x_hat - x
   std::vector<float> df;           // (n, F) dL/dpre
@@ -240,7 +252,7 @@ struct SaeWorkspace {
   bool sparse = false;
 
   SaeWorkspace(int64_t n_, int64_t d_, int64_t F_)
-      : n(n_), d(d_), F(F_), f(n * F), r(n * d), df(n * F), c(F),
+      : n(n_), d(d_), F(F_), blocks(n, d, F), f(n * F), r(n * d), df(n * F), c(F),
         chunk_sq((n + kChunk - 1) / kChunk), chunk_l1(chunk_sq.size()),
         chunk_nnz(chunk_sq.size()), colsum_r(d), scratch(3 * F), W_decT(F * d), gT(F * d),
         row_feat(n * F), row_cnt(n), feat_rows(n * F), feat_start(F + 1) {}
@@ -393,7 +405,7 @@ void forward_backward(const float* X, float l1, SaeKernels kernels, const Params
   // dMSE/dx_hat = alpha r; dL1/df = l1/n.
   const float alpha = 2.0f / static_cast<float>(static_cast<double>(n) * d);
   const float l1n = static_cast<float>(static_cast<double>(l1) / n);
-  const Share s = my_share(n, d, F);
+  const Share s = my_share(ws.blocks, F);
   omp_set_num_threads(1);  // this task's ICV only: sgemm calls in here stay on this thread
 
   // c = b_enc - W_enc b_pre, so pre = (X - b_pre) W_enc^T + b_enc = X W_enc^T + c; atoms as rows.
@@ -408,7 +420,7 @@ void forward_backward(const float* X, float l1, SaeKernels kernels, const Params
 
   // f = relu(X W_enc^T + c), this thread's rows; l1 and active count per chunk.
   for (int64_t b = s.blocks.begin; b < s.blocks.end; ++b) {
-    const Range rows = row_block(n, b);
+    const Range rows = ws.blocks.rows(b);
     if (rows.size() > 0)
       sgemm(false, true, rows.size(), F, d, 1.0f, X + rows.begin * d, d, p.W_enc, d, 0.0f,
             ws.f.data() + rows.begin * F, F);
@@ -458,10 +470,10 @@ void forward_backward(const float* X, float l1, SaeKernels kernels, const Params
       for (int64_t j = 0; j < F; ++j) g.W_dec[e * F + j] = ws.gT[j * d + e];
   } else {
     for (int64_t b = s.blocks.begin; b < s.blocks.end; ++b)
-      dense_rows(X, p, alpha, l1n, row_block(n, b), ws);
+      dense_rows(X, p, alpha, l1n, ws.blocks.rows(b), ws);
 #pragma omp barrier
     for (int64_t b = s.blocks.begin; b < s.blocks.end; ++b)
-      dense_weight_grads(X, alpha, dim_block(d, b), ws, g);
+      dense_weight_grads(X, alpha, ws.blocks.dims(b), ws, g);
     for (int64_t j = s.feats.begin; j < s.feats.end; ++j) {
       double sb = 0;
       for (int64_t i = 0; i < n; ++i) sb += ws.df[i * F + j];
@@ -507,7 +519,7 @@ void adam_step(float* W_enc, float* b_enc, float* W_dec, float* b_pre, const flo
                float* m, float* v, SaeDecoderNorm norm, const AdamCoef& a, SaeWorkspace& ws) {
   const int64_t d = ws.d, F = ws.F;
   const int64_t o_be = F * d, o_Wd = o_be + F, o_bp = o_Wd + d * F;
-  const Share s = my_share(ws.n, d, F);
+  const Share s = my_share(ws.blocks, F);
   for (int64_t j = s.feats.begin; j < s.feats.end; ++j)
     adam_unit_vector(W_enc + j * d, grad + j * d, m + j * d, v + j * d, d, a);
   if (norm == SaeDecoderNorm::kRows) {
@@ -613,7 +625,7 @@ void Sae::encode(const float* X, int64_t n, float* Fout) const {
     c[j] = b_enc_[j] - acc;
   }
   // Fixed row blocks, one single-threaded sgemm each: the codes must not depend on the thread
-  // count (see kBlocks).
+  // count (see kBlockWork).
   const int64_t blocks = (n + kEncodeRows - 1) / kEncodeRows;
 #pragma omp parallel if (n * d * F >= kParallelWork)
   {

@@ -25,9 +25,10 @@
 // init, as the reference); b_pre = 0 (reference: geometric median is None -> zeros).
 // The RNG is splitmix64 + Box-Muller, so values differ from torch's, not in distribution.
 //
-// Determinism: every reduction has a fixed order independent of the thread count, and GEMMs
-// split only over output elements, so a seed gives bit-identical results on 1 or N threads.
-// Threading and the dense/sparse backward: see sae.cpp.
+// Determinism: a seed gives bit-identical parameters, losses and codes on any thread count:
+// sums over rows run in fixed chunks added in order, and every GEMM is the same set of
+// single-threaded sgemm calls whatever the thread count. Threading and the dense/sparse
+// backward: see sae.cpp.
 #pragma once
 #include <cstdint>
 #include <vector>
@@ -86,6 +87,7 @@ class Sae {
   int64_t sparse_steps() const { return sparse_steps_; }  // of which used sparse kernels
   const std::vector<float>& loss_history() const { return loss_history_; }
 
+  // Parameters, writable (e.g. to load a trained SAE); keep their sizes.
   std::vector<float>& W_enc() { return W_enc_; }  // (n_features, d_in)
   std::vector<float>& b_enc() { return b_enc_; }  // (n_features)
   std::vector<float>& W_dec() { return W_dec_; }  // (d_in, n_features)
