@@ -6,6 +6,7 @@
 #include <numeric>
 
 #include "discovery/code_scores.h"
+#include "discovery/eap.h"
 #include "ops/error.h"
 
 namespace cs {
@@ -31,6 +32,26 @@ PositionChoice position_for(const TokenizedTask& task, const DiscoverOptions& o,
   return p;
 }
 }  // namespace
+
+std::vector<double> combine_ranks(const std::vector<double>& a, const std::vector<double>& b) {
+  auto ranks = [](const std::vector<double>& v) {  // average rank in [0, 1], ties share a rank
+    const size_t n = v.size();
+    std::vector<size_t> idx(n);
+    std::iota(idx.begin(), idx.end(), 0);
+    std::stable_sort(idx.begin(), idx.end(), [&](size_t x, size_t y) { return v[x] < v[y]; });
+    std::vector<double> r(n);
+    for (size_t i = 0; i < n;) {
+      size_t j = i;
+      while (j + 1 < n && v[idx[j + 1]] == v[idx[i]]) ++j;
+      for (size_t k = i; k <= j; ++k) r[idx[k]] = n > 1 ? (i + j) / 2.0 / (n - 1) : 0.0;
+      i = j + 1;
+    }
+    return r;
+  };
+  std::vector<double> ra = ranks(a), rb = ranks(b), out(a.size());
+  for (size_t i = 0; i < a.size(); ++i) out[i] = (ra[i] + rb[i]) / 2;
+  return out;
+}
 
 DiscoverResult discover(const Model& m, const TokenizedTask& task, const DiscoverOptions& opts,
                         const GroundTruth* truth) {
@@ -69,7 +90,22 @@ DiscoverResult discover(const Model& m, const TokenizedTask& task, const Discove
     r.seconds_codes += trial.seconds_codes;
     r.seconds_scores += trial.seconds_scores;
     r.train_flops += trial.train_flops;
-    r.head_scores.push_back(opts.level == Level::Edge ? trial.edge_node : trial.node_raw);
+    r.head_scores.push_back(opts.level == Level::Edge ? trial.edge_node
+                            : opts.score == "paper"   ? trial.node_raw
+                                                      : trial.node_null);
+    if (opts.score == "causal" && opts.level == Level::Node) {
+      if (r.attribution.empty()) {
+        // One gradient pass: |first-order estimate of the metric change when the head is
+        // patched to its corrupted (or zero) output|, EAP's node attribution.
+        MethodSettings ms;
+        ms.n_prompts = std::min<int>(100, static_cast<int>(task.size()));
+        ms.ablation = task.corrupt.empty() ? AblationKind::Zero : AblationKind::Resample;
+        auto ta = Clock::now();
+        r.attribution = eap(m, task, ms).head_scores;
+        r.seconds_scores += since(ta);
+      }
+      r.head_scores.back() = combine_ranks(r.head_scores.back(), r.attribution);
+    }
     if (truth) {
       TrialEval e;
       e.auc = roc_auc(r.head_scores.back(), labels);

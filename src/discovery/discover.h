@@ -25,6 +25,10 @@ struct DiscoverOptions {
   int trials = 1;
   uint64_t seed = 0;                // trial t uses seed + t
   Level level = Level::Node;
+  // Node ranking: "paper" |P \ N| (O'Neill & Bui), "null" the null-corrected score of
+  // code_null.h, "causal" the null-corrected score confirmed by one attribution-patching pass
+  // (mean of the two normalised ranks; see discover.cpp).
+  std::string score = "paper";
   int top_k = -1;                   // circuit = top-k heads; -1: ground-truth size, else threshold
   double threshold = -1;            // on the softmax scores (paper), when top_k < 0 and >= 0
   bool faithfulness = true;
@@ -49,11 +53,15 @@ struct DiscoverResult {
   std::optional<TrialEval> mean_eval;            // with a truth: of the mean scores
   std::optional<FaithfulnessCurve> faith;
   double circuit_faithfulness = 0;               // fraction of the full metric kept by `circuit`
+  std::vector<double> attribution;               // "causal": |attribution patching| per head
   double seconds_collect = 0, seconds_train = 0, seconds_codes = 0, seconds_scores = 0,
          seconds_faithfulness = 0, seconds_total = 0;
   double collect_flops = 0, train_flops = 0;
   int n_positive = 0, n_negative = 0;
 };
+
+// Mean of the two normalised ranks (ties averaged): the "causal" score's combination.
+std::vector<double> combine_ranks(const std::vector<double>& a, const std::vector<double>& b);
 
 DiscoverResult discover(const Model& m, const TokenizedTask& task, const DiscoverOptions& opts,
                         const GroundTruth* truth);

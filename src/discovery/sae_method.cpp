@@ -5,6 +5,7 @@
 #include <numeric>
 #include <random>
 
+#include "discovery/code_null.h"
 #include "discovery/code_scores.h"
 #include "ops/error.h"
 
@@ -73,6 +74,8 @@ SaeTrial run_sae_trial(const Tensor& pos, const Tensor& neg, int heads_per_layer
   t0 = std::chrono::steady_clock::now();
   r.node_raw = node_scores(r.pos_codes.data(), Np, r.neg_codes.data(), Nn, HT, opts.normalise);
   r.node_softmax = softmax(r.node_raw);
+  r.node_null = node_scores_null_corrected(r.pos_codes.data(), Np, r.neg_codes.data(), Nn, HT,
+                                           opts.null_rounds, seed);
   if (opts.edges) {
     r.edge_U = edge_scores(r.pos_codes.data(), Np, r.neg_codes.data(), Nn, HT, opts.normalise);
     int64_t k = opts.edge_k >= 0 ? opts.edge_k : reference_edge_k(heads_per_layer);

@@ -18,6 +18,7 @@ struct SaeMethodOptions {
   bool normalise = false;    // node/edge scores divided by the number of distinct codes
   int64_t edge_k = -1;       // edge -> node reduction k; -1: the reference's (heads per layer)^2/2
   bool edges = true;         // also compute the head-pair scores
+  int null_rounds = 20;      // random splits for the null-corrected score (code_null.h)
 };
 
 struct SaeTrial {
@@ -27,6 +28,7 @@ struct SaeTrial {
   std::vector<int32_t> neg_codes;      // [n_neg, n_heads]
   std::vector<double> node_raw;        // |P \ N| per head (or normalised)
   std::vector<double> node_softmax;    // softmax over heads: the paper's node scores
+  std::vector<double> node_null;       // |PA \ NB| - |PA \ PB| over random splits (code_null.h)
   std::vector<double> edge_U;          // [n_heads, n_heads] code pairs only on positives
   std::vector<double> edge_node;       // edge scores reduced to heads (counts)
   float sae_loss = 0;                  // final training loss
