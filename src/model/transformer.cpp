@@ -140,8 +140,10 @@ Tensor attention_block(const Model& m, int l, const Tensor& resid, const Tensor*
     attention_values(z.ptr() + b * T * H * dh + h * dh, H * dh, scores.ptr() + (b * H + h) * T * T,
                      v.ptr() + b * T * Hk * dh + (h / group) * dh, Hk * dh, T, dh);
   };
+  // Threads only pay off once there is real work per head (tiny test models run faster serially).
+  const bool par = B * H * T * T * dh > 32768;
   if (!hook_scores && !hook_pattern) {
-#pragma omp parallel for collapse(2) schedule(static)
+#pragma omp parallel for collapse(2) schedule(static) if (par)
     for (int64_t b = 0; b < B; ++b)
       for (int64_t h = 0; h < H; ++h) {
         head_scores(b, h);
@@ -149,15 +151,15 @@ Tensor attention_block(const Model& m, int l, const Tensor& resid, const Tensor*
         head_values(b, h);
       }
   } else {
-#pragma omp parallel for collapse(2) schedule(static)
+#pragma omp parallel for collapse(2) schedule(static) if (par)
     for (int64_t b = 0; b < B; ++b)
       for (int64_t h = 0; h < H; ++h) head_scores(b, h);
     hook(hooks, Hook::attn_scores, l, scores);
-#pragma omp parallel for collapse(2) schedule(static)
+#pragma omp parallel for collapse(2) schedule(static) if (par)
     for (int64_t b = 0; b < B; ++b)
       for (int64_t h = 0; h < H; ++h) causal_softmax(scores.ptr() + (b * H + h) * T * T, T);
     hook(hooks, Hook::pattern, l, scores);
-#pragma omp parallel for collapse(2) schedule(static)
+#pragma omp parallel for collapse(2) schedule(static) if (par)
     for (int64_t b = 0; b < B; ++b)
       for (int64_t h = 0; h < H; ++h) head_values(b, h);
   }
