@@ -3,8 +3,8 @@
 
 #include <algorithm>
 #include <cmath>
-#include <numeric>
 #include <cstdint>
+#include <numeric>
 #include <string>
 
 #include "ops/error.h"
@@ -39,7 +39,7 @@ int64_t count_difference(const std::vector<int64_t>& a, const std::vector<int64_
   return count;
 }
 
-// Distinct values of column h (or of the pair of columns h1, h2 packed into one key).
+// Sorted distinct codes of head h.
 void column_set(const int32_t* codes, int64_t n, int64_t n_heads, int64_t h,
                 std::vector<int64_t>& out) {
   out.resize(n);
@@ -47,6 +47,7 @@ void column_set(const int32_t* codes, int64_t n, int64_t n_heads, int64_t h,
   sort_unique(out);
 }
 
+// Sorted distinct code pairs of heads (h1, h2), each packed into one 64-bit key.
 void pair_set(const int32_t* codes, int64_t n, int64_t n_heads, int64_t h1, int64_t h2,
               std::vector<int64_t>& out) {
   out.resize(n);

@@ -18,6 +18,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <string>
 
@@ -115,6 +116,49 @@ Share my_share(const Blocks& bl, int64_t F) {
   if (b.size() == 0) return {b, {0, 0}, {0, 0}, split(F, t, T, 1)};
   return {b, {bl.rows(b.begin).begin, bl.rows(b.end - 1).end},
           {bl.dims(b.begin).begin, bl.dims(b.end - 1).end}, split(F, t, T, 1)};
+}
+
+// out[j, e] = in[e, j] for rows j in [rows.begin, rows.end) of out (cols_in x ld_out), in tiles
+// of 8 so that both sides touch whole cache-line pieces.
+void transpose_rows(const float* in, int64_t ld_in, float* out, int64_t ld_out, Range rows,
+                    int64_t n_cols) {
+  for (int64_t e0 = 0; e0 < n_cols; e0 += 8) {
+    const int64_t e1 = std::min(n_cols, e0 + 8);
+    for (int64_t j = rows.begin; j < rows.end; ++j)
+      for (int64_t e = e0; e < e1; ++e) out[j * ld_out + e] = in[e * ld_in + j];
+  }
+}
+
+// f = relu(pre + c) in place over one row (F); returns the row's sum and counts its non-zeros.
+// Hand-vectorised: under GCC's default -ftrapping-math the compares stay scalar branches.
+// max_ps(x, 0) is exactly `x > 0 ? x : 0` (so never -0), as in the tail.
+float relu_row(float* f, const float* c, int64_t F, int32_t* nnz) {
+  int64_t j = 0;
+  float sum = 0.0f;
+  int32_t cnt = 0;
+#ifdef __AVX2__
+  __m256 acc = _mm256_setzero_ps();
+  const __m256 zero = _mm256_setzero_ps();
+  for (; j + 8 <= F; j += 8) {
+    const __m256 pre = _mm256_add_ps(_mm256_loadu_ps(f + j), _mm256_loadu_ps(c + j));
+    const __m256 v = _mm256_max_ps(pre, zero);
+    _mm256_storeu_ps(f + j, v);
+    acc = _mm256_add_ps(acc, v);
+    const int active = _mm256_movemask_ps(_mm256_cmp_ps(v, zero, _CMP_GT_OQ));
+    cnt += __builtin_popcount(static_cast<unsigned>(active));
+  }
+  alignas(32) float lane[8];
+  _mm256_store_ps(lane, acc);
+  for (float x : lane) sum += x;
+#endif
+  for (; j < F; ++j) {
+    const float pre = f[j] + c[j];
+    f[j] = pre > 0.0f ? pre : 0.0f;
+    sum += f[j];
+    cnt += f[j] > 0.0f;
+  }
+  *nnz = cnt;
+  return sum;
 }
 
 // torch.optim.Adam coefficients for step t (bias corrections folded in).
@@ -238,6 +282,7 @@ struct SaeWorkspace {
   std::vector<double> chunk_l1;    // (n_chunks) sum of f per row chunk
   std::vector<int64_t> chunk_nnz;  // (n_chunks) active (row, feature) pairs per row chunk
   std::vector<double> colsum_r;    // (d) sum of r over rows
+  std::vector<double> colsum_df;   // (F) sum of dL/dpre over rows
   std::vector<float> scratch;      // (3 * F) column-wise Adam
   // Sparse kernels.
   std::vector<float> W_decT;        // (F, d) decoder atoms as rows
@@ -254,7 +299,8 @@ struct SaeWorkspace {
   SaeWorkspace(int64_t n_, int64_t d_, int64_t F_)
       : n(n_), d(d_), F(F_), blocks(n, d, F), f(n * F), r(n * d), df(n * F), c(F),
         chunk_sq((n + kChunk - 1) / kChunk), chunk_l1(chunk_sq.size()),
-        chunk_nnz(chunk_sq.size()), colsum_r(d), scratch(3 * F), W_decT(F * d), gT(F * d),
+        chunk_nnz(chunk_sq.size()), colsum_r(d), colsum_df(F), scratch(3 * F), W_decT(F * d),
+        gT(F * d),
         row_feat(n * F), row_cnt(n), feat_rows(n * F), feat_start(F + 1) {}
 
   int64_t n_chunks() const { return static_cast<int64_t>(chunk_sq.size()); }
@@ -277,6 +323,7 @@ void dense_rows(const float* X, const Params& p, float alpha, float l1n, Range r
   float* f = ws.f.data() + rows.begin * F;
   float* r = ws.r.data() + rows.begin * d;
   float* df = ws.df.data() + rows.begin * F;
+  const float* b_pre = p.b_pre;
   sgemm(false, true, m, d, F, 1.0f, f, F, p.W_dec, F, 0.0f, r, d);
   const Range ks = ws.chunks_of(rows);
   for (int64_t k = ks.begin; k < ks.end; ++k) {
@@ -287,15 +334,23 @@ void dense_rows(const float* X, const Params& p, float alpha, float l1n, Range r
       float s = 0.0f;
 #pragma omp simd reduction(+ : s)
       for (int64_t e = 0; e < d; ++e) {
-        ri[e] += p.b_pre[e] - xi[e];
-        s += ri[e] * ri[e];
+        const float v = ri[e] + b_pre[e] - xi[e];
+        ri[e] = v;
+        s += v * v;
       }
       acc += s;
     }
     ws.chunk_sq[k] = acc;
   }
   sgemm(false, false, m, F, d, alpha, r, d, p.W_dec, F, 0.0f, df, F);
-  for (int64_t e = 0; e < m * F; ++e) df[e] = f[e] > 0.0f ? df[e] + l1n : 0.0f;
+  // A bit mask rather than `f > 0 ? df + l1n : 0`: under GCC's default -ftrapping-math the
+  // conditional add stays a branch and the loop does not vectorise. f >= 0, so f > 0 iff its
+  // bits are non-zero (relu never yields -0).
+#pragma omp simd
+  for (int64_t e = 0; e < m * F; ++e) {
+    const uint32_t keep = std::bit_cast<uint32_t>(f[e]) != 0 ? ~0u : 0u;
+    df[e] = std::bit_cast<float>(std::bit_cast<uint32_t>(df[e] + l1n) & keep);
+  }
 }
 
 // Weight gradients from the dense products, for dims block e: gW_dec = alpha r^T f (d, F) and
@@ -315,6 +370,7 @@ void sparse_rows(const float* X, const Params& p, float alpha, float l1n, Range 
                  SaeWorkspace& ws) {
   const int64_t d = ws.d, F = ws.F;
   const float* atoms = ws.W_decT.data();
+  const float* b_pre = p.b_pre;
   const Range ks = ws.chunks_of(rows);
   for (int64_t k = ks.begin; k < ks.end; ++k) {
     double acc = 0;
@@ -322,13 +378,15 @@ void sparse_rows(const float* X, const Params& p, float alpha, float l1n, Range 
       const float* fi = ws.f.data() + i * F;
       int32_t* feats = ws.row_feat.data() + i * F;
       int32_t cnt = 0;
-      for (int64_t j = 0; j < F; ++j)
-        if (fi[j] > 0.0f) feats[cnt++] = static_cast<int32_t>(j);
+      for (int64_t j = 0; j < F; ++j) {  // branch-free compaction
+        feats[cnt] = static_cast<int32_t>(j);
+        cnt += fi[j] > 0.0f;
+      }
       ws.row_cnt[i] = cnt;
       float* ri = ws.r.data() + i * d;
       const float* xi = X + i * d;
 #pragma omp simd
-      for (int64_t e = 0; e < d; ++e) ri[e] = p.b_pre[e] - xi[e];
+      for (int64_t e = 0; e < d; ++e) ri[e] = b_pre[e] - xi[e];
       for (int32_t t = 0; t < cnt; ++t) {
         const float* a = atoms + feats[t] * d;
         const float fv = fi[feats[t]];
@@ -375,6 +433,10 @@ void group_rows_by_feature(SaeWorkspace& ws) {
 void sparse_feature_grads(const float* X, const Params& p, float alpha, int64_t j,
                           SaeWorkspace& ws, const Grads& g) {
   const int64_t d = ws.d, F = ws.F;
+  const float* f = ws.f.data();
+  const float* df = ws.df.data();
+  const float* r = ws.r.data();
+  const float* b_pre = p.b_pre;
   float* gd = ws.gT.data() + j * d;
   float* ge = g.W_enc + j * d;
   std::fill(gd, gd + d, 0.0f);
@@ -382,8 +444,8 @@ void sparse_feature_grads(const float* X, const Params& p, float alpha, int64_t 
   double sb = 0;
   for (int64_t q = ws.feat_start[j]; q < ws.feat_start[j + 1]; ++q) {
     const int64_t i = ws.feat_rows[q];
-    const float a = alpha * ws.f[i * F + j], gi = ws.df[i * F + j];
-    const float* ri = ws.r.data() + i * d;
+    const float a = alpha * f[i * F + j], gi = df[i * F + j];
+    const float* ri = r + i * d;
     const float* xi = X + i * d;
 #pragma omp simd
     for (int64_t e = 0; e < d; ++e) {
@@ -394,7 +456,7 @@ void sparse_feature_grads(const float* X, const Params& p, float alpha, int64_t 
   }
   const float gb = g.b_enc[j] = static_cast<float>(sb);
 #pragma omp simd
-  for (int64_t e = 0; e < d; ++e) ge[e] -= gb * p.b_pre[e];
+  for (int64_t e = 0; e < d; ++e) ge[e] -= gb * b_pre[e];
 }
 
 // Loss and raw gradients at p for X (n, d), into g (shapes as the params) and ws.loss.
@@ -409,13 +471,16 @@ void forward_backward(const float* X, float l1, SaeKernels kernels, const Params
   omp_set_num_threads(1);  // this task's ICV only: sgemm calls in here stay on this thread
 
   // c = b_enc - W_enc b_pre, so pre = (X - b_pre) W_enc^T + b_enc = X W_enc^T + c; atoms as rows.
+  const float* b_pre = p.b_pre;
+  float* c = ws.c.data();
   for (int64_t j = s.feats.begin; j < s.feats.end; ++j) {
+    const float* w = p.W_enc + j * d;
     float acc = 0.0f;
 #pragma omp simd reduction(+ : acc)
-    for (int64_t e = 0; e < d; ++e) acc += p.W_enc[j * d + e] * p.b_pre[e];
-    ws.c[j] = p.b_enc[j] - acc;
-    for (int64_t e = 0; e < d; ++e) ws.W_decT[j * d + e] = p.W_dec[e * F + j];
+    for (int64_t e = 0; e < d; ++e) acc += w[e] * b_pre[e];
+    c[j] = p.b_enc[j] - acc;
   }
+  transpose_rows(p.W_dec, F, ws.W_decT.data(), d, s.feats, d);  // this thread's atoms as rows
 #pragma omp barrier
 
   // f = relu(X W_enc^T + c), this thread's rows; l1 and active count per chunk.
@@ -430,17 +495,8 @@ void forward_backward(const float* X, float l1, SaeKernels kernels, const Params
     double acc = 0;
     int64_t nnz = 0;
     for (int64_t i = ws.chunk(k).begin; i < ws.chunk(k).end; ++i) {
-      float* fi = ws.f.data() + i * F;
-      float sum = 0.0f;
-      int32_t cnt = 0;
-#pragma omp simd reduction(+ : sum, cnt)
-      for (int64_t j = 0; j < F; ++j) {
-        const float v = std::max(fi[j] + ws.c[j], 0.0f);
-        fi[j] = v;
-        sum += v;
-        cnt += v > 0.0f;
-      }
-      acc += sum;
+      int32_t cnt;
+      acc += relu_row(ws.f.data() + i * F, c, F, &cnt);
       nnz += cnt;
     }
     ws.chunk_l1[k] = acc;
@@ -466,19 +522,20 @@ void forward_backward(const float* X, float l1, SaeKernels kernels, const Params
     group_rows_by_feature(ws);
 #pragma omp for schedule(dynamic, 4)
     for (int64_t j = 0; j < F; ++j) sparse_feature_grads(X, p, alpha, j, ws, g);
-    for (int64_t e = s.dims.begin; e < s.dims.end; ++e)
-      for (int64_t j = 0; j < F; ++j) g.W_dec[e * F + j] = ws.gT[j * d + e];
+    transpose_rows(ws.gT.data(), d, g.W_dec, F, s.dims, F);
   } else {
     for (int64_t b = s.blocks.begin; b < s.blocks.end; ++b)
       dense_rows(X, p, alpha, l1n, ws.blocks.rows(b), ws);
 #pragma omp barrier
     for (int64_t b = s.blocks.begin; b < s.blocks.end; ++b)
       dense_weight_grads(X, alpha, ws.blocks.dims(b), ws, g);
-    for (int64_t j = s.feats.begin; j < s.feats.end; ++j) {
-      double sb = 0;
-      for (int64_t i = 0; i < n; ++i) sb += ws.df[i * F + j];
-      g.b_enc[j] = static_cast<float>(sb);
+    double* sb = ws.colsum_df.data();  // per feature, over rows in order
+    std::fill(sb + s.feats.begin, sb + s.feats.end, 0.0);
+    for (int64_t i = 0; i < n; ++i) {
+      const float* gi = ws.df.data() + i * F;
+      for (int64_t j = s.feats.begin; j < s.feats.end; ++j) sb[j] += gi[j];
     }
+    for (int64_t j = s.feats.begin; j < s.feats.end; ++j) g.b_enc[j] = static_cast<float>(sb[j]);
 #pragma omp barrier
     for (int64_t j = s.feats.begin; j < s.feats.end; ++j)
       for (int64_t e = 0; e < d; ++e)
@@ -496,11 +553,12 @@ void forward_backward(const float* X, float l1, SaeKernels kernels, const Params
       for (int64_t q = e.begin; q < e.end; ++q) col[q] += ri[q];
     }
     for (int64_t q = e.begin; q < e.end; ++q) g.b_pre[q] = static_cast<float>(alpha * col[q]);
+    float* gp = g.b_pre;
     for (int64_t j = 0; j < F; ++j) {
       const float gb = g.b_enc[j];
+      const float* w = p.W_enc + j * d;
 #pragma omp simd
-      for (int64_t q = e.begin; q < e.end; ++q)
-        g.b_pre[q] = std::fma(-p.W_enc[j * d + q], gb, g.b_pre[q]);
+      for (int64_t q = e.begin; q < e.end; ++q) gp[q] = std::fma(-w[q], gb, gp[q]);
     }
   }
 #pragma omp master
@@ -635,7 +693,11 @@ void Sae::encode(const float* X, int64_t n, float* Fout) const {
       const int64_t i0 = b * kEncodeRows, m = std::min(kEncodeRows, n - i0);
       float* out = Fout + i0 * F;
       sgemm(false, true, m, F, d, 1.0f, X + i0 * d, d, W_enc_.data(), d, 0.0f, out, F);
-      for (int64_t e = 0; e < m * F; ++e) out[e] = std::max(out[e] + c[e % F], 0.0f);
+      for (int64_t i = 0; i < m; ++i)
+        for (int64_t j = 0; j < F; ++j) {
+          const float pre = out[i * F + j] + c[j];
+          out[i * F + j] = pre > 0.0f ? pre : 0.0f;
+        }
     }
   }
 }
