@@ -270,6 +270,8 @@ void check_planted(SaeDecoderNorm mode) {
     const float s = U12(rng);
     for (int64_t k = 0; k < d; ++k) X[i * d + k] = s * atoms[label[i] * d + k] + 0.01f * N01(rng);
   }
+  // Trained longer and faster than the paper's 500 epochs at lr 1e-3: with those, 2 of 5 seeds
+  // merge two atoms into one code on this toy problem; with these, all 5 separate all 8.
   SaeConfig cfg;
   cfg.n_features = 16;
   cfg.epochs = 1500;
