@@ -10,6 +10,7 @@ int cmd_run(int argc, char** argv);
 int cmd_init_random(int argc, char** argv);
 int cmd_discover(int argc, char** argv);
 int cmd_eval(int argc, char** argv);
+int cmd_convert(int argc, char** argv);
 int cmd_compare(int argc, char** argv);
 int cmd_reference_circuit(int argc, char** argv);
 int cmd_tasks(int argc, char** argv);

@@ -24,6 +24,7 @@ const Command kCommands[] = {
     {"discover", "find a task's circuit with the discrete-SAE method (report, scores, evaluation)", cs::cmd_discover},
     {"reference-circuit", "find a reference circuit by greedy ablation pruning and path patching", cs::cmd_reference_circuit},
     {"compare", "run the SAE method and the baselines side by side: AUC, precision, faithfulness, time", cs::cmd_compare},
+    {"convert", "rewrite a checkpoint in another dtype (F32 -> F16)", cs::cmd_convert},
     {"tasks", "list the builtin tasks, or show a task's prompts as the model gets them", cs::cmd_tasks},
     {"eval", "evaluate head scores against a ground-truth circuit (AUC, precision, recall)", cs::cmd_eval},
     {"train", "train a small GPT-2 on the generated task + filler corpus (AdamW, HF checkpoints)", cs::cmd_train},
