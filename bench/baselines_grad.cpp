@@ -1,0 +1,76 @@
+// bench/baselines_grad: wall time of the node-level activation patching, EAP and EAP-IG baselines
+// on a random-token logit-difference task (n prompts of T tokens, corrupt = clean with a third of
+// the tokens resampled), for gpt2-tiny (tests/data) and random models of preset shapes.
+// Usage: baselines_grad [n_prompts] [T] [preset ...]   (default 32 16 gpt2-tiny toy-gpt2-4l)
+#include <cstdio>
+#include <ctime>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "bench_util.h"
+#include "discovery/activation_patching.h"
+#include "discovery/eap.h"
+#include "model/init.h"
+
+using namespace cs;
+
+namespace {
+
+TokenizedTask random_task(int n, int T, int V, uint32_t seed) {
+  std::mt19937 g(seed);
+  TokenizedTask t;
+  t.name = "random";
+  t.metric = MetricKind::LogitDiff;
+  for (int i = 0; i < n; ++i) {
+    std::vector<int> c(T);
+    for (int& x : c) x = static_cast<int>(g() % V);
+    std::vector<int> k = c;
+    for (int j = 0; j < T / 3; ++j) k[g() % T] = static_cast<int>(g() % V);
+    t.clean.push_back(c);
+    t.corrupt.push_back(k);
+    t.answer.push_back(static_cast<int>(g() % V));
+    t.wrong.push_back({static_cast<int>(g() % V)});
+  }
+  return t;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const int n = argc > 1 ? std::stoi(argv[1]) : 32;
+  const int T = argc > 2 ? std::stoi(argv[2]) : 16;
+  std::vector<std::string> presets;
+  for (int i = 3; i < argc; ++i) presets.push_back(argv[i]);
+  if (presets.empty()) presets = {"gpt2-tiny", "toy-gpt2-4l"};
+
+  std::printf("| model | layers x heads | d_model | edges | method | wall s | CPU s | forwards | backwards |\n");
+  std::printf("|---|---|---|---|---|---|---|---|---|\n");
+  for (const std::string& p : presets) {
+    const Model m = p == "gpt2-tiny" ? load_model(std::string(CS_SOURCE_DIR) + "/tests/data/gpt2-tiny")
+                                     : random_model(preset_config(p), 1);
+    const TokenizedTask task = random_task(n, T, m.cfg.vocab_size, 7);
+    MethodSettings s;
+    s.n_prompts = n;
+    struct Method { const char* name; MethodResult (*fn)(const Model&, const TokenizedTask&, const MethodSettings&); };
+    for (const Method& meth : {Method{"activation patching", activation_patching}, Method{"EAP", eap},
+                               Method{"EAP-IG (5 steps)", eap_ig}}) {
+      MethodResult r;
+      double cpu = 0;  // process CPU seconds of the median run: stable on a shared machine
+      const int reps = m.cfg.n_layers * m.cfg.n_heads > 64 ? 1 : 3;
+      const double sec = bench::median_seconds([&] {
+        const std::clock_t c0 = std::clock();
+        r = meth.fn(m, task, s);
+        cpu = static_cast<double>(std::clock() - c0) / CLOCKS_PER_SEC;
+      }, reps);
+      const auto get = [&](const char* k) { auto it = r.stats.find(k); return it == r.stats.end() ? 0.0 : it->second; };
+      std::printf("| %s | %d x %d | %d | %zu | %s | %.3f | %.3f | %.0f | %.0f |\n", p.c_str(), m.cfg.n_layers,
+                  m.cfg.n_heads, m.cfg.d_model, full_graph_edges(m.cfg.n_layers, m.cfg.n_heads, !m.cfg.attn_only).size(),
+                  meth.name, sec, cpu, get("forward_passes"), get("backward_passes"));
+      std::fflush(stdout);
+    }
+  }
+  std::printf("\n%d prompts x %d tokens, resample ablation, logit-difference metric; wall s is the median\n"
+              "of 3 runs (1 for models over 64 heads), CPU s the process CPU time of the last run\n", n, T);
+  return 0;
+}
