@@ -1,0 +1,108 @@
+// ACDC, HISP and subnetwork probing speed (discovery/acdc.h, hisp.h, subnetwork_probing.h): full
+// ACDC sweeps on toy-gpt2-4l-shaped models (the shipped models/toy-gpt2-4l if present, and random
+// weights) on greater-than prompts (the task the small zoo model shows most of), and the time of
+// single edge evaluations on GPT-2-small-shaped random weights on IOI prompts (no full sweep:
+// 32,923 edges). Prints one table.
+//   acdc [--quick | --gpt2] [--prompts N]     --quick skips GPT-2 small, --gpt2 runs only it
+// Times are wall clock; the machine's load and OMP_NUM_THREADS matter (run with the threads the
+// machine really has free).
+#include <algorithm>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <string>
+
+#include "bench_util.h"
+#include "discovery/acdc.h"
+#include "discovery/hisp.h"
+#include "discovery/subnetwork_probing.h"
+#include "model/init.h"
+#include "model/process_weights.h"
+#include "model/tokenizer.h"
+
+using namespace cs;
+
+namespace {
+
+double cpu_s() { return static_cast<double>(std::clock()) / CLOCKS_PER_SEC; }
+
+// One table row; cpu = process CPU seconds of the run (all threads).
+void row(const char* model, const std::string& what, const MethodResult& r, double cpu) {
+  auto st = [&](const char* k) { return r.stats.count(k) ? r.stats.at(k) : 0.0; };
+  const double evals = st("edges_evaluated");
+  std::printf("| %-28s | %-38s | %6.0f | %5.0f | %8.4f | %8.2f | %8.2f | %8.2f |\n", model, what.c_str(),
+              evals, st("edges_kept"), st("final_metric"), r.seconds, cpu,
+              st("cpu_ms_per_evaluation"));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  bool quick = false, only_gpt2 = false;
+  int n = 100;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--quick") quick = true;
+    else if (a == "--gpt2") only_gpt2 = true;
+    else if (a == "--prompts" && i + 1 < argc) n = std::stoi(argv[++i]);
+  }
+  Tokenizer tok = Tokenizer::for_model_dir(std::string(CS_SOURCE_DIR) + "/data/gpt2-tokenizer");
+  TaskOptions to;
+  to.n = n;
+  to.variant = "acdc";  // ACDC's IOI dataset: template 1, ABBA
+  const TokenizedTask ioi = make_task("ioi", tok, to);
+  TaskOptions tg;
+  tg.n = n;
+  const TokenizedTask gt = make_task("greater-than", tok, tg);
+  std::printf("%d prompts (greater-than: %zu tokens, IOI: %zu tokens), KL metric, resample ablation\n", n,
+              gt.clean[0].size(), ioi.clean[0].size());
+  std::printf("cpu s: process CPU seconds of the run (all threads); ms/eval: ACDC sweep CPU ms per edge evaluation\n");
+  std::printf("| %-28s | %-38s | %6s | %5s | %8s | %8s | %8s | %8s |\n", "model", "run", "evals",
+              "kept", "final KL", "wall s", "cpu s", "ms/eval");
+  std::printf("|------------------------------|----------------------------------------|--------|-------|----------|----------|----------|----------|\n");
+
+  MethodSettings s;
+  s.n_prompts = n;
+  s.params = {{"tau", 0.01}};
+  auto sweep = [&](const char* name, const Model& m) {
+    for (double tau : {0.01, 0.001, -1e9}) {  // -1e9: nothing removed, every edge evaluated
+      MethodSettings t = s;
+      t.params = {{"tau", tau}};
+      const double c0 = cpu_s();
+      const MethodResult r = acdc(m, gt, t);
+      const std::string ts = tau < -1 ? "-inf (worst case)" : std::to_string(tau).substr(0, 6);
+      row(name, "greater-than: ACDC sweep, tau " + ts, r, cpu_s() - c0);
+    }
+    double c0 = cpu_s();
+    const MethodResult h = hisp(m, gt, s);
+    row(name, "greater-than: HISP (1 fwd + 1 bwd)", h, cpu_s() - c0);
+    MethodSettings sp = s;
+    sp.params = {{"steps", 10}};
+    c0 = cpu_s();
+    const MethodResult p = subnetwork_probing(m, gt, sp);
+    row(name, "greater-than: SP, 10 of 200 steps", p, cpu_s() - c0);
+  };
+  const std::string zoo = std::string(CS_SOURCE_DIR) + "/models/toy-gpt2-4l";
+  if (!only_gpt2 && std::filesystem::exists(zoo + "/config.json")) sweep("models/toy-gpt2-4l (trained)", load_model(zoo, {.process_weights = true}));
+  if (!only_gpt2) {
+    Model small = random_model(preset_config("toy-gpt2-4l"), 1);
+    process_weights(small);
+    sweep("toy-gpt2-4l random weights", small);
+  }
+  if (!quick) {
+    Model g = random_model(preset_config("gpt2-small"), 1);
+    process_weights(g);
+    MethodSettings q = s;
+    q.params = {{"tau", 0.01}, {"max_evaluations", 10}};
+    double c0 = cpu_s();
+    MethodResult r = acdc(g, ioi, q);
+    row("gpt2-small random weights", "IOI: 10 edges into output", r, cpu_s() - c0);
+    for (int top : {11, 6, 0}) {  // tau -inf: every edge kept, everything downstream recomputed
+      q.params = {{"tau", -1e9}, {"max_evaluations", 10}, {"top_layer", top}};
+      c0 = cpu_s();
+      r = acdc(g, ioi, q);
+      row("gpt2-small random weights", "IOI: 10 edges into m" + std::to_string(top) + ", all alive", r, cpu_s() - c0);
+    }
+  }
+  return 0;
+}
