@@ -70,8 +70,8 @@ int main(int argc, char** argv) {
       t.params = {{"tau", tau}};
       const double c0 = cpu_s();
       const MethodResult r = acdc(m, gt, t);
-      const std::string ts = tau < -1 ? "-inf (worst case)" : std::to_string(tau).substr(0, 6);
-      row(name, "greater-than: ACDC sweep, tau " + ts, r, cpu_s() - c0);
+      const std::string ts = tau < -1 ? "-inf (worst)" : std::to_string(tau).substr(0, 6);
+      row(name, "greater-than: ACDC, tau " + ts, r, cpu_s() - c0);
     }
     double c0 = cpu_s();
     const MethodResult h = hisp(m, gt, s);
