@@ -1,6 +1,9 @@
 #include <cstdio>
+#include <nlohmann/json.hpp>
 
 #include "cli/args.h"
+#include "model/save.h"
+#include "model/tokenizer.h"
 #include "cli/commands.h"
 #include "ops/error.h"
 #include "train/trainer.h"
@@ -32,8 +35,27 @@ int cmd_train(int argc, char** argv) {
       .flag("eval-every", std::to_string(d.eval_every), "steps between held-out evaluations (0: end only)")
       .flag("eval-n", std::to_string(d.eval_n), "prompts per task in an evaluation")
       .flag("save-every", std::to_string(d.save_every), "steps between checkpoints (0: end only)")
-      .flag("time-budget-min", "0", "stop early after this many minutes of wall time (0: none)");
+      .flag("time-budget-min", "0", "stop early after this many minutes of wall time (0: none)")
+      .flag("evaluate", "", "only evaluate this model directory on the held-out tasks (--eval-n prompts,\n"
+            "                            --seed) and write DIR/scores.json; no training");
   if (!a.parse(argc, argv)) return 0;
+  if (!a.str("evaluate").empty()) {
+    const std::string dir = a.str("evaluate");
+    Model m = load_model(dir);
+    Tokenizer tok = Tokenizer::for_model_dir(dir);
+    const int n = a.integer("eval-n");
+    const uint64_t seed = static_cast<uint64_t>(a.integer("seed"));
+    TaskScores s = evaluate_heldout(m, tok, n, seed);
+    nlohmann::json j = {{"n", n}, {"seed", seed}, {"ioi_acc", s.ioi_acc}, {"ioi_logit_diff", s.ioi_logit_diff},
+                        {"gt_prob_diff", s.gt_prob_diff}, {"docstring_acc", s.docstring_acc},
+                        {"induction_acc", s.induction_acc}};
+    write_file_atomic(dir + "/scores.json", j.dump(2) + "\n");
+    std::printf("%s: held-out IOI accuracy %.3f (logit diff %.3f), greater-than prob diff %.3f, docstring "
+                "accuracy %.3f, induction accuracy %.3f (%d prompts per task, seed %llu)\n",
+                dir.c_str(), s.ioi_acc, s.ioi_logit_diff, s.gt_prob_diff, s.docstring_acc, s.induction_acc, n,
+                static_cast<unsigned long long>(seed));
+    return 0;
+  }
   TrainConfig c;
   c.preset = a.str("preset");
   c.out = a.str("out");
