@@ -5,6 +5,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/progress.h"
+#include "cli/task_flags.h"
 #include "discovery/compare.h"
 #include "model/model.h"
 #include "model/save.h"
@@ -49,14 +50,7 @@ int cmd_compare(int argc, char** argv) {
   to.seed = static_cast<uint64_t>(a.integer("seed"));
   to.prepend_bos = a.on("prepend-bos");
   TokenizedTask task = make_task(a.str("task"), tok, to);
-  std::optional<GroundTruth> truth;
-  std::string t = a.str("truth");
-  if (t.empty()) {
-    auto own = std::filesystem::path(a.str("MODEL")) / "circuits" / (task.name + ".json");
-    if (std::filesystem::exists(own)) truth = load_ground_truth(own.string());
-  } else if (t != "none") {
-    truth = std::filesystem::exists(t) ? load_ground_truth(t) : ground_truth_by_name(t);
-  }
+  std::optional<GroundTruth> truth = resolve_truth(a.str("truth"), a.str("MODEL"), task.name);
   o.trials = a.integer("trials");
   o.settings.n_prompts = a.integer("method-prompts");
   o.settings.ablation = parse_ablation_kind(a.str("ablation"));

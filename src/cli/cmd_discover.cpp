@@ -5,6 +5,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/progress.h"
+#include "cli/task_flags.h"
 #include "discovery/discover.h"
 #include "interp/task_metric.h"
 #include "model/model.h"
@@ -17,20 +18,6 @@ namespace cs {
 namespace {
 
 std::string head_name(int idx, int H) { return std::to_string(idx / H) + "." + std::to_string(idx % H); }
-
-// --truth: a name under data/truth, a path, "none", or (not given) the model's own reference
-// circuit MODEL/circuits/<task>.json when the model ships one.
-std::optional<GroundTruth> resolve_truth(const Args& a, const std::string& task) {
-  const std::string t = a.str("truth");
-  if (t == "none") return std::nullopt;
-  if (t.empty()) {
-    auto own = std::filesystem::path(a.str("MODEL")) / "circuits" / (task + ".json");
-    if (std::filesystem::exists(own)) return load_ground_truth(own.string());
-    return std::nullopt;
-  }
-  if (std::filesystem::exists(t)) return load_ground_truth(t);
-  return ground_truth_by_name(t);
-}
 
 }  // namespace
 
@@ -75,7 +62,7 @@ int cmd_discover(int argc, char** argv) {
   to.prepend_bos = a.on("prepend-bos");
   TokenizedTask task = make_task(a.str("task"), tok, to);
   for (const std::string& w : task.warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
-  std::optional<GroundTruth> truth = resolve_truth(a, task.name);
+  std::optional<GroundTruth> truth = resolve_truth(a.str("truth"), a.str("MODEL"), task.name);
 
   DiscoverOptions o;
   o.sae.sae.n_features = a.integer("features");
