@@ -13,6 +13,7 @@
 #include "model/model.h"
 #include "model/safetensors.h"
 #include "model/transformer.h"
+#include "golden_fixture.h"
 #include "ops/error.h"
 
 using namespace cs;
@@ -22,23 +23,8 @@ namespace {
 
 const std::string kDir = std::string(CS_TEST_DATA) + "/llama-tiny";
 
-struct Fixture {
-  Model model = load_model(kDir);
-  SafetensorsFile ref{kDir + "/reference.safetensors"};
-  Batch batch;
-  Fixture() {
-    std::vector<int64_t> ids = ref.read_i64("input_ids");
-    const TensorInfo* info = ref.find("input_ids");
-    const int B = static_cast<int>(info->shape[0]), T = static_cast<int>(info->shape[1]);
-    std::vector<std::vector<int>> seqs(B);
-    for (int b = 0; b < B; ++b)
-      for (int t = 0; t < T; ++t) seqs[b].push_back(static_cast<int>(ids[b * T + t]));
-    batch = Batch::from_sequences(seqs);
-  }
-};
-
-Fixture& fx() {
-  static Fixture f;
+GoldenFixture& fx() {
+  static GoldenFixture f(kDir);
   return f;
 }
 
