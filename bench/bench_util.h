@@ -3,6 +3,8 @@
 #pragma once
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
+#include <string>
 #include <functional>
 #include <vector>
 
@@ -32,6 +34,17 @@ inline double sgemm_peak_gflops(int n = 2048) {
   std::vector<float> a(static_cast<size_t>(n) * n, 0.5f), b(a), c(a.size());
   double s = median_seconds([&] { matmul(c.data(), a.data(), b.data(), nullptr, n, n, n); }, 5);
   return 2.0 * n * n * n / s / 1e9;
+}
+
+// Runs a command that prints one number (the PyTorch reference scripts); -1 if it fails or
+// prints nothing (e.g. python3-torch is not installed).
+inline double command_number(const std::string& cmd) {
+  FILE* p = popen((cmd + " 2>/dev/null").c_str(), "r");
+  if (!p) return -1;
+  double v = -1;
+  if (std::fscanf(p, "%lf", &v) != 1) v = -1;
+  pclose(p);
+  return v;
 }
 
 }  // namespace cs::bench

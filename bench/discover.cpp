@@ -43,14 +43,8 @@ void bench_model(const std::string& label, const Model& m, const TokenizedTask& 
 }
 
 double torch_sae_seconds(int rows, int d) {
-  std::string cmd = "/usr/bin/python3 " + std::string(CS_SOURCE_DIR) + "/bench/torch_sae_train.py " +
-                    std::to_string(rows) + " " + std::to_string(d) + " 2>/dev/null";
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return -1;
-  double v = -1;
-  if (std::fscanf(p, "%lf", &v) != 1) v = -1;
-  pclose(p);
-  return v;
+  return bench::command_number("/usr/bin/python3 " + std::string(CS_SOURCE_DIR) + "/bench/torch_sae_train.py " +
+                               std::to_string(rows) + " " + std::to_string(d));
 }
 
 }  // namespace

@@ -31,14 +31,8 @@ Batch random_batch(int B, int T, int V, uint32_t seed) {
 }
 
 double torch_tokens_per_s(int B, int T) {
-  std::string cmd = std::string("/usr/bin/python3 ") + CS_SOURCE_DIR + "/bench/torch_gpt2_forward.py " +
-                    std::to_string(B) + " " + std::to_string(T) + " 2>/dev/null";
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return -1;
-  double v = -1;
-  if (std::fscanf(p, "%lf", &v) != 1) v = -1;
-  pclose(p);
-  return v;
+  return bench::command_number(std::string("/usr/bin/python3 ") + CS_SOURCE_DIR +
+                               "/bench/torch_gpt2_forward.py " + std::to_string(B) + " " + std::to_string(T));
 }
 
 }  // namespace

@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include <gtest/gtest.h>
+
 #include "model/batch.h"
 #include "model/model.h"
 #include "model/safetensors.h"
@@ -25,5 +27,12 @@ struct GoldenFixture {
     batch = Batch::from_sequences(seqs);
   }
 };
+
+// Every golden comparison: max |ours - ref| / max |ref| <= tol (1e-4 for activations).
+inline void expect_close(const Tensor& ours, const Tensor& ref, const std::string& what,
+                         double tol = 1e-4) {
+  ASSERT_EQ(ours.numel(), ref.numel()) << what << ": ours " << ours.shape_str() << " ref " << ref.shape_str();
+  EXPECT_LE(rel_max_error(ours.ptr(), ref.ptr(), ref.numel()), tol) << what;
+}
 
 }  // namespace cs

@@ -20,12 +20,6 @@ GoldenFixture& fx() {
   return f;
 }
 
-void expect_close(const Tensor& ours, const Tensor& ref, const std::string& what, double tol = 1e-4) {
-  ASSERT_EQ(ours.numel(), ref.numel()) << what << ": ours " << ours.shape_str() << " ref " << ref.shape_str();
-  double err = rel_max_error(ours.ptr(), ref.ptr(), ref.numel());
-  EXPECT_LE(err, tol) << what;
-}
-
 }  // namespace
 
 TEST(Gpt2Golden, ConfigIsRead) {

@@ -21,11 +21,6 @@ GoldenFixture& fx() {
   return f;
 }
 
-void expect_close(const Tensor& ours, const Tensor& ref, const std::string& what, double tol = 1e-4) {
-  ASSERT_EQ(ours.numel(), ref.numel()) << what << ": ours " << ours.shape_str() << " ref " << ref.shape_str();
-  EXPECT_LE(rel_max_error(ours.ptr(), ref.ptr(), ref.numel()), tol) << what;
-}
-
 Tensor log_softmax_rows(Tensor t, int64_t V) {
   for (int64_t i = 0; i < t.numel() / V; ++i) {
     float* r = t.ptr() + i * V;
