@@ -14,7 +14,7 @@ OUT=${OUT:-models/toy-gpt2-4l}
 LOG="$OUT/train_log.txt"
 ARGS=(--preset toy-gpt2-4l --out "$OUT" --seed 0
   --docs 40000 --seq-len 128 --batch 8 --steps 600 --warmup 40 --lr 3e-3 --min-lr-frac 0.1
-  --weight-decay 0.1 --clip 1.0 --neg-samples 256 --log-every 20 --eval-every 150 --eval-n 100
+  --weight-decay 0.1 --clip 1.0 --log-every 20 --eval-every 150 --eval-n 100
   --save-every 100 --time-budget-min "${TIME_BUDGET_MIN:-36}")
 if [[ -z "${CARD_ONLY:-}" ]]; then
   cmake -G Ninja -B "$BUILD" -S . >/dev/null

@@ -535,3 +535,40 @@ TEST(TrainStep, LossAndGradientsOverVocabularySubset) {
   EXPECT_LE(rel_max_error(g_listed.w.layers[0].W_qkv.ptr(), g_all.w.layers[0].W_qkv.ptr(),
                           g_all.w.layers[0].W_qkv.numel()), 1e-5);
 }
+
+// The q and k thirds of W_qkv carry far smaller gradients than v in a random model, so the
+// whole-tensor probes above could miss an error there: check each third's largest coordinate
+// against central differences, relative to that third's own scale.
+TEST(TrainStep, QueryKeyValueGradientsEachMatchFiniteDifferences) {
+  Model m = tiny_model(Variant::Gpt2);
+  const Batch batch = tiny_batch(m.cfg.vocab_size);
+  std::vector<int32_t> targets(batch.B * batch.T);
+  for (int b = 0; b < batch.B; ++b)
+    for (int t = 0; t < batch.T; ++t) targets[b * batch.T + t] = t + 1 < batch.T ? batch.row(b)[t + 1] : -1;
+  auto loss_at = [&](const Model& mm) { return train_step_loss_and_grad(mm, batch, targets, {}, nullptr); };
+  Gradients grads;
+  train_step_loss_and_grad(m, batch, targets, {}, &grads);
+  const int64_t D = m.cfg.d_model, HD = int64_t{m.cfg.n_heads} * m.cfg.d_head;
+  for (size_t l = 0; l < m.w.layers.size(); ++l) {
+    Tensor& w = m.w.layers[l].W_qkv;
+    const Tensor& g = grads.w.layers[l].W_qkv;
+    const int64_t W = w.dim(1);
+    for (int part = 0; part < 3; ++part) {  // q, k, v columns
+      int64_t best = -1;
+      double scale = 0;
+      for (int64_t r = 0; r < D; ++r)
+        for (int64_t c = part * HD; c < (part + 1) * HD; ++c)
+          if (std::fabs(g.data[r * W + c]) > scale) scale = std::fabs(g.data[r * W + c]), best = r * W + c;
+      ASSERT_GT(scale, 0.0) << "layer " << l << " part " << part << " has an all-zero gradient";
+      const float w0 = w.data[best];
+      const float eps = 1e-2f;
+      w.data[best] = w0 + eps;
+      const double lp = loss_at(m);
+      w.data[best] = w0 - eps;
+      const double lm = loss_at(m);
+      w.data[best] = w0;
+      EXPECT_NEAR(g.data[best], (lp - lm) / (2 * eps), 0.05 * scale + 1e-4)
+          << "layer " << l << " part " << "qkv"[part];
+    }
+  }
+}

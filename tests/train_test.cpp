@@ -2,9 +2,11 @@
 // schedule's shape; checkpoints resume.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 
+#include "model/backward.h"
 #include "model/init.h"
 #include "train/corpus.h"
 #include "train/trainer.h"
@@ -25,7 +27,6 @@ TrainConfig tiny_cfg() {
   c.steps = 60;
   c.warmup = 10;
   c.lr = 3e-3f;
-  c.neg_samples = 64;
   c.seed = 3;
   return c;
 }
@@ -59,6 +60,48 @@ TEST(Train, DeterministicPerSeed) {
   EXPECT_EQ(la, lb);
   EXPECT_EQ(a.w.layers[1].W_qkv.data, b.w.layers[1].W_qkv.data);
   EXPECT_EQ(a.w.W_E.data, a.w.W_U.data);  // tied copy kept in step
+}
+
+// The trainer's softmax over the corpus ids plus one shared row (with log count added) must be
+// the full-vocabulary softmax of the model it saves: the unseen ids all end up with that row.
+TEST(Train, SharedUnseenRowGivesTheFullSoftmax) {
+  const auto docs = fixed_docs();
+  TrainConfig c = tiny_cfg();
+  c.steps = 5;
+  Model m = random_model(preset_config("gpt2-tiny"), 5);
+  train_on_docs(m, docs, gpt2_tok().eos_id(), c);
+  std::vector<int32_t> vocab = {gpt2_tok().eos_id()};
+  for (const auto& d : docs) vocab.insert(vocab.end(), d.begin(), d.end());
+  std::sort(vocab.begin(), vocab.end());
+  vocab.erase(std::unique(vocab.begin(), vocab.end()), vocab.end());
+  int32_t rep = 0;
+  while (std::binary_search(vocab.begin(), vocab.end(), rep)) ++rep;
+  const int64_t D = m.cfg.d_model;
+  int64_t unseen = 0;
+  for (int32_t id = 0; id < m.cfg.vocab_size; ++id) {
+    if (std::binary_search(vocab.begin(), vocab.end(), id)) continue;
+    ++unseen;
+    for (int64_t d = 0; d < D; ++d) ASSERT_EQ(m.w.W_U.ptr()[id * D + d], m.w.W_U.ptr()[rep * D + d]) << "id " << id;
+  }
+  std::vector<int32_t> rows = vocab;
+  rows.insert(std::upper_bound(rows.begin(), rows.end(), rep), rep);
+  std::vector<float> log_count(rows.size(), 0.0f);
+  log_count[static_cast<size_t>(std::lower_bound(rows.begin(), rows.end(), rep) - rows.begin())] =
+      static_cast<float>(std::log(static_cast<double>(unseen)));
+  const auto packed = pack_rows(docs, 32, gpt2_tok().eos_id());
+  std::vector<std::vector<int>> in, tg;
+  for (int b = 0; b < 3; ++b) {
+    in.emplace_back(packed[b].begin(), packed[b].end() - 1);
+    tg.emplace_back(packed[b].begin() + 1, packed[b].end());
+  }
+  Batch batch = Batch::from_sequences(in);
+  std::vector<int32_t> targets(static_cast<size_t>(batch.B) * batch.T, -1);
+  for (int b = 0; b < batch.B; ++b) std::copy(tg[b].begin(), tg[b].end(), targets.begin() + b * batch.T);
+  const float full = train_step_loss_and_grad(m, batch, targets, {}, nullptr);
+  const float shared = train_step_loss_and_grad(m, batch, targets, rows, nullptr, log_count);
+  const float corpus_only = train_step_loss_and_grad(m, batch, targets, vocab, nullptr);
+  EXPECT_NEAR(shared, full, 1e-4f * full);
+  EXPECT_LT(corpus_only, full - 1e-3f);  // leaving the shared row out would not be the full softmax
 }
 
 TEST(Train, WarmupThenCosine) {

@@ -1,4 +1,8 @@
+#include <algorithm>
 #include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
 #include <nlohmann/json.hpp>
 
 #include "cli/args.h"
@@ -20,8 +24,11 @@ int cmd_train(int argc, char** argv) {
   a.flag("preset", d.preset, "model shape (init.h presets with tied embeddings: toy-gpt2-4l, gpt2-tiny)")
       .flag("out", "", "output directory (required)")
       .flag("resume", "", "continue from a checkpoint directory (OUT/checkpoint of an earlier run)")
-      .flag("seed", "0", "seed of the init, corpus, data order and sampled softmax")
+      .flag("seed", "0", "seed of the init, corpus and data order")
+      .flag("init-std", "0.02", "standard deviation of the normal init of the weight matrices")
       .flag("docs", std::to_string(d.corpus.n_docs), "corpus documents")
+      .flag("mix", "0.25,0.15,0.15,0.15,0.30",
+            "corpus fractions of ioi, greater-than, docstring, induction, filler documents")
       .flag("seq-len", std::to_string(d.seq_len), "tokens per training row")
       .flag("batch", std::to_string(d.batch), "rows per step")
       .flag("steps", std::to_string(d.steps), "optimizer steps (the cosine schedule's length)")
@@ -30,7 +37,6 @@ int cmd_train(int argc, char** argv) {
       .flag("min-lr-frac", "0.1", "final learning rate as a fraction of --lr")
       .flag("weight-decay", "0.1", "AdamW decay of the layers' weight matrices")
       .flag("clip", "1.0", "max global gradient norm (0: off)")
-      .flag("neg-samples", std::to_string(d.neg_samples), "non-corpus token ids in each step's softmax")
       .flag("log-every", std::to_string(d.log_every), "steps between progress lines")
       .flag("eval-every", std::to_string(d.eval_every), "steps between held-out evaluations (0: end only)")
       .flag("eval-n", std::to_string(d.eval_n), "prompts per task in an evaluation")
@@ -62,7 +68,28 @@ int cmd_train(int argc, char** argv) {
   if (c.out.empty()) throw UsageError("train: --out DIR is required");
   c.resume = a.str("resume");
   c.seed = static_cast<uint64_t>(a.integer("seed"));
+  c.init_std = static_cast<float>(a.number("init-std"));
   c.corpus.n_docs = a.integer("docs");
+  {
+    const std::string mix = a.str("mix");
+    std::vector<double> f;
+    size_t at = 0;
+    while (at <= mix.size()) {
+      const size_t comma = std::min(mix.find(',', at), mix.size());
+      const std::string part = mix.substr(at, comma - at);
+      char* end = nullptr;
+      const double v = std::strtod(part.c_str(), &end);
+      if (part.empty() || end != part.c_str() + part.size() || !(v >= 0))
+        throw UsageError("train: --mix wants 5 non-negative numbers separated by commas (ioi,greater-than,"
+                         "docstring,induction,filler), got '" + mix + "'");
+      f.push_back(v);
+      at = comma + 1;
+    }
+    if (f.size() != 5 || f[0] + f[1] + f[2] + f[3] + f[4] <= 0)
+      throw UsageError("train: --mix wants 5 non-negative numbers with a positive sum (ioi,greater-than,"
+                       "docstring,induction,filler), got '" + mix + "'");
+    for (int k = 0; k < 5; ++k) c.corpus.mix[k] = f[static_cast<size_t>(k)];
+  }
   c.seq_len = a.integer("seq-len");
   c.batch = a.integer("batch");
   c.steps = a.integer("steps");
@@ -71,7 +98,6 @@ int cmd_train(int argc, char** argv) {
   c.min_lr_frac = static_cast<float>(a.number("min-lr-frac"));
   c.weight_decay = static_cast<float>(a.number("weight-decay"));
   c.clip = static_cast<float>(a.number("clip"));
-  c.neg_samples = a.integer("neg-samples");
   c.log_every = std::max(1, a.integer("log-every"));
   c.eval_every = a.integer("eval-every");
   c.eval_n = a.integer("eval-n");

@@ -564,7 +564,8 @@ void backward(const Model& m, const ForwardRecord& rec, const Tensor& dlogits, G
 
 float train_step_loss_and_grad(const Model& m, const Batch& batch,
                                const std::vector<int32_t>& targets,
-                               const std::vector<int32_t>& vocab_rows, Gradients* grads) {
+                               const std::vector<int32_t>& vocab_rows, Gradients* grads,
+                               const std::vector<float>& row_log_count) {
   const int64_t BT = int64_t{batch.B} * batch.T;
   if (static_cast<int64_t>(targets.size()) != BT)
     throw Error("train step: " + std::to_string(targets.size()) + " targets for a batch of " +
@@ -591,6 +592,14 @@ float train_step_loss_and_grad(const Model& m, const Batch& batch,
   ForwardRecord rec;
   Tensor logits = forward_record(m, batch, &rec, nullptr, vocab_rows);
   const int64_t V = logits.dim(2);
+  if (!row_log_count.empty()) {
+    if (static_cast<int64_t>(row_log_count.size()) != V)
+      throw Error("train step: " + std::to_string(row_log_count.size()) + " row counts for " +
+                  std::to_string(V) + " logit columns");
+    float* x = logits.ptr();
+    for (int64_t i = 0; i < BT; ++i)
+      for (int64_t v = 0; v < V; ++v) x[i * V + v] += row_log_count[static_cast<size_t>(v)];
+  }
   Tensor dlogits(logits.shape);
   std::vector<float> losses(BT);
   cross_entropy_forward_backward(losses.data(), grads ? dlogits.ptr() : nullptr, logits.ptr(),

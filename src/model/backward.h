@@ -84,8 +84,12 @@ void backward(const Model& m, const ForwardRecord& rec, const Tensor& dlogits, G
 // One training step's loss and gradient: mean next-token cross-entropy over targets [B,T]
 // (-1 = ignored), with the softmax taken over vocab_rows only (sorted token ids that include
 // every target; empty = whole vocabulary). Overwrites *grads (zeroed first). Returns the mean loss.
+// row_log_count (empty, or one per vocab_rows entry) is added to each column's logit before the
+// softmax: a row that stands for k identical unembedding rows gets log k, which makes the
+// restricted softmax equal the full one when every id left out shares that row.
 float train_step_loss_and_grad(const Model& m, const Batch& batch,
                                const std::vector<int32_t>& targets,
-                               const std::vector<int32_t>& vocab_rows, Gradients* grads);
+                               const std::vector<int32_t>& vocab_rows, Gradients* grads,
+                               const std::vector<float>& row_log_count = {});
 
 }  // namespace cs

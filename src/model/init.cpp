@@ -78,12 +78,13 @@ ModelConfig preset_config(const std::string& name) {
   throw Error("unknown preset '" + name + "': choose one of " + preset_names());
 }
 
-Model random_model(const ModelConfig& c, uint64_t seed) {
+Model random_model(const ModelConfig& c, uint64_t seed, float init_std) {
+  if (!(init_std > 0)) throw Error("random_model: the init standard deviation must be > 0");
   Model m;
   m.cfg = c;
   std::mt19937_64 rng(seed);
-  std::normal_distribution<float> normal(0.0f, 0.02f);
-  const float proj_std = 0.02f / std::sqrt(2.0f * c.n_layers);
+  std::normal_distribution<float> normal(0.0f, init_std);
+  const float proj_std = init_std / std::sqrt(2.0f * c.n_layers);
   std::normal_distribution<float> normal_proj(0.0f, proj_std);
   auto rand = [&](std::vector<int64_t> shape, bool proj = false) {
     Tensor t(std::move(shape));

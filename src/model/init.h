@@ -14,6 +14,6 @@ std::string preset_names();
 
 // GPT-2 initialisation (normal 0.02; residual-writing projections scaled by 1/sqrt(2 n_layers);
 // norms 1, biases 0), deterministic per seed.
-Model random_model(const ModelConfig& cfg, uint64_t seed);
+Model random_model(const ModelConfig& cfg, uint64_t seed, float init_std = 0.02f);
 
 }  // namespace cs

@@ -55,6 +55,36 @@ TokenizedTask heldout_prompts(TokenizedTask (*gen)(const Tokenizer&, const TaskO
   return kept;
 }
 
+// Argmax over the full vocabulary == the repeated token, at every position of the second half
+// of n sequences x1..xk x1..xk (k = 20 distinct words of pool).
+double induction_accuracy(const Model& m, const std::vector<int>& pool, int n, uint64_t seed) {
+  const int k = std::min<int>(20, static_cast<int>(pool.size()));
+  if (k < 2) throw Error("evaluate: too few words for induction prompts");
+  task_detail::Rng r(seed, 0x1d0);
+  int hit = 0, total = 0;
+  for (int b0 = 0; b0 < n; b0 += 8) {
+    std::vector<std::vector<int>> seqs;
+    for (int b = b0; b < std::min(n, b0 + 8); ++b) {
+      std::vector<int> x;
+      for (int i : r.distinct(static_cast<int>(pool.size()), k)) x.push_back(pool[static_cast<size_t>(i)]);
+      x.insert(x.end(), x.begin(), x.end());
+      seqs.push_back(x);
+    }
+    const Tensor l = forward(m, Batch::from_sequences(seqs));  // [B,2k,V]
+    const int64_t V = l.dim(2), T = l.dim(1);
+    for (size_t b = 0; b < seqs.size(); ++b)
+      for (int p = k; p < 2 * k; ++p) {  // next token after p is x[p-k+1]
+        const float* row = l.ptr() + (static_cast<int64_t>(b) * T + p) * V;
+        const int want = seqs[b][static_cast<size_t>(p - k + 1)];
+        int arg = 0;
+        for (int64_t v = 1; v < V; ++v)
+          if (row[v] > row[arg]) arg = static_cast<int>(v);
+        hit += arg == want, ++total;
+      }
+  }
+  return static_cast<double>(hit) / total;
+}
+
 }  // namespace
 
 TaskScores evaluate_heldout(const Model& m, const Tokenizer& tok, int n, uint64_t seed) {
@@ -84,36 +114,10 @@ TaskScores evaluate_heldout(const Model& m, const Tokenizer& tok, int n, uint64_
     s.docstring_acc = mean(accuracy(last_logits(m, t.clean), t.answer, t.wrong));
     s.n_docstring = static_cast<int>(t.size());
   }
-  {  // induction: x1..xk x1..xk of held-out words; argmax at every position of the second half
-    const std::vector<int> pool = lexicon_pool_split(tok, true);
-    const int k = std::min<int>(20, static_cast<int>(pool.size()));
-    if (k < 2) throw Error("evaluate: too few held-out words for induction");
-    task_detail::Rng r(seed, 0x1d0);
-    int hit = 0, total = 0;
-    const int n_ind = std::max(1, n / 2);
-    for (int b0 = 0; b0 < n_ind; b0 += 8) {
-      std::vector<std::vector<int>> seqs;
-      for (int b = b0; b < std::min(n_ind, b0 + 8); ++b) {
-        std::vector<int> x;
-        for (int i : r.distinct(static_cast<int>(pool.size()), k)) x.push_back(pool[static_cast<size_t>(i)]);
-        x.insert(x.end(), x.begin(), x.end());
-        seqs.push_back(x);
-      }
-      const Tensor l = forward(m, Batch::from_sequences(seqs));  // [B,2k,V]
-      const int64_t V = l.dim(2), T = l.dim(1);
-      for (size_t b = 0; b < seqs.size(); ++b)
-        for (int p = k; p < 2 * k; ++p) {  // next token after p is x[p-k+1]
-          const float* row = l.ptr() + (static_cast<int64_t>(b) * T + p) * V;
-          const int want = seqs[b][static_cast<size_t>(p - k + 1)];
-          int arg = 0;
-          for (int64_t v = 1; v < V; ++v)
-            if (row[v] > row[arg]) arg = static_cast<int>(v);
-          hit += arg == want, ++total;
-        }
-      s.n_induction += static_cast<int>(seqs.size());
-    }
-    s.induction_acc = static_cast<double>(hit) / total;
-  }
+  // induction: x1..xk x1..xk of held-out words (and, as a diagnostic, of train words)
+  s.induction_acc = induction_accuracy(m, lexicon_pool_split(tok, true), std::max(1, n / 2), seed);
+  s.induction_acc_train = induction_accuracy(m, lexicon_pool_split(tok, false), std::max(1, n / 2), seed);
+  s.n_induction = std::max(1, n / 2);
   return s;
 }
 

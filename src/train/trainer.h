@@ -5,12 +5,13 @@
 // so step s always sees the same rows), periodic held-out task evaluation, checkpoints in
 // Hugging Face format plus trainer_state.bin (optimizer moments) for resume.
 //
-// Speed on CPU: the softmax of the loss runs over the token ids of the corpus plus
-// `neg_samples` ids drawn afresh each step from the rest of the vocabulary (a sampled softmax:
-// it pushes the logits of never-seen tokens down, so the full-vocabulary softmax of the saved
-// model still puts its mass on corpus tokens). Only embedding rows in that step's softmax are
-// updated ("lazy" Adam for the embedding). The saved model is a normal GPT-2 checkpoint with the
-// full 50257-token vocabulary. Tied embeddings: the W_E and W_U gradients are summed.
+// Speed on CPU: every token id that never occurs in the corpus (never an input, never a
+// target) shares one embedding row, so the softmax needs only the corpus's ids plus that one
+// row with log(count) added to its logit: the exact full-vocabulary softmax of the saved model,
+// at the cost of ~2,000 columns instead of 50,257. Only embedding rows in the step's softmax
+// are updated ("lazy" Adam for the embedding); the shared row is copied out to every unseen id
+// before each evaluation and save. The saved model is a normal GPT-2 checkpoint with the full
+// 50257-token vocabulary. Tied embeddings: the W_E and W_U gradients are summed.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -28,7 +29,8 @@ struct TrainConfig {
   std::string preset = "toy-gpt2-4l";
   std::string out;            // output dir ("" = no files): best model (F16) + checkpoint/
   std::string resume;         // a checkpoint dir written by a previous run ("" = fresh start)
-  uint64_t seed = 0;          // model init, corpus, data order, negative samples
+  uint64_t seed = 0;          // model init, corpus, data order
+  float init_std = 0.02f;     // normal init of the weight matrices (GPT-2's 0.02; residual projections / sqrt(2L))
   CorpusOptions corpus;       // corpus.seed is set from seed
   int seq_len = 128;          // T (at most n_ctx)
   int batch = 16;             // rows per step
@@ -38,7 +40,6 @@ struct TrainConfig {
   float beta1 = 0.9f, beta2 = 0.95f, eps = 1e-8f;
   float weight_decay = 0.1f;  // on the layers' weight matrices only (not embeddings, norms, biases)
   float clip = 1.0f;          // max global gradient norm (0 = off)
-  int neg_samples = 256;
   int log_every = 20;
   int eval_every = 250;       // 0 = only at the end
   int eval_n = 100;           // prompts per task
@@ -53,9 +54,13 @@ struct TaskScores {
   double gt_prob_diff = 0;    // greater-than, held-out nouns, full-vocabulary softmax
   double docstring_acc = 0;   // C (held out) above the 14 other names
   double induction_acc = 0;   // argmax == the repeated token on the second half, held-out words
+  double induction_acc_train = 0;  // the same on train words (a diagnostic: copying before transfer)
   int n_ioi = 0, n_gt = 0, n_docstring = 0, n_induction = 0;
   // min over tasks of score / target (targets 0.95, 0.6, 0.8, 0.9): >= 1 when all are met.
   double target_ratio() const;
+  // Mean over tasks of min(1, score / target): the trainer keeps the checkpoint that maximises it
+  // (unlike target_ratio it rewards progress on any task while another is still at zero).
+  double progress() const;
   std::string str() const;
 };
 
