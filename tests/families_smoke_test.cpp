@@ -9,6 +9,8 @@
 #include "discovery/discover.h"
 #include "interp/head_outputs.h"
 #include "model/init.h"
+#include "model/process_weights.h"
+#include "model/transformer.h"
 #include "model/tokenizer.h"
 #include "ops/error.h"
 
@@ -69,16 +71,6 @@ TEST_P(Families, CompareRunsEveryMethod) {
   TokenizedTask t = ioi(24);
   CompareOptions o;
   o.methods = known_methods();
-  if (m.cfg.n_kv_heads != m.cfg.n_heads) {
-    // ACDC and subnetwork probing work on one key/value input per head; on grouped-query models
-    // they refuse with a clear error (see the issue note), the other methods run.
-    o.methods = {"sae", "patching", "eap", "eap-ig", "hisp"};
-    for (const char* refused : {"acdc", "sp"}) {
-      CompareOptions one = o;
-      one.methods = {refused};
-      EXPECT_THROW(compare(m, t, nullptr, one), Error) << refused;
-    }
-  }
   o.trials = 1;
   o.settings.n_prompts = 12;
   o.settings.params["sp_steps"] = 5;
@@ -97,6 +89,34 @@ TEST_P(Families, CompareRunsEveryMethod) {
     EXPECT_GE(r.node_auc[0], 0.0);
     EXPECT_LE(r.node_auc[0], 1.0);
   }
+}
+
+// Undoing grouped-query attention (for ACDC's per-head k/v edges and per-head k/v masks) keeps
+// the model's function: same logits, and head h's key/value are its group's shared ones.
+TEST(ExpandKvHeads, SameLogitsAndPerHeadCopiesOfTheSharedKeys) {
+  const Model m = random_model(small("llama"), 9);
+  ASSERT_EQ(m.cfg.n_kv_heads, 2);
+  const Model e = expand_kv_heads(m);
+  EXPECT_EQ(e.cfg.n_kv_heads, e.cfg.n_heads);
+  const Batch b = Batch::from_sequences({{464, 3290, 318, 257, 1332}, {40, 588, 11, 50, 7, 9}});
+  ActivationCache ca, ce;
+  Hooks hm, he;
+  hm.add({Hook::k, 1}, [&](const HookPoint& p, Tensor& t) { ca[p.name()] = t; });
+  he.add({Hook::k, 1}, [&](const HookPoint& p, Tensor& t) { ce[p.name()] = t; });
+  const Tensor lm = forward(m, b, &hm), le = forward(e, b, &he);
+  ASSERT_EQ(lm.shape, le.shape);
+  for (int64_t i = 0; i < lm.numel(); ++i) ASSERT_NEAR(lm.data[i], le.data[i], 1e-5f) << i;
+  const Tensor &k = ca.at("blocks.1.attn.hook_k"), &kx = ce.at("blocks.1.attn.hook_k");  // [B,T,Hk|H,dh]
+  ASSERT_EQ(k.dim(2), 2);
+  ASSERT_EQ(kx.dim(2), 4);
+  const int64_t dh = k.dim(3);
+  for (int64_t bt = 0; bt < k.dim(0) * k.dim(1); ++bt)
+    for (int64_t h = 0; h < 4; ++h)
+      for (int64_t i = 0; i < dh; ++i)
+        ASSERT_NEAR(kx.data[(bt * 4 + h) * dh + i], k.data[(bt * 2 + h / 2) * dh + i], 1e-5f);
+  // A model without GQA comes back unchanged.
+  const Model n = random_model(small("neox"), 9);
+  EXPECT_EQ(expand_kv_heads(n).w.layers[0].W_qkv.data, n.w.layers[0].W_qkv.data);
 }
 
 INSTANTIATE_TEST_SUITE_P(LlamaAndNeox, Families, ::testing::Values("llama", "neox"));

@@ -11,6 +11,7 @@
 #include "discovery/edge_patching.h"
 #include "interp/metric_grad.h"
 #include "interp/task_metric.h"
+#include "model/process_weights.h"
 #include "ops/activations.h"
 #include "ops/attention.h"
 #include "ops/error.h"
@@ -527,6 +528,9 @@ class Engine {
 }  // namespace
 
 AcdcResult acdc_run(const Model& m, const TokenizedTask& task, const MethodSettings& s) {
+  // Grouped-query attention: run on the equivalent model with one k/v head per query head, so
+  // every head has its own key and value inputs in the edge graph.
+  if (m.cfg.n_kv_heads != m.cfg.n_heads) return acdc_run(expand_kv_heads(m), task, s);
   const auto t0 = Clock::now();
   const ModelConfig& c = m.cfg;
   const size_t n = std::min<size_t>(static_cast<size_t>(std::max(s.n_prompts, 0)), task.size());

@@ -40,9 +40,6 @@ MethodResult run_method(const std::string& name, const Model& m, const Tokenized
   s.seed = seed;
   // "steps" means integration steps to EAP-IG and optimisation steps to subnetwork probing.
   if (name == "sp") s.params["steps"] = s.param("sp_steps", 200);
-  // HISP's per-head q/k/v masks need one key/value head per query head; grouped-query models
-  // get one mask per head (on hook_z).
-  if (name == "hisp" && m.cfg.n_kv_heads != m.cfg.n_heads) s.params["qkv"] = 0;
   if (name == "patching") return activation_patching(m, task, s);
   if (name == "acdc") return acdc(m, task, s);
   if (name == "eap") return eap(m, task, s);

@@ -60,7 +60,8 @@ struct EdgeGraph {
 };
 
 // The graph of a model. Throws cs::Error for grouped-query attention (K/V inputs are shared by
-// several heads, so the per-head k/v receivers of the graph do not exist).
+// several heads, so the per-head k/v receivers of the graph do not exist): callers run on
+// expand_kv_heads(m) (model/process_weights.h), as acdc() does.
 EdgeGraph edge_graph(const ModelConfig& c);
 
 // Activations of one clean batch and its ablated counterpart, flat (llm.c style).

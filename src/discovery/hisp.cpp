@@ -8,6 +8,7 @@
 #include "interp/metric_grad.h"
 #include "interp/task_metric.h"
 #include "discovery/last_token_grad.h"
+#include "model/process_weights.h"
 #include "ops/error.h"
 
 namespace cs {
@@ -20,9 +21,9 @@ MethodResult hisp(const Model& m, const TokenizedTask& task, const MethodSetting
   const size_t batch = static_cast<size_t>(std::max(1.0, s.param("batch", static_cast<double>(n))));
   const bool qkv = s.param("qkv", 1) != 0;
   const int L = c.n_layers, H = c.n_heads, Hk = c.n_kv_heads, mlps = c.attn_only ? 0 : 1;
-  if (qkv && Hk != H)
-    throw Error("hisp: per-head k/v masks need one key/value head per query head; use param qkv=0 "
-                "(one mask per head on hook_z) for grouped-query models");
+  // Grouped-query attention: per-head k/v masks on the equivalent model with one k/v head per
+  // query head (a head's key and value inputs are then its own).
+  if (qkv && Hk != H) return hisp(expand_kv_heads(m), task, s);
 
   // Mask points and their per-head activations; importance[(l * slots + k)], slots per layer:
   // qkv: 3H (x * H + h) then the MLP; else H then the MLP.

@@ -8,6 +8,7 @@
 #include "interp/metric_grad.h"
 #include "interp/task_metric.h"
 #include "discovery/last_token_grad.h"
+#include "model/process_weights.h"
 #include "model/transformer.h"
 #include "ops/error.h"
 
@@ -64,8 +65,9 @@ MethodResult subnetwork_probing(const Model& m, const TokenizedTask& task, const
   const ModelConfig& c = m.cfg;
   const size_t n = std::min<size_t>(static_cast<size_t>(std::max(s.n_prompts, 0)), task.size());
   if (n == 0) throw Error("subnetwork probing: the task has no prompts");
-  if (c.n_kv_heads != c.n_heads)
-    throw Error("subnetwork probing: per-head k/v masks need one key/value head per query head");
+  // Grouped-query attention: per-head k/v masks on the equivalent model with one k/v head per
+  // query head.
+  if (c.n_kv_heads != c.n_heads) return subnetwork_probing(expand_kv_heads(m), task, s);
   const size_t batch = static_cast<size_t>(std::max(1.0, s.param("batch", static_cast<double>(n))));
   const int steps = static_cast<int>(s.param("steps", 200));
   const double lr = s.param("lr", 0.01), lambda = s.param("lambda", 50);

@@ -116,4 +116,33 @@ void process_weights(Model& m) {
   m.w.processed = true;
 }
 
+Model expand_kv_heads(const Model& m) {
+  Model e = m;
+  const ModelConfig& c = m.cfg;
+  if (c.n_kv_heads == c.n_heads) return e;
+  const int64_t H = c.n_heads, Hk = c.n_kv_heads, dh = c.d_head, group = H / Hk;
+  const int64_t W = c.qkv_width(), W2 = 3 * H * dh;
+  e.cfg.n_kv_heads = c.n_heads;
+  // Source column of expanded column j: q as is, then head h's k/v from kv head h / group.
+  auto src_col = [&](int64_t j) {
+    if (j < H * dh) return j;
+    const int64_t block = (j - H * dh) / (H * dh);  // 0 = k, 1 = v
+    const int64_t h = (j - H * dh - block * H * dh) / dh, i = j % dh;
+    return H * dh + block * Hk * dh + (h / group) * dh + i;
+  };
+  for (size_t l = 0; l < m.w.layers.size(); ++l) {
+    const LayerWeights& a = m.w.layers[l];
+    LayerWeights& b = e.w.layers[l];
+    const int64_t D = a.W_qkv.dim(0);
+    b.W_qkv = Tensor({D, W2});
+    for (int64_t r = 0; r < D; ++r)
+      for (int64_t j = 0; j < W2; ++j) b.W_qkv.data[r * W2 + j] = a.W_qkv.data[r * W + src_col(j)];
+    if (!a.b_qkv.empty()) {
+      b.b_qkv = Tensor({W2});
+      for (int64_t j = 0; j < W2; ++j) b.b_qkv.data[j] = a.b_qkv.data[src_col(j)];
+    }
+  }
+  return e;
+}
+
 }  // namespace cs

@@ -10,4 +10,11 @@ namespace cs {
 // as TransformerLens does.
 void process_weights(Model& m);
 
+// The same model with grouped-query attention undone: every query head gets its own copy of
+// the key/value head it shares (W_qkv's k and v blocks, and b_qkv's, repeated per group), so
+// n_kv_heads == n_heads. Outputs are unchanged; hook_k/hook_v (and their split inputs) become
+// per query head, which is what the per-head edge graph of ACDC and the per-head q/k/v masks of
+// subnetwork probing need. A model without GQA is returned as is.
+Model expand_kv_heads(const Model& m);
+
 }  // namespace cs
