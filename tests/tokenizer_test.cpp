@@ -348,3 +348,54 @@ TEST(Tokenizer, ForModelDirFallsBackToBundledGpt2) {
   EXPECT_EQ(t.vocab_size(), 50257);
   EXPECT_EQ(t.encode("Hello world"), (std::vector<int>{15496, 995}));
 }
+
+// ---- SentencePiece (tokenizer.model) through libsentencepiece ----------------------------------
+
+static const std::string kSpm = CS_TEST_DATA "/sentencepiece";
+
+TEST(SentencePiece, MatchesSpmEncodeAndRoundTrips) {
+  const Tokenizer t = Tokenizer::from_sentencepiece(kSpm + "/tokenizer.model");
+  EXPECT_EQ(t.vocab_size(), 600);
+  EXPECT_EQ(t.bos_id(), 1);
+  EXPECT_EQ(t.eos_id(), 2);
+  std::ifstream f(kSpm + "/reference.json");
+  const json cases = json::parse(f)["cases"];
+  ASSERT_EQ(cases.size(), 4u);
+  for (const auto& c : cases) {
+    const std::string text = c["text"];
+    EXPECT_EQ(t.encode(text), c["ids"].get<std::vector<int>>()) << text;
+    EXPECT_EQ(t.decode(t.encode(text)), text);
+  }
+}
+
+TEST(SentencePiece, TokenTextAndSingleTokensUseSpaces) {
+  const Tokenizer t = Tokenizer::from_sentencepiece(kSpm + "/tokenizer.model");
+  const std::vector<int> ids = t.encode("When Mary and John went");
+  ASSERT_EQ(ids.size(), 5u);
+  EXPECT_EQ(t.token_text(ids[1]), " Mary");           // "\u2581Mary"
+  EXPECT_EQ(t.single_token(" Mary"), ids[1]);          // a task's answer lookup
+  EXPECT_EQ(t.single_token(" Mary and"), -1);          // two pieces
+  EXPECT_EQ(t.single_token(" Zyx"), -1);               // no such piece
+  EXPECT_EQ(t.single_token("</s>"), -1);               // control pieces are not text
+  const std::vector<int> bytes = t.encode("\xC3\xAF");  // byte fallback: <0xC3> <0xAF> after "\u2581"
+  ASSERT_EQ(bytes.size(), 3u);
+  EXPECT_EQ(t.token_text(bytes[1]), "\xC3");
+  EXPECT_THROW(t.decode({600}), cs::Error);
+}
+
+TEST(SentencePiece, ModelDirPrefersTokenizerModelAndBadFilesSayWhatIsWrong) {
+  TempDir tmp("spm");
+  fs::copy_file(kSpm + "/tokenizer.model", tmp.path / "tokenizer.model");
+  fs::copy_file(kDir + "/vocab.json", tmp.path / "vocab.json");  // would be GPT-2's otherwise
+  fs::copy_file(kDir + "/merges.txt", tmp.path / "merges.txt");
+  EXPECT_EQ(Tokenizer::for_model_dir(tmp.path.string()).vocab_size(), 600);
+  { std::ofstream(tmp.path / "tokenizer.model", std::ios::trunc) << "not a model"; }
+  try {
+    Tokenizer::for_model_dir(tmp.path.string());
+    FAIL() << "a corrupt tokenizer.model must be refused";
+  } catch (const cs::Error& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("tokenizer.model: not a readable SentencePiece model"), std::string::npos) << msg;
+    EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
+  }
+}

@@ -410,7 +410,9 @@ Tokenizer Tokenizer::for_model_dir(const std::string& dir) {
   fs::path d(dir);
   bool has_vocab = fs::exists(d / "vocab.json"), has_merges = fs::exists(d / "merges.txt");
   Tokenizer t;
-  if (fs::exists(d / "tokenizer.json")) {
+  if (fs::exists(d / "tokenizer.model")) {
+    t = from_sentencepiece((d / "tokenizer.model").string());
+  } else if (fs::exists(d / "tokenizer.json")) {
     t = from_tokenizer_json((d / "tokenizer.json").string());
   } else if (has_vocab && has_merges) {
     t = from_gpt2_files((d / "vocab.json").string(), (d / "merges.txt").string());
@@ -525,6 +527,7 @@ void Tokenizer::encode_ordinary(std::string_view text, std::vector<int>& out) co
 }
 
 std::vector<int> Tokenizer::encode(std::string_view text) const {
+  if (spm_) return encode_sentencepiece(text);
   std::vector<int> out;
   out.reserve(text.size() / 3 + 4);
   size_t start = 0;  // start of the text not yet encoded
@@ -551,6 +554,7 @@ const std::string& Tokenizer::bytes_of(int id) const {
 }
 
 std::string Tokenizer::decode(const std::vector<int>& ids) const {
+  if (spm_) return decode_sentencepiece(ids);
   std::string s;
   for (int id : ids) s += bytes_of(id);
   return s;
@@ -559,6 +563,7 @@ std::string Tokenizer::decode(const std::vector<int>& ids) const {
 std::string Tokenizer::token_text(int id) const { return bytes_of(id); }
 
 int Tokenizer::single_token(std::string_view text) const {
+  if (spm_) return single_piece(text);
   std::vector<int> ids = encode(text);
   return ids.size() == 1 ? ids[0] : -1;
 }

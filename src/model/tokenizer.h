@@ -6,6 +6,10 @@
 // first, leftmost first on ties, as in Hugging Face tokenizers). Tokens are stored as raw
 // bytes, so decode(encode(s)) == s for any byte string, valid UTF-8 or not.
 //
+// SentencePiece models (tokenizer.model of Llama 1/2, Mistral, Gemma) go through Debian's
+// libsentencepiece instead (tokenizer_sentencepiece.cpp): the library encodes and decodes, and
+// token_text shows the piece with its "\u2581" as a space and a byte piece <0xNN> as that byte.
+//
 // Immutable after construction: every method is const and safe to call from many threads.
 // encode does not add BOS/EOS; callers prepend bos_id() where a task asks for it.
 #pragma once
@@ -16,6 +20,10 @@
 #include <unordered_map>
 #include <utility>
 #include <vector>
+
+namespace sentencepiece {
+class SentencePieceProcessor;
+}
 
 namespace cs {
 
@@ -33,7 +41,10 @@ class Tokenizer {
   // single_word flags are ignored). An NFC normalizer is accepted but not applied.
   // model.ignore_merges (Llama 3) is honoured; a Digits pre-tokenizer stage is supported.
   static Tokenizer from_tokenizer_json(const std::string& path);
-  // dir/tokenizer.json, else dir/vocab.json + dir/merges.txt, else the bundled GPT-2 files
+  // A SentencePiece model file (tokenizer.model). Its bos/eos pieces are bos_id/eos_id.
+  static Tokenizer from_sentencepiece(const std::string& path);
+  // dir/tokenizer.model (SentencePiece), else dir/tokenizer.json, else dir/vocab.json +
+  // dir/merges.txt, else the bundled GPT-2 files
   // (CS_SOURCE_DIR "/data/gpt2-tokenizer"). dir/tokenizer_config.json, when present, may
   // name the eos/bos tokens.
   static Tokenizer for_model_dir(const std::string& dir);
@@ -68,6 +79,9 @@ class Tokenizer {
   void add_special(const std::string& text, int id);
   void set_pattern(const std::string& pattern, const std::string& source);
   void encode_ordinary(std::string_view text, std::vector<int>& out) const;
+  std::vector<int> encode_sentencepiece(std::string_view text) const;
+  std::string decode_sentencepiece(const std::vector<int>& ids) const;
+  int single_piece(std::string_view text) const;
   void bpe(std::string_view word, std::vector<int>& out) const;
   const std::string& bytes_of(int id) const;
 
@@ -85,6 +99,7 @@ class Tokenizer {
   bool ignore_merges_ = false;  // Llama 3: a piece already in the vocab is one token
   int eos_id_ = -1;
   int bos_id_ = -1;
+  std::shared_ptr<const sentencepiece::SentencePieceProcessor> spm_;  // set: a SentencePiece model
 };
 
 }  // namespace cs
