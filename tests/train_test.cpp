@@ -138,6 +138,18 @@ TEST(Train, CheckpointResumesToTheSameModel) {
   const TrainResult resumed = train(r, gpt2_tok());
   EXPECT_EQ(resumed.steps_done, 6);
   EXPECT_NEAR(resumed.final_loss, full.final_loss, 1e-4f);
+  // --stop-after: same schedule, stopped at step 4, then resumed to the end.
+  TrainConfig st = c;
+  st.out = dir + "/stopped";
+  st.stop_after = 4;
+  const TrainResult stopped = train(st, gpt2_tok());
+  EXPECT_EQ(stopped.steps_done, 4);
+  TrainConfig r2 = c;
+  r2.out = dir + "/resumed2";
+  r2.resume = dir + "/stopped/checkpoint";
+  const TrainResult resumed2 = train(r2, gpt2_tok());
+  EXPECT_EQ(resumed2.steps_done, 6);
+  EXPECT_NEAR(resumed2.final_loss, full.final_loss, 1e-4f);
   EXPECT_TRUE(fs::exists(dir + "/full/model.safetensors"));
   EXPECT_TRUE(fs::exists(dir + "/full/vocab.json"));
   fs::remove_all(dir);

@@ -32,6 +32,8 @@ int cmd_train(int argc, char** argv) {
       .flag("seq-len", std::to_string(d.seq_len), "tokens per training row")
       .flag("batch", std::to_string(d.batch), "rows per step")
       .flag("steps", std::to_string(d.steps), "optimizer steps (the cosine schedule's length)")
+      .flag("stop-after", "0", "stop after this step, keeping the schedule of --steps (0: run to --steps);\n"
+            "                            then --resume OUT/checkpoint, e.g. with another --mix")
       .flag("warmup", std::to_string(d.warmup), "linear warmup steps")
       .flag("lr", "3e-3", "peak learning rate")
       .flag("min-lr-frac", "0.1", "final learning rate as a fraction of --lr")
@@ -94,6 +96,7 @@ int cmd_train(int argc, char** argv) {
   c.batch = a.integer("batch");
   c.steps = a.integer("steps");
   c.warmup = a.integer("warmup");
+  c.stop_after = a.integer("stop-after");
   c.lr = static_cast<float>(a.number("lr"));
   c.min_lr_frac = static_cast<float>(a.number("min-lr-frac"));
   c.weight_decay = static_cast<float>(a.number("weight-decay"));

@@ -349,11 +349,12 @@ TrainResult train(const TrainConfig& cfg_in, const Tokenizer& tok,
   double loss_sum = 0;
   int loss_n = 0;
   int s = start;
-  for (; s < cfg.steps; ++s) {
+  const int last = cfg.stop_after > 0 ? std::min(cfg.steps, cfg.stop_after) : cfg.steps;
+  for (; s < last; ++s) {
     const Run::StepOut o = run.step(s);
     loss_sum += o.loss, ++loss_n;
     tok_log += o.tokens;
-    if ((s + 1) % cfg.log_every == 0 || s + 1 == cfg.steps) {
+    if ((s + 1) % cfg.log_every == 0 || s + 1 == last) {
       const double now = now_s();
       TrainLogLine l{s + 1, static_cast<float>(loss_sum / loss_n), o.lr, o.grad_norm,
                      tok_log / std::max(1e-9, now - t_log), now - t0, run.tokens};
@@ -367,8 +368,8 @@ TrainResult train(const TrainConfig& cfg_in, const Tokenizer& tok,
       t_log = now, tok_log = 0, loss_sum = 0, loss_n = 0;
     }
     const bool over = cfg.time_budget_s > 0 && now_s() - t0 > cfg.time_budget_s;
-    if (cfg.save_every > 0 && (s + 1) % cfg.save_every == 0 && s + 1 < cfg.steps && !over) checkpoint(s + 1);
-    if (cfg.eval_every > 0 && (s + 1) % cfg.eval_every == 0 && s + 1 < cfg.steps && !over) evaluate(s + 1);
+    if (cfg.save_every > 0 && (s + 1) % cfg.save_every == 0 && s + 1 < last && !over) checkpoint(s + 1);
+    if (cfg.eval_every > 0 && (s + 1) % cfg.eval_every == 0 && s + 1 < last && !over) evaluate(s + 1);
     if (over) {
       say("time budget of " + fmt("%.0f", cfg.time_budget_s) + " s reached at step " + std::to_string(s + 1));
       ++s;

@@ -36,6 +36,8 @@ struct TrainConfig {
   int batch = 16;             // rows per step
   int steps = 2000;
   int warmup = 100;
+  int stop_after = 0;         // > 0: stop after this step (the schedule is still that of `steps`),
+                              // so a run can change its corpus mix and --resume (a curriculum)
   float lr = 3e-3f, min_lr_frac = 0.1f;
   float beta1 = 0.9f, beta2 = 0.95f, eps = 1e-8f;
   float weight_decay = 0.1f;  // on the layers' weight matrices only (not embeddings, norms, biases)
