@@ -371,6 +371,30 @@ TEST(KnownCircuit, AcdcKeepsTheInductionEdges) {
   EXPECT_LT(r.stats.at("final_metric"), 0.2);  // the circuit alone behaves like the model
 }
 
+// The tau sweep (the paper's ROC): scores are the largest threshold that keeps a head, so the
+// circuit heads, kept up to high thresholds, come first; each run's circuit is a threshold cut.
+TEST(KnownCircuit, AcdcTauSweepScoresAreTheLargestKeepingThreshold) {
+  const Model m = soft_induction_model(1);
+  const TokenizedTask task = induction_task(100, 2);
+  MethodSettings s;
+  s.params = {{"tau_sweep", 4}, {"tau_min", 1e-3}, {"tau_max", 1.0}};
+  const MethodResult r = acdc(m, task, s);
+  EXPECT_TRUE(top2_are_circuit(r.head_scores)) << scores_str(r.head_scores);
+  EXPECT_EQ(r.stats.at("tau_sweep"), 4);
+  const std::vector<double> taus = {1e-3, 1e-2, 1e-1, 1.0};
+  for (double x : r.head_scores) {
+    bool on_grid = x == 0.0;
+    for (double t : taus) on_grid |= std::fabs(x - t) < 1e-9;
+    EXPECT_TRUE(on_grid) << x;
+  }
+  // At tau = 0.01 the sweep's cut is the single run's circuit.
+  MethodSettings one;
+  one.params = {{"tau", 0.01}};
+  const MethodResult single = acdc(m, task, one);
+  for (size_t e = 0; e < r.edges.size(); ++e)
+    EXPECT_EQ(r.edge_scores[e] >= 0.01 - 1e-9, single.edge_scores[e] >= 0.01) << r.edges[e].from << "->" << r.edges[e].to;
+}
+
 TEST(KnownCircuit, HispRanksTheCircuitHeadsFirst) {
   const Model m = soft_induction_model(1);
   const TokenizedTask task = induction_task(100, 2);

@@ -28,6 +28,8 @@ int cmd_compare(int argc, char** argv) {
       .flag("method-prompts", "100", "prompts the baselines use")
       .flag("ablation", "resample", "baselines' ablation: resample, mean or zero")
       .flag("tau", "0.01", "ACDC threshold")
+      .flag("acdc-sweep", "0", "ACDC runs at this many thresholds log-spaced over [1e-4, 0.3] (the paper's\n"
+            "                            ROC; scores = largest tau keeping the head); 0: one run at --tau")
       .flag("steps", "5", "EAP-IG integration steps")
       .flag("sp-steps", "200", "subnetwork probing optimisation steps")
       .flag("faith-prompts", "100", "prompts for faithfulness")
@@ -56,6 +58,7 @@ int cmd_compare(int argc, char** argv) {
   o.settings.ablation = parse_ablation_kind(a.str("ablation"));
   o.settings.seed = static_cast<uint64_t>(a.integer("seed"));
   o.settings.params["tau"] = a.number("tau");
+  if (a.integer("acdc-sweep") > 1) o.settings.params["tau_sweep"] = a.integer("acdc-sweep");
   o.settings.params["steps"] = a.integer("steps");
   o.settings.params["sp_steps"] = a.integer("sp-steps");
   o.sae.sae.sae.l1 = task.name == "docstring" ? 0.05f : 0.02f;

@@ -611,7 +611,63 @@ AcdcResult acdc_run(const Model& m, const TokenizedTask& task, const MethodSetti
   return r;
 }
 
+namespace {
+
+// Node of an edge end: head index, or -(layer + 2) for an MLP, or -1 (input/output).
+int edge_end_node(const ModelConfig& c, const std::string& name) {
+  if (name.size() > 1 && name[0] == 'a') {
+    const auto dot = name.find('.');
+    const int l = std::stoi(name.substr(1, dot - 1)), h = std::stoi(name.substr(dot + 1));
+    return l * c.n_heads + h;
+  }
+  if (name.size() > 1 && name[0] == 'm') return -(std::stoi(name.substr(1)) + 2);
+  return -1;
+}
+
+// The paper's ROC: one ACDC run per threshold, log-spaced from tau_min to tau_max; a head's (an
+// edge's) score is the largest threshold at which it is still in the circuit (0: never), so
+// thresholding the scores sweeps tau.
+MethodResult acdc_tau_sweep(const Model& m, const TokenizedTask& task, const MethodSettings& s, int n) {
+  const auto t0 = Clock::now();
+  const ModelConfig& c = m.cfg;
+  const double lo = s.param("tau_min", 1e-4), hi = s.param("tau_max", 0.3);
+  if (!(lo > 0) || !(hi > lo))
+    throw Error("acdc: the tau sweep needs 0 < tau_min < tau_max (got " + std::to_string(lo) + ", " +
+                std::to_string(hi) + ")");
+  MethodResult r;
+  r.method = "acdc";
+  r.head_scores.assign(static_cast<size_t>(c.n_heads_total()), 0.0);
+  double evaluations = 0, passes = 0;
+  for (int i = 0; i < n; ++i) {
+    const double tau = lo * std::pow(hi / lo, static_cast<double>(i) / (n - 1));
+    MethodSettings si = s;
+    si.params["tau"] = tau;
+    const AcdcResult a = acdc_run(m, task, si);
+    if (r.edges.empty()) r.edges = a.edges, r.edge_scores.assign(a.edges.size(), 0.0);
+    for (size_t e = 0; e < a.edges.size(); ++e) {
+      if (!a.kept[e]) continue;
+      r.edge_scores[e] = std::max(r.edge_scores[e], tau);
+      for (const std::string* end : {&a.edges[e].from, &a.edges[e].to}) {
+        const int k = edge_end_node(c, *end);
+        if (k >= 0) r.head_scores[static_cast<size_t>(k)] = std::max(r.head_scores[static_cast<size_t>(k)], tau);
+      }
+    }
+    evaluations += a.evaluations, passes += a.forward_passes;
+  }
+  r.stats["tau_sweep"] = n;
+  r.stats["tau_min"] = lo;
+  r.stats["tau_max"] = hi;
+  r.stats["edges_evaluated"] = evaluations;
+  r.stats["forward_passes"] = passes;
+  r.seconds = since(t0);
+  return r;
+}
+
+}  // namespace
+
 MethodResult acdc(const Model& m, const TokenizedTask& task, const MethodSettings& s) {
+  const int sweep = static_cast<int>(s.param("tau_sweep", 0));
+  if (sweep > 1) return acdc_tau_sweep(m, task, s, sweep);
   const auto t0 = Clock::now();
   const AcdcResult a = acdc_run(m, task, s);
   const ModelConfig& c = m.cfg;
@@ -622,19 +678,9 @@ MethodResult acdc(const Model& m, const TokenizedTask& task, const MethodSetting
   const double lowest = -std::numeric_limits<double>::infinity();
   r.head_scores.assign(static_cast<size_t>(c.n_heads_total()), lowest);
   std::vector<double> mlp(c.attn_only ? 0 : c.n_layers, lowest);
-  // Node of an edge end: head index, or -(layer + 2) for an MLP, or -1 (input/output).
-  auto node = [&](const std::string& name) {
-    if (name.size() > 1 && name[0] == 'a') {
-      const auto dot = name.find('.');
-      const int l = std::stoi(name.substr(1, dot - 1)), h = std::stoi(name.substr(dot + 1));
-      return l * c.n_heads + h;
-    }
-    if (name.size() > 1 && name[0] == 'm') return -(std::stoi(name.substr(1)) + 2);
-    return -1;
-  };
   for (size_t e = 0; e < a.edges.size(); ++e)
     for (const std::string* end : {&a.edges[e].from, &a.edges[e].to}) {
-      const int k = node(*end);
+      const int k = edge_end_node(c, *end);
       if (k >= 0) r.head_scores[k] = std::max(r.head_scores[k], a.effect[e]);
       else if (k <= -2) mlp[-k - 2] = std::max(mlp[-k - 2], a.effect[e]);
     }

@@ -44,8 +44,10 @@
 // Scores: edge_scores = effect (0 for edges never evaluated), the value compared with tau, so
 // thresholding the scores at tau gives back this run's circuit. head_scores = the largest effect
 // over the head's edges (into its q/k/v inputs, its internal edges, out of it): a head has a
-// kept edge iff its score >= tau. A ROC curve in the paper's sense sweeps tau (one run per tau);
-// these single-run scores are the cheap stand-in.
+// kept edge iff its score >= tau. A ROC curve in the paper's sense sweeps tau: param
+// "tau_sweep" = n > 1 runs ACDC at n thresholds log-spaced over ["tau_min", "tau_max"] (defaults
+// 1e-4, 0.3), and a head's (an edge's) score is then the largest threshold at which it is still
+// in the circuit (0: never), so thresholding the scores is exactly the sweep.
 #pragma once
 #include <vector>
 
