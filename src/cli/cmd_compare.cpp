@@ -47,11 +47,7 @@ int cmd_compare(int argc, char** argv) {
   }
   Model m = load_model(a.str("MODEL"), {.process_weights = true});
   Tokenizer tok = Tokenizer::for_model_dir(a.str("MODEL"));
-  TaskOptions to;
-  to.n = a.integer("prompts");
-  to.seed = static_cast<uint64_t>(a.integer("seed"));
-  to.prepend_bos = a.on("prepend-bos");
-  TokenizedTask task = make_task(a.str("task"), tok, to);
+  TokenizedTask task = task_from_flags(a, tok);
   std::optional<GroundTruth> truth = resolve_truth(a.str("truth"), a.str("MODEL"), task.name);
   o.trials = a.integer("trials");
   o.settings.n_prompts = a.integer("method-prompts");

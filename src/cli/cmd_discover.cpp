@@ -56,11 +56,7 @@ int cmd_discover(int argc, char** argv) {
 
   Model m = load_model(a.str("MODEL"), {.process_weights = !a.on("no-process-weights")});
   Tokenizer tok = Tokenizer::for_model_dir(a.str("MODEL"));
-  TaskOptions to;
-  to.n = a.integer("prompts");
-  to.seed = static_cast<uint64_t>(a.integer("seed"));
-  to.prepend_bos = a.on("prepend-bos");
-  TokenizedTask task = make_task(a.str("task"), tok, to);
+  TokenizedTask task = task_from_flags(a, tok);
   for (const std::string& w : task.warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
   std::optional<GroundTruth> truth = resolve_truth(a.str("truth"), a.str("MODEL"), task.name);
 

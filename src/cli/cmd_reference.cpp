@@ -3,6 +3,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/task_flags.h"
 #include "cli/progress.h"
 #include "discovery/reference_circuit.h"
 #include "interp/task_metric.h"
@@ -33,11 +34,7 @@ int cmd_reference_circuit(int argc, char** argv) {
   if (a.str("out").empty()) throw UsageError("reference-circuit: --out FILE is required");
   Model m = load_model(a.str("MODEL"));
   Tokenizer tok = Tokenizer::for_model_dir(a.str("MODEL"));
-  TaskOptions to;
-  to.n = a.integer("prompts");
-  to.seed = static_cast<uint64_t>(a.integer("seed"));
-  to.prepend_bos = a.on("prepend-bos");
-  TokenizedTask task = make_task(a.str("task"), tok, to);
+  TokenizedTask task = task_from_flags(a, tok);
   ReferenceOptions o;
   o.n_prompts = a.integer("prompts");
   o.edge_prompts = a.integer("edge-prompts");

@@ -56,7 +56,7 @@ int cmd_train(int argc, char** argv) {
     TaskScores s = evaluate_heldout(m, tok, n, seed);
     nlohmann::json j = {{"n", n}, {"seed", seed}, {"ioi_acc", s.ioi_acc}, {"ioi_logit_diff", s.ioi_logit_diff},
                         {"gt_prob_diff", s.gt_prob_diff}, {"docstring_acc", s.docstring_acc},
-                        {"induction_acc", s.induction_acc}};
+                        {"induction_acc", s.induction_acc}, {"induction_acc_train_words", s.induction_acc_train}};
     write_file_atomic(dir + "/scores.json", j.dump(2) + "\n");
     std::printf("%s: held-out IOI accuracy %.3f (logit diff %.3f), greater-than prob diff %.3f, docstring "
                 "accuracy %.3f, induction accuracy %.3f (%d prompts per task, seed %llu)\n",

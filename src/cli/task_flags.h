@@ -1,13 +1,26 @@
-// Flags shared by the commands that run a task on a model (discover, compare): the ground truth
-// to evaluate against.
+// Flags shared by the commands that run a task on a model (discover, compare, reference-circuit):
+// the task's prompts (--task, --prompts, --seed, --prepend-bos) and the ground truth to evaluate
+// against.
 #pragma once
 #include <filesystem>
 #include <optional>
 #include <string>
 
+#include "cli/args.h"
 #include "discovery/ground_truth.h"
+#include "interp/task.h"
+#include "model/tokenizer.h"
 
 namespace cs {
+
+// The task named by --task, with --prompts prompts from --seed (BOS prepended with --prepend-bos).
+inline TokenizedTask task_from_flags(const Args& a, const Tokenizer& tok) {
+  TaskOptions to;
+  to.n = a.integer("prompts");
+  to.seed = static_cast<uint64_t>(a.integer("seed"));
+  to.prepend_bos = a.on("prepend-bos");
+  return make_task(a.str("task"), tok, to);
+}
 
 // --truth: a name under data/truth, a file path, "none", or (empty) the model's own reference
 // circuit MODEL/circuits/<task>.json when the model ships one.
