@@ -108,5 +108,37 @@ TEST(Corpus, PackRowsStartAtDocumentsAndFit) {
   for (const auto& r : rows) EXPECT_LE(r.size(), 7u);
 }
 
+
+// Word lists (the sixth kind): plain words without repeats, about half of them held out, and a
+// zero share (the default) leaves the five-kind corpus exactly as it was.
+TEST(Corpus, WordListsHoldHeldOutWordsWithoutRepeats) {
+  const Tokenizer& tok = gpt2_tok();
+  CorpusOptions o;
+  o.n_docs = 400;
+  o.seed = 3;
+  const Corpus base = make_corpus(tok, o);
+  o.mix[5] = 0.0;
+  EXPECT_EQ(make_corpus(tok, o).docs, base.docs);
+  o.mix[5] = 0.5;
+  const Corpus c = make_corpus(tok, o);
+  const std::vector<int> held = lexicon_pool_split(tok, true), train = lexicon_pool_split(tok, false);
+  int lists = 0, n_held = 0, n_all = 0;
+  for (size_t i = 0; i < c.docs.size(); ++i) {
+    if (c.kinds[i] != DocKind::WordList) continue;
+    ++lists;
+    const auto& d = c.docs[i];
+    EXPECT_GE(d.size(), 8u);
+    EXPECT_LE(d.size(), 24u);
+    EXPECT_EQ(std::set<int>(d.begin(), d.end()).size(), d.size()) << "a word list repeats a word";
+    for (int id : d) {
+      const bool h = std::binary_search(held.begin(), held.end(), id);
+      ASSERT_TRUE(h || std::binary_search(train.begin(), train.end(), id)) << tok.token_text(id);
+      n_held += h, ++n_all;
+    }
+  }
+  EXPECT_GT(lists, 100);
+  EXPECT_NEAR(static_cast<double>(n_held) / n_all, 0.5, 0.05);
+}
+
 }  // namespace
 }  // namespace cs

@@ -108,6 +108,7 @@ const char* doc_kind_name(DocKind k) {
     case DocKind::Docstring: return "docstring";
     case DocKind::Induction: return "induction";
     case DocKind::Filler: return "filler";
+    case DocKind::WordList: return "word-list";
   }
   return "?";
 }
@@ -136,10 +137,10 @@ Corpus make_corpus(const Tokenizer& tok, const CorpusOptions& opts) {
     total += f;
   }
   if (total <= 0) throw Error("corpus: mixture fractions sum to 0");
-  int count[5];
+  int count[6];
   int assigned = 0;
-  for (int k = 0; k < 4; ++k) assigned += count[k] = static_cast<int>(std::floor(opts.n_docs * opts.mix[k] / total));
-  count[4] = opts.n_docs - assigned;
+  for (int k : {0, 1, 2, 3, 5}) assigned += count[k] = static_cast<int>(std::floor(opts.n_docs * opts.mix[k] / total));
+  count[4] = opts.n_docs - assigned;  // filler takes the rounding (as before word lists existed)
 
   // Word lists: names, nouns, variable names, plain words, each with its held-out part.
   const std::vector<std::string> names = ioi_names(tok), gt_nouns = greater_than_nouns(tok),
@@ -242,6 +243,21 @@ Corpus make_corpus(const Tokenizer& tok, const CorpusOptions& opts) {
       do v["V3"] = m_vars.draw(r); while (v["V3"] == v["V1"] || v["V3"] == v["V2"]);
       for (const char* k : {"DW1", "DW2", "DW3"}) v[k] = r.pick(dwords);
       add_text(DocKind::Filler, task_detail::render(kFiller[r.below(kN)], v).text);
+    }
+  }
+
+  {
+    const std::vector<int> train_pool = lexicon_pool_split(tok, false), held_pool = lexicon_pool_split(tok, true);
+    Rng r(opts.seed, 0x71);
+    for (int i = 0; i < count[5]; ++i) {
+      const int n = 8 + r.below(17);
+      std::vector<int> ids;
+      while (static_cast<int>(ids.size()) < n) {
+        const std::vector<int>& pool = (!held_pool.empty() && r.below(2) == 0) ? held_pool : train_pool;
+        const int id = pool[static_cast<size_t>(r.below(static_cast<int>(pool.size())))];
+        if (std::find(ids.begin(), ids.end(), id) == ids.end()) ids.push_back(id);
+      }
+      docs.emplace_back(DocKind::WordList, std::move(ids));
     }
   }
 

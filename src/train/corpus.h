@@ -6,6 +6,10 @@
 //   induction     random plain words x1..xn repeated once (n 4..24), from the train lexicon
 //   filler        stories from a small grammar: names, dates, places, objects, year ranges,
 //                 word lists and Python code comments, so heads have jobs besides the tasks
+//   word list     8..24 distinct plain words, half of the draws from the held-out words, never
+//                 repeated (filler: no copying to learn). Without them held-out words never stand
+//                 in a bare list, and a model learns that a list holds train words only, which
+//                 holds back its induction on held-out words however well it copies train ones.
 //
 // Task documents use train words only (holdout.h); filler draws half its names, nouns,
 // variable names and plain words from the held-out lists, so every held-out token occurs in
@@ -20,14 +24,15 @@
 
 namespace cs {
 
-enum class DocKind { Ioi, GreaterThan, Docstring, Induction, Filler };
+enum class DocKind { Ioi, GreaterThan, Docstring, Induction, Filler, WordList };
 const char* doc_kind_name(DocKind k);
 
 struct CorpusOptions {
   int n_docs = 40000;
   uint64_t seed = 0;
-  // Fractions of documents per kind (normalised): ioi, greater-than, docstring, induction, filler.
-  double mix[5] = {0.25, 0.15, 0.15, 0.15, 0.30};
+  // Fractions of documents per kind (normalised): ioi, greater-than, docstring, induction, filler,
+  // word list. A zero word-list share leaves the corpus exactly as it was before that kind existed.
+  double mix[6] = {0.25, 0.15, 0.15, 0.15, 0.30, 0.0};
 };
 
 struct Corpus {
