@@ -60,8 +60,9 @@ struct TaskScores {
   int n_ioi = 0, n_gt = 0, n_docstring = 0, n_induction = 0;
   // min over tasks of score / target (targets 0.95, 0.6, 0.8, 0.9): >= 1 when all are met.
   double target_ratio() const;
-  // Mean over tasks of min(1, score / target): the trainer keeps the checkpoint that maximises it
-  // (unlike target_ratio it rewards progress on any task while another is still at zero).
+  // Mean over tasks of min(1, score / target), plus 1e-3 x the mean raw score to break ties: the
+  // trainer keeps the checkpoint that maximises it (unlike target_ratio it rewards progress on any
+  // task while another is still at zero).
   double progress() const;
   std::string str() const;
 };
