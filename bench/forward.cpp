@@ -18,7 +18,7 @@ double forward_flops(const ModelConfig& c, int B, int T) {
   const double N = static_cast<double>(B) * T, D = c.d_model, dh = c.d_head;
   const double H = c.n_heads, W = static_cast<double>(c.qkv_width());
   double per_layer = 2 * N * D * W + 2 * N * H * dh * D + 2 * 2 * B * H * double(T) * T * dh;
-  if (!c.attn_only) per_layer += 2 * N * D * c.d_mlp * (c.act == Activation::SwiGLU ? 3 : 2);
+  if (!c.attn_only) per_layer += 2 * N * D * c.d_mlp * (gated(c.act) ? 3 : 2);
   return c.n_layers * per_layer + 2 * N * D * c.vocab_size;
 }
 

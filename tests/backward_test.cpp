@@ -94,7 +94,7 @@ void golden_check(const std::string& dir, const std::vector<std::pair<std::strin
 
 // ---- tiny random models -----------------------------------------------------------------------
 
-enum class Variant { Gpt2, AttnOnly, AttnOnlyShortformer, NeoX, Llama };
+enum class Variant { Gpt2, AttnOnly, AttnOnlyShortformer, NeoX, Llama, Gemma };
 
 Model tiny_model(Variant v, uint32_t seed = 1) {
   ModelConfig c;
@@ -126,17 +126,18 @@ Model tiny_model(Variant v, uint32_t seed = 1) {
       c.tied_embeddings = false;
       break;
     case Variant::Llama:
+    case Variant::Gemma:  // GeGLU and multi-query attention
       c.n_heads = 4;
-      c.n_kv_heads = 2;
+      c.n_kv_heads = v == Variant::Gemma ? 1 : 2;
       c.d_head = 4;
       c.norm = Norm::RMSNorm;
-      c.act = Activation::SwiGLU;
+      c.act = v == Variant::Gemma ? Activation::GeGLU : Activation::SwiGLU;
       c.positions = Positions::Rotary;
       c.rotary_dim = 4;
       c.tied_embeddings = false;
       break;
   }
-  const bool bias = v != Variant::Llama, ln_bias = c.norm == Norm::LayerNorm;
+  const bool bias = v != Variant::Llama && v != Variant::Gemma, ln_bias = c.norm == Norm::LayerNorm;
   std::mt19937 gen(seed);
   std::normal_distribution<float> nd(0.0f, 1.0f);
   auto rnd = [&](std::vector<int64_t> shape, float scale, float shift = 0.0f) {
@@ -163,7 +164,7 @@ Model tiny_model(Variant v, uint32_t seed = 1) {
       if (ln_bias) lw.ln2_b = rnd({D}, 0.2f);
       lw.W_in = rnd({D, F}, s);
       if (bias) lw.b_in = rnd({F}, 0.2f);
-      if (c.act == Activation::SwiGLU) lw.W_gate = rnd({D, F}, s);
+      if (gated(c.act)) lw.W_gate = rnd({D, F}, s);
       lw.W_out = rnd({F, D}, 1.0f / std::sqrt(static_cast<float>(F)));
       if (bias) lw.b_out = rnd({D}, 0.2f);
     }
@@ -183,6 +184,7 @@ const char* variant_name(Variant v) {
     case Variant::AttnOnlyShortformer: return "attn-only-shortformer";
     case Variant::NeoX: return "neox";
     case Variant::Llama: return "llama";
+    case Variant::Gemma: return "gemma";
   }
   return "?";
 }
@@ -373,7 +375,7 @@ TEST_P(BackwardFD, HookPointGradientsOnSplitForward) {
 INSTANTIATE_TEST_SUITE_P(Variants, BackwardFD,
                          ::testing::Values(Variant::Gpt2, Variant::AttnOnly,
                                            Variant::AttnOnlyShortformer, Variant::NeoX,
-                                           Variant::Llama),
+                                           Variant::Llama, Variant::Gemma),
                          [](const auto& info) {
                            std::string n = variant_name(info.param);
                            for (char& ch : n) ch = ch == '-' ? '_' : ch;

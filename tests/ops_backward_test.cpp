@@ -153,6 +153,14 @@ TEST(OpsBackward, PointwiseActivations) {
   }
   EXPECT_LE(rel_max_error(dx.data(), num.data(), n), 1e-5) << "swiglu dgate";
   EXPECT_LE(rel_max_error(dup.data(), num_up.data(), n), 1e-6) << "swiglu dup";
+  geglu_backward(dx.data(), dup.data(), x.data(), up.data(), dout.data(), n);
+  for (int i = 0; i < n; ++i) {
+    const double e = 1e-4;
+    num[i] = static_cast<float>(dout[i] * up[i] * (gelu_new_naive(x[i] + e) - gelu_new_naive(x[i] - e)) / (2 * e));
+    num_up[i] = static_cast<float>(dout[i] * gelu_new_naive(x[i]));
+  }
+  EXPECT_LE(rel_max_error(dx.data(), num.data(), n), 1e-5) << "geglu dgate";
+  EXPECT_LE(rel_max_error(dup.data(), num_up.data(), n), 1e-6) << "geglu dup";
   // the forward kernels agree with the references the differences were taken of
   std::vector<float> y(n);
   gelu_new_forward(y.data(), x.data(), n);

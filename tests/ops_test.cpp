@@ -74,6 +74,9 @@ TEST(Ops, ActivationsMatchNaive) {
   swiglu_forward(out.data(), x.data(), up.data(), x.size());
   for (size_t i = 0; i < x.size(); ++i)
     ASSERT_NEAR(out[i], silu_naive(x[i]) * up[i], 1e-5 * (1 + std::abs(x[i] * up[i])));
+  geglu_forward(out.data(), x.data(), up.data(), x.size());
+  for (size_t i = 0; i < x.size(); ++i)
+    ASSERT_NEAR(out[i], gelu_new_naive(x[i]) * up[i], 1e-5 * (1 + std::abs(x[i] * up[i])));
 }
 
 TEST(Ops, AttentionMatchesNaive) {

@@ -110,7 +110,7 @@ class Engine {
     if (!c_.attn_only) {
       pre_.resize(static_cast<size_t>(BT_) * c_.d_mlp);
       post_.resize(static_cast<size_t>(BT_) * c_.d_mlp);
-      if (c_.act == Activation::SwiGLU) up_.resize(static_cast<size_t>(BT_) * c_.d_mlp);
+      if (gated(c_.act)) up_.resize(static_cast<size_t>(BT_) * c_.d_mlp);
     }
     setup_metric(n_prompts);
   }
@@ -420,10 +420,11 @@ class Engine {
     }
     norm(normed_.data(), in, lw.ln2_w, lw.ln2_b, rows);
     const float* b_in = lw.b_in.empty() ? nullptr : lw.b_in.ptr();
-    if (c_.act == Activation::SwiGLU) {
+    if (gated(c_.act)) {
       matmul(pre_.data(), normed_.data(), lw.W_gate.ptr(), nullptr, rows, D_, F);
       matmul(up_.data(), normed_.data(), lw.W_in.ptr(), b_in, rows, D_, F);
-      swiglu_forward(post_.data(), pre_.data(), up_.data(), n);
+      if (c_.act == Activation::SwiGLU) swiglu_forward(post_.data(), pre_.data(), up_.data(), n);
+      else geglu_forward(post_.data(), pre_.data(), up_.data(), n);
     } else {
       matmul(pre_.data(), normed_.data(), lw.W_in.ptr(), b_in, rows, D_, F);
       if (c_.act == Activation::GeluNew) gelu_new_forward(post_.data(), pre_.data(), n);

@@ -62,7 +62,7 @@ double collect_head_outputs_flops(const ModelConfig& c, const std::vector<std::v
   for (const auto& p : prompts) {
     const double T = static_cast<double>(p.size());
     double layer = 2 * T * D * W + 2 * T * H * dh * D + 4 * H * T * T * dh;
-    if (!c.attn_only) layer += 2 * T * D * c.d_mlp * (c.act == Activation::SwiGLU ? 3 : 2);
+    if (!c.attn_only) layer += 2 * T * D * c.d_mlp * (gated(c.act) ? 3 : 2);
     f += c.n_layers * layer;
   }
   return f;

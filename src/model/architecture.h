@@ -40,6 +40,8 @@ ModelConfig neox_config(const nlohmann::json& j, const std::string& path);
 Weights neox_weights(const CheckpointFiles& f, const ModelConfig& c);
 ModelConfig llama_config(const nlohmann::json& j, const std::string& path);  // llama, mistral, qwen2
 Weights llama_weights(const CheckpointFiles& f, const ModelConfig& c);
+ModelConfig gemma_config(const nlohmann::json& j, const std::string& path);
+Weights gemma_weights(const CheckpointFiles& f, const ModelConfig& c);
 ModelConfig attn_only_config(const nlohmann::json& j, const std::string& path);
 Weights attn_only_weights(const CheckpointFiles& f, const ModelConfig& c);
 

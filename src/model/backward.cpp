@@ -202,10 +202,13 @@ void mlp_backward(const Model& m, int l, const LayerRecord& r, const Dims& d, co
   Tensor dpre({d.B, d.T, F}), dnormed({d.B, d.T, D});
   float* gW_in = g ? g->W_in.ptr() : nullptr;
   float* gb_in = g ? opt(g->b_in) : nullptr;
-  if (c.act == Activation::SwiGLU) {  // post = silu(gate) * up; up was not hooked: recompute it
+  if (gated(c.act)) {  // post = act(gate) * up; up was not hooked: recompute it
     Tensor up({BT, F}), dup({BT, F});
     matmul(up.ptr(), r.ln2.ptr(), lw.W_in.ptr(), opt(lw.b_in), BT, D, F);
-    swiglu_backward(dpre.ptr(), dup.ptr(), r.mlp_pre.ptr(), up.ptr(), dpost.ptr(), BT * F);
+    if (c.act == Activation::SwiGLU)
+      swiglu_backward(dpre.ptr(), dup.ptr(), r.mlp_pre.ptr(), up.ptr(), dpost.ptr(), BT * F);
+    else
+      geglu_backward(dpre.ptr(), dup.ptr(), r.mlp_pre.ptr(), up.ptr(), dpost.ptr(), BT * F);
     matmul_backward(dnormed.ptr(), gW_in, gb_in, dup.ptr(), r.ln2.ptr(), lw.W_in.ptr(), BT, D, F);
     matmul_backward(dnormed.ptr(), g ? g->W_gate.ptr() : nullptr, nullptr, dpre.ptr(),
                     r.ln2.ptr(), lw.W_gate.ptr(), BT, D, F);

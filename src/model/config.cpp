@@ -7,6 +7,7 @@ std::string ModelConfig::describe() const {
   const char* act_s = act == Activation::GeluNew ? "gelu_new"
                       : act == Activation::GeluErf ? "gelu"
                       : act == Activation::SwiGLU ? "SwiGLU (silu gate)"
+                      : act == Activation::GeGLU ? "GeGLU (gelu tanh gate)"
                                                   : "relu";
   const char* pos_s = positions == Positions::Learned ? "learned absolute"
                       : positions == Positions::Rotary ? "rotary"

@@ -7,7 +7,10 @@
 namespace cs {
 
 enum class Norm { LayerNorm, RMSNorm };
-enum class Activation { GeluNew, GeluErf, SwiGLU, Relu };
+// SwiGLU (Llama): silu(gate) * up. GeGLU (Gemma): gelu_new(gate) * up, the tanh approximation.
+enum class Activation { GeluNew, GeluErf, SwiGLU, Relu, GeGLU };
+// A gated MLP has W_gate and multiplies act(gate) by the up projection.
+inline bool gated(Activation a) { return a == Activation::SwiGLU || a == Activation::GeGLU; }
 // Learned: absolute positions added to the residual (GPT-2). Rotary: RoPE on q,k (NeoX, Llama).
 // Shortformer: learned positions added to the q and k inputs only (TransformerLens attn-only).
 enum class Positions { Learned, Rotary, Shortformer };

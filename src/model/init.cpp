@@ -108,10 +108,10 @@ Model random_model(const ModelConfig& c, uint64_t seed, float init_std) {
       lw.ln2_w = ones(D);
       if (ln) lw.ln2_b = Tensor({D});
       lw.W_in = rand({D, F});
-      if (c.act == Activation::SwiGLU) lw.W_gate = rand({D, F});
+      if (gated(c.act)) lw.W_gate = rand({D, F});
       else lw.b_in = Tensor({F});
       lw.W_out = rand({F, D}, true);
-      if (c.act != Activation::SwiGLU) lw.b_out = Tensor({D});
+      if (!gated(c.act)) lw.b_out = Tensor({D});
     }
     m.w.layers.push_back(std::move(lw));
   }

@@ -14,6 +14,7 @@ const std::vector<Architecture>& architectures() {
       {{"gpt2"}, gpt2_config, gpt2_weights},
       {{"gpt_neox"}, neox_config, neox_weights},
       {{"llama", "mistral", "qwen2"}, llama_config, llama_weights},
+      {{"gemma"}, gemma_config, gemma_weights},
       {{"circuitscan_attn_only"}, attn_only_config, attn_only_weights},
   };
   return archs;

@@ -201,12 +201,13 @@ Tensor mlp_block(const Model& m, int l, Tensor mlp_in, const Hooks* hooks) {
   hook(hooks, Hook::ln2_normalized, l, normed);
   Tensor pre({B, T, F}), post({B, T, F});
   const float* b_in = lw.b_in.empty() ? nullptr : lw.b_in.ptr();
-  if (c.act == Activation::SwiGLU) {
+  if (gated(c.act)) {
     Tensor up({B, T, F});
     matmul(pre.ptr(), normed.ptr(), lw.W_gate.ptr(), nullptr, BT, D, F);
     matmul(up.ptr(), normed.ptr(), lw.W_in.ptr(), b_in, BT, D, F);
     hook(hooks, Hook::mlp_pre, l, pre);
-    swiglu_forward(post.ptr(), pre.ptr(), up.ptr(), BT * F);
+    if (c.act == Activation::SwiGLU) swiglu_forward(post.ptr(), pre.ptr(), up.ptr(), BT * F);
+    else geglu_forward(post.ptr(), pre.ptr(), up.ptr(), BT * F);
   } else {
     matmul(pre.ptr(), normed.ptr(), lw.W_in.ptr(), b_in, BT, D, F);
     hook(hooks, Hook::mlp_pre, l, pre);

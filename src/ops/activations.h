@@ -10,6 +10,8 @@ void gelu_new_forward(float* out, const float* inp, int64_t n);
 void gelu_erf_forward(float* out, const float* inp, int64_t n);
 // SwiGLU's gate: out = silu(gate) * up.
 void swiglu_forward(float* out, const float* gate, const float* up, int64_t n);
+// GeGLU's gate (Gemma): out = gelu_new(gate) * up.
+void geglu_forward(float* out, const float* gate, const float* up, int64_t n);
 
 double gelu_new_naive(double x);
 double gelu_erf_naive(double x);

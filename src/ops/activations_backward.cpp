@@ -23,6 +23,20 @@ void gelu_new_backward(float* dinp, const float* inp, const float* dout, int64_t
   }
 }
 
+void geglu_backward(float* dgate, float* dup, const float* gate, const float* up,
+                    const float* dout, int64_t n) {
+#pragma omp parallel for schedule(static) if (n > 65536)
+  for (int64_t i = 0; i < n; ++i) {
+    const float x = gate[i];
+    const float u = std::max(kSqrt2OverPi * (x + 0.044715f * x * x * x), -30.0f);
+    const float du = kSqrt2OverPi * (1.0f + 3.0f * 0.044715f * x * x);
+    const float e = std::exp(-2.0f * u);
+    const float s = 1.0f / (1.0f + e);
+    dgate[i] = dout[i] * up[i] * (s + 2.0f * x * du * e * s * s);
+    dup[i] = dout[i] * x * s;
+  }
+}
+
 // y = x Phi(x):  y' = Phi(x) + x phi(x)
 void gelu_erf_backward(float* dinp, const float* inp, const float* dout, int64_t n) {
 #pragma omp parallel for schedule(static) if (n > 65536)

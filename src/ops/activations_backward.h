@@ -15,4 +15,8 @@ void relu_backward(float* dinp, const float* inp, const float* dout, int64_t n);
 void swiglu_backward(float* dgate, float* dup, const float* gate, const float* up,
                      const float* dout, int64_t n);
 
+// out = gelu_new(gate) * up:  dgate = dout * up * gelu_new'(gate),  dup = dout * gelu_new(gate).
+void geglu_backward(float* dgate, float* dup, const float* gate, const float* up,
+                    const float* dout, int64_t n);
+
 }  // namespace cs
