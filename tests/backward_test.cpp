@@ -350,6 +350,11 @@ TEST(BackwardGolden, LlamaMetricGradients) {
                1e-3);
 }
 
+TEST(BackwardGolden, GemmaMetricGradients) {
+  // HF stores the final norm as w and applies 1 + w; we store 1 + w: the gradient is the same.
+  golden_check(std::string(CS_TEST_DATA) + "/gemma-tiny", {{"model.norm.weight", &Weights::lnf_w}}, {});
+}
+
 // ---- finite differences -----------------------------------------------------------------------
 
 class BackwardFD : public ::testing::TestWithParam<Variant> {};

@@ -273,7 +273,7 @@ TEST(LoadModel, UnknownModelTypeListsSupportedOnes) {
   } catch (const Error& e) {
     const std::string msg = e.what();
     EXPECT_NE(msg.find("'bert'"), std::string::npos) << msg;
-    for (const char* t : {"gpt2", "gpt_neox", "llama", "mistral", "qwen2", "circuitscan_attn_only"})
+    for (const char* t : {"gpt2", "gpt_neox", "llama", "mistral", "qwen2", "gemma", "circuitscan_attn_only"})
       EXPECT_NE(msg.find(t), std::string::npos) << t << " missing from: " << msg;
   }
 }
