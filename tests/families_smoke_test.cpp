@@ -19,16 +19,18 @@ using namespace cs;
 namespace {
 
 ModelConfig small(const std::string& family) {
-  ModelConfig c = preset_config(family == "llama" ? "llama-1b" : "pythia-160m");
+  const bool llama_like = family == "llama" || family == "gemma";
+  ModelConfig c = preset_config(llama_like ? "llama-1b" : "pythia-160m");
   c.n_layers = 2;
   c.n_heads = 4;
-  c.n_kv_heads = family == "llama" ? 2 : 4;  // GQA for Llama
+  c.n_kv_heads = family == "llama" ? 2 : family == "gemma" ? 1 : 4;  // GQA for Llama, MQA for Gemma
+  if (family == "gemma") c.act = Activation::GeGLU, c.model_type = "gemma";
   c.d_model = 64;
   c.d_head = 16;
   c.d_mlp = 128;
   c.n_ctx = 128;
   c.vocab_size = 50257;
-  c.rotary_dim = family == "llama" ? 16 : 4;
+  c.rotary_dim = llama_like ? 16 : 4;
   return c;
 }
 
@@ -119,4 +121,4 @@ TEST(ExpandKvHeads, SameLogitsAndPerHeadCopiesOfTheSharedKeys) {
   EXPECT_EQ(expand_kv_heads(n).w.layers[0].W_qkv.data, n.w.layers[0].W_qkv.data);
 }
 
-INSTANTIATE_TEST_SUITE_P(LlamaAndNeox, Families, ::testing::Values("llama", "neox"));
+INSTANTIATE_TEST_SUITE_P(LlamaNeoxGemma, Families, ::testing::Values("llama", "neox", "gemma"));
