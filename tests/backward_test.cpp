@@ -7,6 +7,7 @@
 #include <functional>
 #include <random>
 
+#include "golden_fixture.h"
 #include "model/backward.h"
 #include "model/model.h"
 #include "model/safetensors.h"
@@ -19,19 +20,8 @@ namespace {
 
 // ---- golden: Hugging Face checkpoints with reference.safetensors --------------------------------
 
-struct Golden {
-  Model model;
-  SafetensorsFile ref;
-  Batch batch;
-  explicit Golden(const std::string& dir) : model(load_model(dir)), ref(dir + "/reference.safetensors") {
-    std::vector<int64_t> ids = ref.read_i64("input_ids");
-    const TensorInfo* info = ref.find("input_ids");
-    const int B = static_cast<int>(info->shape[0]), T = static_cast<int>(info->shape[1]);
-    std::vector<std::vector<int>> seqs(B);
-    for (int b = 0; b < B; ++b)
-      for (int t = 0; t < T; ++t) seqs[b].push_back(static_cast<int>(ids[b * T + t]));
-    batch = Batch::from_sequences(seqs);
-  }
+struct Golden : GoldenFixture {
+  using GoldenFixture::GoldenFixture;
   // metric = sum_b logits[b,-1,tok0] - logits[b,-1,tok1]; returns it and fills dmetric/dlogits.
   float metric(const Tensor& logits, Tensor* dlogits) const {
     const std::vector<int64_t> mt = ref.read_i64("metric_tokens");
@@ -54,10 +44,6 @@ double max_abs(const Tensor& t) {
   return m;
 }
 
-void expect_close(const Tensor& ours, const Tensor& ref, const std::string& what, double tol) {
-  ASSERT_EQ(ours.numel(), ref.numel()) << what;
-  EXPECT_LE(rel_max_error(ours.ptr(), ref.ptr(), ref.numel()), tol) << what;
-}
 
 // Runs the golden comparison: metric, grad_z.l for every layer, and grad.<name> for `params`.
 void golden_check(const std::string& dir, const std::vector<std::pair<std::string, const Tensor Weights::*>>& top,

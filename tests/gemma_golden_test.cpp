@@ -37,25 +37,10 @@ TEST(GemmaGolden, ConfigIsRead) {
 }
 
 TEST(GemmaGolden, LogitsHiddenStatesPatternsAndZ) {
-  const Model& m = fx().model;
-  Hooks hooks;
-  ActivationCache cache;
-  for (int l = 0; l < m.cfg.n_layers; ++l) {
-    hooks.cache({Hook::resid_pre, l}, &cache);
-    hooks.cache({Hook::pattern, l}, &cache);
-    hooks.cache({Hook::z, l}, &cache);
-  }
-  hooks.cache({Hook::ln_final_normalized, -1}, &cache);
-  expect_close(forward(m, fx().batch, &hooks), fx().ref.read_f32("logits"), "logits");
-  for (int l = 0; l < m.cfg.n_layers; ++l) {
-    const std::string L = std::to_string(l);
-    // hidden.0 is the scaled embedding: HF multiplies by sqrt(hidden_size) before layer 0.
-    expect_close(cache.at("blocks." + L + ".hook_resid_pre"), fx().ref.read_f32("hidden." + L), "hidden." + L);
-    expect_close(cache.at("blocks." + L + ".attn.hook_pattern"), fx().ref.read_f32("pattern." + L), "pattern." + L);
-    expect_close(cache.at("blocks." + L + ".attn.hook_z"), fx().ref.read_f32("z." + L), "z." + L);
-  }
-  expect_close(cache.at("ln_final.hook_normalized"),
-               fx().ref.read_f32("hidden." + std::to_string(m.cfg.n_layers)), "hidden.L (final norm)");
+  // hidden.0 is the scaled embedding: HF multiplies by sqrt(hidden_size) before layer 0.
+  const Tensor logits =
+      expect_hidden_patterns_z(fx(), [&](Hooks& h) { return forward(fx().model, fx().batch, &h); });
+  expect_close(logits, fx().ref.read_f32("logits"), "logits");
 }
 
 TEST(GemmaGolden, ExpandedKeyValueHeadsKeepTheLogits) {

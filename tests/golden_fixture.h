@@ -9,6 +9,7 @@
 #include "model/batch.h"
 #include "model/model.h"
 #include "model/safetensors.h"
+#include "model/transformer.h"
 
 namespace cs {
 
@@ -33,6 +34,33 @@ inline void expect_close(const Tensor& ours, const Tensor& ref, const std::strin
                          double tol = 1e-4) {
   ASSERT_EQ(ours.numel(), ref.numel()) << what << ": ours " << ours.shape_str() << " ref " << ref.shape_str();
   EXPECT_LE(rel_max_error(ours.ptr(), ref.ptr(), ref.numel()), tol) << what;
+}
+
+// Runs `run(hooks)` (a forward pass with those hooks, returning logits) with hook_resid_pre,
+// hook_pattern and hook_z of every layer and ln_final.hook_normalized cached, compares them with the
+// reference's hidden.l, pattern.l, z.l and hidden.L (the final norm's output, as HF returns it),
+// and returns the logits.
+template <class Run>
+Tensor expect_hidden_patterns_z(GoldenFixture& fx, Run run) {
+  const int L = fx.model.cfg.n_layers;
+  Hooks hooks;
+  ActivationCache cache;
+  for (int l = 0; l < L; ++l) {
+    hooks.cache({Hook::resid_pre, l}, &cache);
+    hooks.cache({Hook::pattern, l}, &cache);
+    hooks.cache({Hook::z, l}, &cache);
+  }
+  hooks.cache({Hook::ln_final_normalized, -1}, &cache);
+  Tensor logits = run(hooks);
+  for (int l = 0; l < L; ++l) {
+    const std::string s = std::to_string(l);
+    expect_close(cache.at("blocks." + s + ".hook_resid_pre"), fx.ref.read_f32("hidden." + s), "hidden." + s);
+    expect_close(cache.at("blocks." + s + ".attn.hook_pattern"), fx.ref.read_f32("pattern." + s), "pattern." + s);
+    expect_close(cache.at("blocks." + s + ".attn.hook_z"), fx.ref.read_f32("z." + s), "z." + s);
+  }
+  expect_close(cache.at("ln_final.hook_normalized"), fx.ref.read_f32("hidden." + std::to_string(L)),
+               "hidden.L (final norm)");
+  return logits;
 }
 
 }  // namespace cs

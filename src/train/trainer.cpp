@@ -63,6 +63,8 @@ struct Run {
   int64_t perm_epoch = -1;
   int64_t tokens = 0;          // target tokens seen
   int32_t unseen_rep = -1;     // the smallest id outside the corpus (-1: the corpus has every id)
+  std::vector<int32_t> softmax_rows;  // vocab plus unseen_rep, sorted
+  std::vector<float> log_count;       // per softmax row: log(#unseen ids) for unseen_rep, else 0
 
   Run(const TrainConfig& c, Model& model, std::vector<std::vector<int>> r, std::vector<int32_t> v)
       : cfg(c), m(model), rows(std::move(r)), vocab(std::move(v)) {
@@ -73,6 +75,7 @@ struct Run {
     for (const Param& p : params) m1.emplace_back(p.p->shape), m2.emplace_back(p.p->shape);
     for (int32_t id = 0; id < m.cfg.vocab_size && unseen_rep < 0; ++id)
       if (!std::binary_search(vocab.begin(), vocab.end(), id)) unseen_rep = id;
+    set_softmax_rows();
     tie_unseen();
   }
 
@@ -89,22 +92,19 @@ struct Run {
     return rows[static_cast<size_t>(perm[static_cast<size_t>(i % n)])];
   }
 
-  // The step's softmax rows: the corpus ids plus one representative of every other id. Those
-  // never occur in the corpus (never an input, never a target) and share one embedding row
-  // (tie_unseen), so their column, with log(count) added, makes the softmax the full one.
-  std::vector<int32_t> step_vocab() const {
-    std::vector<int32_t> v = vocab;
-    if (unseen_rep >= 0) v.insert(std::upper_bound(v.begin(), v.end(), unseen_rep), unseen_rep);
-    return v;
-  }
-  std::vector<float> step_log_count(const std::vector<int32_t>& v) const {
-    std::vector<float> c(v.size(), 0.0f);
-    if (unseen_rep >= 0) {
-      const int64_t n_unseen = m.cfg.vocab_size - static_cast<int64_t>(vocab.size());
-      c[static_cast<size_t>(std::lower_bound(v.begin(), v.end(), unseen_rep) - v.begin())] =
-          static_cast<float>(std::log(static_cast<double>(n_unseen)));
-    }
-    return c;
+  // The step's softmax rows (the same every step): the corpus ids plus one representative of
+  // every other id. Those never occur in the corpus (never an input, never a target) and share one
+  // embedding row (tie_unseen), so their column, with log(count) added, makes the softmax the full
+  // one.
+  void set_softmax_rows() {
+    softmax_rows = vocab;
+    log_count.assign(vocab.size(), 0.0f);
+    if (unseen_rep < 0) return;
+    const auto at = std::upper_bound(softmax_rows.begin(), softmax_rows.end(), unseen_rep);
+    const auto k = at - softmax_rows.begin();
+    softmax_rows.insert(at, unseen_rep);
+    const int64_t n_unseen = m.cfg.vocab_size - static_cast<int64_t>(vocab.size());
+    log_count.insert(log_count.begin() + k, static_cast<float>(std::log(static_cast<double>(n_unseen))));
   }
   // Copies the representative's row to every id outside the corpus (W_E and the tied W_U).
   void tie_unseen() {
@@ -142,8 +142,8 @@ struct Run {
       std::copy(tg[b].begin(), tg[b].end(), targets.begin() + static_cast<long>(b) * batch.T);
       n_tok += static_cast<int64_t>(tg[b].size());
     }
-    const std::vector<int32_t> rows_v = step_vocab();
-    const float loss = train_step_loss_and_grad(m, batch, targets, rows_v, &grads, step_log_count(rows_v));
+    const std::vector<int32_t>& rows_v = softmax_rows;
+    const float loss = train_step_loss_and_grad(m, batch, targets, rows_v, &grads, log_count);
     const int64_t D = m.cfg.d_model;
     // Tied embedding: the lookup's and the unembedding's gradients meet in W_E's rows.
     float* gE = grads.w.W_E.ptr();
