@@ -1,5 +1,8 @@
-// A progress bar on stderr, drawn only when stderr is a terminal.
+// Progress of long steps on stderr: a bar redrawn in place when stderr is a terminal; otherwise
+// (a log file, a batch job) one plain line at most every 10 s, so a run that takes seconds writes
+// nothing and one that takes minutes shows it is alive.
 #pragma once
+#include <chrono>
 #include <cstdio>
 #include <string>
 #include <unistd.h>
@@ -8,13 +11,21 @@ namespace cs {
 
 class ProgressBar {
  public:
-  ProgressBar() : tty_(::isatty(STDERR_FILENO)) {}
+  ProgressBar() : tty_(::isatty(STDERR_FILENO)), last_(Clock::now()) {}
   ~ProgressBar() { finish(); }
   void update(const std::string& phase, double fraction) {
-    if (!tty_) return;
+    const int pct = static_cast<int>(fraction * 100 + 0.5);
+    if (!tty_) {
+      const auto now = Clock::now();
+      if (now - last_ < std::chrono::seconds(10)) return;
+      last_ = now;
+      std::fprintf(stderr, "%s %d%%\n", phase.c_str(), pct);
+      std::fflush(stderr);
+      return;
+    }
     const int width = 30, filled = static_cast<int>(fraction * width + 0.5);
     std::fprintf(stderr, "\r%-16s [%s%s] %3d%%", phase.c_str(), std::string(filled, '#').c_str(),
-                 std::string(width - filled, ' ').c_str(), static_cast<int>(fraction * 100 + 0.5));
+                 std::string(width - filled, ' ').c_str(), pct);
     std::fflush(stderr);
     drawn_ = true;
   }
@@ -24,8 +35,10 @@ class ProgressBar {
   }
 
  private:
+  using Clock = std::chrono::steady_clock;
   bool tty_;
   bool drawn_ = false;
+  Clock::time_point last_;
 };
 
 }  // namespace cs
