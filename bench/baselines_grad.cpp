@@ -4,7 +4,6 @@
 // Usage: baselines_grad [n_prompts] [T] [preset ...]   (default 32 16 gpt2-tiny toy-gpt2-4l)
 #include <cstdio>
 #include <ctime>
-#include <random>
 #include <string>
 #include <vector>
 
@@ -14,28 +13,6 @@
 #include "model/init.h"
 
 using namespace cs;
-
-namespace {
-
-TokenizedTask random_task(int n, int T, int V, uint32_t seed) {
-  std::mt19937 g(seed);
-  TokenizedTask t;
-  t.name = "random";
-  t.metric = MetricKind::LogitDiff;
-  for (int i = 0; i < n; ++i) {
-    std::vector<int> c(T);
-    for (int& x : c) x = static_cast<int>(g() % V);
-    std::vector<int> k = c;
-    for (int j = 0; j < T / 3; ++j) k[g() % T] = static_cast<int>(g() % V);
-    t.clean.push_back(c);
-    t.corrupt.push_back(k);
-    t.answer.push_back(static_cast<int>(g() % V));
-    t.wrong.push_back({static_cast<int>(g() % V)});
-  }
-  return t;
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
   const int n = argc > 1 ? std::stoi(argv[1]) : 32;
@@ -49,7 +26,7 @@ int main(int argc, char** argv) {
   for (const std::string& p : presets) {
     const Model m = p == "gpt2-tiny" ? load_model(std::string(CS_SOURCE_DIR) + "/tests/data/gpt2-tiny")
                                      : random_model(preset_config(p), 1);
-    const TokenizedTask task = random_task(n, T, m.cfg.vocab_size, 7);
+    const TokenizedTask task = random_token_task(n, T, m.cfg.vocab_size, T / 3, 7);
     MethodSettings s;
     s.n_prompts = n;
     struct Method { const char* name; MethodResult (*fn)(const Model&, const TokenizedTask&, const MethodSettings&); };

@@ -30,29 +30,6 @@ namespace {
 
 const std::string kTiny = std::string(CS_TEST_DATA) + "/gpt2-tiny";
 
-// A logit-difference task over random tokens: corrupt = clean with `n_swap` positions resampled.
-TokenizedTask random_task(int n, int T, int V, int n_swap, uint32_t seed) {
-  std::mt19937 g(seed);
-  TokenizedTask t;
-  t.name = "random";
-  t.metric = MetricKind::LogitDiff;
-  for (int i = 0; i < n; ++i) {
-    std::vector<int> c(T);
-    for (int& x : c) x = static_cast<int>(g() % V);
-    std::vector<int> k = c;
-    for (int j = 0; j < n_swap; ++j) k[g() % T] = static_cast<int>(g() % V);
-    t.clean.push_back(c);
-    t.corrupt.push_back(k);
-    const int a = static_cast<int>(g() % V);
-    int w = static_cast<int>(g() % V);
-    if (w == a) w = (w + 1) % V;
-    t.answer.push_back(a);
-    t.wrong.push_back({w});
-    t.positions["end"].push_back(T - 1);
-  }
-  return t;
-}
-
 // The toy induction task: clean prompts repeat, corrupt ones (the negatives) do not.
 TokenizedTask toy_task(int n, int half, uint64_t seed, const InductionToyOptions& o = {}) {
   InductionToyPrompts p = induction_toy_prompts(n, half, seed, o);
@@ -279,7 +256,7 @@ TEST(MetricGrad, MatchesFiniteDifferences) {
 
 TEST(Eap, LinearModelNodeScoresEqualActivationPatching) {
   const Model m = linear_model(11);
-  const TokenizedTask task = random_task(8, 10, m.cfg.vocab_size, 4, 5);
+  const TokenizedTask task = random_token_task(8, 10, m.cfg.vocab_size, 4, 5);
   for (AblationKind kind : {AblationKind::Resample, AblationKind::Mean, AblationKind::Zero}) {
     MethodSettings s;
     s.n_prompts = 8;
@@ -305,7 +282,7 @@ TEST(Eap, LinearModelNodeScoresEqualActivationPatching) {
 
 TEST(Eap, LinearModelEdgeScoresEqualEdgePatching) {
   const Model m = linear_model(12);
-  const TokenizedTask task = random_task(6, 9, m.cfg.vocab_size, 3, 6);
+  const TokenizedTask task = random_token_task(6, 9, m.cfg.vocab_size, 3, 6);
   MethodSettings s;
   s.n_prompts = 6;
   const EdgeAttribution a = edge_attribution(m, task, s, 0);
@@ -330,7 +307,7 @@ TEST(Eap, LinearModelEdgeScoresEqualEdgePatching) {
 
 TEST(Eap, Gpt2TinyAgreesWithExactPatching) {
   const Model m = load_model(kTiny);
-  const TokenizedTask task = random_task(8, 10, m.cfg.vocab_size, 5, 21);
+  const TokenizedTask task = random_token_task(8, 10, m.cfg.vocab_size, 5, 21);
   MethodSettings s;
   s.n_prompts = 8;
   const NodePatching p = node_patching(m, task, s);
@@ -391,7 +368,7 @@ TEST(Eap, OtherArchitecturesAgreeWithEdgePatching) {
   };
   for (const ModelConfig& c : {shrink("pythia-160m", 4), shrink("llama-1b", 2), shrink("attn-only-4l", 4)}) {
     const Model m = random_model(c, 5);
-    const TokenizedTask task = random_task(6, 9, c.vocab_size, 4, 13);
+    const TokenizedTask task = random_token_task(6, 9, c.vocab_size, 4, 13);
     MethodSettings s;
     s.n_prompts = 6;
     const EdgeAttribution a = edge_attribution(m, task, s, 0);
@@ -418,7 +395,7 @@ TEST(Eap, OtherArchitecturesAgreeWithEdgePatching) {
 
 TEST(EapIg, RightRiemannSumWithOneStepIsEap) {
   const Model m = load_model(kTiny);
-  const TokenizedTask task = random_task(8, 10, m.cfg.vocab_size, 5, 8);
+  const TokenizedTask task = random_token_task(8, 10, m.cfg.vocab_size, 5, 8);
   MethodSettings s;
   s.n_prompts = 8;
   const EdgeAttribution a = edge_attribution(m, task, s, 0);
@@ -500,7 +477,7 @@ TEST(Baselines, FindThePlantedInductionHeads) {
 
 TEST(Baselines, ResultShapesAndErrors) {
   const Model m = load_model(kTiny);
-  TokenizedTask task = random_task(4, 8, m.cfg.vocab_size, 2, 9);
+  TokenizedTask task = random_token_task(4, 8, m.cfg.vocab_size, 2, 9);
   MethodSettings s;
   s.n_prompts = 4;
   const MethodResult e = eap(m, task, s);

@@ -91,6 +91,10 @@ TokenizedTask ioi_task(const Tokenizer& tok, const TaskOptions& opts);
 TokenizedTask greater_than_task(const Tokenizer& tok, const TaskOptions& opts);
 TokenizedTask docstring_task(const Tokenizer& tok, const TaskOptions& opts);
 TokenizedTask induction_task(const Tokenizer& tok, const TaskOptions& opts);
+// No tokenizer: n prompts of T random ids below V, corrupt = clean with n_swap positions
+// resampled, a random answer and a different wrong id, metric the logit difference at the last
+// position. For engine tests and benchmarks (the baselines need corrupt prompts, nothing more).
+TokenizedTask random_token_task(int n, int T, int V, int n_swap, uint32_t seed);
 TokenizedTask jsonl_task(const std::string& path, const Tokenizer& tok, const TaskOptions& opts);
 std::vector<TaskPrompt> ioi_prompts(const Tokenizer& tok, const TaskOptions& opts);
 std::vector<TaskPrompt> greater_than_prompts(const Tokenizer& tok, const TaskOptions& opts);
