@@ -225,3 +225,32 @@ TEST(Ablation, BadInputsThrowUsefulErrors) {
   EXPECT_EQ(parse_ablation_kind("mean"), AblationKind::Mean);
   EXPECT_THROW(parse_ablation_kind("gaussian"), Error);
 }
+
+// start_at_layer resumes a run from the residual entering a layer: with the same ablation hooks,
+// starting at layer l from the hooked run's blocks.l.hook_resid_pre gives the full run's logits.
+TEST(Ablation, StartAtLayerFromCachedResidualMatchesFullRun) {
+  const Model& m = gpt2();
+  Batch clean = Batch::from_sequences(kClean), corrupt = Batch::from_sequences(kCorrupt);
+  AblationSource src = make_ablation_source(m, AblationKind::Resample, &corrupt);
+  HeadSet ablate{{{0, 1}, {1, 3}, {2, 0}}};
+  Hooks hooks;
+  add_ablation_hooks(hooks, m, src, ablate);
+  ActivationCache c;
+  for (int l = 1; l < 3; ++l) hooks.cache({Hook::resid_pre, l}, &c);
+  const Tensor want = forward(m, clean, &hooks, {LogitsAt::Last});
+  Hooks plain;
+  add_ablation_hooks(plain, m, src, ablate);
+  for (int l = 1; l < 3; ++l) {
+    const Tensor& resid = c.at("blocks." + std::to_string(l) + ".hook_resid_pre");
+    ForwardOptions fo{LogitsAt::Last, -1, l, &resid};
+    EXPECT_LE(err(forward(m, clean, &plain, fo), want), 1e-6) << "start at layer " << l;
+  }
+  // Without the ablations on the later layers the answer differs: the check can fail.
+  const Tensor& r2 = c.at("blocks.2.hook_resid_pre");
+  EXPECT_GT(err(forward(m, clean, nullptr, {LogitsAt::Last, -1, 2, &r2}), want), 1e-4);
+  // A missing or misshapen residual is an error, not a read out of bounds.
+  EXPECT_THROW(forward(m, clean, nullptr, {LogitsAt::Last, -1, 1, nullptr}), Error);
+  Tensor wrong({1, 8, m.cfg.d_model});
+  EXPECT_THROW(forward(m, clean, nullptr, {LogitsAt::Last, -1, 1, &wrong}), Error);
+  EXPECT_THROW(forward(m, clean, nullptr, {LogitsAt::Last, -1, 3, &r2}), Error);
+}

@@ -6,12 +6,14 @@
 #include "discovery/code_null.h"
 #include "discovery/discover.h"
 #include "discovery/reference_circuit.h"
+#include "interp/faithfulness.h"
 #include "interp/head_outputs.h"
 #include "model/toy_circuits.h"
 #include "model/transformer.h"
 #include "ops/error.h"
 
 #include <algorithm>
+#include <cmath>
 
 using namespace cs;
 
@@ -172,4 +174,30 @@ TEST(ReferenceCircuit, KeepsTheKnownCircuitOfTheToyModel) {
   };
   EXPECT_TRUE(has("a0.0", "a1.1.k"));
   EXPECT_TRUE(has("a1.1", "output"));
+
+  // The pruning's layer-prefix sharing against the naive reference: one full ablated run per
+  // head set, through circuit_metric.
+  FaithfulnessOptions fo;
+  fo.ablation = AblationKind::Resample;
+  fo.n_prompts = o.n_prompts;
+  AblationSource src = task_ablation_source(m, t, fo);
+  const int H = m.cfg.n_heads, HT = m.cfg.n_heads_total();
+  auto naive = [&](const std::vector<int>& keep) {
+    HeadSet s;
+    for (int i : keep) s.heads.push_back({i / H, i % H});
+    return circuit_metric(m, t, s, src, o.n_prompts);
+  };
+  std::vector<int> all(HT);
+  for (int i = 0; i < HT; ++i) all[i] = i;
+  for (int h = 0; h < HT; ++h) {
+    std::vector<int> s;
+    for (int i : all) if (i != h) s.push_back(i);
+    EXPECT_NEAR(r.solo_effect[h], r.full_metric - naive(s), 1e-4 * std::abs(r.full_metric)) << "head " << h;
+  }
+  std::vector<int> left = all;
+  ASSERT_FALSE(r.pruned.empty());
+  for (size_t i = 0; i < r.pruned.size(); ++i) {
+    left.erase(std::find(left.begin(), left.end(), r.pruned[i]));
+    EXPECT_NEAR(r.metric_after[i], naive(left), 1e-4 * std::abs(r.full_metric)) << "after removal " << i;
+  }
 }

@@ -247,24 +247,36 @@ Tensor forward(const Model& m, const Batch& batch, const Hooks* hooks, const For
       throw Error("token id " + std::to_string(t) + " is outside the vocabulary (size " +
                   std::to_string(V) + "): the tokenizer does not match the model");
 
+  const int first_layer = opts.start_at_layer;
+  if (first_layer < 0 || first_layer >= c.n_layers)
+    throw Error("forward: start_at_layer " + std::to_string(first_layer) + " is outside 0.." +
+                std::to_string(c.n_layers - 1));
+  if (first_layer > 0 && (!opts.start_resid || opts.start_resid->shape != std::vector<int64_t>{B, T, D}))
+    throw Error("forward: start_at_layer needs the residual stream [B,T,D] entering that layer");
   Tensor resid({B, T, D});
-  for (int64_t i = 0; i < B * T; ++i)
-    std::memcpy(resid.ptr() + i * D, m.w.W_E.ptr() + static_cast<int64_t>(batch.tokens[i]) * D,
-                D * sizeof(float));
-  hook(hooks, Hook::embed, -1, resid);
+  if (first_layer == 0) {
+    for (int64_t i = 0; i < B * T; ++i)
+      std::memcpy(resid.ptr() + i * D, m.w.W_E.ptr() + static_cast<int64_t>(batch.tokens[i]) * D,
+                  D * sizeof(float));
+    hook(hooks, Hook::embed, -1, resid);
+  } else {
+    std::memcpy(resid.ptr(), opts.start_resid->ptr(), B * T * D * sizeof(float));
+  }
   Tensor pos;
   if (c.positions != Positions::Rotary) {
     pos = Tensor({B, T, D});
     for (int64_t b = 0; b < B; ++b)
       std::memcpy(pos.ptr() + b * T * D, m.w.W_pos.ptr(), T * D * sizeof(float));
-    hook(hooks, Hook::pos_embed, -1, pos);
-    if (c.positions == Positions::Learned) add_inplace(resid, pos);
+    if (first_layer == 0) {
+      hook(hooks, Hook::pos_embed, -1, pos);
+      if (c.positions == Positions::Learned) add_inplace(resid, pos);
+    }
   }
   const Tensor* qk_pos = c.positions == Positions::Shortformer ? &pos : nullptr;
 
   int last_layer = opts.stop_after_layer >= 0 ? std::min(opts.stop_after_layer, c.n_layers - 1)
                                               : c.n_layers - 1;
-  for (int l = 0; l <= last_layer; ++l) {
+  for (int l = first_layer; l <= last_layer; ++l) {
     hook(hooks, Hook::resid_pre, l, resid);
     Tensor attn_out = attention_block(m, l, resid, qk_pos, hooks);
     if (c.attn_only) {

@@ -11,9 +11,15 @@ enum class LogitsAt { All, Last, None };
 struct ForwardOptions {
   LogitsAt logits = LogitsAt::All;  // Last: [B,V] at each sequence's last real token
   int stop_after_layer = -1;        // >= 0: skip layers after this one (logits then empty)
+  // > 0: skip the embedding and layers before this one, starting from *start_resid, the
+  // residual stream entering this layer ([B,T,D], e.g. blocks.L.hook_resid_pre of an earlier
+  // pass with the same hooks on the skipped layers). As TransformerLens's start_at_layer.
+  int start_at_layer = 0;
+  const Tensor* start_resid = nullptr;
 };
 
-// tokens [B,T] -> logits [B,T,V] (All), [B,V] (Last) or empty (None).
+// tokens [B,T] -> logits [B,T,V] (All), [B,V] (Last) or empty (None). Hooks on the embedding
+// and on skipped layers do not run.
 Tensor forward(const Model& m, const Batch& batch, const Hooks* hooks = nullptr,
                const ForwardOptions& opts = {});
 
