@@ -140,5 +140,49 @@ TEST(Corpus, WordListsHoldHeldOutWordsWithoutRepeats) {
   EXPECT_NEAR(static_cast<double>(n_held) / n_all, 0.5, 0.05);
 }
 
+// Recaps (the seventh kind): running text that reads the same list of distinct words out twice,
+// with held-out words among them, so held-out words recur in lists; a zero share changes nothing.
+TEST(Corpus, RecapsReadTheSameListTwiceWithHeldOutWords) {
+  const Tokenizer& tok = gpt2_tok();
+  CorpusOptions o;
+  o.n_docs = 400;
+  o.seed = 3;
+  o.mix[5] = 0.1;
+  const Corpus base = make_corpus(tok, o);
+  o.mix[6] = 0.0;
+  EXPECT_EQ(make_corpus(tok, o).docs, base.docs);
+  o.mix[6] = 0.5;
+  const Corpus c = make_corpus(tok, o);
+  const std::vector<int> held = lexicon_pool_split(tok, true);
+  const int colon = tok.single_token(":"), dot = tok.single_token(".");
+  int recaps = 0, with_held = 0;
+  for (size_t i = 0; i < c.docs.size(); ++i) {
+    if (c.kinds[i] != DocKind::Recap) continue;
+    ++recaps;
+    const auto& d = c.docs[i];
+    // The two lists: the tokens after each ':' up to the next '.'.
+    std::vector<std::vector<int>> lists;
+    for (size_t p = 0; p < d.size(); ++p)
+      if (d[p] == colon) {
+        lists.emplace_back();
+        for (size_t q = p + 1; q < d.size() && d[q] != dot; ++q) lists.back().push_back(d[q]);
+      }
+    ASSERT_EQ(lists.size(), 2u) << tok.decode(d);
+    EXPECT_EQ(lists[0], lists[1]) << tok.decode(d);
+    EXPECT_GE(lists[0].size(), 6u);
+    EXPECT_LE(lists[0].size(), 20u);
+    EXPECT_EQ(std::set<int>(lists[0].begin(), lists[0].end()).size(), lists[0].size());
+    bool h = false;
+    for (int id : lists[0]) h = h || std::binary_search(held.begin(), held.end(), id);
+    with_held += h;
+  }
+  EXPECT_EQ(recaps, 125);  // 400 x 0.5 / 1.6
+  EXPECT_GT(with_held, recaps * 9 / 10);
+  // The induction task's bare repeats still hold train words only.
+  for (size_t i = 0; i < c.docs.size(); ++i)
+    if (c.kinds[i] == DocKind::Induction)
+      for (int id : c.docs[i]) EXPECT_FALSE(std::binary_search(held.begin(), held.end(), id));
+}
+
 }  // namespace
 }  // namespace cs

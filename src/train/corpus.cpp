@@ -109,6 +109,7 @@ const char* doc_kind_name(DocKind k) {
     case DocKind::Induction: return "induction";
     case DocKind::Filler: return "filler";
     case DocKind::WordList: return "word-list";
+    case DocKind::Recap: return "recap";
   }
   return "?";
 }
@@ -137,9 +138,9 @@ Corpus make_corpus(const Tokenizer& tok, const CorpusOptions& opts) {
     total += f;
   }
   if (total <= 0) throw Error("corpus: mixture fractions sum to 0");
-  int count[6];
+  int count[7];
   int assigned = 0;
-  for (int k : {0, 1, 2, 3, 5}) assigned += count[k] = static_cast<int>(std::floor(opts.n_docs * opts.mix[k] / total));
+  for (int k : {0, 1, 2, 3, 5, 6}) assigned += count[k] = static_cast<int>(std::floor(opts.n_docs * opts.mix[k] / total));
   count[4] = opts.n_docs - assigned;  // filler takes the rounding (as before word lists existed)
 
   // Word lists: names, nouns, variable names, plain words, each with its held-out part.
@@ -258,6 +259,22 @@ Corpus make_corpus(const Tokenizer& tok, const CorpusOptions& opts) {
         if (std::find(ids.begin(), ids.end(), id) == ids.end()) ids.push_back(id);
       }
       docs.emplace_back(DocKind::WordList, std::move(ids));
+    }
+  }
+  {
+    Rng r(opts.seed, 0x7ec);
+    for (int i = 0; i < count[6]; ++i) {
+      const int n = 6 + r.below(15);
+      std::vector<std::string> words;
+      while (static_cast<int>(words.size()) < n) {
+        const std::string& w = m_words.draw(r);
+        if (std::find(words.begin(), words.end(), w) == words.end()) words.push_back(w);
+      }
+      std::string list;
+      for (const auto& w : words) list += " " + w;
+      std::string n1 = m_names.draw(r), n2;
+      do n2 = m_names.draw(r); while (n2 == n1);
+      add_text(DocKind::Recap, n1 + " wrote down:" + list + ". Later " + n2 + " read it back:" + list + ".");
     }
   }
 

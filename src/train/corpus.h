@@ -10,6 +10,13 @@
 //                 repeated (filler: no copying to learn). Without them held-out words never stand
 //                 in a bare list, and a model learns that a list holds train words only, which
 //                 holds back its induction on held-out words however well it copies train ones.
+//                 But with them alone a held-out word in a list is a sure sign the list will
+//                 not repeat (repeats hold train words only), and the model learns that instead.
+//   recap         a story that reads a list of 6..20 words out twice, "{N1} wrote down: w1 .. wk.
+//                 Later {N2} read it back: w1 .. wk." (half the words held out, as filler): the
+//                 held-out words recur in running text as names do in the stories, so whether a
+//                 list repeats cannot be told from its words. The bare repeated sequence of the
+//                 induction task still holds train words only.
 //
 // Task documents use train words only (holdout.h); filler draws half its names, nouns,
 // variable names and plain words from the held-out lists, so every held-out token occurs in
@@ -24,15 +31,16 @@
 
 namespace cs {
 
-enum class DocKind { Ioi, GreaterThan, Docstring, Induction, Filler, WordList };
+enum class DocKind { Ioi, GreaterThan, Docstring, Induction, Filler, WordList, Recap };
 const char* doc_kind_name(DocKind k);
 
 struct CorpusOptions {
   int n_docs = 40000;
   uint64_t seed = 0;
   // Fractions of documents per kind (normalised): ioi, greater-than, docstring, induction, filler,
-  // word list. A zero word-list share leaves the corpus exactly as it was before that kind existed.
-  double mix[6] = {0.25, 0.15, 0.15, 0.15, 0.30, 0.0};
+  // word list, recap. Zero word-list and recap shares leave the corpus exactly as it was before
+  // those kinds existed.
+  double mix[7] = {0.25, 0.15, 0.15, 0.15, 0.30, 0.0, 0.0};
 };
 
 struct Corpus {
