@@ -122,6 +122,18 @@ TEST(CliErrors, MalformedTaskFileNamesTheLineAndWritesNoOutput) {
   fs::remove_all(tmp);
 }
 
+TEST(CliErrors, InductionWordFileWithAMultiTokenWordNamesTheLine) {
+  fs::path tmp = fs::temp_directory_path() / ("cs_words_" + std::to_string(::getpid()));
+  fs::create_directories(tmp);
+  std::ofstream(tmp / "w.txt") << "apple\nriver\nqwzxkjvbn\n";
+  Outcome r = run("reference-circuit " + std::string(CS_TEST_DATA) + "/gpt2-tiny --task induction --induction-words " +
+                  (tmp / "w.txt").string() + " --out " + (tmp / "c.json").string());
+  EXPECT_EQ(r.code, 1) << r.err;
+  EXPECT_NE(r.err.find("w.txt:3"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(tmp / "c.json"));
+  fs::remove_all(tmp);
+}
+
 TEST(CliErrors, UsageErrorsExitTwo) {
   EXPECT_EQ(run("discover").code, 2);
   EXPECT_EQ(run("info --bogus x").code, 2);

@@ -279,6 +279,44 @@ TEST(Induction, RepeatsAndNegatives) {
   }
 }
 
+// A word file restricts the induction task to its words (a small trained model knows only its
+// corpus's words); bad files name the file and line.
+TEST(Induction, WordFileRestrictsThePool) {
+  const fs::path dir = fs::temp_directory_path() / ("cs_words_" + std::to_string(getpid()));
+  fs::create_directories(dir);
+  const std::vector<std::string> words = {"apple", "river", "lamp", "coin", "table", "garden", "window",
+                                          "mountain", "paper", "silver", "orange", "bridge"};
+  {
+    std::ofstream f(dir / "w.txt");
+    for (const auto& w : words) f << w << "\n\n";  // blank lines are skipped
+  }
+  TaskOptions o = opts(20, 1);
+  o.induction_len = 5;
+  o.induction_pool = cs::read_induction_words((dir / "w.txt").string(), gpt2());
+  ASSERT_EQ(o.induction_pool.size(), words.size());
+  std::set<int> allowed(o.induction_pool.begin(), o.induction_pool.end());
+  for (const auto& w : words) EXPECT_TRUE(allowed.count(gpt2().single_token(" " + w))) << w;
+  const TokenizedTask t = cs::induction_task(gpt2(), o);
+  ASSERT_EQ(t.size(), 20u);
+  for (size_t i = 0; i < t.size(); ++i) {
+    for (int id : t.clean[i]) EXPECT_TRUE(allowed.count(id)) << id;
+    for (int id : t.negative[i]) EXPECT_TRUE(allowed.count(id)) << id;
+  }
+  std::ofstream(dir / "multi.txt") << "apple\nextraordinarilyweird\n";
+  try {
+    cs::read_induction_words((dir / "multi.txt").string(), gpt2());
+    ADD_FAILURE() << "a multi-token word was accepted";
+  } catch (const cs::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("multi.txt:2"), std::string::npos) << e.what();
+  }
+  std::ofstream(dir / "dup.txt") << "apple\napple\n";
+  EXPECT_THROW(cs::read_induction_words((dir / "dup.txt").string(), gpt2()), cs::Error);
+  EXPECT_THROW(cs::read_induction_words((dir / "none.txt").string(), gpt2()), cs::Error);
+  o.induction_len = 6;  // 13 distinct words needed, 12 given
+  EXPECT_THROW(cs::induction_task(gpt2(), o), cs::Error);
+  fs::remove_all(dir);
+}
+
 // A fresh directory under /tmp, removed at the end of the test.
 struct TempDir {
   fs::path path;

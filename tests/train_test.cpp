@@ -2,6 +2,8 @@
 // schedule's shape; checkpoints resume.
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
@@ -10,6 +12,7 @@
 #include "model/init.h"
 #include "train/corpus.h"
 #include "train/trainer.h"
+#include "interp/task.h"
 
 namespace cs {
 namespace {
@@ -152,6 +155,10 @@ TEST(Train, CheckpointResumesToTheSameModel) {
   EXPECT_NEAR(resumed2.final_loss, full.final_loss, 1e-4f);
   EXPECT_TRUE(fs::exists(dir + "/full/model.safetensors"));
   EXPECT_TRUE(fs::exists(dir + "/full/vocab.json"));
+  // The held-out words, for `--task induction` on the saved model: exactly the evaluation's.
+  const std::vector<int> words = read_induction_words(dir + "/full/induction_words.txt", gpt2_tok());
+  EXPECT_EQ(std::set<int>(words.begin(), words.end()),
+            [] { auto v = lexicon_pool_split(gpt2_tok(), true); return std::set<int>(v.begin(), v.end()); }());
   fs::remove_all(dir);
 }
 

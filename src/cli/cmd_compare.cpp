@@ -34,6 +34,7 @@ int cmd_compare(int argc, char** argv) {
       .flag("sp-steps", "200", "subnetwork probing optimisation steps")
       .flag("faith-prompts", "100", "prompts for faithfulness")
       .flag("seed", "0", "seed")
+      .flag("induction-words", "", kInductionWordsHelp)
       .toggle("prepend-bos", "prepend BOS to every prompt")
       .flag("out", "", "write compare.md, compare.json and compare.html here");
   if (!a.parse(argc, argv)) return 0;
@@ -47,7 +48,7 @@ int cmd_compare(int argc, char** argv) {
   }
   Model m = load_model(a.str("MODEL"), {.process_weights = true});
   Tokenizer tok = Tokenizer::for_model_dir(a.str("MODEL"));
-  TokenizedTask task = task_from_flags(a, tok);
+  TokenizedTask task = task_from_flags(a, tok, a.str("MODEL"));
   std::optional<GroundTruth> truth = resolve_truth(a.str("truth"), a.str("MODEL"), task.name);
   o.trials = a.integer("trials");
   o.settings.n_prompts = a.integer("method-prompts");

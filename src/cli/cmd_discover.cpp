@@ -48,6 +48,7 @@ int cmd_discover(int argc, char** argv) {
       .flag("faith-prompts", "100", "prompts for the faithfulness curve")
       .toggle("no-faithfulness", "skip the faithfulness curve")
       .toggle("no-process-weights", "use raw weights (the paper used TransformerLens-processed weights)")
+      .flag("induction-words", "", kInductionWordsHelp)
       .toggle("prepend-bos", "prepend BOS to every prompt")
       .flag("out", "", "write circuit.json, circuit.dot and report.html here");
   if (!a.parse(argc, argv)) return 0;
@@ -56,7 +57,7 @@ int cmd_discover(int argc, char** argv) {
 
   Model m = load_model(a.str("MODEL"), {.process_weights = !a.on("no-process-weights")});
   Tokenizer tok = Tokenizer::for_model_dir(a.str("MODEL"));
-  TokenizedTask task = task_from_flags(a, tok);
+  TokenizedTask task = task_from_flags(a, tok, a.str("MODEL"));
   for (const std::string& w : task.warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
   std::optional<GroundTruth> truth = resolve_truth(a.str("truth"), a.str("MODEL"), task.name);
 

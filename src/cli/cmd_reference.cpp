@@ -28,13 +28,14 @@ int cmd_reference_circuit(int argc, char** argv) {
       .flag("seed", "12345", "seed of the task prompts (differs from discover's default on purpose)")
       .flag("name", "", "name recorded in the file (default MODELNAME-TASK)")
       .toggle("no-edges", "skip path patching")
+      .flag("induction-words", "", kInductionWordsHelp)
       .toggle("prepend-bos", "prepend BOS to every prompt")
       .flag("out", "", "ground-truth JSON file to write");
   if (!a.parse(argc, argv)) return 0;
   if (a.str("out").empty()) throw UsageError("reference-circuit: --out FILE is required");
   Model m = load_model(a.str("MODEL"));
   Tokenizer tok = Tokenizer::for_model_dir(a.str("MODEL"));
-  TokenizedTask task = task_from_flags(a, tok);
+  TokenizedTask task = task_from_flags(a, tok, a.str("MODEL"));
   ReferenceOptions o;
   o.n_prompts = a.integer("prompts");
   o.edge_prompts = a.integer("edge-prompts");

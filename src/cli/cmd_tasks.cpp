@@ -5,6 +5,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/task_flags.h"
 #include "interp/task.h"
 #include "interp/task_metric.h"
 #include "model/tokenizer.h"
@@ -71,6 +72,7 @@ int cmd_tasks(int argc, char** argv) {
       .flag("seed", "0", "task seed (same seed, same prompts)")
       .flag("model", "", "model directory whose tokenizer to use (default: the bundled GPT-2 tokenizer)")
       .flag("variant", "", "task variant (ioi: all | acdc)")
+      .flag("induction-words", "", kInductionWordsHelp)
       .toggle("prepend-bos", "prepend the BOS token, as `discover --prepend-bos` does");
   if (!a.parse(argc, argv)) return 0;
   const std::string action = a.str("ACTION");
@@ -87,6 +89,7 @@ int cmd_tasks(int argc, char** argv) {
   o.seed = static_cast<uint64_t>(a.integer("seed"));
   o.prepend_bos = a.on("prepend-bos");
   o.variant = a.str("variant");
+  o.induction_pool = induction_pool_from_flags(a, tok, a.str("TASK"), model);
   const TokenizedTask t = make_task(a.str("TASK"), tok, o);
   for (const std::string& w : t.warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
 

@@ -2,9 +2,11 @@
 // the task's prompts (--task, --prompts, --seed, --prepend-bos) and the ground truth to evaluate
 // against.
 #pragma once
+#include <cstdio>
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "cli/args.h"
 #include "discovery/ground_truth.h"
@@ -13,12 +15,32 @@
 
 namespace cs {
 
+inline constexpr const char* kInductionWordsHelp =
+    "induction: file of the words to repeat, one per line (default: MODEL/induction_words.txt\n"
+    "                            when the model ships one, else every plain word token)";
+
+// --induction-words, or the model's own MODEL/induction_words.txt (said on stderr) when the task
+// is induction; empty = the task's default pool.
+inline std::vector<int> induction_pool_from_flags(const Args& a, const Tokenizer& tok, const std::string& task,
+                                                  const std::string& model_dir) {
+  std::string path = a.str("induction-words");
+  if (path.empty() && task == "induction" && !model_dir.empty()) {
+    const auto own = std::filesystem::path(model_dir) / "induction_words.txt";
+    if (std::filesystem::exists(own)) {
+      path = own.string();
+      std::fprintf(stderr, "induction words: %s (the model's own; --induction-words FILE for others)\n", path.c_str());
+    }
+  }
+  return path.empty() ? std::vector<int>{} : read_induction_words(path, tok);
+}
+
 // The task named by --task, with --prompts prompts from --seed (BOS prepended with --prepend-bos).
-inline TokenizedTask task_from_flags(const Args& a, const Tokenizer& tok) {
+inline TokenizedTask task_from_flags(const Args& a, const Tokenizer& tok, const std::string& model_dir) {
   TaskOptions to;
   to.n = a.integer("prompts");
   to.seed = static_cast<uint64_t>(a.integer("seed"));
   to.prepend_bos = a.on("prepend-bos");
+  to.induction_pool = induction_pool_from_flags(a, tok, a.str("task"), model_dir);
   return make_task(a.str("task"), tok, to);
 }
 

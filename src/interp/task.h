@@ -72,7 +72,14 @@ struct TaskOptions {
   // Other tasks take no variant.
   std::string variant;
   int induction_len = 20;  // induction: tokens in each half of the repeated sequence
+  // induction: the token ids to draw from; empty = every plain word token of the vocabulary
+  // (induction_token_pool). A small trained model knows only its corpus's words: give it those.
+  std::vector<int> induction_pool;
 };
+
+// A word file for TaskOptions::induction_pool: one word per line (blank lines skipped), each
+// " word" a single token of `tok`. Errors name the file and line.
+std::vector<int> read_induction_words(const std::string& path, const Tokenizer& tok);
 
 // "ioi", "greater-than", "docstring", "induction".
 std::vector<std::string> builtin_task_names();

@@ -13,6 +13,7 @@
 // 3..12 lowercase ASCII letters and that encodes back to itself alone, in id order. Such
 // tokens concatenate without merging, so the prompt text round-trips (checked anyway).
 #include <algorithm>
+#include <fstream>
 
 #include "interp/task.h"
 #include "ops/error.h"
@@ -34,11 +35,13 @@ TokenizedTask induction_task(const Tokenizer& tok, const TaskOptions& opts) {
   task_detail::check_n("induction", opts);
   const int n = opts.induction_len;
   if (n < 2) throw Error("task induction: induction_len must be at least 2, got " + std::to_string(n));
-  const std::vector<int> pool = induction_token_pool(tok);
+  const std::vector<int> pool = opts.induction_pool.empty() ? induction_token_pool(tok) : opts.induction_pool;
+  for (int id : pool)
+    if (id < 0 || id >= tok.vocab_size())
+      throw Error("task induction: token id " + std::to_string(id) + " of the word pool is not in the vocabulary");
   const int n_pool = static_cast<int>(pool.size());
   if (n_pool < 2 * n + 1)
-    throw Error("task induction: only " + std::to_string(n_pool) + " plain word tokens in this "
-                "vocabulary; " + std::to_string(2 * n + 1) + " needed for induction_len " + std::to_string(n));
+    throw Error("task induction: only " + std::to_string(n_pool) + " words in the pool; " + std::to_string(2 * n + 1) + " needed for induction_len " + std::to_string(n));
 
   TokenizedTask t = task_detail::begin_task("induction", MetricKind::Accuracy, tok, opts);
   task_detail::Rng rng(opts.seed, 0x1dc7ull);
@@ -67,6 +70,26 @@ TokenizedTask induction_task(const Tokenizer& tok, const TaskOptions& opts) {
                             std::move(negative), answer, {wrong}, {{"first", 0}, {"second", n}});
   }
   return t;
+}
+
+std::vector<int> read_induction_words(const std::string& path, const Tokenizer& tok) {
+  std::ifstream f(path);
+  if (!f) throw Error(path + ": cannot read the induction word file");
+  std::vector<int> ids;
+  std::string line;
+  for (int no = 1; std::getline(f, line); ++no) {
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+    if (line.empty()) continue;
+    const int id = tok.single_token(" " + line);
+    if (id < 0)
+      throw Error(path + ":" + std::to_string(no) + ": \"" + line +
+                  "\" is not one token with a leading space in this tokenizer: list single-token words only");
+    if (std::find(ids.begin(), ids.end(), id) != ids.end())
+      throw Error(path + ":" + std::to_string(no) + ": \"" + line + "\" is listed twice");
+    ids.push_back(id);
+  }
+  if (ids.empty()) throw Error(path + ": no words (one word per line)");
+  return ids;
 }
 
 std::vector<TaskPrompt> induction_prompts(const Tokenizer& tok, const TaskOptions& opts) {

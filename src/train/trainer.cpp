@@ -241,6 +241,12 @@ void write_model_dir(const Model& m, const std::string& dir, DType dt) {
   save_model(m, dir, dt);
   const std::string src = std::string(CS_SOURCE_DIR) + "/data/gpt2-tokenizer/";
   for (const char* f : {"vocab.json", "merges.txt"}) write_file_atomic(dir + "/" + f, slurp(src + f));
+  // The held-out words of the evaluation's induction score, for `--task induction` on this model
+  // (the default pool holds thousands of words the corpus never uses).
+  const Tokenizer tok = Tokenizer::for_model_dir(src);
+  std::string words;
+  for (int id : lexicon_pool_split(tok, true)) words += tok.token_text(id).substr(1) + "\n";
+  write_file_atomic(dir + "/induction_words.txt", words);
 }
 
 std::string fmt(const char* f, double a) {
