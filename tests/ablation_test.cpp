@@ -1,6 +1,7 @@
 // Ablation through hook_z / hook_mlp_out on gpt2-tiny (3 layers x 4 heads, MLPs) and on an
 // attention-only variant of it (MLPs removed), checked against runs that need no ablation code.
 #include "interp/ablation.h"
+#include "interp/task_metric.h"
 
 #include <gtest/gtest.h>
 
@@ -253,4 +254,34 @@ TEST(Ablation, StartAtLayerFromCachedResidualMatchesFullRun) {
   Tensor wrong({1, 8, m.cfg.d_model});
   EXPECT_THROW(forward(m, clean, nullptr, {LogitsAt::Last, -1, 1, &wrong}), Error);
   EXPECT_THROW(forward(m, clean, nullptr, {LogitsAt::Last, -1, 3, &r2}), Error);
+}
+
+// A metric that reads a few tokens' logits gets the same values from those columns alone
+// (ForwardOptions::vocab_columns + on_columns) as from the whole unembedding.
+TEST(Ablation, MetricOnItsColumnsEqualsMetricOnAllLogits) {
+  const Model& m = gpt2();
+  Batch clean = Batch::from_sequences(kClean);
+  TokenizedTask t;
+  t.clean = kClean;
+  t.answer = {318, 1110};
+  t.wrong = {{617, 40}, {3290}};
+  const Tensor all = forward(m, clean, nullptr, {LogitsAt::Last});
+  for (MetricKind k : {MetricKind::LogitDiff, MetricKind::Accuracy}) {
+    t.metric = k;
+    const std::vector<int> cols = metric_columns(t);
+    EXPECT_EQ(cols, (std::vector<int>{40, 318, 617, 1110, 3290}));
+    ForwardOptions fo;
+    fo.logits = LogitsAt::Last;
+    fo.vocab_columns = &cols;
+    const Tensor some = forward(m, clean, nullptr, fo);
+    ASSERT_EQ(some.shape, (std::vector<int64_t>{2, 5}));
+    const std::vector<double> want = task_metric(t, all), got = task_metric(on_columns(t, cols), some);
+    for (size_t i = 0; i < want.size(); ++i) EXPECT_NEAR(got[i], want[i], 1e-5) << metric_name(k);
+  }
+  t.metric = MetricKind::Accuracy;
+  t.wrong.clear();  // argmax over the vocabulary reads every column
+  EXPECT_TRUE(metric_columns(t).empty());
+  t.metric = MetricKind::ProbDiff;
+  EXPECT_TRUE(metric_columns(t).empty());
+  EXPECT_THROW(on_columns(t, {40}), Error);
 }

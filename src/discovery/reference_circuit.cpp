@@ -25,7 +25,10 @@ std::string hname(int i, int H) { return std::to_string(i / H) + "." + std::to_s
 // order. Removing a head of layer l leaves layers < l as they are in the circuit `keep`, so the
 // circuit's residual entering layer l is computed once and every trial of that layer starts
 // there: sum over trials of (L - l) layers instead of L each.
-std::vector<double> metrics_without_each(const Model& m, const TokenizedTask& task, const Batch& clean,
+// Only the logit columns the metric reads are computed (all of them when `columns` is empty);
+// `metric_task` is the task renumbered onto those columns (on_columns).
+std::vector<double> metrics_without_each(const Model& m, const TokenizedTask& metric_task,
+                                         const std::vector<int>& columns, const Batch& clean,
                                          const AblationSource& src, const std::vector<int>& keep) {
   const int H = m.cfg.n_heads, L = m.cfg.n_layers;
   const HeadSet ablated = complement(m, heads_of(keep, H));
@@ -55,8 +58,8 @@ std::vector<double> metrics_without_each(const Model& m, const TokenizedTask& ta
         abl.heads.push_back({l, keep[i] % H});
         Hooks hk;
         add_ablation_hooks(hk, m, src, abl);
-        ForwardOptions fo{LogitsAt::Last, -1, l, l > 0 ? &resid : nullptr};
-        out[i] = mean(task_metric(task, forward(m, clean, &hk, fo)));
+        ForwardOptions fo{LogitsAt::Last, -1, l, l > 0 ? &resid : nullptr, columns.empty() ? nullptr : &columns};
+        out[i] = mean(task_metric(metric_task, forward(m, clean, &hk, fo)));
       } catch (...) {
 #pragma omp critical(reference_circuit_error)
         if (!failed) failed = std::current_exception();
@@ -84,15 +87,20 @@ ReferenceCircuit reference_circuit(const Model& m, const TokenizedTask& task, co
   std::vector<int> keep(HT);
   for (int i = 0; i < HT; ++i) keep[i] = i;
   const Batch clean = clean_batch(task, 0, n);
+  const std::vector<int> columns = metric_columns(task);
+  const TokenizedTask metric_task = columns.empty() ? task : on_columns(task, columns);
+  auto metrics_without = [&](const std::vector<int>& k) {
+    return metrics_without_each(m, metric_task, columns, clean, src, k);
+  };
   report("effect table", 0);
   r.solo_effect.resize(HT);
-  const std::vector<double> solo = metrics_without_each(m, task, clean, src, keep);
+  const std::vector<double> solo = metrics_without(keep);
   for (int h = 0; h < HT; ++h) r.solo_effect[h] = r.full_metric - solo[h];
   // Greedy pruning: the removal that leaves the highest metric, while it stays above the bar.
   double current = r.full_metric;
   while (keep.size() > 1) {
     report("pruning", 1.0 - double(keep.size()) / HT);
-    const std::vector<double> v = metrics_without_each(m, task, clean, src, keep);
+    const std::vector<double> v = metrics_without(keep);
     int best = -1;
     double best_v = -1e300;
     for (size_t i = 0; i < keep.size(); ++i)

@@ -1,5 +1,7 @@
 #include "interp/task_metric.h"
 
+#include <algorithm>
+
 #include "interp/metrics.h"
 #include "model/transformer.h"
 #include "ops/error.h"
@@ -30,6 +32,32 @@ std::vector<double> task_metric(const TokenizedTask& task, const Tensor& logits,
     case MetricKind::Accuracy: return accuracy(logits, answer, wrong);
   }
   return {};
+}
+
+std::vector<int> metric_columns(const TokenizedTask& task) {
+  if (task.metric == MetricKind::ProbDiff) return {};
+  if (task.metric == MetricKind::Accuracy)
+    for (size_t i = 0; i < task.size(); ++i)
+      if (task.wrong.empty() || task.wrong[i].empty()) return {};
+  std::vector<int> cols(task.answer.begin(), task.answer.end());
+  for (const auto& w : task.wrong) cols.insert(cols.end(), w.begin(), w.end());
+  std::sort(cols.begin(), cols.end());
+  cols.erase(std::unique(cols.begin(), cols.end()), cols.end());
+  return cols;
+}
+
+TokenizedTask on_columns(const TokenizedTask& task, const std::vector<int>& columns) {
+  auto index = [&](int id) {
+    auto it = std::lower_bound(columns.begin(), columns.end(), id);
+    if (it == columns.end() || *it != id)
+      throw Error("on_columns: token " + std::to_string(id) + " is not among the metric's columns");
+    return static_cast<int>(it - columns.begin());
+  };
+  TokenizedTask t = task;
+  for (int& a : t.answer) a = index(a);
+  for (auto& w : t.wrong)
+    for (int& id : w) id = index(id);
+  return t;
 }
 
 static Batch rows(const std::vector<std::vector<int>>& seqs, size_t first, size_t n, const char* what) {

@@ -14,6 +14,14 @@ namespace cs {
 std::vector<double> task_metric(const TokenizedTask& task, const Tensor& logits, size_t first = 0);
 const char* metric_name(MetricKind k);
 
+// The vocabulary ids whose logits the metric reads (answers and wrong answers, sorted), or empty
+// when it reads them all (probability difference; accuracy without wrong answers).
+std::vector<int> metric_columns(const TokenizedTask& task);
+// The task with its answer and wrong ids renumbered as indices into `columns` (sorted, as
+// metric_columns gives them), so task_metric reads logits [n,K] of those columns alone
+// (ForwardOptions::vocab_columns) and gives the same values.
+TokenizedTask on_columns(const TokenizedTask& task, const std::vector<int>& columns);
+
 // Batches of prompts as model input, in task order.
 Batch clean_batch(const TokenizedTask& task, size_t first, size_t n);
 Batch corrupt_batch(const TokenizedTask& task, size_t first, size_t n);

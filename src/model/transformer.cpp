@@ -310,6 +310,20 @@ Tensor forward(const Model& m, const Batch& batch, const Hooks* hooks, const For
   Tensor rows({B, D});
   for (int64_t b = 0; b < B; ++b)
     std::memcpy(rows.ptr() + b * D, normed.ptr() + (b * T + batch.last(b)) * D, D * sizeof(float));
+  if (opts.vocab_columns) {
+    const std::vector<int>& cols = *opts.vocab_columns;
+    const int64_t K = static_cast<int64_t>(cols.size());
+    Tensor w({K, D}), bias({K});
+    for (int64_t k = 0; k < K; ++k) {
+      if (cols[k] < 0 || cols[k] >= V)
+        throw Error("forward: vocabulary column " + std::to_string(cols[k]) + " is outside the vocabulary");
+      std::memcpy(w.ptr() + k * D, m.w.W_U.ptr() + static_cast<int64_t>(cols[k]) * D, D * sizeof(float));
+      bias.ptr()[k] = b_U ? b_U[cols[k]] : 0.0f;
+    }
+    Tensor logits({B, K});
+    matmul_nt(logits.ptr(), rows.ptr(), w.ptr(), bias.ptr(), B, D, K);
+    return logits;
+  }
   Tensor logits({B, V});
   matmul_nt(logits.ptr(), rows.ptr(), m.w.W_U.ptr(), b_U, B, D, V);
   return logits;

@@ -1,5 +1,7 @@
 // The forward pass of every supported architecture, with hook points at every intermediate.
 #pragma once
+#include <vector>
+
 #include "model/batch.h"
 #include "model/hooks.h"
 #include "model/model.h"
@@ -16,6 +18,9 @@ struct ForwardOptions {
   // pass with the same hooks on the skipped layers). As TransformerLens's start_at_layer.
   int start_at_layer = 0;
   const Tensor* start_resid = nullptr;
+  // LogitsAt::Last only: the logits of these vocabulary ids alone, [B,K] in this order (a metric
+  // that reads a few tokens' logits need not pay for the whole unembedding).
+  const std::vector<int>* vocab_columns = nullptr;
 };
 
 // tokens [B,T] -> logits [B,T,V] (All), [B,V] (Last) or empty (None). Hooks on the embedding
