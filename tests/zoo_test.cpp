@@ -33,7 +33,9 @@ TEST(Zoo, HeldOutScoresMatchTheModelCard) {
   EXPECT_NEAR(s.gt_prob_diff, card["gt_prob_diff"].get<double>(), 1e-6);
   EXPECT_NEAR(s.docstring_acc, card["docstring_acc"].get<double>(), 1e-9);
   EXPECT_NEAR(s.induction_acc, card["induction_acc"].get<double>(), 1e-9);
-  // The targets the model card claims as met (induction is not: see the card).
+  // The targets the model card claims as met (induction, 0.75 against 0.9, is not: see
+  // the card); held-out induction is at least well above chance, as the card states.
+  EXPECT_GE(s.induction_acc, 0.7);
   EXPECT_GE(s.ioi_acc, 0.95);
   EXPECT_GE(s.gt_prob_diff, 0.6);
   EXPECT_GE(s.docstring_acc, 0.8);
@@ -53,6 +55,9 @@ TEST(Zoo, ReferenceCircuitsReproduce) {
     TaskOptions to;
     to.n = 1000;
     to.seed = 12345;
+    // The model's own induction words, as reference-circuit reads them by default.
+    if (std::string(name) == "induction" && fs::exists(kZoo / "induction_words.txt"))
+      to.induction_pool = read_induction_words((kZoo / "induction_words.txt").string(), tok);
     TokenizedTask task = make_task(name, tok, to);
     FaithfulnessOptions fo;
     fo.ablation = AblationKind::Resample;
