@@ -38,9 +38,7 @@ int main(int argc, char** argv) {
     GroundTruth truth = load_ground_truth(truth_path.string());
     TaskOptions to;
     to.n = 250;
-    const auto words = std::filesystem::path(model_dir) / "induction_words.txt";  // as the CLI reads it
-    if (std::string(task_name) == "induction" && std::filesystem::exists(words))
-      to.induction_pool = read_induction_words(words.string(), tok);
+    if (std::string(task_name) == "induction") to.induction_pool = own_induction_words(model_dir, tok);  // as the CLI
     TokenizedTask task = make_task(task_name, tok, to);
     for (const Variant& v : variants) {
       DiscoverOptions o;

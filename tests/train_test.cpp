@@ -156,7 +156,7 @@ TEST(Train, CheckpointResumesToTheSameModel) {
   EXPECT_TRUE(fs::exists(dir + "/full/model.safetensors"));
   EXPECT_TRUE(fs::exists(dir + "/full/vocab.json"));
   // The held-out words, for `--task induction` on the saved model: exactly the evaluation's.
-  const std::vector<int> words = read_induction_words(dir + "/full/induction_words.txt", gpt2_tok());
+  const std::vector<int> words = own_induction_words(dir + "/full", gpt2_tok());
   EXPECT_EQ(std::set<int>(words.begin(), words.end()),
             [] { auto v = lexicon_pool_split(gpt2_tok(), true); return std::set<int>(v.begin(), v.end()); }());
   fs::remove_all(dir);

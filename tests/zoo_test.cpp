@@ -56,8 +56,7 @@ TEST(Zoo, ReferenceCircuitsReproduce) {
     to.n = 1000;
     to.seed = 12345;
     // The model's own induction words, as reference-circuit reads them by default.
-    if (std::string(name) == "induction" && fs::exists(kZoo / "induction_words.txt"))
-      to.induction_pool = read_induction_words((kZoo / "induction_words.txt").string(), tok);
+    if (std::string(name) == "induction") to.induction_pool = own_induction_words(kZoo.string(), tok);
     TokenizedTask task = make_task(name, tok, to);
     FaithfulnessOptions fo;
     fo.ablation = AblationKind::Resample;

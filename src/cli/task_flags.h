@@ -23,15 +23,14 @@ inline constexpr const char* kInductionWordsHelp =
 // is induction; empty = the task's default pool.
 inline std::vector<int> induction_pool_from_flags(const Args& a, const Tokenizer& tok, const std::string& task,
                                                   const std::string& model_dir) {
-  std::string path = a.str("induction-words");
-  if (path.empty() && task == "induction" && !model_dir.empty()) {
-    const auto own = std::filesystem::path(model_dir) / "induction_words.txt";
-    if (std::filesystem::exists(own)) {
-      path = own.string();
-      std::fprintf(stderr, "induction words: %s (the model's own; --induction-words FILE for others)\n", path.c_str());
-    }
-  }
-  return path.empty() ? std::vector<int>{} : read_induction_words(path, tok);
+  const std::string path = a.str("induction-words");
+  if (!path.empty()) return read_induction_words(path, tok);
+  if (task != "induction" || model_dir.empty()) return {};
+  std::vector<int> own = own_induction_words(model_dir, tok);
+  if (!own.empty())
+    std::fprintf(stderr, "induction words: %s (the model's own; --induction-words FILE for others)\n",
+                 own_induction_words_path(model_dir).c_str());
+  return own;
 }
 
 // The task named by --task, with --prompts prompts from --seed (BOS prepended with --prepend-bos).

@@ -80,6 +80,10 @@ struct TaskOptions {
 // A word file for TaskOptions::induction_pool: one word per line (blank lines skipped), each
 // " word" a single token of `tok`. Errors name the file and line.
 std::vector<int> read_induction_words(const std::string& path, const Tokenizer& tok);
+// A model's own word file, MODEL/induction_words.txt (the trainer writes it: the held-out words of
+// its evaluation), and its words; empty when the model has none.
+std::string own_induction_words_path(const std::string& model_dir);
+std::vector<int> own_induction_words(const std::string& model_dir, const Tokenizer& tok);
 
 // "ioi", "greater-than", "docstring", "induction".
 std::vector<std::string> builtin_task_names();

@@ -13,6 +13,7 @@
 // 3..12 lowercase ASCII letters and that encodes back to itself alone, in id order. Such
 // tokens concatenate without merging, so the prompt text round-trips (checked anyway).
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 
 #include "interp/task.h"
@@ -90,6 +91,15 @@ std::vector<int> read_induction_words(const std::string& path, const Tokenizer& 
   }
   if (ids.empty()) throw Error(path + ": no words (one word per line)");
   return ids;
+}
+
+std::string own_induction_words_path(const std::string& model_dir) {
+  return (std::filesystem::path(model_dir) / "induction_words.txt").string();
+}
+
+std::vector<int> own_induction_words(const std::string& model_dir, const Tokenizer& tok) {
+  const std::string path = own_induction_words_path(model_dir);
+  return std::filesystem::exists(path) ? read_induction_words(path, tok) : std::vector<int>{};
 }
 
 std::vector<TaskPrompt> induction_prompts(const Tokenizer& tok, const TaskOptions& opts) {

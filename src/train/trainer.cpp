@@ -246,7 +246,7 @@ void write_model_dir(const Model& m, const std::string& dir, DType dt) {
   const Tokenizer tok = Tokenizer::for_model_dir(src);
   std::string words;
   for (int id : lexicon_pool_split(tok, true)) words += tok.token_text(id).substr(1) + "\n";
-  write_file_atomic(dir + "/induction_words.txt", words);
+  write_file_atomic(own_induction_words_path(dir), words);
 }
 
 std::string fmt(const char* f, double a) {
