@@ -33,8 +33,10 @@ std::vector<double> metrics_without_each(const Model& m, const TokenizedTask& me
   const int H = m.cfg.n_heads, L = m.cfg.n_layers;
   const HeadSet ablated = complement(m, heads_of(keep, H));
   std::vector<double> out(keep.size(), 0.0);
+  int last = -1;  // no trial beyond the last layer holding a kept head: stop advancing there
+  for (int h : keep) last = std::max(last, h / H);
   Tensor resid;  // the circuit's residual entering layer l
-  for (int l = 0; l < L; ++l) {
+  for (int l = 0; l <= last && l < L; ++l) {
     if (l > 0) {  // advance the circuit through layer l - 1
       Hooks hk;
       add_ablation_hooks(hk, m, src, ablated);
