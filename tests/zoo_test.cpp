@@ -29,8 +29,10 @@ TEST(Zoo, HeldOutScoresMatchTheModelCard) {
   Tokenizer tok = Tokenizer::for_model_dir(kZoo.string());
   TaskScores s = evaluate_heldout(m, tok, card["n"].get<int>(), card["seed"].get<uint64_t>());
   EXPECT_NEAR(s.ioi_acc, card["ioi_acc"].get<double>(), 1e-9);
-  EXPECT_NEAR(s.ioi_logit_diff, card["ioi_logit_diff"].get<double>(), 1e-6);
-  EXPECT_NEAR(s.gt_prob_diff, card["gt_prob_diff"].get<double>(), 1e-6);
+  // Means of float32 forward passes: equal to float rounding (relative 1e-5), not to the bit,
+  // across kernel changes (vectorised reductions, libmvec's expf).
+  EXPECT_NEAR(s.ioi_logit_diff, card["ioi_logit_diff"].get<double>(), 1e-5 * card["ioi_logit_diff"].get<double>());
+  EXPECT_NEAR(s.gt_prob_diff, card["gt_prob_diff"].get<double>(), 1e-5);
   EXPECT_NEAR(s.docstring_acc, card["docstring_acc"].get<double>(), 1e-9);
   EXPECT_NEAR(s.induction_acc, card["induction_acc"].get<double>(), 1e-9);
   // The targets the model card claims as met (induction, 0.75 against 0.9, is not: see

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "ops/simd_math.h"
+
 namespace cs {
 
 static constexpr float kSqrt2OverPi = 0.7978845608028654f;
@@ -12,12 +14,12 @@ static constexpr float kInvSqrt2Pi = 0.3989422804014327f;  // 1 / sqrt(2 pi)
 // and s = 1 / (1 + e), s' = s (1 - s) = e s^2, so y' = s + 2 x u' e s^2: one exp instead of a
 // tanh (glibc's tanhf goes through expm1f and costs ~4x more), and no 1 - tanh^2 cancellation.
 void gelu_new_backward(float* dinp, const float* inp, const float* dout, int64_t n) {
-#pragma omp parallel for schedule(static) if (n > 65536)
+#pragma omp parallel for simd schedule(static) if (n > 65536)
   for (int64_t i = 0; i < n; ++i) {
     const float x = inp[i];
     const float u = std::max(kSqrt2OverPi * (x + 0.044715f * x * x * x), -30.0f);  // e finite
     const float du = kSqrt2OverPi * (1.0f + 3.0f * 0.044715f * x * x);
-    const float e = std::exp(-2.0f * u);
+    const float e = cs_expf(-2.0f * u);
     const float s = 1.0f / (1.0f + e);
     dinp[i] = (s + 2.0f * x * du * e * s * s) * dout[i];
   }
@@ -25,12 +27,12 @@ void gelu_new_backward(float* dinp, const float* inp, const float* dout, int64_t
 
 void geglu_backward(float* dgate, float* dup, const float* gate, const float* up,
                     const float* dout, int64_t n) {
-#pragma omp parallel for schedule(static) if (n > 65536)
+#pragma omp parallel for simd schedule(static) if (n > 65536)
   for (int64_t i = 0; i < n; ++i) {
     const float x = gate[i];
     const float u = std::max(kSqrt2OverPi * (x + 0.044715f * x * x * x), -30.0f);
     const float du = kSqrt2OverPi * (1.0f + 3.0f * 0.044715f * x * x);
-    const float e = std::exp(-2.0f * u);
+    const float e = cs_expf(-2.0f * u);
     const float s = 1.0f / (1.0f + e);
     dgate[i] = dout[i] * up[i] * (s + 2.0f * x * du * e * s * s);
     dup[i] = dout[i] * x * s;
@@ -55,10 +57,10 @@ void relu_backward(float* dinp, const float* inp, const float* dout, int64_t n) 
 // silu(g) = g s(g) with s the logistic function:  silu'(g) = s(g) (1 + g (1 - s(g)))
 void swiglu_backward(float* dgate, float* dup, const float* gate, const float* up,
                      const float* dout, int64_t n) {
-#pragma omp parallel for schedule(static) if (n > 65536)
+#pragma omp parallel for simd schedule(static) if (n > 65536)
   for (int64_t i = 0; i < n; ++i) {
     const float g = gate[i];
-    const float s = 1.0f / (1.0f + std::exp(-g));
+    const float s = 1.0f / (1.0f + cs_expf(-g));
     dgate[i] = dout[i] * up[i] * s * (1.0f + g * (1.0f - s));
     dup[i] = dout[i] * g * s;
   }

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "ops/matmul.h"
+#include "ops/simd_math.h"
 
 namespace cs {
 
@@ -20,13 +21,16 @@ void causal_softmax(float* p, int64_t T) {
   for (int64_t i = 0; i < T; ++i) {
     float* row = p + i * T;
     float mx = row[0];
+#pragma omp simd reduction(max : mx)
     for (int64_t j = 1; j <= i; ++j) mx = row[j] > mx ? row[j] : mx;
     float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
     for (int64_t j = 0; j <= i; ++j) {
-      row[j] = std::exp(row[j] - mx);
+      row[j] = cs_expf(row[j] - mx);
       sum += row[j];
     }
     float inv = 1.0f / sum;
+#pragma omp simd
     for (int64_t j = 0; j <= i; ++j) row[j] *= inv;
     for (int64_t j = i + 1; j < T; ++j) row[j] = 0.0f;
   }

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "ops/error.h"
+#include "ops/simd_math.h"
 
 namespace cs {
 
@@ -25,12 +26,15 @@ void cross_entropy_forward_backward(float* losses, float* dlogits, const float* 
       continue;
     }
     float mx = x[0];
+#pragma omp simd reduction(max : mx)
     for (int64_t v = 1; v < V; ++v) mx = x[v] > mx ? x[v] : mx;
     double sum = 0.0;
     if (dx) {  // keep exp(x - max) to turn into the softmax below
-      for (int64_t v = 0; v < V; ++v) sum += (dx[v] = std::exp(x[v] - mx));
+#pragma omp simd reduction(+ : sum)
+      for (int64_t v = 0; v < V; ++v) sum += (dx[v] = cs_expf(x[v] - mx));
     } else {
-      for (int64_t v = 0; v < V; ++v) sum += std::exp(x[v] - mx);
+#pragma omp simd reduction(+ : sum)
+      for (int64_t v = 0; v < V; ++v) sum += cs_expf(x[v] - mx);
     }
     losses[n] = static_cast<float>(std::log(sum) + mx - x[t]);
     if (dx) {

@@ -11,16 +11,24 @@ void layernorm_forward(float* out, float* mean, float* rstd, const float* inp, c
     const float* x = inp + i * C;
     float* o = out + i * C;
     float m = 0.0f;
+#pragma omp simd reduction(+ : m)
     for (int64_t c = 0; c < C; ++c) m += x[c];
     m /= static_cast<float>(C);
     float v = 0.0f;
+#pragma omp simd reduction(+ : v)
     for (int64_t c = 0; c < C; ++c) {
       float d = x[c] - m;
       v += d * d;
     }
     v /= static_cast<float>(C);
     float s = 1.0f / std::sqrt(v + eps);
-    for (int64_t c = 0; c < C; ++c) o[c] = (x[c] - m) * s * w[c] + (b ? b[c] : 0.0f);
+    if (b) {
+#pragma omp simd
+      for (int64_t c = 0; c < C; ++c) o[c] = (x[c] - m) * s * w[c] + b[c];
+    } else {
+#pragma omp simd
+      for (int64_t c = 0; c < C; ++c) o[c] = (x[c] - m) * s * w[c];
+    }
     if (mean) mean[i] = m;
     if (rstd) rstd[i] = s;
   }
@@ -33,6 +41,7 @@ void rmsnorm_forward(float* out, float* rstd, const float* inp, const float* w, 
     const float* x = inp + i * C;
     float* o = out + i * C;
     float ss = 0.0f;
+#pragma omp simd reduction(+ : ss)
     for (int64_t c = 0; c < C; ++c) ss += x[c] * x[c];
     float s = 1.0f / std::sqrt(ss / static_cast<float>(C) + eps);
     for (int64_t c = 0; c < C; ++c) o[c] = x[c] * s * w[c];

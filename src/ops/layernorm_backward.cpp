@@ -44,6 +44,7 @@ void layernorm_backward(float* dinp, float* dweight, float* dbias, const float* 
       const float* dy = dout + i * C;
       const float m = mean[i], s = rstd[i];
       float g_mean = 0.0f, gx_mean = 0.0f;
+#pragma omp simd reduction(+ : g_mean, gx_mean)
       for (int64_t c = 0; c < C; ++c) {
         const float g = dy[c] * weight[c];
         g_mean += g;
@@ -70,6 +71,7 @@ void rmsnorm_backward(float* dinp, float* dweight, const float* dout, const floa
       const float* dy = dout + i * C;
       const float s = rstd[i];
       float gx_mean = 0.0f;
+#pragma omp simd reduction(+ : gx_mean)
       for (int64_t c = 0; c < C; ++c) gx_mean += dy[c] * weight[c] * x[c] * s;
       gx_mean /= static_cast<float>(C);
       float* dx = dinp + i * C;
