@@ -19,6 +19,7 @@
 #include "model/init.h"
 #include "model/process_weights.h"
 #include "model/tokenizer.h"
+#include "ops/process_setup.h"
 
 using namespace cs;
 
@@ -38,6 +39,7 @@ void row(const char* model, const std::string& what, const MethodResult& r, doub
 }  // namespace
 
 int main(int argc, char** argv) {
+  cs::setup_process(argv);
   bool quick = false, only_gpt2 = false;
   int n = 100;
   for (int i = 1; i < argc; ++i) {

@@ -11,10 +11,12 @@
 #include "discovery/activation_patching.h"
 #include "discovery/eap.h"
 #include "model/init.h"
+#include "ops/process_setup.h"
 
 using namespace cs;
 
 int main(int argc, char** argv) {
+  cs::setup_process(argv);
   const int n = argc > 1 ? std::stoi(argv[1]) : 32;
   const int T = argc > 2 ? std::stoi(argv[2]) : 16;
   std::vector<std::string> presets;

@@ -12,6 +12,7 @@
 #include "model/init.h"
 #include "model/process_weights.h"
 #include "model/tokenizer.h"
+#include "ops/process_setup.h"
 
 using namespace cs;
 
@@ -43,13 +44,15 @@ void bench_model(const std::string& label, const Model& m, const TokenizedTask& 
 }
 
 double torch_sae_seconds(int rows, int d) {
-  return bench::command_number("/usr/bin/python3 " + std::string(CS_SOURCE_DIR) + "/bench/torch_sae_train.py " +
+  // In PyTorch's own default environment, not the OpenMP spin setting setup_process gave us.
+  return bench::command_number("env -u GOMP_SPINCOUNT -u CS_NO_REEXEC /usr/bin/python3 " + std::string(CS_SOURCE_DIR) + "/bench/torch_sae_train.py " +
                                std::to_string(rows) + " " + std::to_string(d));
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
+  cs::setup_process(argv);
   const bool quick = argc > 1 && std::string(argv[1]) == "--quick";
   const double peak = bench::sgemm_peak_gflops();
   std::printf("sgemm peak on this machine: %.1f GFLOP/s (2048^3, median of 5)\n", peak);

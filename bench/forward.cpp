@@ -8,6 +8,7 @@
 #include "bench_util.h"
 #include "model/init.h"
 #include "model/transformer.h"
+#include "ops/process_setup.h"
 
 using namespace cs;
 
@@ -38,6 +39,7 @@ double torch_tokens_per_s(int B, int T) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  cs::setup_process(argv);
   const bool quick = argc > 1 && std::string(argv[1]) == "--quick";
   const double peak = bench::sgemm_peak_gflops();
   std::printf("sgemm peak on this machine: %.1f GFLOP/s (2048^3, median of 5)\n\n", peak);

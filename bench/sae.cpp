@@ -12,6 +12,7 @@
 
 #include "discovery/sae.h"
 #include "ops/matmul.h"
+#include "ops/process_setup.h"
 
 namespace {
 
@@ -33,6 +34,7 @@ double square_sgemm_gflops(int64_t m) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  cs::setup_process(argv);
   const int epochs = argc > 1 ? std::atoi(argv[1]) : 500;
   const double peak = argc > 2 ? std::atof(argv[2]) : 190.0;
   struct Case {
@@ -43,8 +45,9 @@ int main(int argc, char** argv) {
                         {"attn-only 10 prompts x 32 heads", 320, 128, 200}};
 
   const char* wait = std::getenv("OMP_WAIT_POLICY");
-  std::printf("threads %d, OMP_WAIT_POLICY %s, epochs %d, nominal peak %.0f GFLOP/s\n",
-              omp_get_max_threads(), wait ? wait : "(default)", epochs, peak);
+  const char* spin = std::getenv("GOMP_SPINCOUNT");
+  std::printf("threads %d, OMP_WAIT_POLICY %s, GOMP_SPINCOUNT %s, epochs %d, nominal peak %.0f GFLOP/s\n",
+              omp_get_max_threads(), wait ? wait : "(default)", spin ? spin : "(default)", epochs, peak);
   // of_sgemm: against a 2048^3 sgemm timed just before the row, so a loaded machine shows.
   std::printf("%-34s %5s %4s %4s %-7s %8s %9s %7s %8s %8s %8s %8s\n", "case", "n", "d", "feat",
               "kernels", "time_s", "ms/epoch", "sparse", "GFLOP", "GFLOP/s", "of_peak",

@@ -10,10 +10,12 @@
 
 #include "discovery/discover.h"
 #include "model/tokenizer.h"
+#include "ops/process_setup.h"
 
 using namespace cs;
 
 int main(int argc, char** argv) {
+  cs::setup_process(argv);
   const std::string model_dir = argc > 1 ? argv[1] : std::string(CS_SOURCE_DIR) + "/models/toy-gpt2-4l";
   const int trials = argc > 2 ? std::atoi(argv[2]) : 5;
   Model m = load_model(model_dir, {.process_weights = true});

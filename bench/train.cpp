@@ -4,10 +4,12 @@
 
 #include "bench_util.h"
 #include "model/init.h"
+#include "ops/process_setup.h"
 #include "train/corpus.h"
 #include "train/trainer.h"
 
-int main() {
+int main(int, char** argv) {
+  cs::setup_process(argv);
   using namespace cs;
   const Tokenizer tok = Tokenizer::from_gpt2_files(CS_SOURCE_DIR "/data/gpt2-tokenizer/vocab.json",
                                                    CS_SOURCE_DIR "/data/gpt2-tokenizer/merges.txt");

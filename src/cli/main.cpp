@@ -2,12 +2,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <unistd.h>
 #include <exception>
 #include <string>
 
 #include "cli/commands.h"
 #include "ops/error.h"
+#include "ops/process_setup.h"
 
 namespace {
 
@@ -37,18 +37,8 @@ void usage(FILE* f) {
 
 }  // namespace
 
-// OpenMP threads that spin while waiting (libgomp's default) waste most of the CPU when the
-// machine is shared (measured: training 3-6x slower with other jobs running). The wait policy is
-// read when libgomp loads, so when the user has not chosen one we set it and re-execute once.
-static void prefer_passive_openmp_wait(char** argv) {
-  if (std::getenv("OMP_WAIT_POLICY") || std::getenv("GOMP_SPINCOUNT") || std::getenv("CS_NO_REEXEC")) return;
-  setenv("OMP_WAIT_POLICY", "passive", 1);
-  setenv("CS_NO_REEXEC", "1", 1);
-  execv("/proc/self/exe", argv);  // returns only on failure: then carry on as we are
-}
-
 int main(int argc, char** argv) {
-  prefer_passive_openmp_wait(argv);
+  cs::setup_process(argv);
   if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") ||
       !std::strcmp(argv[1], "help")) {
     usage(argc < 2 ? stderr : stdout);
