@@ -50,6 +50,9 @@ constexpr int64_t kParallelWork = int64_t{1} << 21;
 constexpr int64_t kBlockWork = int64_t{1} << 22;
 constexpr int64_t kMaxBlocks = 16;
 
+// Dims per register block in the sparse kernels: 4 AVX registers per accumulator.
+constexpr int64_t kLanes = 32;
+
 constexpr float kBeta1 = 0.9f, kBeta2 = 0.999f, kAdamEps = 1e-8f;
 
 // splitmix64 (Steele et al. 2014): small, seedable, good enough for weight init.
@@ -385,13 +388,28 @@ void sparse_rows(const float* X, const Params& p, float alpha, float l1n, Range 
       ws.row_cnt[i] = cnt;
       float* ri = ws.r.data() + i * d;
       const float* xi = X + i * d;
-#pragma omp simd
-      for (int64_t e = 0; e < d; ++e) ri[e] = b_pre[e] - xi[e];
-      for (int32_t t = 0; t < cnt; ++t) {
+      // r_i in register blocks of kLanes dims, summed over the active atoms in the same order
+      // as a plain loop (so the same bits), without a load and store of r_i per atom.
+      int64_t e0 = 0;
+#ifdef __AVX2__
+      for (; e0 + kLanes <= d; e0 += kLanes) {
+        __m256 acc[kLanes / 8];
+        for (int v = 0; v < kLanes / 8; ++v)
+          acc[v] = _mm256_sub_ps(_mm256_loadu_ps(b_pre + e0 + 8 * v), _mm256_loadu_ps(xi + e0 + 8 * v));
+        for (int32_t t = 0; t < cnt; ++t) {
+          const float* a = atoms + feats[t] * d + e0;
+          const __m256 fv = _mm256_set1_ps(fi[feats[t]]);
+          for (int v = 0; v < kLanes / 8; ++v)
+            acc[v] = _mm256_fmadd_ps(fv, _mm256_loadu_ps(a + 8 * v), acc[v]);
+        }
+        for (int v = 0; v < kLanes / 8; ++v) _mm256_storeu_ps(ri + e0 + 8 * v, acc[v]);
+      }
+#endif
+      for (int64_t e = e0; e < d; ++e) ri[e] = b_pre[e] - xi[e];
+      for (int32_t t = 0; t < cnt && e0 < d; ++t) {
         const float* a = atoms + feats[t] * d;
         const float fv = fi[feats[t]];
-#pragma omp simd
-        for (int64_t e = 0; e < d; ++e) ri[e] += fv * a[e];
+        for (int64_t e = e0; e < d; ++e) ri[e] += fv * a[e];
       }
       float s = 0.0f;
 #pragma omp simd reduction(+ : s)
@@ -439,16 +457,39 @@ void sparse_feature_grads(const float* X, const Params& p, float alpha, int64_t 
   const float* b_pre = p.b_pre;
   float* gd = ws.gT.data() + j * d;
   float* ge = g.W_enc + j * d;
-  std::fill(gd, gd + d, 0.0f);
-  std::fill(ge, ge + d, 0.0f);
+  const int64_t q0 = ws.feat_start[j], q1 = ws.feat_start[j + 1];
+  // Register blocks of kLanes dims summed over the feature's rows (same order, same bits as a
+  // plain loop over rows), without loading and storing gd and ge per row.
+  int64_t e0 = 0;
+#ifdef __AVX2__
+  for (; e0 + kLanes <= d; e0 += kLanes) {
+    __m256 accd[kLanes / 8], acce[kLanes / 8];
+    for (int v = 0; v < kLanes / 8; ++v) accd[v] = acce[v] = _mm256_setzero_ps();
+    for (int64_t q = q0; q < q1; ++q) {
+      const int64_t i = ws.feat_rows[q];
+      const __m256 a = _mm256_set1_ps(alpha * f[i * F + j]), gi = _mm256_set1_ps(df[i * F + j]);
+      const float* ri = r + i * d + e0;
+      const float* xi = X + i * d + e0;
+      for (int v = 0; v < kLanes / 8; ++v) {
+        accd[v] = _mm256_fmadd_ps(a, _mm256_loadu_ps(ri + 8 * v), accd[v]);
+        acce[v] = _mm256_fmadd_ps(gi, _mm256_loadu_ps(xi + 8 * v), acce[v]);
+      }
+    }
+    for (int v = 0; v < kLanes / 8; ++v) {
+      _mm256_storeu_ps(gd + e0 + 8 * v, accd[v]);
+      _mm256_storeu_ps(ge + e0 + 8 * v, acce[v]);
+    }
+  }
+#endif
+  std::fill(gd + e0, gd + d, 0.0f);
+  std::fill(ge + e0, ge + d, 0.0f);
   double sb = 0;
-  for (int64_t q = ws.feat_start[j]; q < ws.feat_start[j + 1]; ++q) {
+  for (int64_t q = q0; q < q1; ++q) {
     const int64_t i = ws.feat_rows[q];
     const float a = alpha * f[i * F + j], gi = df[i * F + j];
     const float* ri = r + i * d;
     const float* xi = X + i * d;
-#pragma omp simd
-    for (int64_t e = 0; e < d; ++e) {
+    for (int64_t e = e0; e < d; ++e) {
       gd[e] += a * ri[e];
       ge[e] += gi * xi[e];
     }
