@@ -82,6 +82,7 @@ TEST_P(Families, CompareRunsEveryMethod) {
   GroundTruth g;
   g.name = "smoke";
   g.heads = {{0, 1}, {1, 2}};
+  g.edges = {{"a1.2", "output"}};  // as the reference circuits' edges: head -> logits
   std::vector<MethodRow> rows = compare(m, t, &g, o);
   ASSERT_EQ(rows.size(), o.methods.size());
   for (const MethodRow& r : rows) {
@@ -90,6 +91,17 @@ TEST_P(Families, CompareRunsEveryMethod) {
     ASSERT_EQ(r.node_auc.size(), 1u) << r.method;
     EXPECT_GE(r.node_auc[0], 0.0);
     EXPECT_LE(r.node_auc[0], 1.0);
+    if (r.method == "acdc" || r.method == "eap" || r.method == "eap-ig") {
+      // Edge methods score head -> logits edges: an edge AUC against the truth's logit edge.
+      EXPECT_TRUE(r.edges_to_logits) << r.method;
+      ASSERT_EQ(r.edge_auc.size(), 1u) << r.method;
+      EXPECT_GE(r.edge_auc[0], 0.0);
+      EXPECT_LE(r.edge_auc[0], 1.0);
+    }
+    if (r.method == "sae") {  // head pairs only, and the truth has no head pair: no edge AUC
+      EXPECT_FALSE(r.edges_to_logits);
+      EXPECT_TRUE(r.edge_auc.empty());
+    }
   }
 }
 

@@ -17,7 +17,7 @@ namespace cs {
 int cmd_compare(int argc, char** argv) {
   Args a("compare",
          "Run the SAE method and the baselines on the same model, prompts and ground truth, and print\n"
-         "one table: node ROC AUC, head-pair edge AUC, precision/recall/F1 and faithfulness at the\n"
+         "one table: node ROC AUC, edge AUC (head->head and head->logits), precision/recall/F1 and faithfulness at the\n"
          "ground truth's size, and wall time (mean ± std over trials for stochastic methods).");
   a.positional("MODEL", "Hugging Face model directory")
       .flag("task", "ioi", "ioi, greater-than, docstring, induction, or a .jsonl file")
@@ -67,6 +67,10 @@ int cmd_compare(int argc, char** argv) {
   bar.finish();
   std::printf("model %s, task %s, truth %s\n\n%s", a.str("MODEL").c_str(), task.name.c_str(),
               truth ? truth->name.c_str() : "none", compare_table(rows, false).c_str());
+  if (truth)
+    std::printf("\nedge AUC: against the truth's edges, over every head -> later head edge (q/k/v merged) and\n"
+                "head -> logits edge; \"(pairs)\": the method scores no logit edges, head -> head only;\n"
+                "\"-\": no truth edge among the method's candidates.\n");
   if (!a.str("out").empty()) {
     namespace fs = std::filesystem;
     fs::create_directories(a.str("out"));

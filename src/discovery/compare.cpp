@@ -76,48 +76,78 @@ MethodResult run_method(const std::string& name, const Model& m, const Tokenized
 
 }  // namespace
 
-std::vector<double> head_pair_scores(const MethodResult& r, int n_layers, int n_heads) {
+namespace {
+// Index of a head edge: sender s -> receiver head r at s * HT + r; sender s -> logits at HT * HT + s.
+// Returns -1 for edges that are neither (input, MLPs, a head's internal q/k/v -> head edge).
+int64_t head_edge_index(const std::string& from, const std::string& to, int L, int H, bool receiver_needs_input) {
+  const int HT = L * H;
+  int l1, h1;
+  std::string s1;
+  if (!parse_head_node(from, &l1, &h1, &s1) || !s1.empty() || l1 >= L || h1 >= H) return -1;
+  const int64_t u = int64_t{l1} * H + h1;
+  if (to == "output") return int64_t{HT} * HT + u;
+  int l2, h2;
+  std::string s2;
+  if (!parse_head_node(to, &l2, &h2, &s2) || l2 >= L || h2 >= H || l2 <= l1) return -1;
+  if (receiver_needs_input && s2.empty()) return -1;  // "aL.H" itself is the internal node
+  return u * HT + l2 * H + h2;
+}
+}  // namespace
+
+std::vector<double> head_edge_scores(const MethodResult& r, int n_layers, int n_heads, bool* scores_logits) {
   const int HT = n_layers * n_heads;
-  std::vector<double> s(static_cast<size_t>(HT) * HT, -1e300);
+  std::vector<double> s(static_cast<size_t>(HT) * HT + HT, -1e300);
+  bool logits = false;
   for (size_t i = 0; i < r.edges.size(); ++i) {
-    int l1, h1, l2, h2;
-    std::string s1, s2;
-    if (!parse_head_node(r.edges[i].from, &l1, &h1, &s1) || !s1.empty()) continue;
-    if (!parse_head_node(r.edges[i].to, &l2, &h2, &s2) || s2.empty()) continue;
-    double& v = s[static_cast<size_t>(l1 * n_heads + h1) * HT + l2 * n_heads + h2];
-    v = std::max(v, r.edge_scores[i]);
+    const int64_t k = head_edge_index(r.edges[i].from, r.edges[i].to, n_layers, n_heads, true);
+    if (k < 0) continue;
+    logits |= k >= int64_t{HT} * HT;
+    s[k] = std::max(s[k], r.edge_scores[i]);
   }
   for (double& v : s) if (v == -1e300) v = 0;
+  if (scores_logits) *scores_logits = logits;
   return s;
 }
 
-std::vector<bool> head_pair_labels(const GroundTruth& g, int n_layers, int n_heads) {
+std::vector<bool> head_edge_labels(const GroundTruth& g, int n_layers, int n_heads) {
   const int HT = n_layers * n_heads;
-  std::vector<bool> lab(static_cast<size_t>(HT) * HT, false);
+  std::vector<bool> lab(static_cast<size_t>(HT) * HT + HT, false);
   for (const EdgeId& e : g.edges) {
-    int l1, h1, l2, h2;
-    std::string s1, s2;
-    if (!parse_head_node(e.from, &l1, &h1, &s1) || !s1.empty()) continue;
-    if (!parse_head_node(e.to, &l2, &h2, &s2)) continue;
-    if (l1 >= n_layers || l2 >= n_layers || h1 >= n_heads || h2 >= n_heads) continue;
-    lab[static_cast<size_t>(l1 * n_heads + h1) * HT + l2 * n_heads + h2] = true;
+    const int64_t k = head_edge_index(e.from, e.to, n_layers, n_heads, false);
+    if (k >= 0) lab[k] = true;
   }
   return lab;
+}
+
+double head_edge_auc(const std::vector<double>& scores, const std::vector<bool>& labels, int n_layers, int n_heads,
+                     bool with_logits) {
+  const int H = n_heads, HT = n_layers * n_heads;
+  std::vector<double> fs;
+  std::vector<bool> fl;
+  for (int a = 0; a < HT; ++a)
+    for (int b = 0; b < HT; ++b)
+      if (b / H > a / H) {
+        fs.push_back(scores[static_cast<size_t>(a) * HT + b]);
+        fl.push_back(labels[static_cast<size_t>(a) * HT + b]);
+      }
+  if (with_logits)
+    for (int a = 0; a < HT; ++a) {
+      fs.push_back(scores[static_cast<size_t>(HT) * HT + a]);
+      fl.push_back(labels[static_cast<size_t>(HT) * HT + a]);
+    }
+  const auto pos = std::count(fl.begin(), fl.end(), true);
+  if (pos == 0 || pos == static_cast<long>(fl.size())) return std::nan("");
+  return roc_auc(fs, fl);
 }
 
 std::vector<MethodRow> compare(const Model& m, const TokenizedTask& task, const GroundTruth* truth,
                                const CompareOptions& o) {
   const int L = m.cfg.n_layers, H = m.cfg.n_heads, HT = L * H;
-  std::vector<bool> labels, pair_labels, forward_pair;
-  bool pair_eval = false;
+  std::vector<bool> labels, edge_labels;
   if (truth) {
     labels = head_labels(*truth, L, H);
-    pair_labels = head_pair_labels(*truth, L, H);
-    pair_eval = std::count(pair_labels.begin(), pair_labels.end(), true) > 0;
+    edge_labels = head_edge_labels(*truth, L, H);
   }
-  forward_pair.assign(static_cast<size_t>(HT) * HT, false);
-  for (int a = 0; a < HT; ++a)
-    for (int b = 0; b < HT; ++b) forward_pair[static_cast<size_t>(a) * HT + b] = b / H > a / H;
   AblationSource src;
   if (truth && !task.corrupt.empty()) src = task_ablation_source(m, task, o.faith);
   const double full = truth && !task.corrupt.empty() ? model_metric(m, task, std::min<size_t>(o.faith.n_prompts, task.size())) : 0;
@@ -145,12 +175,12 @@ std::vector<MethodRow> compare(const Model& m, const TokenizedTask& task, const 
         row.precision.push_back(c.precision);
         row.recall.push_back(c.recall);
         row.f1.push_back(c.f1);
-        if (pair_eval && row.has_edges) {
-          std::vector<double> ps = head_pair_scores(r, L, H), fs;
-          std::vector<bool> fl;
-          for (size_t i = 0; i < ps.size(); ++i)
-            if (forward_pair[i]) fs.push_back(ps[i]), fl.push_back(pair_labels[i]);
-          row.edge_auc.push_back(roc_auc(fs, fl));
+        if (row.has_edges) {
+          bool logits = false;
+          const std::vector<double> es = head_edge_scores(r, L, H, &logits);
+          row.edges_to_logits = logits;
+          const double auc = head_edge_auc(es, edge_labels, L, H, logits);
+          if (!std::isnan(auc)) row.edge_auc.push_back(auc);
         }
         if (!task.corrupt.empty()) {
           double kept = circuit_metric(m, task, top_k_heads(r.head_scores, H, static_cast<int>(truth->heads.size())), src, o.faith.n_prompts);
@@ -180,7 +210,7 @@ std::string ms(const std::vector<double>& v, int prec = 3) {
 }  // namespace
 
 std::string compare_table(const std::vector<MethodRow>& rows, bool md) {
-  const char* cols[] = {"method", "node AUC", "edge AUC (head pairs)", "precision@k", "recall@k", "F1@k", "faithfulness@k", "seconds"};
+  const char* cols[] = {"method", "node AUC", "edge AUC", "precision@k", "recall@k", "F1@k", "faithfulness@k", "seconds"};
   std::string out;
   char buf[512];
   if (md) {
@@ -192,7 +222,7 @@ std::string compare_table(const std::vector<MethodRow>& rows, bool md) {
     out += buf;
   }
   for (const MethodRow& r : rows) {
-    std::string f[] = {r.method, ms(r.node_auc), r.has_edges ? ms(r.edge_auc) : "(nodes only)", ms(r.precision),
+    std::string f[] = {r.method, ms(r.node_auc), r.has_edges ? ms(r.edge_auc) + (r.edges_to_logits || r.edge_auc.empty() ? "" : " (pairs)") : "(nodes only)", ms(r.precision),
                        ms(r.recall), ms(r.f1), ms(r.faithfulness), ms(r.seconds, 2)};
     if (md) {
       out += "|";
@@ -217,7 +247,8 @@ std::string compare_json(const std::vector<MethodRow>& rows, const std::string& 
     nlohmann::json x;
     x["method"] = r.method;
     x["node_auc"] = r.node_auc;
-    x["edge_auc_head_pairs"] = r.edge_auc;
+    x["edge_auc"] = r.edge_auc;
+    if (r.has_edges) x["edge_auc_edges"] = r.edges_to_logits ? "head->head (q/k/v merged) and head->logits" : "head->head (q/k/v merged)";
     x["precision_at_k"] = r.precision;
     x["recall_at_k"] = r.recall;
     x["f1_at_k"] = r.f1;

@@ -31,13 +31,20 @@ struct MethodRow {
   std::vector<double> mean_head_scores;  // over trials
   std::optional<RocCurve> roc;           // of the mean head scores
   bool has_edges = false;
+  bool edges_to_logits = false;  // edge AUC over head pairs and head -> logits (else head pairs only)
 };
 
-// Head-to-head edge scores of a method, collapsed over the receiver's q/k/v input:
-// [HT x HT], element (s, r) = max score of an edge "a<s>" -> "a<r>.{q,k,v}".
-std::vector<double> head_pair_scores(const MethodResult& r, int n_layers, int n_heads);
-// Labels of the same head-to-head pairs from a ground truth's edges (only forward pairs count).
-std::vector<bool> head_pair_labels(const GroundTruth& g, int n_layers, int n_heads);
+// Edge evaluation over the edges between heads and into the logits (the reference circuits' edges:
+// path patching from a head into another head's q/k/v input or into the logits). Index space:
+// sender s -> receiver head r at s * HT + r (q/k/v merged: the max over them), sender s -> logits
+// at HT * HT + s; HT = n_layers * n_heads. *scores_logits: whether the method scored any head ->
+// logits edge (the SAE method's edges are code co-occurrences between heads only).
+std::vector<double> head_edge_scores(const MethodResult& r, int n_layers, int n_heads, bool* scores_logits);
+std::vector<bool> head_edge_labels(const GroundTruth& g, int n_layers, int n_heads);
+// ROC AUC over the forward head pairs (receiver in a later layer), plus the head -> logits edges
+// when with_logits; NaN when the candidates hold no positive (or no negative) edge.
+double head_edge_auc(const std::vector<double>& scores, const std::vector<bool>& labels, int n_layers, int n_heads,
+                     bool with_logits);
 
 std::vector<MethodRow> compare(const Model& m, const TokenizedTask& task, const GroundTruth* truth,
                                const CompareOptions& opts);

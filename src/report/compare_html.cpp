@@ -12,7 +12,7 @@ std::string compare_html(const std::vector<MethodRow>& rows, const std::string& 
                   "</head><body>";
   h += "<h1>Circuit discovery methods compared</h1><p>model <b>" + xml_escape(model) + "</b>, task <b>" +
        xml_escape(task) + "</b>, ground truth <b>" + xml_escape(truth.empty() ? "none" : truth) + "</b></p>";
-  h += "<table><tr><th>method</th><th>node AUC</th><th>edge AUC (head pairs)</th><th>precision@k</th>"
+  h += "<table><tr><th>method</th><th>node AUC</th><th>edge AUC</th><th>precision@k</th>"
        "<th>recall@k</th><th>F1@k</th><th>faithfulness@k</th><th>seconds</th></tr>";
   std::string md = compare_table(rows, true);
   // Reuse the markdown rows: skip the header and separator lines.
