@@ -28,6 +28,7 @@
 #include "interp/task_metric.h"
 #include "model/init.h"
 #include "model/transformer.h"
+#include "ops/error.h"
 
 using namespace cs;
 
@@ -300,16 +301,15 @@ TEST(Acdc, EngineMatchesPatchedForward) {
   }
 }
 
-// The last-token backward through the identity unembedding (vocabulary larger than d_model) gives
-// the gradients of the plain path through [B,T,V] logits.
-TEST(LastTokenGrad, IdentityPathMatchesFullLogits) {
+// The last-token passes (one unembedded row per prompt) give the logits and gradients of the
+// plain path through [B,T,V] logits.
+TEST(LastTokenGrad, MatchesFullLogits) {
   for (const char* arch : {"gpt2", "llama"}) {
     SCOPED_TRACE(arch);
     const Model m = small_random(arch, 8, 300);  // V 300 > D 64
     const TokenizedTask task = random_task(4, 7, 300, 9);
     const Batch b = clean_batch(task, 0, 4);
     LastTokenPass pass = forward_last_token(m, b, nullptr, {});
-    ASSERT_TRUE(pass.via_identity);
     const Tensor ref_logits = forward(m, b, nullptr, {LogitsAt::Last});
     EXPECT_LT(rel_max_error(pass.logits.ptr(), ref_logits.ptr(), ref_logits.numel()), 1e-5);
     Tensor dlast(pass.logits.shape);
@@ -318,7 +318,7 @@ TEST(LastTokenGrad, IdentityPathMatchesFullLogits) {
     for (float& x : dlast.data) x = normal(rng);
     const BackwardRequest req{{{Hook::q, 0}, {Hook::v, 1}, {Hook::mlp_out, 0}, {Hook::z, 2}}};
     ActivationCache got, want;
-    backward_last_token(m, pass, b, dlast, req, &got);
+    backward_last_token(m, pass, dlast, req, &got);
     ForwardRecord rec;
     const Tensor logits = forward_record(m, b, &rec);
     Tensor dlogits(logits.shape);
@@ -331,6 +331,9 @@ TEST(LastTokenGrad, IdentityPathMatchesFullLogits) {
       ASSERT_EQ(g.shape, w.shape) << p.name();
       EXPECT_LT(rel_max_error(g.ptr(), w.ptr(), w.numel()), 1e-4) << p.name();
     }
+    ForwardRecord bad;
+    EXPECT_THROW(forward_record(m, b, &bad, nullptr, {}, {0, 0}), cs::Error);  // a row twice
+    EXPECT_THROW(forward_record(m, b, &bad, nullptr, {}, {int64_t{b.B} * b.T}), cs::Error);
   }
 }
 

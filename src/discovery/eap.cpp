@@ -10,6 +10,7 @@
 #include <functional>
 #include <map>
 
+#include "discovery/last_token_grad.h"
 #include "interp/metric_grad.h"
 #include "interp/task_metric.h"
 #include "model/backward.h"
@@ -104,21 +105,14 @@ SenderMeans sender_means(const Model& m, const Layout& g, const TokenizedTask& t
   return r;
 }
 
-// dM/dlogits [B,T,V'] of scale * sum_b metric_b, non-zero at each prompt's last position only.
-Tensor metric_dlogits(const TokenizedTask& task, const Batch& batch, const Tensor& logits,
-                      size_t first, const std::vector<int32_t>& vocab, double scale, double* sum) {
-  const int64_t B = batch.B, T = batch.T, V = logits.dim(2);
-  Tensor last({B, V});
-  for (int64_t b = 0; b < B; ++b)
-    std::memcpy(last.ptr() + b * V, logits.ptr() + (b * T + batch.last(b)) * V, V * sizeof(float));
+// dM/dlogits [B,V'] of scale * sum_b metric_b, from the last-position logits [B,V'].
+Tensor metric_dlogits(const TokenizedTask& task, const Tensor& last, size_t first,
+                      const std::vector<int32_t>& vocab, double scale, double* sum) {
   std::vector<double> values;
   Tensor g = task_metric_grad(task, last, first, vocab, scale, &values);
-  Tensor dl(logits.shape);
-  for (int64_t b = 0; b < B; ++b)
-    std::memcpy(dl.ptr() + (b * T + batch.last(b)) * V, g.ptr() + b * V, V * sizeof(float));
   if (sum)
     for (double v : values) *sum += v;
-  return dl;
+  return g;
 }
 
 // score[u, v] += w * <delta[u], dM/d in_v> over K = B T D, for every sender u upstream of v.
@@ -232,9 +226,9 @@ EdgeAttribution edge_attribution(const Model& m, const TokenizedTask& task,
 
     if (ig_steps == 0) {  // EAP: gradients of the clean run
       ForwardRecord rec;
-      Tensor logits = forward_record(m, clean, &rec, &clean_hooks, vocab);
+      Tensor logits = forward_record(m, clean, &rec, &clean_hooks, vocab, last_positions(clean));
       ++r.forward_passes;
-      Tensor dl = metric_dlogits(task, clean, logits, first, vocab, scale, &metric_sum);
+      Tensor dl = metric_dlogits(task, logits, first, vocab, scale, &metric_sum);
       ActivationCache grads;
       backward(m, rec, dl, nullptr, req, &grads);
       ++r.backward_passes;
@@ -255,9 +249,9 @@ EdgeAttribution edge_attribution(const Model& m, const TokenizedTask& task,
         for (int64_t i = 0; i < K; ++i) t.data[i] += beta * d[i];
       });
       ForwardRecord rec;
-      Tensor logits = forward_record(m, clean, &rec, &interp, vocab);
+      Tensor logits = forward_record(m, clean, &rec, &interp, vocab, last_positions(clean));
       ++r.forward_passes;
-      Tensor dl = metric_dlogits(task, clean, logits, first, vocab, scale, nullptr);
+      Tensor dl = metric_dlogits(task, logits, first, vocab, scale, nullptr);
       ActivationCache grads;
       backward(m, rec, dl, nullptr, req, &grads);
       ++r.backward_passes;

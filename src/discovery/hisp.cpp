@@ -48,7 +48,7 @@ MethodResult hisp(const Model& m, const TokenizedTask& task, const MethodSetting
     LastTokenPass pass = forward_last_token(m, bt, &hooks, metric_vocab(task, first, nb));
     // Row b of the gradient of sum_b M_b is dM_b/dlogits: prompts do not interact.
     const Tensor g_last = task_metric_grad(task, pass.logits, first, pass.vocab, 1.0);
-    backward_last_token(m, pass, bt, g_last, {points}, &grads);
+    backward_last_token(m, pass, g_last, {points}, &grads);
     const int64_t B = bt.B, T = bt.T;
     passes++;
 

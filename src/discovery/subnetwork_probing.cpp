@@ -217,7 +217,7 @@ MethodResult subnetwork_probing(const Model& m, const TokenizedTask& task, const
         g_last = task_metric_grad(task, last, ch.first, ch.vocab, -1.0 / n, &values);
         for (double v : values) metric -= v / n;
       }
-      backward_last_token(mm, pass, ch.clean, g_last, {points}, &grads);
+      backward_last_token(mm, pass, g_last, {points}, &grads);
       ++backwards;
 
       // dM/dm = sum g . (x - x_abl), x = (m x) / m.

@@ -138,21 +138,24 @@ void unembed_backward(const Model& m, const ForwardRecord& rec, const Dims& d,
   const int64_t D = d.D;
 
   // Only rows with a non-zero gradient enter the GEMMs (a metric at the last position has one per
-  // sequence).
+  // sequence). Row r of dlogits is position pos(r).
+  const bool packed = !rec.logit_positions.empty();
+  const int64_t R = packed ? static_cast<int64_t>(rec.logit_positions.size()) : d.BT;
+  auto pos = [&](int64_t r) { return packed ? rec.logit_positions[r] : r; };
   std::vector<int64_t> live;
-  for (int64_t r = 0; r < d.BT; ++r) {
+  for (int64_t r = 0; r < R; ++r) {
     const float* row = dlogits.ptr() + r * V;
     if (std::any_of(row, row + V, [](float x) { return x != 0.0f; })) live.push_back(r);
   }
   const int64_t n = static_cast<int64_t>(live.size());
-  const bool all = n == d.BT;
+  const bool all = !packed && n == d.BT;
   Tensor dl_live, x_live;  // [n,V'], [n,D]
   if (!all) {
     dl_live = Tensor({n, V});
     x_live = Tensor({n, D});
     for (int64_t i = 0; i < n; ++i) {
       std::memcpy(dl_live.ptr() + i * V, dlogits.ptr() + live[i] * V, V * sizeof(float));
-      std::memcpy(x_live.ptr() + i * D, rec.ln_final.ptr() + live[i] * D, D * sizeof(float));
+      std::memcpy(x_live.ptr() + i * D, rec.ln_final.ptr() + pos(live[i]) * D, D * sizeof(float));
     }
   }
   const float* dl = all ? dlogits.ptr() : dl_live.ptr();
@@ -161,9 +164,9 @@ void unembed_backward(const Model& m, const ForwardRecord& rec, const Dims& d,
   Tensor dnormed({d.B, d.T, D});
   Tensor dn_live({n, D});
   sgemm(false, false, n, D, V, 1.0f, dl, V, W_U, D, 0.0f, all ? dnormed.ptr() : dn_live.ptr(), D);
-  if (!all)
+  if (!all)  // positions are distinct (forward_record checks), so each row lands once
     for (int64_t i = 0; i < n; ++i)
-      std::memcpy(dnormed.ptr() + live[i] * D, dn_live.ptr() + i * D, D * sizeof(float));
+      std::memcpy(dnormed.ptr() + pos(live[i]) * D, dn_live.ptr() + i * D, D * sizeof(float));
 
   if (g && n > 0) {
     const bool has_b = !g->b_U.empty();
@@ -406,6 +409,13 @@ void check_record(const Model& m, const ForwardRecord& rec, const Tensor& dlogit
   if (rec.B <= 0 || static_cast<int>(rec.layers.size()) != c.n_layers || rec.ln_final.empty())
     throw Error("backward: the ForwardRecord was not filled by forward_record for this model");
   const int64_t V = rec.vocab_rows.empty() ? c.vocab_size : rec.vocab_rows.size();
+  if (!rec.logit_positions.empty()) {
+    const int64_t P = static_cast<int64_t>(rec.logit_positions.size());
+    if (dlogits.numel() != P * V)
+      throw Error("backward: dlogits has " + std::to_string(dlogits.numel()) +
+                  " elements, the forward's logits were [" + std::to_string(P) + "," + std::to_string(V) + "]");
+    return;
+  }
   if (dlogits.numel() != int64_t{rec.B} * rec.T * V)
     throw Error("backward: dlogits has " + std::to_string(dlogits.numel()) +
                 " elements, the forward's logits were [" +
@@ -437,8 +447,16 @@ void Gradients::zero() {
 }
 
 Tensor forward_record(const Model& m, const Batch& batch, ForwardRecord* rec, const Hooks* hooks,
-                      const std::vector<int32_t>& vocab_rows) {
+                      const std::vector<int32_t>& vocab_rows, const std::vector<int64_t>& logit_positions) {
   const ModelConfig& c = m.cfg;
+  {
+    std::vector<int64_t> sorted = logit_positions;
+    std::sort(sorted.begin(), sorted.end());
+    const int64_t BT = int64_t{batch.B} * batch.T;
+    if (!sorted.empty() && (sorted.front() < 0 || sorted.back() >= BT ||
+                            std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end()))
+      throw Error("logit_positions must be distinct positions b*T+t below B*T = " + std::to_string(BT));
+  }
   for (size_t i = 0; i < vocab_rows.size(); ++i)
     if (vocab_rows[i] < 0 || vocab_rows[i] >= c.vocab_size || (i && vocab_rows[i] <= vocab_rows[i - 1]))
       throw Error("vocab_rows must be strictly increasing token ids below the vocabulary size (" +
@@ -449,6 +467,7 @@ Tensor forward_record(const Model& m, const Batch& batch, ForwardRecord* rec, co
   rec->T = batch.T;
   rec->tokens = batch.tokens;
   rec->vocab_rows = vocab_rows;
+  rec->logit_positions = logit_positions;
   rec->layers.resize(c.n_layers);
 
   // Recording hooks run after the caller's at each point, so they see the values the forward used.
@@ -492,10 +511,23 @@ Tensor forward_record(const Model& m, const Batch& batch, ForwardRecord* rec, co
   keep(Hook::ln_final_normalized, -1, &rec->ln_final);
   forward(m, batch, &h, {LogitsAt::None});
 
-  const int64_t BT = int64_t{batch.B} * batch.T, D = c.d_model;
+  const int64_t D = c.d_model;
+  // The unembedding's input rows: every position, or the requested ones gathered.
+  const bool packed = !logit_positions.empty();
+  const int64_t BT = packed ? static_cast<int64_t>(logit_positions.size()) : int64_t{batch.B} * batch.T;
+  Tensor gathered;
+  if (packed) {
+    gathered = Tensor({BT, D});
+    for (int64_t i = 0; i < BT; ++i)
+      std::memcpy(gathered.ptr() + i * D, rec->ln_final.ptr() + logit_positions[i] * D, D * sizeof(float));
+  }
+  const float* x = packed ? gathered.ptr() : rec->ln_final.ptr();
+  auto logits_shape = [&](int64_t V) {
+    return packed ? std::vector<int64_t>{BT, V} : std::vector<int64_t>{batch.B, batch.T, V};
+  };
   if (vocab_rows.empty()) {
-    Tensor logits({batch.B, batch.T, c.vocab_size});
-    matmul_nt(logits.ptr(), rec->ln_final.ptr(), m.w.W_U.ptr(), opt(m.w.b_U), BT, D, c.vocab_size);
+    Tensor logits(logits_shape(c.vocab_size));
+    matmul_nt(logits.ptr(), x, m.w.W_U.ptr(), opt(m.w.b_U), BT, D, c.vocab_size);
     return logits;
   }
   const int64_t V = static_cast<int64_t>(vocab_rows.size());
@@ -506,8 +538,8 @@ Tensor forward_record(const Model& m, const Batch& batch, ForwardRecord* rec, co
                 D * sizeof(float));
     if (!m.w.b_U.empty()) rec->b_U_rows.data[i] = m.w.b_U.data[vocab_rows[i]];
   }
-  Tensor logits({batch.B, batch.T, V});
-  matmul_nt(logits.ptr(), rec->ln_final.ptr(), rec->W_U_rows.ptr(), rec->b_U_rows.ptr(), BT, D, V);
+  Tensor logits(logits_shape(V));
+  matmul_nt(logits.ptr(), x, rec->W_U_rows.ptr(), rec->b_U_rows.ptr(), BT, D, V);
   return logits;
 }
 

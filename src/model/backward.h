@@ -54,6 +54,7 @@ struct ForwardRecord {
   Tensor ln_final;                   // [B,T,D] ln_final.hook_normalized
   std::vector<int32_t> vocab_rows;   // logit columns = these token ids (sorted); empty: all V
   Tensor W_U_rows, b_U_rows;         // [V',D], [V']: the unembedding rows of vocab_rows
+  std::vector<int64_t> logit_positions;  // logit rows = these positions b*T+t; empty: all B*T
 };
 
 // Hook points whose gradient backward() reports. Every point of hooks.h is supported; the gradient
@@ -67,11 +68,16 @@ struct BackwardRequest {
 
 // Runs forward() with `hooks` (patching hooks included) plus recording hooks that run after them,
 // fills *rec, and returns logits [B,T,V] (or [B,T,V'] for V' = vocab_rows.size(), sorted ids).
+// With logit_positions (flattened b*T+t, each in range), only those rows are unembedded and the
+// logits are [P,V'] in that order, P = logit_positions.size(): a metric read at one position per
+// prompt then skips the other T-1 rows of a vocabulary-wide unembedding, forward and backward.
 // `hooks` are copied: a stateful hook must keep its state behind a pointer or reference.
 Tensor forward_record(const Model& m, const Batch& batch, ForwardRecord* rec,
-                      const Hooks* hooks = nullptr, const std::vector<int32_t>& vocab_rows = {});
+                      const Hooks* hooks = nullptr, const std::vector<int32_t>& vocab_rows = {},
+                      const std::vector<int64_t>& logit_positions = {});
 
-// Loss-agnostic backward: given dlogits (the shape forward_record returned), accumulates (+=)
+// Loss-agnostic backward: given dlogits (the shape forward_record returned: [P,V'] rows of
+// rec.logit_positions when it was given), accumulates (+=)
 // parameter gradients into *grads (allocated as zeros if empty; nullptr skips them, which is
 // faster when only hook gradients are wanted) and writes d/d activation for each requested point
 // into (*hook_grads)[point.name()].
