@@ -257,7 +257,7 @@ TEST_F(RoundTrip, F32F16BF16) {
     }
     Tensor s = f.read_f32("s");
     EXPECT_TRUE(s.shape.empty());
-    EXPECT_EQ(s.data, std::vector<float>{2.5f});
+    EXPECT_EQ(std::vector<float>(s.data.begin(), s.data.end()), std::vector<float>{2.5f});
     Tensor e = f.read_f32("e");
     EXPECT_EQ(e.shape, (std::vector<int64_t>{0, 4}));
     EXPECT_TRUE(e.data.empty());

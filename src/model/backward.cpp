@@ -517,7 +517,7 @@ Tensor forward_record(const Model& m, const Batch& batch, ForwardRecord* rec, co
   const int64_t BT = packed ? static_cast<int64_t>(logit_positions.size()) : int64_t{batch.B} * batch.T;
   Tensor gathered;
   if (packed) {
-    gathered = Tensor({BT, D});
+    gathered = Tensor::uninit({BT, D});
     for (int64_t i = 0; i < BT; ++i)
       std::memcpy(gathered.ptr() + i * D, rec->ln_final.ptr() + logit_positions[i] * D, D * sizeof(float));
   }
@@ -526,7 +526,7 @@ Tensor forward_record(const Model& m, const Batch& batch, ForwardRecord* rec, co
     return packed ? std::vector<int64_t>{BT, V} : std::vector<int64_t>{batch.B, batch.T, V};
   };
   if (vocab_rows.empty()) {
-    Tensor logits(logits_shape(c.vocab_size));
+    Tensor logits = Tensor::uninit(logits_shape(c.vocab_size));
     matmul_nt(logits.ptr(), x, m.w.W_U.ptr(), opt(m.w.b_U), BT, D, c.vocab_size);
     return logits;
   }
@@ -538,7 +538,7 @@ Tensor forward_record(const Model& m, const Batch& batch, ForwardRecord* rec, co
                 D * sizeof(float));
     if (!m.w.b_U.empty()) rec->b_U_rows.data[i] = m.w.b_U.data[vocab_rows[i]];
   }
-  Tensor logits(logits_shape(V));
+  Tensor logits = Tensor::uninit(logits_shape(V));
   matmul_nt(logits.ptr(), x, rec->W_U_rows.ptr(), rec->b_U_rows.ptr(), BT, D, V);
   return logits;
 }

@@ -39,9 +39,9 @@ void project_qkv(const Model& m, int l, const Tensor& resid, const Tensor* pos, 
   const LayerWeights& lw = m.w.layers[l];
   const int64_t B = resid.dim(0), T = resid.dim(1), D = c.d_model, dh = c.d_head;
   const int64_t H = c.n_heads, Hk = c.n_kv_heads, BT = B * T, W = c.qkv_width();
-  q = Tensor({B, T, H, dh});
-  k = Tensor({B, T, Hk, dh});
-  v = Tensor({B, T, Hk, dh});
+  q = Tensor::uninit({B, T, H, dh});
+  k = Tensor::uninit({B, T, Hk, dh});
+  v = Tensor::uninit({B, T, Hk, dh});
   // Column offsets of each block inside W_qkv.
   const int64_t q_col = 0, k_col = H * dh, v_col = (H + Hk) * dh;
 
@@ -56,12 +56,12 @@ void project_qkv(const Model& m, int l, const Tensor& resid, const Tensor* pos, 
   const bool split = hooked(hooks, Hook::q_input, l) || hooked(hooks, Hook::k_input, l) ||
                      hooked(hooks, Hook::v_input, l);
   if (!split) {
-    Tensor normed({B, T, D});
+    Tensor normed = Tensor::uninit({B, T, D});
     normalize(c, normed.ptr(), resid.ptr(), lw.ln1_w, lw.ln1_b, BT);
     hook(hooks, Hook::ln1_normalized, l, normed);
-    Tensor qkv({BT, W});
+    Tensor qkv = Tensor::uninit({BT, W});
     if (pos) {
-      Tensor normed_qk({B, T, D});
+      Tensor normed_qk = Tensor::uninit({B, T, D});
       normalize(c, normed_qk.ptr(), qk_in->ptr(), lw.ln1_w, lw.ln1_b, BT);
       sgemm(false, false, BT, v_col, D, 1.0f, normed_qk.ptr(), D, lw.W_qkv.ptr(), W, 0.0f,
             qkv.ptr(), W);
@@ -85,12 +85,12 @@ void project_qkv(const Model& m, int l, const Tensor& resid, const Tensor* pos, 
 
   // Split path: per-head residual copies, hooked, normalised and projected head by head.
   auto per_head = [&](Hook h, const Tensor& src, int64_t n, int64_t col, Tensor& out) {
-    Tensor in({B, T, n, D});
+    Tensor in = Tensor::uninit({B, T, n, D});
     for (int64_t r = 0; r < BT; ++r)
       for (int64_t hh = 0; hh < n; ++hh)
         std::memcpy(in.ptr() + (r * n + hh) * D, src.ptr() + r * D, D * sizeof(float));
     hook(hooks, h, l, in);
-    Tensor normed({B, T, n, D});
+    Tensor normed = Tensor::uninit({B, T, n, D});
     normalize(c, normed.ptr(), in.ptr(), lw.ln1_w, lw.ln1_b, BT * n);
     for (int64_t hh = 0; hh < n; ++hh) {
       // out[:, hh, :] = normed[:, hh, :] @ W_qkv[:, col + hh*dh : +dh] + b
@@ -128,8 +128,8 @@ Tensor attention_block(const Model& m, int l, const Tensor& resid, const Tensor*
   }
 
   const float scale = 1.0f / std::sqrt(static_cast<float>(dh));
-  Tensor scores({B, H, T, T});  // [B,H,T,T]
-  Tensor z({B, T, H, dh});
+  Tensor scores = Tensor::uninit({B, H, T, T});  // [B,H,T,T]
+  Tensor z = Tensor::uninit({B, T, H, dh});
   const bool hook_scores = hooked(hooks, Hook::attn_scores, l);
   const bool hook_pattern = hooked(hooks, Hook::pattern, l);
   auto head_scores = [&](int64_t b, int64_t h) {
@@ -166,9 +166,9 @@ Tensor attention_block(const Model& m, int l, const Tensor& resid, const Tensor*
   hook(hooks, Hook::z, l, z);
 
   const int64_t BT = B * T;
-  Tensor attn_out({B, T, D});
+  Tensor attn_out = Tensor::uninit({B, T, D});
   if (hooked(hooks, Hook::result, l)) {
-    Tensor result({B, T, H, D});  // result[b,t,h] = z[b,t,h] @ W_O[h]
+    Tensor result = Tensor::uninit({B, T, H, D});  // result[b,t,h] = z[b,t,h] @ W_O[h]
     for (int64_t h = 0; h < H; ++h)
       sgemm(false, false, BT, D, dh, 1.0f, z.ptr() + h * dh, H * dh, lw.W_O.ptr() + h * dh * D, D,
             0.0f, result.ptr() + h * D, H * D);
@@ -196,13 +196,13 @@ Tensor mlp_block(const Model& m, int l, Tensor mlp_in, const Hooks* hooks) {
   const LayerWeights& lw = m.w.layers[l];
   const int64_t B = mlp_in.dim(0), T = mlp_in.dim(1), D = c.d_model, F = c.d_mlp, BT = B * T;
   hook(hooks, Hook::mlp_in, l, mlp_in);
-  Tensor normed({B, T, D});
+  Tensor normed = Tensor::uninit({B, T, D});
   normalize(c, normed.ptr(), mlp_in.ptr(), lw.ln2_w, lw.ln2_b, BT);
   hook(hooks, Hook::ln2_normalized, l, normed);
-  Tensor pre({B, T, F}), post({B, T, F});
+  Tensor pre = Tensor::uninit({B, T, F}), post = Tensor::uninit({B, T, F});
   const float* b_in = lw.b_in.empty() ? nullptr : lw.b_in.ptr();
   if (gated(c.act)) {
-    Tensor up({B, T, F});
+    Tensor up = Tensor::uninit({B, T, F});
     matmul(pre.ptr(), normed.ptr(), lw.W_gate.ptr(), nullptr, BT, D, F);
     matmul(up.ptr(), normed.ptr(), lw.W_in.ptr(), b_in, BT, D, F);
     hook(hooks, Hook::mlp_pre, l, pre);
@@ -217,7 +217,7 @@ Tensor mlp_block(const Model& m, int l, Tensor mlp_in, const Hooks* hooks) {
       for (int64_t i = 0; i < BT * F; ++i) post.data[i] = pre.data[i] > 0 ? pre.data[i] : 0.0f;
   }
   hook(hooks, Hook::mlp_post, l, post);
-  Tensor out({B, T, D});
+  Tensor out = Tensor::uninit({B, T, D});
   matmul(out.ptr(), post.ptr(), lw.W_out.ptr(), lw.b_out.empty() ? nullptr : lw.b_out.ptr(), BT,
          F, D);
   hook(hooks, Hook::mlp_out, l, out);
@@ -253,7 +253,7 @@ Tensor forward(const Model& m, const Batch& batch, const Hooks* hooks, const For
                 std::to_string(c.n_layers - 1));
   if (first_layer > 0 && (!opts.start_resid || opts.start_resid->shape != std::vector<int64_t>{B, T, D}))
     throw Error("forward: start_at_layer needs the residual stream [B,T,D] entering that layer");
-  Tensor resid({B, T, D});
+  Tensor resid = Tensor::uninit({B, T, D});
   if (first_layer == 0) {
     for (int64_t i = 0; i < B * T; ++i)
       std::memcpy(resid.ptr() + i * D, m.w.W_E.ptr() + static_cast<int64_t>(batch.tokens[i]) * D,
@@ -264,7 +264,7 @@ Tensor forward(const Model& m, const Batch& batch, const Hooks* hooks, const For
   }
   Tensor pos;
   if (c.positions != Positions::Rotary) {
-    pos = Tensor({B, T, D});
+    pos = Tensor::uninit({B, T, D});
     for (int64_t b = 0; b < B; ++b)
       std::memcpy(pos.ptr() + b * T * D, m.w.W_pos.ptr(), T * D * sizeof(float));
     if (first_layer == 0) {
@@ -297,34 +297,34 @@ Tensor forward(const Model& m, const Batch& batch, const Hooks* hooks, const For
 
   // Final norm and unembedding, only at the rows whose logits are wanted.
   if (opts.logits == LogitsAt::None && !hooked(hooks, Hook::ln_final_normalized, -1)) return {};
-  Tensor normed({B, T, D});
+  Tensor normed = Tensor::uninit({B, T, D});
   normalize(c, normed.ptr(), resid.ptr(), m.w.lnf_w, m.w.lnf_b, B * T);
   hook(hooks, Hook::ln_final_normalized, -1, normed);
   if (opts.logits == LogitsAt::None) return {};
   const float* b_U = m.w.b_U.empty() ? nullptr : m.w.b_U.ptr();
   if (opts.logits == LogitsAt::All) {
-    Tensor logits({B, T, V});
+    Tensor logits = Tensor::uninit({B, T, V});
     matmul_nt(logits.ptr(), normed.ptr(), m.w.W_U.ptr(), b_U, B * T, D, V);
     return logits;
   }
-  Tensor rows({B, D});
+  Tensor rows = Tensor::uninit({B, D});
   for (int64_t b = 0; b < B; ++b)
     std::memcpy(rows.ptr() + b * D, normed.ptr() + (b * T + batch.last(b)) * D, D * sizeof(float));
   if (opts.vocab_columns) {
     const std::vector<int>& cols = *opts.vocab_columns;
     const int64_t K = static_cast<int64_t>(cols.size());
-    Tensor w({K, D}), bias({K});
+    Tensor w = Tensor::uninit({K, D}), bias = Tensor::uninit({K});
     for (int64_t k = 0; k < K; ++k) {
       if (cols[k] < 0 || cols[k] >= V)
         throw Error("forward: vocabulary column " + std::to_string(cols[k]) + " is outside the vocabulary");
       std::memcpy(w.ptr() + k * D, m.w.W_U.ptr() + static_cast<int64_t>(cols[k]) * D, D * sizeof(float));
       bias.ptr()[k] = b_U ? b_U[cols[k]] : 0.0f;
     }
-    Tensor logits({B, K});
+    Tensor logits = Tensor::uninit({B, K});
     matmul_nt(logits.ptr(), rows.ptr(), w.ptr(), bias.ptr(), B, D, K);
     return logits;
   }
-  Tensor logits({B, V});
+  Tensor logits = Tensor::uninit({B, V});
   matmul_nt(logits.ptr(), rows.ptr(), m.w.W_U.ptr(), b_U, B, D, V);
   return logits;
 }
