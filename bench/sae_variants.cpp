@@ -1,8 +1,10 @@
 // bench/sae_variants: node ROC AUC (mean ± std over trials) and wall time of the discrete-SAE
 // method's variants on every task of a model that ships reference circuits (MODEL/circuits/
 // TASK.json): the paper's scoring with mean and last positions, the edge variant, the
-// null-corrected score, and the null-corrected score confirmed by one attribution pass.
-//   bench/sae_variants [MODEL] [TRIALS]     (default models/toy-gpt2-4l, 5 trials)
+// null-corrected score, the null-corrected score confirmed by one attribution pass, and the
+// paper's score confirmed the same way.
+//   bench/sae_variants [MODEL] [TRIALS] [SCORES]   (default models/toy-gpt2-4l, 5 trials, every
+//   variant; SCORES: comma-separated score names to keep, e.g. paper,confirmed)
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -18,6 +20,7 @@ int main(int argc, char** argv) {
   cs::setup_process(argv);
   const std::string model_dir = argc > 1 ? argv[1] : std::string(CS_SOURCE_DIR) + "/models/toy-gpt2-4l";
   const int trials = argc > 2 ? std::atoi(argv[2]) : 5;
+  const std::string keep = argc > 3 ? "," + std::string(argv[3]) + "," : "";
   Model m = load_model(model_dir, {.process_weights = true});
   Tokenizer tok = Tokenizer::for_model_dir(model_dir);
   struct Variant { const char* name; const char* score; PositionReduce pos; Level level; };
@@ -28,6 +31,7 @@ int main(int argc, char** argv) {
       {"null-corrected", "null", PositionReduce::Mean, Level::Node},
       {"null (last pos)", "null", PositionReduce::Last, Level::Node},
       {"causal (null+attr)", "causal", PositionReduce::Mean, Level::Node},
+      {"confirmed (paper+attr)", "confirmed", PositionReduce::Mean, Level::Node},
   };
   std::printf("model %s, %d trials per cell; node ROC AUC mean ± std, seconds per discover run\n\n", model_dir.c_str(), trials);
   std::printf("| task | variant | AUC | precision@k | seconds |\n|---|---|---|---|---|\n");
@@ -43,6 +47,7 @@ int main(int argc, char** argv) {
     if (std::string(task_name) == "induction") to.induction_pool = own_induction_words(model_dir, tok);  // as the CLI
     TokenizedTask task = make_task(task_name, tok, to);
     for (const Variant& v : variants) {
+      if (!keep.empty() && keep.find("," + std::string(v.score) + ",") == std::string::npos) continue;
       DiscoverOptions o;
       o.trials = trials;
       o.score = v.score;

@@ -156,6 +156,18 @@ TEST(DiscoverPipeline, CausalScoreRanksKnownCircuitFirstWithLoudRandomHeads) {
   }
 }
 
+// The paper's |P\N| confirmed by one attribution pass (discover's default) ranks the circuit at
+// least as well as |P\N| alone, and near the top, with loud random heads.
+TEST(DiscoverPipeline, ConfirmedScoreRanksKnownCircuitAtLeastAsWellAsThePaper) {
+  for (uint64_t seed : {0, 1, 2}) {
+    Model m = induction_toy_model(seed);
+    TokenizedTask t = toy_task(seed, {});
+    DiscoverResult paper = run(m, t, "paper", seed), confirmed = run(m, t, "confirmed", seed);
+    EXPECT_GE(confirmed.mean_eval->auc, paper.mean_eval->auc) << "model seed " << seed;
+    EXPECT_GE(confirmed.mean_eval->auc, 0.9) << "model seed " << seed;
+  }
+}
+
 TEST(ReferenceCircuit, KeepsTheKnownCircuitOfTheToyModel) {
   Model m = induction_toy_model(0);
   TokenizedTask t = toy_task(0, {});

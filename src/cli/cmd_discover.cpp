@@ -39,7 +39,7 @@ int cmd_discover(int argc, char** argv) {
       .flag("trials", "1", "independent trials (different SAE prompts and seeds): mean ± std")
       .flag("seed", "0", "seed of the task prompts and of trial 0 (trial t uses seed+t)")
       .flag("position", "mean", "head output reduction: mean (paper), last, or a task position (e.g. S2)")
-      .flag("score", "paper", "node ranking: paper (|P\\N|), null (null-corrected), causal (null + one attribution pass)")
+      .flag("score", "confirmed", "node ranking: confirmed (paper's |P\\N| + one attribution pass; the default: higher AUC on every zoo task), paper (O'Neill & Bui's |P\\N| alone), null (null-corrected), causal (null + one attribution pass)")
       .toggle("normalise", "divide |P\\N| by |P u N| (the paper's normalised variant)")
       .flag("top-k", "", "circuit = the K best heads")
       .flag("threshold", "", "circuit = heads whose softmax score is >= X")
@@ -70,8 +70,8 @@ int cmd_discover(int argc, char** argv) {
   o.sae.normalise = a.on("normalise");
   o.trials = a.integer("trials");
   o.score = a.str("score");
-  if (o.score != "paper" && o.score != "null" && o.score != "causal")
-    throw UsageError("discover: --score must be paper, null or causal");
+  if (o.score != "paper" && o.score != "null" && o.score != "causal" && o.score != "confirmed")
+    throw UsageError("discover: --score must be paper, null, causal or confirmed");
   o.seed = static_cast<uint64_t>(a.integer("seed"));
   const std::string level = a.str("level");
   if (level != "node" && level != "edge") throw UsageError("discover: --level must be node or edge");

@@ -12,9 +12,10 @@
 
 namespace cs {
 
-// Methods by name: "sae", "patching", "acdc", "eap", "eap-ig", "hisp", "sp".
+// Methods by name: "sae" (the paper's |P \ N|), "sae-confirmed" (discover's default: |P \ N|
+// confirmed by one attribution pass), "patching", "acdc", "eap", "eap-ig", "hisp", "sp".
 std::vector<std::string> known_methods();
-bool method_is_stochastic(const std::string& name);  // sae, sp: run once per trial
+bool method_is_stochastic(const std::string& name);  // sae, sae-confirmed, sp: once per trial
 
 struct CompareOptions {
   std::vector<std::string> methods;

@@ -90,10 +90,11 @@ DiscoverResult discover(const Model& m, const TokenizedTask& task, const Discove
     r.seconds_codes += trial.seconds_codes;
     r.seconds_scores += trial.seconds_scores;
     r.train_flops += trial.train_flops;
-    r.head_scores.push_back(opts.level == Level::Edge ? trial.edge_node
-                            : opts.score == "paper"   ? trial.node_raw
-                                                      : trial.node_null);
-    if (opts.score == "causal" && opts.level == Level::Node) {
+    const bool confirm = opts.score == "causal" || opts.score == "confirmed";
+    r.head_scores.push_back(opts.level == Level::Edge                                   ? trial.edge_node
+                            : opts.score == "paper" || opts.score == "confirmed" ? trial.node_raw
+                                                                                 : trial.node_null);
+    if (confirm && opts.level == Level::Node) {
       if (r.attribution.empty()) {
         // One gradient pass: |first-order estimate of the metric change when the head is
         // patched to its corrupted (or zero) output|, EAP's node attribution.

@@ -27,7 +27,8 @@ struct DiscoverOptions {
   Level level = Level::Node;
   // Node ranking: "paper" |P \ N| (O'Neill & Bui), "null" the null-corrected score of
   // code_null.h, "causal" the null-corrected score confirmed by one attribution-patching pass
-  // (mean of the two normalised ranks; see discover.cpp).
+  // (mean of the two normalised ranks; see discover.cpp), "confirmed" the paper's score confirmed
+  // by the same pass.
   std::string score = "paper";
   int top_k = -1;                   // circuit = top-k heads; -1: ground-truth size, else threshold
   double threshold = -1;            // on the softmax scores (paper), when top_k < 0 and >= 0
