@@ -256,6 +256,40 @@ TEST(Ablation, StartAtLayerFromCachedResidualMatchesFullRun) {
   EXPECT_THROW(forward(m, clean, nullptr, {LogitsAt::Last, -1, 3, &r2}), Error);
 }
 
+// stop_at_z ends the pass at a layer's hook_z: the z values of every layer up to it are those of
+// the full pass, and nothing after it runs.
+TEST(Ablation, StopAtZGivesTheFullRunsZ) {
+  const Model& m = gpt2();
+  Batch clean = Batch::from_sequences(kClean);
+  for (int last = 0; last < m.cfg.n_layers; ++last) {
+    ActivationCache full, part;
+    Hooks hf, hp;
+    for (int l = 0; l <= last; ++l) {
+      hf.cache({Hook::z, l}, &full);
+      hp.cache({Hook::z, l}, &part);
+    }
+    bool later_ran = false;
+    hp.add({Hook::attn_out, last}, [&](const HookPoint&, Tensor&) { later_ran = true; });
+    if (last + 1 < m.cfg.n_layers)
+      hp.add({Hook::resid_pre, last + 1}, [&](const HookPoint&, Tensor&) { later_ran = true; });
+    forward(m, clean, &hf, {LogitsAt::None});
+    ForwardOptions fo;
+    fo.logits = LogitsAt::None;
+    fo.stop_after_layer = last;
+    fo.stop_at_z = true;
+    EXPECT_TRUE(forward(m, clean, &hp, fo).empty());
+    EXPECT_FALSE(later_ran) << "layer " << last;
+    for (int l = 0; l <= last; ++l) {
+      const std::string name = "blocks." + std::to_string(l) + ".attn.hook_z";
+      ASSERT_EQ(part.at(name).shape, full.at(name).shape);
+      EXPECT_EQ(part.at(name).data, full.at(name).data) << name;
+    }
+  }
+  ForwardOptions bad;
+  bad.stop_at_z = true;  // without the layer to stop at
+  EXPECT_THROW(forward(m, clean, nullptr, bad), Error);
+}
+
 // A metric that reads a few tokens' logits gets the same values from those columns alone
 // (ForwardOptions::vocab_columns + on_columns) as from the whole unembedding.
 TEST(Ablation, MetricOnItsColumnsEqualsMetricOnAllLogits) {

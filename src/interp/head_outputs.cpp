@@ -45,7 +45,8 @@ Tensor collect_head_outputs(const Model& m, const std::vector<std::vector<int>>&
           }
         }
       });
-    forward(m, batch, &hooks, {LogitsAt::None});
+    // Nothing after the last layer's hook_z feeds a z: stop there.
+    forward(m, batch, &hooks, {.logits = LogitsAt::None, .stop_after_layer = static_cast<int>(L) - 1, .stop_at_z = true});
     // out[start+b, l*H+h, :] = zred[l,b,h,:] @ W_O[l][h]
     for (int64_t l = 0; l < L; ++l)
       for (int64_t h = 0; h < H; ++h)
@@ -61,9 +62,12 @@ double collect_head_outputs_flops(const ModelConfig& c, const std::vector<std::v
   const double D = c.d_model, W = static_cast<double>(c.qkv_width()), H = c.n_heads, dh = c.d_head;
   for (const auto& p : prompts) {
     const double T = static_cast<double>(p.size());
-    double layer = 2 * T * D * W + 2 * T * H * dh * D + 4 * H * T * T * dh;
-    if (!c.attn_only) layer += 2 * T * D * c.d_mlp * (gated(c.act) ? 3 : 2);
-    f += c.n_layers * layer;
+    // Per layer: q/k/v projection, scores and values, output projection, MLP; the last layer
+    // stops at hook_z (no output projection, no MLP).
+    const double to_z = 2 * T * D * W + 4 * H * T * T * dh;
+    double after_z = 2 * T * H * dh * D;
+    if (!c.attn_only) after_z += 2 * T * D * c.d_mlp * (gated(c.act) ? 3 : 2);
+    f += c.n_layers * to_z + (c.n_layers - 1) * after_z;
   }
   return f;
 }

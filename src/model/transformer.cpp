@@ -109,7 +109,7 @@ void project_qkv(const Model& m, int l, const Tensor& resid, const Tensor* pos, 
 
 // Attention of one layer: resid [B,T,D] -> attn_out [B,T,D] (bias included).
 Tensor attention_block(const Model& m, int l, const Tensor& resid, const Tensor* pos,
-                       const Hooks* hooks) {
+                       const Hooks* hooks, bool stop_at_z = false) {
   const ModelConfig& c = m.cfg;
   const LayerWeights& lw = m.w.layers[l];
   const int64_t B = resid.dim(0), T = resid.dim(1), D = c.d_model, dh = c.d_head;
@@ -164,6 +164,7 @@ Tensor attention_block(const Model& m, int l, const Tensor& resid, const Tensor*
       for (int64_t h = 0; h < H; ++h) head_values(b, h);
   }
   hook(hooks, Hook::z, l, z);
+  if (stop_at_z) return {};
 
   const int64_t BT = B * T;
   Tensor attn_out = Tensor::uninit({B, T, D});
@@ -276,8 +277,14 @@ Tensor forward(const Model& m, const Batch& batch, const Hooks* hooks, const For
 
   int last_layer = opts.stop_after_layer >= 0 ? std::min(opts.stop_after_layer, c.n_layers - 1)
                                               : c.n_layers - 1;
+  if (opts.stop_at_z && opts.stop_after_layer < 0)
+    throw Error("forward: stop_at_z needs stop_after_layer (the layer whose hook_z ends the pass)");
   for (int l = first_layer; l <= last_layer; ++l) {
     hook(hooks, Hook::resid_pre, l, resid);
+    if (opts.stop_at_z && l == last_layer) {
+      attention_block(m, l, resid, qk_pos, hooks, /*stop_at_z=*/true);
+      return {};
+    }
     Tensor attn_out = attention_block(m, l, resid, qk_pos, hooks);
     if (c.attn_only) {
       add_inplace(resid, attn_out);

@@ -21,6 +21,9 @@ struct ForwardOptions {
   // LogitsAt::Last only: the logits of these vocabulary ids alone, [B,K] in this order (a metric
   // that reads a few tokens' logits need not pay for the whole unembedding).
   const std::vector<int>* vocab_columns = nullptr;
+  // With stop_after_layer: end that layer at its hook_z (skip its output projection and MLP),
+  // for callers that read only hook_z (head-output collection).
+  bool stop_at_z = false;
 };
 
 // tokens [B,T] -> logits [B,T,V] (All), [B,V] (Last) or empty (None). Hooks on the embedding
