@@ -168,6 +168,33 @@ TEST(DiscoverPipeline, ConfirmedScoreRanksKnownCircuitAtLeastAsWellAsThePaper) {
   }
 }
 
+// Without a truth, the circuit's size comes from the paper's |P\N| (heads above its mean) for
+// every ranking; the confirmed ranking then picks which heads.
+TEST(DiscoverPipeline, CircuitSizeWithoutTruthFollowsThePaperScore) {
+  Model m = induction_toy_model(0);
+  TokenizedTask t = toy_task(0, {});
+  auto no_truth = [&](const std::string& score) {
+    DiscoverOptions o;
+    o.trials = 2;
+    o.sae.sae.epochs = 200;
+    o.score = score;
+    o.faithfulness = false;
+    return discover(m, t, o, nullptr);
+  };
+  const DiscoverResult paper = no_truth("paper"), confirmed = no_truth("confirmed");
+  const int HT = m.cfg.n_heads_total();
+  double mu = 0;
+  for (double x : paper.mean_scores) mu += x / HT;
+  const auto k = std::count_if(paper.mean_scores.begin(), paper.mean_scores.end(), [&](double x) { return x > mu; });
+  ASSERT_GT(k, 0);
+  EXPECT_EQ(static_cast<long>(paper.circuit.size()), k);
+  EXPECT_EQ(static_cast<long>(confirmed.circuit.size()), k);
+  for (int h : confirmed.circuit)  // the top-k of the confirmed ranking
+    for (int o = 0; o < HT; ++o)
+      if (std::find(confirmed.circuit.begin(), confirmed.circuit.end(), o) == confirmed.circuit.end())
+        EXPECT_GE(confirmed.mean_scores[h], confirmed.mean_scores[o]);
+}
+
 TEST(ReferenceCircuit, KeepsTheKnownCircuitOfTheToyModel) {
   Model m = induction_toy_model(0);
   TokenizedTask t = toy_task(0, {});

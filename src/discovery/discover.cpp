@@ -141,7 +141,8 @@ DiscoverResult discover(const Model& m, const TokenizedTask& task, const Discove
   }
 
   // The circuit: top-k, or a threshold on the softmax, or (default) the ground truth's size,
-  // or (no truth) the heads whose mean score is above the mean over heads.
+  // or (no truth) as many heads as have a paper score |P \ N| (mean over trials) above its mean
+  // over heads (the confirmed and causal rankings are rank averages, about half above any mean).
   std::vector<int> order(HT);
   std::iota(order.begin(), order.end(), 0);
   std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return r.mean_scores[a] > r.mean_scores[b]; });
@@ -150,8 +151,11 @@ DiscoverResult discover(const Model& m, const TokenizedTask& task, const Discove
   else if (opts.threshold >= 0) k = static_cast<int>(std::count_if(r.mean_softmax.begin(), r.mean_softmax.end(), [&](double s) { return s >= opts.threshold; }));
   else if (truth) k = static_cast<int>(truth->heads.size());
   else {
-    double mu = std::accumulate(r.mean_scores.begin(), r.mean_scores.end(), 0.0) / HT;
-    k = static_cast<int>(std::count_if(r.mean_scores.begin(), r.mean_scores.end(), [&](double s) { return s > mu; }));
+    std::vector<double> paper(HT, 0.0);
+    for (const SaeTrial& t : r.trials)
+      for (int h = 0; h < HT; ++h) paper[h] += (opts.level == Level::Edge ? t.edge_node[h] : t.node_raw[h]) / r.trials.size();
+    const double mu = std::accumulate(paper.begin(), paper.end(), 0.0) / HT;
+    k = static_cast<int>(std::count_if(paper.begin(), paper.end(), [&](double s) { return s > mu; }));
   }
   r.circuit.assign(order.begin(), order.begin() + k);
 
