@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "discovery/code_null.h"
+#include "discovery/code_scores.h"
 #include "discovery/discover.h"
 #include "discovery/reference_circuit.h"
 #include "interp/faithfulness.h"
@@ -173,11 +174,12 @@ TEST(DiscoverPipeline, ConfirmedScoreRanksKnownCircuitAtLeastAsWellAsThePaper) {
 TEST(DiscoverPipeline, CircuitSizeWithoutTruthFollowsThePaperScore) {
   Model m = induction_toy_model(0);
   TokenizedTask t = toy_task(0, {});
-  auto no_truth = [&](const std::string& score) {
+  auto no_truth = [&](const std::string& score, double threshold = -1) {
     DiscoverOptions o;
     o.trials = 2;
     o.sae.sae.epochs = 200;
     o.score = score;
+    o.threshold = threshold;
     o.faithfulness = false;
     return discover(m, t, o, nullptr);
   };
@@ -193,6 +195,14 @@ TEST(DiscoverPipeline, CircuitSizeWithoutTruthFollowsThePaperScore) {
     for (int o = 0; o < HT; ++o)
       if (std::find(confirmed.circuit.begin(), confirmed.circuit.end(), o) == confirmed.circuit.end())
         EXPECT_GE(confirmed.mean_scores[h], confirmed.mean_scores[o]);
+  // --threshold: on the softmax of the paper's score, whichever ranking.
+  const std::vector<double> sm = softmax(paper.mean_scores);
+  std::vector<double> sorted = sm;
+  std::sort(sorted.rbegin(), sorted.rend());
+  const double x = sorted[2];  // three heads at or above
+  const auto k3 = std::count_if(sm.begin(), sm.end(), [&](double v) { return v >= x; });
+  EXPECT_EQ(static_cast<long>(no_truth("confirmed", x).circuit.size()), k3);
+  EXPECT_EQ(static_cast<long>(no_truth("paper", x).circuit.size()), k3);
 }
 
 TEST(ReferenceCircuit, KeepsTheKnownCircuitOfTheToyModel) {

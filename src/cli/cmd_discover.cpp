@@ -42,7 +42,7 @@ int cmd_discover(int argc, char** argv) {
       .flag("score", "confirmed", "node ranking: confirmed (paper's |P\\N| + one attribution pass; the default: higher AUC on every zoo task), paper (O'Neill & Bui's |P\\N| alone), null (null-corrected), causal (null + one attribution pass)")
       .toggle("normalise", "divide |P\\N| by |P u N| (the paper's normalised variant)")
       .flag("top-k", "", "circuit = the K best heads")
-      .flag("threshold", "", "circuit = heads whose softmax score is >= X")
+      .flag("threshold", "", "circuit size = heads whose softmax of the paper's |P\\N| is >= X (the ranking picks which)")
       .flag("truth", "", "ground truth: name (data/truth), file, or none; default MODEL/circuits/TASK.json if present")
       .flag("ablation", "mean", "faithfulness ablation: mean (over corrupted prompts), resample, zero")
       .flag("faith-prompts", "100", "prompts for the faithfulness curve")

@@ -140,20 +140,24 @@ DiscoverResult discover(const Model& m, const TokenizedTask& task, const Discove
     r.mean_eval = e;
   }
 
-  // The circuit: top-k, or a threshold on the softmax, or (default) the ground truth's size,
-  // or (no truth) as many heads as have a paper score |P \ N| (mean over trials) above its mean
-  // over heads (the confirmed and causal rankings are rank averages, about half above any mean).
+  // The circuit: top-k, or (default) the ground truth's size, or a threshold on the softmax of
+  // the paper's score |P \ N| (mean over trials), or (no truth) as many heads as have a paper
+  // score above its mean over heads. Sizes come from the paper's score for every ranking: the
+  // confirmed and causal rankings are rank averages (about half the heads above any mean, and a
+  // near-flat softmax); the ranking then picks which heads.
   std::vector<int> order(HT);
   std::iota(order.begin(), order.end(), 0);
   std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return r.mean_scores[a] > r.mean_scores[b]; });
+  std::vector<double> paper(HT, 0.0);
+  for (const SaeTrial& t : r.trials)
+    for (int h = 0; h < HT; ++h) paper[h] += (opts.level == Level::Edge ? t.edge_node[h] : t.node_raw[h]) / r.trials.size();
   int k;
   if (opts.top_k >= 0) k = std::min(opts.top_k, HT);
-  else if (opts.threshold >= 0) k = static_cast<int>(std::count_if(r.mean_softmax.begin(), r.mean_softmax.end(), [&](double s) { return s >= opts.threshold; }));
-  else if (truth) k = static_cast<int>(truth->heads.size());
+  else if (opts.threshold >= 0) {
+    const std::vector<double> sm = softmax(paper);
+    k = static_cast<int>(std::count_if(sm.begin(), sm.end(), [&](double s) { return s >= opts.threshold; }));
+  } else if (truth) k = static_cast<int>(truth->heads.size());
   else {
-    std::vector<double> paper(HT, 0.0);
-    for (const SaeTrial& t : r.trials)
-      for (int h = 0; h < HT; ++h) paper[h] += (opts.level == Level::Edge ? t.edge_node[h] : t.node_raw[h]) / r.trials.size();
     const double mu = std::accumulate(paper.begin(), paper.end(), 0.0) / HT;
     k = static_cast<int>(std::count_if(paper.begin(), paper.end(), [&](double s) { return s > mu; }));
   }

@@ -31,7 +31,8 @@ struct DiscoverOptions {
   // by the same pass.
   std::string score = "paper";
   int top_k = -1;                   // circuit = top-k heads; -1: ground-truth size, else threshold
-  double threshold = -1;            // on the softmax scores (paper), when top_k < 0 and >= 0
+  double threshold = -1;            // when top_k < 0 and >= 0: size = heads whose softmax of the
+                                    // paper's |P \ N| is >= threshold (the ranking picks which)
   bool faithfulness = true;
   FaithfulnessOptions faith;
   std::function<void(const std::string&, double)> progress;  // (phase, fraction done)
