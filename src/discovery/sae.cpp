@@ -22,6 +22,7 @@
 #include <cmath>
 #include <string>
 
+#include "ops/aligned.h"
 #include "ops/error.h"
 #include "ops/matmul.h"
 
@@ -277,24 +278,24 @@ struct Grads {
 struct SaeWorkspace {
   int64_t n, d, F;
   Blocks blocks;                   // the GEMM cut
-  std::vector<float> f;            // (n, F) pre-activation, then f = relu(pre)
-  std::vector<float> r;            // (n, d) x_hat - x
-  std::vector<float> df;           // (n, F) dL/dpre
-  std::vector<float> c;            // (F) b_enc - W_enc b_pre
-  std::vector<double> chunk_sq;    // (n_chunks) sum of r^2 per row chunk
-  std::vector<double> chunk_l1;    // (n_chunks) sum of f per row chunk
-  std::vector<int64_t> chunk_nnz;  // (n_chunks) active (row, feature) pairs per row chunk
-  std::vector<double> colsum_r;    // (d) sum of r over rows
-  std::vector<double> colsum_df;   // (F) sum of dL/dpre over rows
-  std::vector<float> scratch;      // (3 * F) column-wise Adam
+  AlignedVector<float> f;            // (n, F) pre-activation, then f = relu(pre)
+  AlignedVector<float> r;            // (n, d) x_hat - x
+  AlignedVector<float> df;           // (n, F) dL/dpre
+  AlignedVector<float> c;            // (F) b_enc - W_enc b_pre
+  AlignedVector<double> chunk_sq;    // (n_chunks) sum of r^2 per row chunk
+  AlignedVector<double> chunk_l1;    // (n_chunks) sum of f per row chunk
+  AlignedVector<int64_t> chunk_nnz;  // (n_chunks) active (row, feature) pairs per row chunk
+  AlignedVector<double> colsum_r;    // (d) sum of r over rows
+  AlignedVector<double> colsum_df;   // (F) sum of dL/dpre over rows
+  AlignedVector<float> scratch;      // (3 * F) column-wise Adam
   // Sparse kernels.
-  std::vector<float> W_decT;        // (F, d) decoder atoms as rows
-  std::vector<float> gT;            // (F * d) a transposed weight gradient: gW_dec^T (F, d)
+  AlignedVector<float> W_decT;        // (F, d) decoder atoms as rows
+  AlignedVector<float> gT;            // (F * d) a transposed weight gradient: gW_dec^T (F, d)
                                     // in sparse epochs, gW_enc^T (d, F) in dense ones
-  std::vector<int32_t> row_feat;    // (n, F) row i's active features: row_feat[i*F, +row_cnt[i])
-  std::vector<int32_t> row_cnt;     // (n)
-  std::vector<int32_t> feat_rows;   // (n * F) rows where feature j is active, grouped by j
-  std::vector<int64_t> feat_start;  // (F + 1) feature j: feat_rows[feat_start[j], feat_start[j+1])
+  AlignedVector<int32_t> row_feat;    // (n, F) row i's active features: row_feat[i*F, +row_cnt[i])
+  AlignedVector<int32_t> row_cnt;     // (n)
+  AlignedVector<int32_t> feat_rows;   // (n * F) rows where feature j is active, grouped by j
+  AlignedVector<int64_t> feat_start;  // (F + 1) feature j: feat_rows[feat_start[j], feat_start[j+1])
   // Results of the last forward_backward.
   double loss = 0;
   bool sparse = false;
@@ -662,11 +663,13 @@ Sae::Sae(int64_t d_in, const SaeConfig& cfg) : d_in_(d_in), n_feat_(cfg.n_featur
   adam_v_.assign(n_params, 0.0f);
 }
 
-float Sae::train(const float* X, int64_t n) {
-  check_rows("Sae::train", X, n);
+float Sae::train(const float* X_in, int64_t n) {
+  check_rows("Sae::train", X_in, n);
   const int64_t d = d_in_, F = n_feat_;
+  const AlignedVector<float> X_aligned(X_in, X_in + n * d);  // read 5 times per epoch
+  const float* X = X_aligned.data();
   SaeWorkspace ws(n, d, F);
-  std::vector<float> grad(adam_m_.size());  // carved [W_enc | b_enc | W_dec | b_pre]
+  AlignedVector<float> grad(adam_m_.size());  // carved [W_enc | b_enc | W_dec | b_pre]
   const Grads g{grad.data(), grad.data() + F * d, grad.data() + F * d + F,
                 grad.data() + 2 * F * d + F};
   const Params p{W_enc_.data(), b_enc_.data(), W_dec_.data(), b_pre_.data()};

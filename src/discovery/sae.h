@@ -33,6 +33,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "ops/aligned.h"
+
 namespace cs {
 
 // Which axis of the decoder W_dec [d_in, n_features] is held at unit norm (see above).
@@ -102,7 +104,7 @@ class Sae {
   SaeConfig cfg_;
   std::vector<float> W_enc_, b_enc_, W_dec_, b_pre_;
   // Adam moments, one allocation each, carved [W_enc | b_enc | W_dec | b_pre].
-  std::vector<float> adam_m_, adam_v_;
+  AlignedVector<float> adam_m_, adam_v_;
   int64_t step_ = 0, sparse_steps_ = 0;
   std::vector<float> loss_history_;
 };
