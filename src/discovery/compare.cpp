@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <utility>
 
 #include "discovery/acdc.h"
 #include "discovery/activation_patching.h"
@@ -36,6 +37,21 @@ bool parse_head_node(const std::string& s, int* layer, int* head, std::string* s
   return true;
 }
 
+// One trial of discover with compare's SAE settings (no faithfulness: compare measures it), and
+// its wall time.
+std::pair<DiscoverResult, double> discover_once(const Model& m, const TokenizedTask& task, const CompareOptions& o,
+                                                uint64_t seed, Level level, const std::string& score) {
+  DiscoverOptions d = o.sae;
+  d.seed = seed;
+  d.trials = 1;
+  d.faithfulness = false;
+  d.level = level;
+  d.score = score;
+  auto t0 = Clock::now();
+  DiscoverResult r = discover(m, task, d, nullptr);
+  return {std::move(r), std::chrono::duration<double>(Clock::now() - t0).count()};
+}
+
 MethodResult run_method(const std::string& name, const Model& m, const TokenizedTask& task,
                         const CompareOptions& o, uint64_t seed) {
   MethodSettings s = o.settings;
@@ -49,13 +65,8 @@ MethodResult run_method(const std::string& name, const Model& m, const Tokenized
   if (name == "hisp") return hisp(m, task, s);
   if (name == "sp") return subnetwork_probing(m, task, s);
   if (name == "sae") {
-    DiscoverOptions d = o.sae;
-    d.seed = seed;
-    d.trials = 1;
-    d.faithfulness = false;
-    d.level = Level::Edge;  // node scores come from node_raw; edges from U
-    auto t0 = Clock::now();
-    DiscoverResult r = discover(m, task, d, nullptr);
+    // Edge level: node scores come from node_raw (or the edge reduction), edges from U.
+    const auto [r, seconds] = discover_once(m, task, o, seed, Level::Edge, o.sae.score);
     MethodResult mr;
     mr.method = "sae";
     mr.head_scores = o.sae.level == Level::Edge ? r.trials[0].edge_node : r.trials[0].node_raw;
@@ -70,22 +81,15 @@ MethodResult run_method(const std::string& name, const Model& m, const Tokenized
           mr.edge_scores.push_back(u);
         }
       }
-    mr.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+    mr.seconds = seconds;
     return mr;
   }
   if (name == "sae-confirmed") {  // discover's default ranking: |P \ N| + one attribution pass
-    DiscoverOptions d = o.sae;
-    d.seed = seed;
-    d.trials = 1;
-    d.faithfulness = false;
-    d.level = Level::Node;
-    d.score = "confirmed";
-    auto t0 = Clock::now();
-    DiscoverResult r = discover(m, task, d, nullptr);
+    const auto [r, seconds] = discover_once(m, task, o, seed, Level::Node, "confirmed");
     MethodResult mr;
     mr.method = name;
     mr.head_scores = r.head_scores[0];
-    mr.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+    mr.seconds = seconds;
     return mr;
   }
   throw UsageError("unknown method '" + name + "': choose from sae, sae-confirmed, patching, acdc, eap, eap-ig, hisp, sp");

@@ -140,8 +140,8 @@ DiscoverResult discover(const Model& m, const TokenizedTask& task, const Discove
     r.mean_eval = e;
   }
 
-  // The circuit: top-k, or (default) the ground truth's size, or a threshold on the softmax of
-  // the paper's score |P \ N| (mean over trials), or (no truth) as many heads as have a paper
+  // The circuit: top-k, or a threshold on the softmax of the paper's score |P \ N| (mean over
+  // trials), or (default) the ground truth's size, or (no truth) as many heads as have a paper
   // score above its mean over heads. Sizes come from the paper's score for every ranking: the
   // confirmed and causal rankings are rank averages (about half the heads above any mean, and a
   // near-flat softmax); the ranking then picks which heads.

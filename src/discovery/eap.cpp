@@ -10,7 +10,6 @@
 #include <functional>
 #include <map>
 
-#include "discovery/last_token_grad.h"
 #include "interp/metric_grad.h"
 #include "interp/task_metric.h"
 #include "model/backward.h"
@@ -226,7 +225,7 @@ EdgeAttribution edge_attribution(const Model& m, const TokenizedTask& task,
 
     if (ig_steps == 0) {  // EAP: gradients of the clean run
       ForwardRecord rec;
-      Tensor logits = forward_record(m, clean, &rec, &clean_hooks, vocab, last_positions(clean));
+      Tensor logits = forward_record(m, clean, &rec, &clean_hooks, vocab, clean.last_positions());
       ++r.forward_passes;
       Tensor dl = metric_dlogits(task, logits, first, vocab, scale, &metric_sum);
       ActivationCache grads;
@@ -249,7 +248,7 @@ EdgeAttribution edge_attribution(const Model& m, const TokenizedTask& task,
         for (int64_t i = 0; i < K; ++i) t.data[i] += beta * d[i];
       });
       ForwardRecord rec;
-      Tensor logits = forward_record(m, clean, &rec, &interp, vocab, last_positions(clean));
+      Tensor logits = forward_record(m, clean, &rec, &interp, vocab, clean.last_positions());
       ++r.forward_passes;
       Tensor dl = metric_dlogits(task, logits, first, vocab, scale, nullptr);
       ActivationCache grads;

@@ -16,15 +16,12 @@ struct LastTokenPass {
   std::vector<int32_t> vocab;    // columns of logits (empty: all V)
 };
 
-// Each prompt's last position b*T + last(b), in prompt order.
-std::vector<int64_t> last_positions(const Batch& batch);
-
 // vocab: sorted token ids the metric reads (metric_vocab), or empty for the whole vocabulary.
 LastTokenPass forward_last_token(const Model& m, const Batch& batch, const Hooks* hooks,
                                  const std::vector<int32_t>& vocab);
 
 // dlast [B, V']: d metric / d logits at the last token. Hook gradients as backward().
-void backward_last_token(const Model& m, LastTokenPass& pass, const Tensor& dlast,
+void backward_last_token(const Model& m, const LastTokenPass& pass, const Tensor& dlast,
                          const BackwardRequest& req, ActivationCache* hook_grads);
 
 }  // namespace cs

@@ -13,6 +13,13 @@ struct Batch {
   std::vector<int> lengths;     // [B] real tokens per sequence (>= 1)
 
   int last(int b) const { return lengths[b] - 1; }
+  // Each sequence's last real position as a flattened row b*T + last(b), in sequence order (the
+  // rows forward_record's logit_positions takes for a last-token metric).
+  std::vector<int64_t> last_positions() const {
+    std::vector<int64_t> p(B);
+    for (int b = 0; b < B; ++b) p[b] = int64_t{b} * T + last(b);
+    return p;
+  }
   const int32_t* row(int b) const { return tokens.data() + static_cast<size_t>(b) * T; }
 
   static Batch from_sequences(const std::vector<std::vector<int>>& seqs, int pad_id = 0) {
