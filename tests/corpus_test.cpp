@@ -184,5 +184,48 @@ TEST(Corpus, RecapsReadTheSameListTwiceWithHeldOutWords) {
       for (int id : c.docs[i]) EXPECT_FALSE(std::binary_search(held.begin(), held.end(), id));
 }
 
+// Recap tails (the eighth kind): the list is read back from a random word on, at least three
+// words, the first word read back not always the list's first; a zero share changes nothing.
+TEST(Corpus, RecapTailsReadBackTheEndOfTheListFromAnyWord) {
+  const Tokenizer& tok = gpt2_tok();
+  CorpusOptions o;
+  o.n_docs = 400;
+  o.seed = 3;
+  o.mix[6] = 0.1;
+  const Corpus base = make_corpus(tok, o);
+  o.mix[7] = 0.0;
+  EXPECT_EQ(make_corpus(tok, o).docs, base.docs);
+  o.mix[7] = 0.5;
+  const Corpus c = make_corpus(tok, o);
+  const std::vector<int> held = lexicon_pool_split(tok, true);
+  const int colon = tok.single_token(":"), dot = tok.single_token(".");
+  int tails = 0, mid_start = 0, with_held = 0;
+  for (size_t i = 0; i < c.docs.size(); ++i) {
+    if (c.kinds[i] != DocKind::RecapTail) continue;
+    ++tails;
+    const auto& d = c.docs[i];
+    std::vector<std::vector<int>> lists;
+    for (size_t p = 0; p < d.size(); ++p)
+      if (d[p] == colon) {
+        lists.emplace_back();
+        for (size_t q = p + 1; q < d.size() && d[q] != dot; ++q) lists.back().push_back(d[q]);
+      }
+    ASSERT_EQ(lists.size(), 2u) << tok.decode(d);
+    const auto& all = lists[0];
+    const auto& tail = lists[1];
+    ASSERT_GE(tail.size(), 3u) << tok.decode(d);
+    ASSERT_LE(tail.size(), all.size());
+    EXPECT_TRUE(std::equal(tail.begin(), tail.end(), all.end() - static_cast<long>(tail.size()))) << tok.decode(d);
+    EXPECT_EQ(std::set<int>(all.begin(), all.end()).size(), all.size());
+    mid_start += tail.size() < all.size();
+    bool h = false;
+    for (int id : all) h = h || std::binary_search(held.begin(), held.end(), id);
+    with_held += h;
+  }
+  EXPECT_EQ(tails, 125);  // 400 x 0.5 / 1.6
+  EXPECT_GT(mid_start, tails * 3 / 4);
+  EXPECT_GT(with_held, tails * 9 / 10);
+}
+
 }  // namespace
 }  // namespace cs

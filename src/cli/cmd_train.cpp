@@ -29,7 +29,7 @@ int cmd_train(int argc, char** argv) {
       .flag("docs", std::to_string(d.corpus.n_docs), "corpus documents")
       .flag("mix", "0.25,0.15,0.15,0.15,0.30",
             "corpus fractions of ioi, greater-than, docstring, induction, filler and (optional sixth\n"
-            "                            and seventh) word-list and recap documents")
+            "                            to eighth) word-list, recap and recap-tail documents")
       .flag("seq-len", std::to_string(d.seq_len), "tokens per training row")
       .flag("batch", std::to_string(d.batch), "rows per step")
       .flag("steps", std::to_string(d.steps), "optimizer steps (the cosine schedule's length)")
@@ -84,15 +84,17 @@ int cmd_train(int argc, char** argv) {
       const double v = std::strtod(part.c_str(), &end);
       if (part.empty() || end != part.c_str() + part.size() || !(v >= 0))
         throw UsageError("train: --mix wants non-negative numbers separated by commas (ioi,greater-than,"
-                         "docstring,induction,filler[,word-list[,recap]]), got '" + mix + "'");
+                         "docstring,induction,filler[,word-list[,recap[,recap-tail]]]), got '" + mix + "'");
       f.push_back(v);
       at = comma + 1;
     }
-    while (f.size() >= 5 && f.size() < 7) f.push_back(0.0);
-    if (f.size() != 7 || f[0] + f[1] + f[2] + f[3] + f[4] + f[5] + f[6] <= 0)
-      throw UsageError("train: --mix wants 5 to 7 non-negative numbers with a positive sum (ioi,greater-than,"
-                       "docstring,induction,filler[,word-list[,recap]]), got '" + mix + "'");
-    for (int k = 0; k < 7; ++k) c.corpus.mix[k] = f[static_cast<size_t>(k)];
+    while (f.size() >= 5 && f.size() < CorpusOptions::kKinds) f.push_back(0.0);
+    double sum = 0;
+    for (double v : f) sum += v;
+    if (f.size() != CorpusOptions::kKinds || sum <= 0)
+      throw UsageError("train: --mix wants 5 to 8 non-negative numbers with a positive sum (ioi,greater-than,"
+                       "docstring,induction,filler[,word-list[,recap[,recap-tail]]]), got '" + mix + "'");
+    for (int k = 0; k < CorpusOptions::kKinds; ++k) c.corpus.mix[k] = f[static_cast<size_t>(k)];
   }
   c.seq_len = a.integer("seq-len");
   c.batch = a.integer("batch");

@@ -110,6 +110,7 @@ const char* doc_kind_name(DocKind k) {
     case DocKind::Filler: return "filler";
     case DocKind::WordList: return "word-list";
     case DocKind::Recap: return "recap";
+    case DocKind::RecapTail: return "recap-tail";
   }
   return "?";
 }
@@ -138,9 +139,9 @@ Corpus make_corpus(const Tokenizer& tok, const CorpusOptions& opts) {
     total += f;
   }
   if (total <= 0) throw Error("corpus: mixture fractions sum to 0");
-  int count[7];
+  int count[CorpusOptions::kKinds];
   int assigned = 0;
-  for (int k : {0, 1, 2, 3, 5, 6}) assigned += count[k] = static_cast<int>(std::floor(opts.n_docs * opts.mix[k] / total));
+  for (int k : {0, 1, 2, 3, 5, 6, 7}) assigned += count[k] = static_cast<int>(std::floor(opts.n_docs * opts.mix[k] / total));
   count[4] = opts.n_docs - assigned;  // filler takes the rounding (as before word lists existed)
 
   // Word lists: names, nouns, variable names, plain words, each with its held-out part.
@@ -275,6 +276,23 @@ Corpus make_corpus(const Tokenizer& tok, const CorpusOptions& opts) {
       std::string n1 = m_names.draw(r), n2;
       do n2 = m_names.draw(r); while (n2 == n1);
       add_text(DocKind::Recap, n1 + " wrote down:" + list + ". Later " + n2 + " read it back:" + list + ".");
+    }
+  }
+  {
+    Rng r(opts.seed, 0x7ed);
+    for (int i = 0; i < count[7]; ++i) {
+      const int n = 6 + r.below(15);
+      std::vector<std::string> words;
+      while (static_cast<int>(words.size()) < n) {
+        const std::string& w = m_words.draw(r);
+        if (std::find(words.begin(), words.end(), w) == words.end()) words.push_back(w);
+      }
+      const int from = r.below(n - 2);  // at least three words read back
+      std::string list, tail;
+      for (int j = 0; j < n; ++j) (j >= from ? tail : list) += " " + words[static_cast<size_t>(j)];
+      std::string n1 = m_names.draw(r), n2;
+      do n2 = m_names.draw(r); while (n2 == n1);
+      add_text(DocKind::RecapTail, n1 + " wrote down:" + list + tail + ". Later " + n2 + " read out the end of it:" + tail + ".");
     }
   }
 

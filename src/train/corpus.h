@@ -1,4 +1,4 @@
-// Training corpus for the zoo models: a seeded mixture of documents of five kinds.
+// Training corpus for the zoo models: a seeded mixture of documents of eight kinds.
 //
 //   ioi           an IOI prompt (task_ioi.cpp's 30 templates) with its answer: "... gave it to Mary."
 //   greater-than  "The {noun} lasted from the year XXYY to the year XXZZ." with ZZ > YY uniform
@@ -17,6 +17,12 @@
 //                 held-out words recur in running text as names do in the stories, so whether a
 //                 list repeats cannot be told from its words. The bare repeated sequence of the
 //                 induction task still holds train words only.
+//   recap tail    the same story, but the list is read back from a random word on: "{N1} wrote
+//                 down: w1 .. wk. Later {N2} read out the end of it: wj .. wk." (j uniform, at
+//                 least three words read). In a whole recap the cue says where the copy starts,
+//                 so predicting w2 after w1 needs no look back; here the word after the cue is
+//                 any word of the list, and the next one follows only from where that word stood
+//                 before: the first-match step of induction, on held-out words.
 //
 // Task documents use train words only (holdout.h); filler draws half its names, nouns,
 // variable names and plain words from the held-out lists, so every held-out token occurs in
@@ -31,16 +37,17 @@
 
 namespace cs {
 
-enum class DocKind { Ioi, GreaterThan, Docstring, Induction, Filler, WordList, Recap };
+enum class DocKind { Ioi, GreaterThan, Docstring, Induction, Filler, WordList, Recap, RecapTail };
 const char* doc_kind_name(DocKind k);
 
 struct CorpusOptions {
   int n_docs = 40000;
   uint64_t seed = 0;
   // Fractions of documents per kind (normalised): ioi, greater-than, docstring, induction, filler,
-  // word list, recap. Zero word-list and recap shares leave the corpus exactly as it was before
-  // those kinds existed.
-  double mix[7] = {0.25, 0.15, 0.15, 0.15, 0.30, 0.0, 0.0};
+  // word list, recap, recap tail. Zero shares of the last three leave the corpus exactly as it
+  // was before those kinds existed.
+  static constexpr int kKinds = 8;
+  double mix[kKinds] = {0.25, 0.15, 0.15, 0.15, 0.30, 0.0, 0.0, 0.0};
 };
 
 struct Corpus {
