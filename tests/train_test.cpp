@@ -117,6 +117,34 @@ TEST(Train, WarmupThenCosine) {
   for (int s = 10; s < 100; ++s) EXPECT_LE(lr_at(c, s + 1), lr_at(c, s));
 }
 
+// --ema: the weights left (and saved) are the moving average; after one step from w0 to w1 that
+// is ema w0 + (1 - ema) w1, parameter by parameter, embedding included.
+TEST(Train, WeightAverageAfterOneStep) {
+  const std::vector<std::vector<int>> docs = fixed_docs();
+  TrainConfig c = tiny_cfg();
+  c.steps = 1;
+  const Model w0 = random_model(preset_config("gpt2-tiny"), 5);
+  Model w1 = w0;
+  train_on_docs(w1, docs, gpt2_tok().eos_id(), c);
+  c.ema = 0.75f;
+  Model avg = w0;
+  train_on_docs(avg, docs, gpt2_tok().eos_id(), c);
+  const int id = docs[0][0];  // a corpus row of the embedding
+  const int64_t D = w0.cfg.d_model;
+  auto check = [&](const Tensor& a, const Tensor& b0, const Tensor& b1, int64_t from, int64_t n, const char* what) {
+    double moved = 0;
+    for (int64_t i = from; i < from + n; ++i) {
+      EXPECT_NEAR(a.data[i], 0.75f * b0.data[i] + 0.25f * b1.data[i], 1e-6f) << what << " " << i;
+      moved += std::abs(b1.data[i] - b0.data[i]);
+    }
+    EXPECT_GT(moved, 0) << what << ": the step moved nothing, so the test would prove nothing";
+  };
+  check(avg.w.layers[0].W_qkv, w0.w.layers[0].W_qkv, w1.w.layers[0].W_qkv, 0, w0.w.layers[0].W_qkv.numel(), "W_qkv");
+  check(avg.w.lnf_w, w0.w.lnf_w, w1.w.lnf_w, 0, D, "ln_f");
+  check(avg.w.W_E, w0.w.W_E, w1.w.W_E, id * D, D, "W_E row");
+  for (int64_t d = 0; d < D; ++d) EXPECT_EQ(avg.w.W_U.data[id * D + d], avg.w.W_E.data[id * D + d]) << "tied W_U";
+}
+
 TEST(Train, CheckpointResumesToTheSameModel) {
   namespace fs = std::filesystem;
   const std::string dir = (fs::temp_directory_path() / "cs_train_test").string();

@@ -40,6 +40,8 @@ int cmd_train(int argc, char** argv) {
       .flag("min-lr-frac", "0.1", "final learning rate as a fraction of --lr")
       .flag("weight-decay", "0.1", "AdamW decay of the layers' weight matrices")
       .flag("clip", "1.0", "max global gradient norm (0: off)")
+      .flag("ema", "0", "evaluate and save a moving average of the weights with this decay per step\n"
+            "                            (e.g. 0.998; 0: off); checkpoints keep the raw weights")
       .flag("log-every", std::to_string(d.log_every), "steps between progress lines")
       .flag("eval-every", std::to_string(d.eval_every), "steps between held-out evaluations (0: end only)")
       .flag("eval-n", std::to_string(d.eval_n), "prompts per task in an evaluation")
@@ -105,6 +107,8 @@ int cmd_train(int argc, char** argv) {
   c.min_lr_frac = static_cast<float>(a.number("min-lr-frac"));
   c.weight_decay = static_cast<float>(a.number("weight-decay"));
   c.clip = static_cast<float>(a.number("clip"));
+  c.ema = static_cast<float>(a.number("ema"));
+  if (!(c.ema >= 0 && c.ema < 1)) throw UsageError("train: --ema wants a decay in [0, 1) (e.g. 0.998), got " + a.str("ema"));
   c.log_every = std::max(1, a.integer("log-every"));
   c.eval_every = a.integer("eval-every");
   c.eval_n = a.integer("eval-n");

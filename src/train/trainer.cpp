@@ -57,6 +57,7 @@ struct Run {
   Gradients grads;
   std::vector<Param> params;
   std::vector<Tensor> m1, m2;  // Adam moments, parallel to params
+  std::vector<Tensor> avg;     // cfg.ema > 0: moving average of params (embedding: corpus rows)
   std::vector<std::vector<int>> rows;
   std::vector<int32_t> vocab;  // corpus ids, sorted
   std::vector<int> perm;       // row order of epoch perm_epoch
@@ -76,6 +77,38 @@ struct Run {
     for (int32_t id = 0; id < m.cfg.vocab_size && unseen_rep < 0; ++id)
       if (!std::binary_search(vocab.begin(), vocab.end(), id)) unseen_rep = id;
     set_softmax_rows();
+    tie_unseen();
+    if (cfg.ema > 0) {
+      if (!(cfg.ema < 1)) throw Error("train: --ema wants a decay in [0, 1), got " + std::to_string(cfg.ema));
+      for (const Param& p : params) avg.push_back(*p.p);
+    }
+  }
+
+  // avg = ema avg + (1 - ema) params; the embedding's rows outside the corpus never move.
+  void update_average() {
+    if (avg.empty()) return;
+    const float a = cfg.ema, b = 1.0f - cfg.ema;
+    const int64_t D = m.cfg.d_model;
+    for (size_t k = 0; k < params.size(); ++k) {
+      const float* p = params[k].p->ptr();
+      float* q = avg[k].ptr();
+      if (params[k].embed) {
+        for (int32_t r : softmax_rows)
+          for (int64_t d = 0; d < D; ++d) q[r * D + d] = a * q[r * D + d] + b * p[r * D + d];
+      } else {
+        const int64_t n = avg[k].numel();
+#pragma omp parallel for simd schedule(static) if (n > 65536)
+        for (int64_t i = 0; i < n; ++i) q[i] = a * q[i] + b * p[i];
+      }
+    }
+  }
+  // Exchanges the model's weights with the average (a second call puts them back); the tied
+  // unembedding and the shared unseen rows follow.
+  void swap_average() {
+    if (avg.empty()) return;
+    for (size_t k = 0; k < params.size(); ++k) std::swap(params[k].p->data, avg[k].data);
+    const int64_t D = m.cfg.d_model;
+    for (int32_t r : softmax_rows) std::memcpy(m.w.W_U.ptr() + r * D, m.w.W_E.ptr() + r * D, sizeof(float) * D);
     tie_unseen();
   }
 
@@ -189,6 +222,7 @@ struct Run {
     for (int32_t r : rows_v)  // keep the tied copy in step
       std::memcpy(m.w.W_U.ptr() + r * D, m.w.W_E.ptr() + r * D, sizeof(float) * D);
     tokens += n_tok;
+    update_average();
     return {loss, norm, lr, n_tok};
   }
 
@@ -295,6 +329,7 @@ std::vector<float> train_on_docs(Model& m, const std::vector<std::vector<int>>& 
   std::vector<float> losses;
   for (int s = 0; s < cfg.steps; ++s) losses.push_back(run.step(s).loss);
   run.tie_unseen();
+  run.swap_average();  // with cfg.ema: the averaged weights
   return losses;
 }
 
@@ -330,6 +365,7 @@ TrainResult train(const TrainConfig& cfg_in, const Tokenizer& tok,
   double best = -1e9;
   auto evaluate = [&](int step) {
     run.tie_unseen();
+    run.swap_average();  // with --ema, the average is scored and saved
     const TaskScores sc = evaluate_heldout(m, tok, cfg.eval_n, cfg.seed + 1000003);
     say("eval step " + std::to_string(step) + ": " + sc.str());
     res.final_scores = sc;
@@ -339,9 +375,10 @@ TrainResult train(const TrainConfig& cfg_in, const Tokenizer& tok,
       res.best_step = step;
       if (!cfg.out.empty()) {
         write_model_dir(m, cfg.out, DType::F16);
-        say("saved best model (F16) to " + cfg.out);
+        say(std::string("saved best model (F16") + (cfg.ema > 0 ? ", weight average" : "") + ") to " + cfg.out);
       }
     }
+    run.swap_average();
   };
   auto checkpoint = [&](int next_step) {
     if (cfg.out.empty()) return;

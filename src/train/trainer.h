@@ -47,6 +47,10 @@ struct TrainConfig {
   int eval_n = 100;           // prompts per task
   int save_every = 250;       // checkpoint/ (0 = only at the end)
   double time_budget_s = 0;   // > 0: stop early after this much wall time (checkpoint kept)
+  float ema = 0;              // > 0: evaluate and save (as the best model) an exponential moving
+                              // average of the weights with this decay per step (Polyak
+                              // averaging); checkpoints keep the raw weights, and the average
+                              // starts again from them at a resume
 };
 
 // Task scores on prompts built from held-out words (holdout.h) only.
