@@ -55,8 +55,10 @@ TokenizedTask heldout_prompts(TokenizedTask (*gen)(const Tokenizer&, const TaskO
   return kept;
 }
 
-// Argmax over the full vocabulary == the repeated token, at every position of the second half
-// of n sequences x1..xk x1..xk (k = 20 distinct words of pool).
+// Argmax over the full vocabulary == the repeated token, for each token of the second half that
+// induction can predict (x2..xk, read off positions k..2k-2) of n sequences x1..xk x1..xk
+// (k = 20 distinct words of pool). The second x1 follows nothing that announces the repeat, and
+// the last position's next token would be a third copy the sequence does not have: neither counts.
 double induction_accuracy(const Model& m, const std::vector<int>& pool, int n, uint64_t seed) {
   const int k = std::min<int>(20, static_cast<int>(pool.size()));
   if (k < 2) throw Error("evaluate: too few words for induction prompts");
@@ -73,7 +75,7 @@ double induction_accuracy(const Model& m, const std::vector<int>& pool, int n, u
     const Tensor l = forward(m, Batch::from_sequences(seqs));  // [B,2k,V]
     const int64_t V = l.dim(2), T = l.dim(1);
     for (size_t b = 0; b < seqs.size(); ++b)
-      for (int p = k; p < 2 * k; ++p) {  // next token after p is x[p-k+1]
+      for (int p = k; p + 1 < 2 * k; ++p) {  // next token after p is x[p-k+1]
         const float* row = l.ptr() + (static_cast<int64_t>(b) * T + p) * V;
         const int want = seqs[b][static_cast<size_t>(p - k + 1)];
         int arg = 0;
