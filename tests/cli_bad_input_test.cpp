@@ -138,6 +138,14 @@ TEST(CliErrors, UsageErrorsExitTwo) {
   EXPECT_EQ(run("discover").code, 2);
   EXPECT_EQ(run("info --bogus x").code, 2);
   EXPECT_EQ(run("frobnicate").code, 2);
+  // train's corpus mixture and weight average: one line naming the flag, before any work.
+  for (const char* bad : {"--mix 0.25,0.1", "--mix 1,1,1,1,1,1,1,1,1", "--mix 1,x,1,1,1", "--ema 1", "--ema -0.5"}) {
+    Outcome t = run(std::string("train --out ") + (fs::temp_directory_path() / "cs_never").string() + " " + bad);
+    EXPECT_EQ(t.code, 2) << bad << ": " << t.err;
+    EXPECT_EQ(std::count(t.err.begin(), t.err.end(), '\n'), 1) << bad << ": " << t.err;
+    EXPECT_NE(t.err.find(std::string(bad).substr(2, 3)), std::string::npos) << bad << ": " << t.err;
+  }
+  EXPECT_FALSE(fs::exists(fs::temp_directory_path() / "cs_never"));
   Outcome r = run("run " + std::string(CS_TEST_DATA) + "/gpt2-tiny hi --cache blocks.0.attn.hook_zz");
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.err.find("unknown hook point"), std::string::npos) << r.err;
