@@ -140,6 +140,23 @@ TEST(Corpus, WordListsHoldHeldOutWordsWithoutRepeats) {
   EXPECT_NEAR(static_cast<double>(n_held) / n_all, 0.5, 0.05);
 }
 
+// A recap's lists: the tokens after each ':' up to the next '.'.
+std::vector<std::vector<int>> lists_after_colons(const std::vector<int>& d) {
+  const int colon = gpt2_tok().single_token(":"), dot = gpt2_tok().single_token(".");
+  std::vector<std::vector<int>> lists;
+  for (size_t p = 0; p < d.size(); ++p)
+    if (d[p] == colon) {
+      lists.emplace_back();
+      for (size_t q = p + 1; q < d.size() && d[q] != dot; ++q) lists.back().push_back(d[q]);
+    }
+  return lists;
+}
+
+bool holds_any(const std::vector<int>& ids, const std::vector<int>& sorted) {
+  return std::any_of(ids.begin(), ids.end(),
+                     [&](int id) { return std::binary_search(sorted.begin(), sorted.end(), id); });
+}
+
 // Recaps (the seventh kind): running text that reads the same list of distinct words out twice,
 // with held-out words among them, so held-out words recur in lists; a zero share changes nothing.
 TEST(Corpus, RecapsReadTheSameListTwiceWithHeldOutWords) {
@@ -154,34 +171,26 @@ TEST(Corpus, RecapsReadTheSameListTwiceWithHeldOutWords) {
   o.mix[6] = 0.5;
   const Corpus c = make_corpus(tok, o);
   const std::vector<int> held = lexicon_pool_split(tok, true);
-  const int colon = tok.single_token(":"), dot = tok.single_token(".");
   int recaps = 0, with_held = 0;
   for (size_t i = 0; i < c.docs.size(); ++i) {
     if (c.kinds[i] != DocKind::Recap) continue;
     ++recaps;
     const auto& d = c.docs[i];
-    // The two lists: the tokens after each ':' up to the next '.'.
-    std::vector<std::vector<int>> lists;
-    for (size_t p = 0; p < d.size(); ++p)
-      if (d[p] == colon) {
-        lists.emplace_back();
-        for (size_t q = p + 1; q < d.size() && d[q] != dot; ++q) lists.back().push_back(d[q]);
-      }
+    const std::vector<std::vector<int>> lists = lists_after_colons(d);
     ASSERT_EQ(lists.size(), 2u) << tok.decode(d);
     EXPECT_EQ(lists[0], lists[1]) << tok.decode(d);
     EXPECT_GE(lists[0].size(), 6u);
     EXPECT_LE(lists[0].size(), 20u);
     EXPECT_EQ(std::set<int>(lists[0].begin(), lists[0].end()).size(), lists[0].size());
-    bool h = false;
-    for (int id : lists[0]) h = h || std::binary_search(held.begin(), held.end(), id);
-    with_held += h;
+    with_held += holds_any(lists[0], held);
   }
   EXPECT_EQ(recaps, 125);  // 400 x 0.5 / 1.6
   EXPECT_GT(with_held, recaps * 9 / 10);
   // The induction task's bare repeats still hold train words only.
   for (size_t i = 0; i < c.docs.size(); ++i)
-    if (c.kinds[i] == DocKind::Induction)
-      for (int id : c.docs[i]) EXPECT_FALSE(std::binary_search(held.begin(), held.end(), id));
+    if (c.kinds[i] == DocKind::Induction) {
+      EXPECT_FALSE(holds_any(c.docs[i], held)) << tok.decode(c.docs[i]);
+    }
 }
 
 // Recap tails (the eighth kind): the list is read back from a random word on, at least three
@@ -198,18 +207,12 @@ TEST(Corpus, RecapTailsReadBackTheEndOfTheListFromAnyWord) {
   o.mix[7] = 0.5;
   const Corpus c = make_corpus(tok, o);
   const std::vector<int> held = lexicon_pool_split(tok, true);
-  const int colon = tok.single_token(":"), dot = tok.single_token(".");
   int tails = 0, mid_start = 0, with_held = 0;
   for (size_t i = 0; i < c.docs.size(); ++i) {
     if (c.kinds[i] != DocKind::RecapTail) continue;
     ++tails;
     const auto& d = c.docs[i];
-    std::vector<std::vector<int>> lists;
-    for (size_t p = 0; p < d.size(); ++p)
-      if (d[p] == colon) {
-        lists.emplace_back();
-        for (size_t q = p + 1; q < d.size() && d[q] != dot; ++q) lists.back().push_back(d[q]);
-      }
+    const std::vector<std::vector<int>> lists = lists_after_colons(d);
     ASSERT_EQ(lists.size(), 2u) << tok.decode(d);
     const auto& all = lists[0];
     const auto& tail = lists[1];
@@ -218,9 +221,7 @@ TEST(Corpus, RecapTailsReadBackTheEndOfTheListFromAnyWord) {
     EXPECT_TRUE(std::equal(tail.begin(), tail.end(), all.end() - static_cast<long>(tail.size()))) << tok.decode(d);
     EXPECT_EQ(std::set<int>(all.begin(), all.end()).size(), all.size());
     mid_start += tail.size() < all.size();
-    bool h = false;
-    for (int id : all) h = h || std::binary_search(held.begin(), held.end(), id);
-    with_held += h;
+    with_held += holds_any(all, held);
   }
   EXPECT_EQ(tails, 125);  // 400 x 0.5 / 1.6
   EXPECT_GT(mid_start, tails * 3 / 4);

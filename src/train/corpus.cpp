@@ -78,6 +78,15 @@ struct Mixed {
   const std::string& draw(Rng& r) const {
     return (!held.empty() && r.below(2) == 0) ? r.pick(held) : r.pick(all);
   }
+  // n distinct draws in draw order (a repeat is drawn again).
+  std::vector<std::string> distinct(Rng& r, int n) const {
+    std::vector<std::string> out;
+    while (static_cast<int>(out.size()) < n) {
+      const std::string& w = draw(r);
+      if (std::find(out.begin(), out.end(), w) == out.end()) out.push_back(w);
+    }
+    return out;
+  }
 };
 
 
@@ -230,8 +239,8 @@ Corpus make_corpus(const Tokenizer& tok, const CorpusOptions& opts) {
     Rng r(opts.seed, 0xf1);
     for (int i = 0; i < count[4]; ++i) {
       std::map<std::string, std::string> v;
-      v["N1"] = m_names.draw(r);
-      do v["N2"] = m_names.draw(r); while (v["N2"] == v["N1"]);
+      const std::vector<std::string> nn = m_names.distinct(r, 2);
+      v["N1"] = nn[0], v["N2"] = nn[1];
       const int y1 = 1100 + r.below(800), y2 = y1 + 1 + r.below(99 - y1 % 100 + 1);
       v["Y1"] = std::to_string(y1);
       v["Y2"] = std::to_string(std::min(y2, 1999));
@@ -240,9 +249,8 @@ Corpus make_corpus(const Tokenizer& tok, const CorpusOptions& opts) {
       v["ADJ"] = r.pick(adjs);
       v["NOUN"] = m_nouns.draw(r);
       for (const char* k : {"W1", "W2", "W3", "W4"}) v[k] = m_words.draw(r);
-      v["V1"] = m_vars.draw(r);
-      do v["V2"] = m_vars.draw(r); while (v["V2"] == v["V1"]);
-      do v["V3"] = m_vars.draw(r); while (v["V3"] == v["V1"] || v["V3"] == v["V2"]);
+      const std::vector<std::string> vv = m_vars.distinct(r, 3);
+      v["V1"] = vv[0], v["V2"] = vv[1], v["V3"] = vv[2];
       for (const char* k : {"DW1", "DW2", "DW3"}) v[k] = r.pick(dwords);
       add_text(DocKind::Filler, task_detail::render(kFiller[r.below(kN)], v).text);
     }
@@ -265,34 +273,23 @@ Corpus make_corpus(const Tokenizer& tok, const CorpusOptions& opts) {
   {
     Rng r(opts.seed, 0x7ec);
     for (int i = 0; i < count[6]; ++i) {
-      const int n = 6 + r.below(15);
-      std::vector<std::string> words;
-      while (static_cast<int>(words.size()) < n) {
-        const std::string& w = m_words.draw(r);
-        if (std::find(words.begin(), words.end(), w) == words.end()) words.push_back(w);
-      }
+      const std::vector<std::string> words = m_words.distinct(r, 6 + r.below(15));
       std::string list;
       for (const auto& w : words) list += " " + w;
-      std::string n1 = m_names.draw(r), n2;
-      do n2 = m_names.draw(r); while (n2 == n1);
-      add_text(DocKind::Recap, n1 + " wrote down:" + list + ". Later " + n2 + " read it back:" + list + ".");
+      const std::vector<std::string> nn = m_names.distinct(r, 2);
+      add_text(DocKind::Recap, nn[0] + " wrote down:" + list + ". Later " + nn[1] + " read it back:" + list + ".");
     }
   }
   {
     Rng r(opts.seed, 0x7ed);
     for (int i = 0; i < count[7]; ++i) {
       const int n = 6 + r.below(15);
-      std::vector<std::string> words;
-      while (static_cast<int>(words.size()) < n) {
-        const std::string& w = m_words.draw(r);
-        if (std::find(words.begin(), words.end(), w) == words.end()) words.push_back(w);
-      }
+      const std::vector<std::string> words = m_words.distinct(r, n);
       const int from = r.below(n - 2);  // at least three words read back
       std::string list, tail;
       for (int j = 0; j < n; ++j) (j >= from ? tail : list) += " " + words[static_cast<size_t>(j)];
-      std::string n1 = m_names.draw(r), n2;
-      do n2 = m_names.draw(r); while (n2 == n1);
-      add_text(DocKind::RecapTail, n1 + " wrote down:" + list + tail + ". Later " + n2 + " read out the end of it:" + tail + ".");
+      const std::vector<std::string> nn = m_names.distinct(r, 2);
+      add_text(DocKind::RecapTail, nn[0] + " wrote down:" + list + tail + ". Later " + nn[1] + " read out the end of it:" + tail + ".");
     }
   }
 
