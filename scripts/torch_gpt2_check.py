@@ -19,14 +19,22 @@ if len(sys.argv) != 3:
     sys.exit(__doc__)
 model, prompt = sys.argv[1], sys.argv[2]
 cs = os.environ.get("CS", os.path.join(os.path.dirname(__file__), "..", "build", "circuitscan"))
-ours = json.loads(subprocess.run([cs, "run", model, prompt, "--json", "--top-k", "20"], check=True,
-                                 capture_output=True, text=True).stdout)
+run = subprocess.run([cs, "run", model, prompt, "--json", "--top-k", "20"], capture_output=True, text=True)
+if run.returncode != 0:
+    sys.exit(f"torch_gpt2_check: circuitscan run failed: {run.stderr.strip() or run.returncode}")
+ours = json.loads(run.stdout)
 
-cfg = json.load(open(os.path.join(model, "config.json")))
-with open(os.path.join(model, "model.safetensors"), "rb") as f:
-    n = struct.unpack("<Q", f.read(8))[0]
-    header = json.loads(f.read(n))
-    blob = f.read()
+try:
+    cfg = json.load(open(os.path.join(model, "config.json")))
+    with open(os.path.join(model, "model.safetensors"), "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        header = json.loads(f.read(n))
+        blob = f.read()
+except (OSError, ValueError, struct.error) as e:
+    sys.exit(f"torch_gpt2_check: {model}: cannot read config.json / model.safetensors ({e}); "
+             "give a single-file GPT-2 checkpoint directory")
+if cfg.get("model_type") != "gpt2":
+    sys.exit(f"torch_gpt2_check: {model} is a {cfg.get('model_type')!r} model; this check is for GPT-2 only")
 dtypes = {"F16": np.float16, "F32": np.float32, "BF16": None}
 w = {}
 for k, v in header.items():
