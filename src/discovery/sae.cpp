@@ -285,13 +285,15 @@ struct SaeWorkspace {
   AlignedVector<double> chunk_sq;    // (n_chunks) sum of r^2 per row chunk
   AlignedVector<double> chunk_l1;    // (n_chunks) sum of f per row chunk
   AlignedVector<int64_t> chunk_nnz;  // (n_chunks) active (row, feature) pairs per row chunk
-  AlignedVector<double> colsum_r;    // (d) sum of r over rows
+  AlignedVector<double> chunk_colsum;  // (n_chunks, d) sum of r over each row chunk
+  AlignedVector<double> block_colsum;  // (blocks, d) sum of r over each GEMM block's chunks
+  AlignedVector<double> colsum_r;      // (d) sum of r over all rows, from the block sums
   AlignedVector<double> colsum_df;   // (F) sum of dL/dpre over rows
   AlignedVector<float> scratch;      // (3 * F) column-wise Adam
   // Sparse kernels.
   AlignedVector<float> W_decT;        // (F, d) decoder atoms as rows
-  AlignedVector<float> gT;            // (F * d) a transposed weight gradient: gW_dec^T (F, d)
-                                    // in sparse epochs, gW_enc^T (d, F) in dense ones
+  AlignedVector<float> gT;            // (d, F) gW_enc^T in dense epochs
+  AlignedVector<float> dec_col;       // (d) one feature's decoder gradient, each thread its dims
   AlignedVector<int32_t> row_feat;    // (n, F) row i's active features: row_feat[i*F, +row_cnt[i])
   AlignedVector<int32_t> row_cnt;     // (n)
   AlignedVector<int32_t> feat_rows;   // (n * F) rows where feature j is active, grouped by j
@@ -303,8 +305,9 @@ struct SaeWorkspace {
   SaeWorkspace(int64_t n_, int64_t d_, int64_t F_)
       : n(n_), d(d_), F(F_), blocks(n, d, F), f(n * F), r(n * d), df(n * F), c(F),
         chunk_sq((n + kChunk - 1) / kChunk), chunk_l1(chunk_sq.size()),
-        chunk_nnz(chunk_sq.size()), colsum_r(d), colsum_df(F), scratch(3 * F), W_decT(F * d),
-        gT(F * d),
+        chunk_nnz(chunk_sq.size()), chunk_colsum(chunk_sq.size() * d),
+        block_colsum(blocks.count * d), colsum_r(d), colsum_df(F), scratch(3 * F),
+        W_decT(F * d), gT(F * d), dec_col(d),
         row_feat(n * F), row_cnt(n), feat_rows(n * F), feat_start(F + 1) {}
 
   int64_t n_chunks() const { return static_cast<int64_t>(chunk_sq.size()); }
@@ -332,6 +335,8 @@ void dense_rows(const float* X, const Params& p, float alpha, float l1n, Range r
   const Range ks = ws.chunks_of(rows);
   for (int64_t k = ks.begin; k < ks.end; ++k) {
     double acc = 0;
+    double* col = ws.chunk_colsum.data() + k * d;
+    std::fill(col, col + d, 0.0);
     for (int64_t i = ws.chunk(k).begin; i < ws.chunk(k).end; ++i) {
       float* ri = ws.r.data() + i * d;
       const float* xi = X + i * d;
@@ -341,6 +346,7 @@ void dense_rows(const float* X, const Params& p, float alpha, float l1n, Range r
         const float v = ri[e] + b_pre[e] - xi[e];
         ri[e] = v;
         s += v * v;
+        col[e] += v;
       }
       acc += s;
     }
@@ -368,56 +374,100 @@ void dense_weight_grads(const float* X, float alpha, Range e, SaeWorkspace& ws, 
         ws.gT.data() + e.begin * F, F);
 }
 
+// Indices of the active (> 0) entries of fi (F) into feats, in order; returns their count.
+// A movemask per 8 features, so a row with few active features costs F/8 compares.
+int32_t active_features(const float* fi, int64_t F, int32_t* feats) {
+  int32_t cnt = 0;
+  int64_t j = 0;
+#ifdef __AVX2__
+  const __m256 zero = _mm256_setzero_ps();
+  for (; j + 8 <= F; j += 8) {
+    auto m = static_cast<unsigned>(
+        _mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(fi + j), zero, _CMP_GT_OQ)));
+    for (; m != 0; m &= m - 1) feats[cnt++] = static_cast<int32_t>(j + std::countr_zero(m));
+  }
+#endif
+  for (; j < F; ++j) {  // branch-free compaction
+    feats[cnt] = static_cast<int32_t>(j);
+    cnt += fi[j] > 0.0f;
+  }
+  return cnt;
+}
+
+// One term of a weighted sum of rows.
+struct Term {
+  float w;
+  const float* row;
+};
+
+// out[e] = (plus[e] - minus[e], or 0 without them) + sum_t term(t).w * term(t).row[e] for e in
+// dims, one fma per term in t order: every element gets the same bits whichever dims range (so
+// thread) computes it. Register blocks of kLanes dims, then of 8, then scalar; the running sums
+// stay in registers instead of a load and store of out per term.
+#ifdef __AVX2__
+template <int V, class Terms>
+void weighted_sum_block(float* out, int64_t e0, int32_t count, const Terms& term,
+                        const float* plus, const float* minus) {
+  __m256 acc[V];
+  for (int v = 0; v < V; ++v)
+    acc[v] = plus ? _mm256_sub_ps(_mm256_loadu_ps(plus + e0 + 8 * v),
+                                  _mm256_loadu_ps(minus + e0 + 8 * v))
+                  : _mm256_setzero_ps();
+  for (int32_t t = 0; t < count; ++t) {
+    const Term x = term(t);
+    const __m256 w = _mm256_set1_ps(x.w);
+    for (int v = 0; v < V; ++v)
+      acc[v] = _mm256_fmadd_ps(w, _mm256_loadu_ps(x.row + e0 + 8 * v), acc[v]);
+  }
+  for (int v = 0; v < V; ++v) _mm256_storeu_ps(out + e0 + 8 * v, acc[v]);
+}
+#endif
+template <class Terms>
+void weighted_sum(float* out, Range dims, int32_t count, const Terms& term,
+                  const float* plus = nullptr, const float* minus = nullptr) {
+  int64_t e = dims.begin;
+#ifdef __AVX2__
+  for (; e + kLanes <= dims.end; e += kLanes)
+    weighted_sum_block<kLanes / 8>(out, e, count, term, plus, minus);
+  for (; e + 8 <= dims.end; e += 8) weighted_sum_block<1>(out, e, count, term, plus, minus);
+#endif
+  for (; e < dims.end; ++e) {
+    float acc = plus ? plus[e] - minus[e] : 0.0f;
+    for (int32_t t = 0; t < count; ++t) {
+      const Term x = term(t);
+      acc = std::fma(x.w, x.row[e], acc);
+    }
+    out[e] = acc;
+  }
+}
+
 // Row-local sparse products, this thread's rows: active features per row;
-// r_i = b_pre - x_i + sum_j f_ij atom_j; dL/dpre_ij = alpha r_i . atom_j + l1/n on active j.
+// r_i = b_pre - x_i + sum_j f_ij atom_j; dL/dpre_ij = alpha r_i . atom_j + l1/n on active j (only
+// those entries of df are written: the sparse weight gradients read no others).
 void sparse_rows(const float* X, const Params& p, float alpha, float l1n, Range rows,
                  SaeWorkspace& ws) {
   const int64_t d = ws.d, F = ws.F;
   const float* atoms = ws.W_decT.data();
-  const float* b_pre = p.b_pre;
   const Range ks = ws.chunks_of(rows);
   for (int64_t k = ks.begin; k < ks.end; ++k) {
     double acc = 0;
+    double* col = ws.chunk_colsum.data() + k * d;
+    std::fill(col, col + d, 0.0);
     for (int64_t i = ws.chunk(k).begin; i < ws.chunk(k).end; ++i) {
       const float* fi = ws.f.data() + i * F;
-      int32_t* feats = ws.row_feat.data() + i * F;
-      int32_t cnt = 0;
-      for (int64_t j = 0; j < F; ++j) {  // branch-free compaction
-        feats[cnt] = static_cast<int32_t>(j);
-        cnt += fi[j] > 0.0f;
-      }
-      ws.row_cnt[i] = cnt;
+      const int32_t* feats = ws.row_feat.data() + i * F;
+      const int32_t cnt = ws.row_cnt[i] = active_features(fi, F, ws.row_feat.data() + i * F);
       float* ri = ws.r.data() + i * d;
-      const float* xi = X + i * d;
-      // r_i in register blocks of kLanes dims, summed over the active atoms in the same order
-      // as a plain loop (so the same bits), without a load and store of r_i per atom.
-      int64_t e0 = 0;
-#ifdef __AVX2__
-      for (; e0 + kLanes <= d; e0 += kLanes) {
-        __m256 acc[kLanes / 8];
-        for (int v = 0; v < kLanes / 8; ++v)
-          acc[v] = _mm256_sub_ps(_mm256_loadu_ps(b_pre + e0 + 8 * v), _mm256_loadu_ps(xi + e0 + 8 * v));
-        for (int32_t t = 0; t < cnt; ++t) {
-          const float* a = atoms + feats[t] * d + e0;
-          const __m256 fv = _mm256_set1_ps(fi[feats[t]]);
-          for (int v = 0; v < kLanes / 8; ++v)
-            acc[v] = _mm256_fmadd_ps(fv, _mm256_loadu_ps(a + 8 * v), acc[v]);
-        }
-        for (int v = 0; v < kLanes / 8; ++v) _mm256_storeu_ps(ri + e0 + 8 * v, acc[v]);
-      }
-#endif
-      for (int64_t e = e0; e < d; ++e) ri[e] = b_pre[e] - xi[e];
-      for (int32_t t = 0; t < cnt && e0 < d; ++t) {
-        const float* a = atoms + feats[t] * d;
-        const float fv = fi[feats[t]];
-        for (int64_t e = e0; e < d; ++e) ri[e] += fv * a[e];
-      }
+      weighted_sum(ri, {0, d}, cnt, [&](int32_t t) { return Term{fi[feats[t]], atoms + feats[t] * d}; },
+                   p.b_pre, X + i * d);
       float s = 0.0f;
 #pragma omp simd reduction(+ : s)
-      for (int64_t e = 0; e < d; ++e) s += ri[e] * ri[e];
+      for (int64_t e = 0; e < d; ++e) {
+        s += ri[e] * ri[e];
+        col[e] += ri[e];
+      }
       acc += s;
       float* gi = ws.df.data() + i * F;
-      std::fill(gi, gi + F, 0.0f);
       for (int32_t t = 0; t < cnt; ++t) {
         const float* a = atoms + feats[t] * d;
         float dot = 0.0f;
@@ -447,58 +497,57 @@ void group_rows_by_feature(SaeWorkspace& ws) {
   start[0] = 0;
 }
 
-// Weight gradients of one feature j from the sparse products:
-// gW_dec[:, j] = alpha sum_i f_ij r_i (into gT[j]); gW_enc[j] = sum_i dpre_ij (x_i - b_pre).
-void sparse_feature_grads(const float* X, const Params& p, float alpha, int64_t j,
-                          SaeWorkspace& ws, const Grads& g) {
+// Encoder gradients of feature j from the sparse products:
+// gb_enc[j] = sum_i dpre_ij; gW_enc[j] = sum_i dpre_ij (x_i - b_pre) = sum_i dpre_ij x_i - gb_enc[j] b_pre.
+void sparse_encoder_grads(const float* X, const Params& p, int64_t j, SaeWorkspace& ws,
+                          const Grads& g) {
   const int64_t d = ws.d, F = ws.F;
-  const float* f = ws.f.data();
   const float* df = ws.df.data();
-  const float* r = ws.r.data();
-  const float* b_pre = p.b_pre;
-  float* gd = ws.gT.data() + j * d;
+  const int32_t* rows = ws.feat_rows.data() + ws.feat_start[j];
+  const auto cnt = static_cast<int32_t>(ws.feat_start[j + 1] - ws.feat_start[j]);
   float* ge = g.W_enc + j * d;
-  const int64_t q0 = ws.feat_start[j], q1 = ws.feat_start[j + 1];
-  // Register blocks of kLanes dims summed over the feature's rows (same order, same bits as a
-  // plain loop over rows), without loading and storing gd and ge per row.
-  int64_t e0 = 0;
-#ifdef __AVX2__
-  for (; e0 + kLanes <= d; e0 += kLanes) {
-    __m256 accd[kLanes / 8], acce[kLanes / 8];
-    for (int v = 0; v < kLanes / 8; ++v) accd[v] = acce[v] = _mm256_setzero_ps();
-    for (int64_t q = q0; q < q1; ++q) {
-      const int64_t i = ws.feat_rows[q];
-      const __m256 a = _mm256_set1_ps(alpha * f[i * F + j]), gi = _mm256_set1_ps(df[i * F + j]);
-      const float* ri = r + i * d + e0;
-      const float* xi = X + i * d + e0;
-      for (int v = 0; v < kLanes / 8; ++v) {
-        accd[v] = _mm256_fmadd_ps(a, _mm256_loadu_ps(ri + 8 * v), accd[v]);
-        acce[v] = _mm256_fmadd_ps(gi, _mm256_loadu_ps(xi + 8 * v), acce[v]);
-      }
-    }
-    for (int v = 0; v < kLanes / 8; ++v) {
-      _mm256_storeu_ps(gd + e0 + 8 * v, accd[v]);
-      _mm256_storeu_ps(ge + e0 + 8 * v, acce[v]);
-    }
-  }
-#endif
-  std::fill(gd + e0, gd + d, 0.0f);
-  std::fill(ge + e0, ge + d, 0.0f);
+  weighted_sum(ge, {0, d}, cnt, [&](int32_t t) { return Term{df[rows[t] * F + j], X + rows[t] * d}; });
   double sb = 0;
-  for (int64_t q = q0; q < q1; ++q) {
-    const int64_t i = ws.feat_rows[q];
-    const float a = alpha * f[i * F + j], gi = df[i * F + j];
-    const float* ri = r + i * d;
-    const float* xi = X + i * d;
-    for (int64_t e = e0; e < d; ++e) {
-      gd[e] += a * ri[e];
-      ge[e] += gi * xi[e];
-    }
-    sb += gi;
-  }
+  for (int32_t t = 0; t < cnt; ++t) sb += df[rows[t] * F + j];
   const float gb = g.b_enc[j] = static_cast<float>(sb);
+  if (gb == 0.0f) return;  // ge - 0 * b_pre == ge
 #pragma omp simd
-  for (int64_t e = 0; e < d; ++e) ge[e] -= gb * b_pre[e];
+  for (int64_t e = 0; e < d; ++e) ge[e] -= gb * p.b_pre[e];
+}
+
+// Decoder gradient on input dims `dims`: gW_dec[dims, j] = alpha sum_i f_ij r_i[dims] for every
+// feature j (rows of gW_dec in dims). Features active nowhere have a zero column, so the rows
+// are zeroed first and only active features are summed (into tmp, then down their column).
+void sparse_decoder_grads(float alpha, Range dims, SaeWorkspace& ws, const Grads& g, float* tmp) {
+  const int64_t d = ws.d, F = ws.F;
+  if (dims.size() == 0) return;
+  const float* f = ws.f.data();
+  const float* r = ws.r.data();
+  std::fill(g.W_dec + dims.begin * F, g.W_dec + dims.end * F, 0.0f);
+  for (int64_t j = 0; j < F; ++j) {
+    const int32_t* rows = ws.feat_rows.data() + ws.feat_start[j];
+    const auto cnt = static_cast<int32_t>(ws.feat_start[j + 1] - ws.feat_start[j]);
+    if (cnt == 0) continue;
+    weighted_sum(tmp - dims.begin, dims, cnt,
+                 [&](int32_t t) { return Term{alpha * f[rows[t] * F + j], r + rows[t] * d}; });
+    for (int64_t e = dims.begin; e < dims.end; ++e) g.W_dec[e * F + j] = tmp[e - dims.begin];
+  }
+}
+
+// Column sums of r per GEMM block of rows, from its chunks in order (blocks of this thread):
+// the gb_pre step then reads one row of sums per block from the other threads, not one per chunk.
+void sum_block_colsums(Range blocks, SaeWorkspace& ws) {
+  const int64_t d = ws.d;
+  for (int64_t b = blocks.begin; b < blocks.end; ++b) {
+    double* out = ws.block_colsum.data() + b * d;
+    std::fill(out, out + d, 0.0);
+    const Range ks = ws.chunks_of(ws.blocks.rows(b));
+    for (int64_t k = ks.begin; k < ks.end; ++k) {
+      const double* ck = ws.chunk_colsum.data() + k * d;
+#pragma omp simd
+      for (int64_t e = 0; e < d; ++e) out[e] += ck[e];
+    }
+  }
 }
 
 // Loss and raw gradients at p for X (n, d), into g (shapes as the params) and ws.loss.
@@ -559,15 +608,19 @@ void forward_backward(const float* X, float l1, SaeKernels kernels, const Params
 
   if (sparse) {
     sparse_rows(X, p, alpha, l1n, s.rows, ws);
+    sum_block_colsums(s.blocks, ws);
 #pragma omp barrier
 #pragma omp single
     group_rows_by_feature(ws);
-#pragma omp for schedule(dynamic, 4)
-    for (int64_t j = 0; j < F; ++j) sparse_feature_grads(X, p, alpha, j, ws, g);
-    transpose_rows(ws.gT.data(), d, g.W_dec, F, s.dims, F);
+    // Each thread: the encoder gradients of its features and the decoder gradient on its
+    // input dims, the shares its Adam step updates (so they stay in this core's cache).
+    for (int64_t j = s.feats.begin; j < s.feats.end; ++j) sparse_encoder_grads(X, p, j, ws, g);
+    sparse_decoder_grads(alpha, s.dims, ws, g, ws.dec_col.data() + s.dims.begin);
+#pragma omp barrier
   } else {
     for (int64_t b = s.blocks.begin; b < s.blocks.end; ++b)
       dense_rows(X, p, alpha, l1n, ws.blocks.rows(b), ws);
+    sum_block_colsums(s.blocks, ws);
 #pragma omp barrier
     for (int64_t b = s.blocks.begin; b < s.blocks.end; ++b)
       dense_weight_grads(X, alpha, ws.blocks.dims(b), ws, g);
@@ -584,20 +637,22 @@ void forward_backward(const float* X, float l1, SaeKernels kernels, const Params
         g.W_enc[j * d + e] = ws.gT[e * F + j] - g.b_enc[j] * p.b_pre[e];
   }
 
-  // gb_pre = alpha colsum(r) - W_enc^T gb_enc (output side minus input side), this thread's dims.
+  // gb_pre = alpha colsum(r) - W_enc^T gb_enc (output side minus input side), this thread's dims;
+  // colsum(r) from the per-block sums, in block order.
   if (s.dims.size() > 0) {
     const Range e = s.dims;
+    float* gp = g.b_pre;
     double* col = ws.colsum_r.data();
     std::fill(col + e.begin, col + e.end, 0.0);
-    for (int64_t i = 0; i < n; ++i) {
-      const float* ri = ws.r.data() + i * d;
+    for (int64_t b = 0; b < ws.blocks.count; ++b) {
+      const double* cb = ws.block_colsum.data() + b * d;
 #pragma omp simd
-      for (int64_t q = e.begin; q < e.end; ++q) col[q] += ri[q];
+      for (int64_t q = e.begin; q < e.end; ++q) col[q] += cb[q];
     }
-    for (int64_t q = e.begin; q < e.end; ++q) g.b_pre[q] = static_cast<float>(alpha * col[q]);
-    float* gp = g.b_pre;
+    for (int64_t q = e.begin; q < e.end; ++q) gp[q] = static_cast<float>(alpha * col[q]);
     for (int64_t j = 0; j < F; ++j) {
       const float gb = g.b_enc[j];
+      if (gb == 0.0f) continue;  // fma(-w, 0, gp) == gp
       const float* w = p.W_enc + j * d;
 #pragma omp simd
       for (int64_t q = e.begin; q < e.end; ++q) gp[q] = std::fma(-w[q], gb, gp[q]);
