@@ -68,7 +68,7 @@ int main(int argc, char** argv) {
       sae.train(X.data(), c.n);
       const double t = seconds_since(t0);
       // GEMM-equivalent work: five GEMMs of 2*n*d*F flops per epoch (forward 2, backward 3;
-      // the pre-encoder bias's input-side gradient is a GEMV, see sae.cpp). Sparse epochs do
+      // the pre-encoder bias's input-side gradient is a GEMV, see sae_backward.cpp). Sparse epochs do
       // one GEMM plus ~8*nnz*d flops, so auto mode can exceed the machine's peak here.
       const double gflop = 5.0 * 2.0 * c.n * c.d * c.features * epochs / 1e9;
       std::printf("%-34s %5ld %4ld %4ld %-7s %8.3f %9.3f %7ld %8.1f %8.1f %7.0f%% %7.0f%%\n",

@@ -193,8 +193,10 @@ TEST(DiscoverPipeline, CircuitSizeWithoutTruthFollowsThePaperScore) {
   EXPECT_EQ(static_cast<long>(confirmed.circuit.size()), k);
   for (int h : confirmed.circuit)  // the top-k of the confirmed ranking
     for (int o = 0; o < HT; ++o)
-      if (std::find(confirmed.circuit.begin(), confirmed.circuit.end(), o) == confirmed.circuit.end())
+      if (std::find(confirmed.circuit.begin(), confirmed.circuit.end(), o) ==
+          confirmed.circuit.end()) {
         EXPECT_GE(confirmed.mean_scores[h], confirmed.mean_scores[o]);
+      }
   // --threshold: on the softmax of the paper's score, whichever ranking.
   const std::vector<double> sm = softmax(paper.mean_scores);
   std::vector<double> sorted = sm;

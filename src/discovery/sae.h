@@ -28,7 +28,7 @@
 // Determinism: a seed gives bit-identical parameters, losses and codes on any thread count:
 // sums over rows run in fixed chunks added in order, and every GEMM is the same set of
 // single-threaded sgemm calls whatever the thread count. Threading and the dense/sparse
-// backward: see sae.cpp.
+// backward: see sae_step.h and sae_backward.cpp.
 #pragma once
 #include <cstdint>
 #include <vector>
@@ -43,7 +43,7 @@ enum class SaeDecoderNorm {
   kAtoms,  // each column = dictionary atom (length d_in)
 };
 
-// How the backward computes the four products that involve f (see sae.cpp): dense GEMMs, or
+// How the backward computes the four products that involve f (sae_backward.cpp): dense GEMMs, or
 // loops over the non-zero activations only. kAuto picks per epoch from the measured density;
 // the two agree to float rounding. kDense / kSparse exist for tests and benchmarks.
 enum class SaeKernels { kAuto, kDense, kSparse };
