@@ -335,10 +335,13 @@ TEST(Sae, EncodeAndCodesMatchNaive) {
 }
 
 // l1 = 0.1 makes auto mode start on dense GEMMs and switch to sparse kernels mid-run.
+// d = 128: 3 GEMM blocks (uneven over 2 threads); d = 100: 2 blocks whose input-dim shares
+// (0-48, 48-100) end off the 32- and 8-wide register blocks, so the sparse kernels' vector and
+// scalar paths meet at different dims for 1, 2 and 3 threads.
 std::vector<float> train_and_dump(uint64_t seed, int threads, SaeDecoderNorm mode,
-                                  int64_t* sparse_steps = nullptr) {
-  // Large enough to train multi-threaded, in 3 GEMM blocks (uneven over 2 threads).
-  const int64_t n = 640, d = 128, F = 160;
+                                  int64_t* sparse_steps = nullptr, int64_t d = 128) {
+  // Large enough to train multi-threaded.
+  const int64_t n = 640, F = 160;
   std::vector<float> X = randn(n * d, 12);
   SaeConfig cfg;
   cfg.n_features = F;
@@ -360,16 +363,18 @@ std::vector<float> train_and_dump(uint64_t seed, int threads, SaeDecoderNorm mod
 }
 
 TEST(Sae, DeterministicForSeedAndThreadCount) {
-  for (SaeDecoderNorm mode : {SaeDecoderNorm::kRows, SaeDecoderNorm::kAtoms}) {
-    int64_t sparse_steps = 0;
-    const std::vector<float> a = train_and_dump(5, 2, mode, &sparse_steps);
-    EXPECT_GT(sparse_steps, 0);
-    EXPECT_LT(sparse_steps, 20);
-    EXPECT_EQ(a, train_and_dump(5, 2, mode));
-    EXPECT_EQ(a, train_and_dump(5, 1, mode)) << "result depends on the thread count";
-    EXPECT_EQ(a, train_and_dump(5, 3, mode)) << "result depends on the thread count";
-    EXPECT_NE(a, train_and_dump(6, 2, mode));
-  }
+  for (int64_t d : {128, 100})
+    for (SaeDecoderNorm mode : {SaeDecoderNorm::kRows, SaeDecoderNorm::kAtoms}) {
+      SCOPED_TRACE("d = " + std::to_string(d));
+      int64_t sparse_steps = 0;
+      const std::vector<float> a = train_and_dump(5, 2, mode, &sparse_steps, d);
+      EXPECT_GT(sparse_steps, 0);
+      EXPECT_LT(sparse_steps, 20);
+      EXPECT_EQ(a, train_and_dump(5, 2, mode, nullptr, d));
+      EXPECT_EQ(a, train_and_dump(5, 1, mode, nullptr, d)) << "result depends on the thread count";
+      EXPECT_EQ(a, train_and_dump(5, 3, mode, nullptr, d)) << "result depends on the thread count";
+      EXPECT_NE(a, train_and_dump(6, 2, mode, nullptr, d));
+    }
 }
 
 TEST(Sae, BadInputThrows) {
