@@ -1,6 +1,8 @@
 // Ablation through hook_z / hook_mlp_out on gpt2-tiny (3 layers x 4 heads, MLPs) and on an
 // attention-only variant of it (MLPs removed), checked against runs that need no ablation code.
 #include "interp/ablation.h"
+#include "interp/faithfulness.h"
+#include "interp/metrics.h"
 #include "interp/task_metric.h"
 
 #include <gtest/gtest.h>
@@ -318,4 +320,42 @@ TEST(Ablation, MetricOnItsColumnsEqualsMetricOnAllLogits) {
   t.metric = MetricKind::ProbDiff;
   EXPECT_TRUE(metric_columns(t).empty());
   EXPECT_THROW(on_columns(t, {40}), Error);
+}
+
+// The faithfulness curve (its circuits run one per thread, reading only the metric's logit
+// columns) against one plain full-vocabulary forward per size with the rest of the heads
+// mean-ablated; for a metric with columns (logit difference) and one without (accuracy with no
+// wrong answers reads the argmax over the vocabulary).
+TEST(Faithfulness, CurveEqualsOneFullAblatedRunPerSize) {
+  const Model& m = gpt2();
+  TokenizedTask t;
+  t.clean = kClean;
+  t.corrupt = kCorrupt;
+  t.answer = {318, 1110};
+  t.wrong = {{617, 40}, {3290}};
+  const std::vector<double> scores = {0.3, 0.9, 0.1, 0.5, 0.7, 0.2, 0.8, 0.0, 0.6, 0.4, 1.0, 0.05};
+  ASSERT_EQ(static_cast<int>(scores.size()), m.cfg.n_heads_total());
+  FaithfulnessOptions fo;
+  fo.max_points = 6;  // fewer points than sizes: the even grid
+  const Batch clean = Batch::from_sequences(kClean);
+  for (MetricKind k : {MetricKind::LogitDiff, MetricKind::Accuracy}) {
+    t.metric = k;
+    if (k == MetricKind::Accuracy) t.wrong.clear();
+    SCOPED_TRACE(metric_name(k));
+    const FaithfulnessCurve c = faithfulness_curve(m, t, scores, fo);
+    ASSERT_EQ(c.size, (std::vector<int>{0, 2, 5, 7, 10, 12}));
+    const AblationSource src = task_ablation_source(m, t, fo);
+    for (size_t i = 0; i < c.size.size(); ++i) {
+      const HeadSet keep = top_k_heads(scores, m.cfg.n_heads, c.size[i]);
+      const Tensor logits =
+          run_with_heads_ablated(m, clean, src, complement(m, keep), LogitsAt::Last);
+      const double want = mean(task_metric(t, logits));
+      EXPECT_NEAR(c.metric[i], want, 1e-5 * std::max(1.0, std::abs(want))) << "size " << c.size[i];
+      EXPECT_NEAR(circuit_metric(m, t, keep, src, fo.n_prompts), want,
+                  1e-5 * std::max(1.0, std::abs(want)));
+    }
+    EXPECT_EQ(c.empty, c.metric.front());
+    EXPECT_NEAR(c.full, mean(task_metric(t, forward(m, clean, nullptr, {LogitsAt::Last}))), 1e-5);
+    EXPECT_NEAR(c.metric.back(), c.full, 1e-5 * std::max(1.0, std::abs(c.full)));  // all heads kept
+  }
 }

@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <exception>
 #include <numeric>
 
 #include "interp/metrics.h"
 #include "interp/task_metric.h"
+#include "model/transformer.h"
 #include "ops/error.h"
 
 namespace cs {
@@ -18,12 +20,35 @@ AblationSource task_ablation_source(const Model& m, const TokenizedTask& task,
   return make_ablation_source(m, opts.ablation, &ref);
 }
 
+std::vector<double> circuit_metrics(const Model& m, const TokenizedTask& task,
+                                    const std::vector<HeadSet>& keeps, const AblationSource& src,
+                                    int n_prompts) {
+  const size_t n = std::min<size_t>(n_prompts, task.size());
+  const Batch clean = clean_batch(task, 0, n);
+  const std::vector<int> columns = metric_columns(task);
+  const TokenizedTask metric_task = columns.empty() ? task : on_columns(task, columns);
+  std::vector<double> out(keeps.size(), 0.0);
+  std::exception_ptr failed;
+#pragma omp parallel for schedule(dynamic, 1) if (keeps.size() > 1)
+  for (size_t i = 0; i < keeps.size(); ++i) {
+    try {
+      Hooks hooks;
+      add_ablation_hooks(hooks, m, src, complement(m, keeps[i]));
+      ForwardOptions fo{LogitsAt::Last};
+      if (!columns.empty()) fo.vocab_columns = &columns;
+      out[i] = mean(task_metric(metric_task, forward(m, clean, &hooks, fo)));
+    } catch (...) {
+#pragma omp critical(circuit_metrics_error)
+      if (!failed) failed = std::current_exception();
+    }
+  }
+  if (failed) std::rethrow_exception(failed);
+  return out;
+}
+
 double circuit_metric(const Model& m, const TokenizedTask& task, const HeadSet& keep,
                       const AblationSource& src, int n_prompts) {
-  const size_t n = std::min<size_t>(n_prompts, task.size());
-  Batch clean = clean_batch(task, 0, n);
-  Tensor logits = run_with_heads_ablated(m, clean, src, complement(m, keep), LogitsAt::Last);
-  return mean(task_metric(task, logits));
+  return circuit_metrics(m, task, {keep}, src, n_prompts)[0];
 }
 
 HeadSet top_k_heads(const std::vector<double>& scores, int n_heads_per_layer, int k) {
@@ -45,19 +70,22 @@ FaithfulnessCurve faithfulness_curve(const Model& m, const TokenizedTask& task,
                 std::to_string(HT) + " heads");
   AblationSource src = task_ablation_source(m, task, opts);
   FaithfulnessCurve c;
-  const size_t n = std::min<size_t>(opts.n_prompts, task.size());
-  c.full = model_metric(m, task, n);
-  c.empty = circuit_metric(m, task, HeadSet{}, src, opts.n_prompts);
   // Sizes: every k for small models, else an even grid (always including 0 and HT).
   std::vector<int> sizes;
   const int pts = std::max(2, opts.max_points);
   if (HT + 1 <= pts) for (int k = 0; k <= HT; ++k) sizes.push_back(k);
   else for (int i = 0; i < pts; ++i) sizes.push_back(static_cast<int>(std::lround(double(i) * HT / (pts - 1))));
   sizes.erase(std::unique(sizes.begin(), sizes.end()), sizes.end());
-  for (int k : sizes) {
-    double v = k == 0 ? c.empty
-             : k == HT ? circuit_metric(m, task, all_heads(m), src, opts.n_prompts)
-                       : circuit_metric(m, task, top_k_heads(head_scores, m.cfg.n_heads, k), src, opts.n_prompts);
+  std::vector<HeadSet> keeps;
+  for (int k : sizes) keeps.push_back(top_k_heads(head_scores, m.cfg.n_heads, k));
+  const std::vector<double> metrics = circuit_metrics(m, task, keeps, src, opts.n_prompts);
+  // Sizes run from 0 to HT; keeping every head ablates nothing, so the last is the full model
+  // (computed the same way as the other points, so its fraction is exactly 1).
+  c.empty = metrics.front();
+  c.full = metrics.back();
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    const int k = sizes[i];
+    const double v = metrics[i];
     c.size.push_back(k);
     c.metric.push_back(v);
     c.fraction.push_back(c.full != 0 ? v / c.full : 0.0);

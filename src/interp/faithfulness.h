@@ -25,9 +25,15 @@ struct FaithfulnessCurve {
   double cpr = 0, cmd = 0;      // areas over size fraction: under normalised, under |1 - normalised|
 };
 
-// Metric of the model with only `keep` heads (MLPs untouched) unablated.
+// Metric of the model with only `keep` heads (MLPs untouched) unablated, mean over the first
+// n_prompts prompts. Reads only the logit columns the metric needs (metric_columns).
 double circuit_metric(const Model& m, const TokenizedTask& task, const HeadSet& keep,
                       const AblationSource& src, int n_prompts);
+// The same for several circuits, one forward each, run one per thread: at these widths that
+// scales better than threading one forward's products (as the reference circuit's trials).
+std::vector<double> circuit_metrics(const Model& m, const TokenizedTask& task,
+                                    const std::vector<HeadSet>& keeps, const AblationSource& src,
+                                    int n_prompts);
 
 // Ablation source built from the task (corrupt prompts as the reference for Mean/Resample).
 AblationSource task_ablation_source(const Model& m, const TokenizedTask& task,
