@@ -1,14 +1,19 @@
 // bench/discover: wall time and achieved GFLOP/s of each phase of `discover` with the paper's
 // settings (250 + 250 IOI prompts, 10 SAE training prompts, 200 features, 500 full-batch epochs),
 // next to each phase's time at this machine's sgemm peak; on GPT-2-small-shaped random weights
-// and on the shipped zoo model when it is present. With python3-torch installed, also the
-// per-trial SAE training time of a faithful PyTorch port on the same data shape.
+// and on the shipped zoo model when it is present. With python3-torch installed, also our SAE
+// training against a faithful PyTorch port on the same data shape, in interleaved pairs (ours,
+// port, ours, port, ...) so that both sides of each ratio see the same machine state.
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "bench_util.h"
 #include "discovery/discover.h"
+#include "discovery/sae_method.h"
+#include "interp/head_outputs.h"
 #include "model/init.h"
 #include "model/process_weights.h"
 #include "model/tokenizer.h"
@@ -49,6 +54,40 @@ double torch_sae_seconds(int rows, int d) {
                                std::to_string(rows) + " " + std::to_string(d));
 }
 
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+// One SAE training trial of ours (discover's trial: 10 training prompts, the paper's settings)
+// then one run of the PyTorch port on the same shape, `pairs` times; the per-pair ratios and
+// their median.
+void sae_against_torch(const Model& m, const TokenizedTask& task, int pairs) {
+  const Tensor pos = collect_head_outputs(m, task.clean, PositionChoice{});
+  const Tensor neg = collect_head_outputs(m, task.negative, PositionChoice{});
+  SaeMethodOptions so;
+  so.edges = false;
+  const int rows = so.train_prompts * m.cfg.n_heads_total();
+  std::printf("\nSAE training, one trial (%d rows x %d dims, %d features, %d epochs): ours and the "
+              "PyTorch port (bench/torch_sae_train.py), interleaved\n\n",
+              rows, m.cfg.d_model, so.sae.n_features, so.sae.epochs);
+  std::vector<double> ours, port, ratio;
+  for (int i = 0; i < pairs; ++i) {
+    const double s = run_sae_trial(pos, neg, m.cfg.n_heads, so, i).seconds_train;
+    const double t = torch_sae_seconds(rows, m.cfg.d_model);
+    if (t <= 0) {
+      std::printf("PyTorch port: python3-torch not installed, comparison skipped\n");
+      return;
+    }
+    if (i == 0) std::printf("| pair | ours (s) | PyTorch port (s) | ratio |\n|---|---|---|---|\n");
+    std::printf("| %d | %.3f | %.3f | %.1fx |\n", i + 1, s, t, t / s);
+    std::fflush(stdout);
+    ours.push_back(s), port.push_back(t), ratio.push_back(t / s);
+  }
+  std::printf("| median | %.3f | %.3f | %.1fx |\n", median(ours), median(port), median(ratio));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -72,9 +111,7 @@ int main(int argc, char** argv) {
     Model small = random_model(preset_config("toy-gpt2-4l"), 1);
     process_weights(small);
     bench_model("toy-gpt2-4l-shaped random weights", small, ioi, peak, 500);
-    double torch_s = torch_sae_seconds(10 * small.cfg.n_heads_total(), small.cfg.d_model);
-    if (torch_s > 0) std::printf("PyTorch port, SAE training for one trial on the same shape: %.3f s\n", torch_s);
-    else std::printf("PyTorch port: python3-torch not installed, row skipped\n");
+    sae_against_torch(small, ioi, 5);
   }
   if (!quick) {
     Model g = random_model(preset_config("gpt2-small"), 1);
