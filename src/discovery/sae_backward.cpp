@@ -65,6 +65,32 @@ float relu_row(float* f, int64_t F, int32_t* nnz) {
   return sum;
 }
 
+// Over the chunks of `rows`: residual(i) writes r_i (and whatever else the caller does per row);
+// then r_i's squared norm is added to its chunk's chunk_sq and r_i to its chunk's column sums
+// (chunk_colsum), both in row order.
+template <class Residual>
+void residual_rows(Range rows, SaeWorkspace& ws, Residual&& residual) {
+  const int64_t d = ws.d;
+  const Range ks = ws.chunks_of(rows);
+  for (int64_t k = ks.begin; k < ks.end; ++k) {
+    double acc = 0;
+    double* col = ws.chunk_colsum.data() + k * d;
+    std::fill(col, col + d, 0.0);
+    for (int64_t i = ws.chunk(k).begin; i < ws.chunk(k).end; ++i) {
+      residual(i);
+      const float* ri = ws.r.data() + i * d;
+      float s = 0.0f;
+#pragma omp simd reduction(+ : s)
+      for (int64_t e = 0; e < d; ++e) {
+        s += ri[e] * ri[e];
+        col[e] += ri[e];
+      }
+      acc += s;
+    }
+    ws.chunk_sq[k] = acc;
+  }
+}
+
 // Row-local dense products for one block of rows: r = f W_dec^T + b_pre - X (with squared
 // error per chunk) and dL/dpre = (alpha r W_dec + l1/n) * [f > 0].
 void dense_rows(const float* X, const Params& p, float alpha, float l1n, Range rows,
@@ -76,26 +102,12 @@ void dense_rows(const float* X, const Params& p, float alpha, float l1n, Range r
   float* df = ws.df.data() + rows.begin * F;
   const float* b_pre = p.b_pre;
   sgemm(false, true, m, d, F, 1.0f, f, F, p.W_dec, F, 0.0f, r, d);
-  const Range ks = ws.chunks_of(rows);
-  for (int64_t k = ks.begin; k < ks.end; ++k) {
-    double acc = 0;
-    double* col = ws.chunk_colsum.data() + k * d;
-    std::fill(col, col + d, 0.0);
-    for (int64_t i = ws.chunk(k).begin; i < ws.chunk(k).end; ++i) {
-      float* ri = ws.r.data() + i * d;
-      const float* xi = X + i * d;
-      float s = 0.0f;
-#pragma omp simd reduction(+ : s)
-      for (int64_t e = 0; e < d; ++e) {
-        const float v = ri[e] + b_pre[e] - xi[e];
-        ri[e] = v;
-        s += v * v;
-        col[e] += v;
-      }
-      acc += s;
-    }
-    ws.chunk_sq[k] = acc;
-  }
+  residual_rows(rows, ws, [&](int64_t i) {
+    float* ri = ws.r.data() + i * d;
+    const float* xi = X + i * d;
+#pragma omp simd
+    for (int64_t e = 0; e < d; ++e) ri[e] = ri[e] + b_pre[e] - xi[e];
+  });
   sgemm(false, false, m, F, d, alpha, r, d, p.W_dec, F, 0.0f, df, F);
   // A bit mask rather than `f > 0 ? df + l1n : 0`: under GCC's default -ftrapping-math the
   // conditional add stays a branch and the loop does not vectorise. f >= 0, so f > 0 iff its
@@ -192,37 +204,23 @@ void sparse_rows(const float* X, const Params& p, float alpha, float l1n, Range 
                  SaeWorkspace& ws) {
   const int64_t d = ws.d, F = ws.F;
   const float* atoms = ws.W_decT.data();
-  const Range ks = ws.chunks_of(rows);
-  for (int64_t k = ks.begin; k < ks.end; ++k) {
-    double acc = 0;
-    double* col = ws.chunk_colsum.data() + k * d;
-    std::fill(col, col + d, 0.0);
-    for (int64_t i = ws.chunk(k).begin; i < ws.chunk(k).end; ++i) {
-      const float* fi = ws.f.data() + i * F;
-      const int32_t* feats = ws.row_feat.data() + i * F;
-      const int32_t cnt = ws.row_cnt[i] = active_features(fi, F, ws.row_feat.data() + i * F);
-      float* ri = ws.r.data() + i * d;
-      weighted_sum(
-          ri, {0, d}, cnt,
-          [&](int32_t t) { return Term{fi[feats[t]], atoms + feats[t] * d}; }, p.b_pre, X + i * d);
-      float s = 0.0f;
-#pragma omp simd reduction(+ : s)
-      for (int64_t e = 0; e < d; ++e) {
-        s += ri[e] * ri[e];
-        col[e] += ri[e];
-      }
-      acc += s;
-      float* gi = ws.df.data() + i * F;
-      for (int32_t t = 0; t < cnt; ++t) {
-        const float* a = atoms + feats[t] * d;
-        float dot = 0.0f;
+  residual_rows(rows, ws, [&](int64_t i) {
+    const float* fi = ws.f.data() + i * F;
+    int32_t* feats = ws.row_feat.data() + i * F;
+    const int32_t cnt = ws.row_cnt[i] = active_features(fi, F, feats);
+    float* ri = ws.r.data() + i * d;
+    weighted_sum(
+        ri, {0, d}, cnt,
+        [&](int32_t t) { return Term{fi[feats[t]], atoms + feats[t] * d}; }, p.b_pre, X + i * d);
+    float* gi = ws.df.data() + i * F;
+    for (int32_t t = 0; t < cnt; ++t) {
+      const float* a = atoms + feats[t] * d;
+      float dot = 0.0f;
 #pragma omp simd reduction(+ : dot)
-        for (int64_t e = 0; e < d; ++e) dot += ri[e] * a[e];
-        gi[feats[t]] = alpha * dot + l1n;
-      }
+      for (int64_t e = 0; e < d; ++e) dot += ri[e] * a[e];
+      gi[feats[t]] = alpha * dot + l1n;
     }
-    ws.chunk_sq[k] = acc;
-  }
+  });
 }
 
 // Rows of each feature in ascending order (counting sort over the row lists; O(nnz + n + F)).
