@@ -3,13 +3,13 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <exception>
 
 #include "interp/faithfulness.h"
 #include "interp/metrics.h"
 #include "interp/path_patching.h"
 #include "interp/task_metric.h"
 #include "ops/error.h"
+#include "ops/parallel.h"
 
 namespace cs {
 
@@ -51,23 +51,15 @@ std::vector<double> metrics_without_each(const Model& m, const TokenizedTask& me
     std::vector<size_t> trials;
     for (size_t i = 0; i < keep.size(); ++i)
       if (keep[i] / H == l) trials.push_back(i);
-    std::exception_ptr failed;
-#pragma omp parallel for schedule(dynamic, 1) if (trials.size() > 1)
-    for (size_t j = 0; j < trials.size(); ++j) {
-      try {
-        const size_t i = trials[j];
-        HeadSet abl = ablated;
-        abl.heads.push_back({l, keep[i] % H});
-        Hooks hk;
-        add_ablation_hooks(hk, m, src, abl);
-        ForwardOptions fo{LogitsAt::Last, -1, l, l > 0 ? &resid : nullptr, columns.empty() ? nullptr : &columns};
-        out[i] = mean(task_metric(metric_task, forward(m, clean, &hk, fo)));
-      } catch (...) {
-#pragma omp critical(reference_circuit_error)
-        if (!failed) failed = std::current_exception();
-      }
-    }
-    if (failed) std::rethrow_exception(failed);
+    parallel_jobs(trials.size(), [&](size_t j) {
+      const size_t i = trials[j];
+      HeadSet abl = ablated;
+      abl.heads.push_back({l, keep[i] % H});
+      Hooks hk;
+      add_ablation_hooks(hk, m, src, abl);
+      ForwardOptions fo{LogitsAt::Last, -1, l, l > 0 ? &resid : nullptr, columns.empty() ? nullptr : &columns};
+      out[i] = mean(task_metric(metric_task, forward(m, clean, &hk, fo)));
+    });
   }
   return out;
 }

@@ -2,13 +2,13 @@
 
 #include <algorithm>
 #include <cmath>
-#include <exception>
 #include <numeric>
 
 #include "interp/metrics.h"
 #include "interp/task_metric.h"
 #include "model/transformer.h"
 #include "ops/error.h"
+#include "ops/parallel.h"
 
 namespace cs {
 
@@ -28,21 +28,13 @@ std::vector<double> circuit_metrics(const Model& m, const TokenizedTask& task,
   const std::vector<int> columns = metric_columns(task);
   const TokenizedTask metric_task = columns.empty() ? task : on_columns(task, columns);
   std::vector<double> out(keeps.size(), 0.0);
-  std::exception_ptr failed;
-#pragma omp parallel for schedule(dynamic, 1) if (keeps.size() > 1)
-  for (size_t i = 0; i < keeps.size(); ++i) {
-    try {
-      Hooks hooks;
-      add_ablation_hooks(hooks, m, src, complement(m, keeps[i]));
-      ForwardOptions fo{LogitsAt::Last};
-      if (!columns.empty()) fo.vocab_columns = &columns;
-      out[i] = mean(task_metric(metric_task, forward(m, clean, &hooks, fo)));
-    } catch (...) {
-#pragma omp critical(circuit_metrics_error)
-      if (!failed) failed = std::current_exception();
-    }
-  }
-  if (failed) std::rethrow_exception(failed);
+  parallel_jobs(keeps.size(), [&](size_t i) {
+    Hooks hooks;
+    add_ablation_hooks(hooks, m, src, complement(m, keeps[i]));
+    ForwardOptions fo{LogitsAt::Last};
+    if (!columns.empty()) fo.vocab_columns = &columns;
+    out[i] = mean(task_metric(metric_task, forward(m, clean, &hooks, fo)));
+  });
   return out;
 }
 
