@@ -157,19 +157,25 @@ bool holds_any(const std::vector<int>& ids, const std::vector<int>& sorted) {
                      [&](int id) { return std::binary_search(sorted.begin(), sorted.end(), id); });
 }
 
+// 400 documents (seed 3) with share 0.1 of kind `other` and 0.5 of kind `kind`, after checking
+// that a zero share of `kind` leaves the corpus as it is without it.
+Corpus with_half_share(const Tokenizer& tok, int other, int kind) {
+  CorpusOptions o;
+  o.n_docs = 400;
+  o.seed = 3;
+  o.mix[other] = 0.1;
+  const Corpus base = make_corpus(tok, o);
+  o.mix[kind] = 0.0;
+  EXPECT_EQ(make_corpus(tok, o).docs, base.docs) << "a zero share of kind " << kind;
+  o.mix[kind] = 0.5;
+  return make_corpus(tok, o);
+}
+
 // Recaps (the seventh kind): running text that reads the same list of distinct words out twice,
 // with held-out words among them, so held-out words recur in lists; a zero share changes nothing.
 TEST(Corpus, RecapsReadTheSameListTwiceWithHeldOutWords) {
   const Tokenizer& tok = gpt2_tok();
-  CorpusOptions o;
-  o.n_docs = 400;
-  o.seed = 3;
-  o.mix[5] = 0.1;
-  const Corpus base = make_corpus(tok, o);
-  o.mix[6] = 0.0;
-  EXPECT_EQ(make_corpus(tok, o).docs, base.docs);
-  o.mix[6] = 0.5;
-  const Corpus c = make_corpus(tok, o);
+  const Corpus c = with_half_share(tok, 5, 6);
   const std::vector<int> held = lexicon_pool_split(tok, true);
   int recaps = 0, with_held = 0;
   for (size_t i = 0; i < c.docs.size(); ++i) {
@@ -197,15 +203,7 @@ TEST(Corpus, RecapsReadTheSameListTwiceWithHeldOutWords) {
 // words, the first word read back not always the list's first; a zero share changes nothing.
 TEST(Corpus, RecapTailsReadBackTheEndOfTheListFromAnyWord) {
   const Tokenizer& tok = gpt2_tok();
-  CorpusOptions o;
-  o.n_docs = 400;
-  o.seed = 3;
-  o.mix[6] = 0.1;
-  const Corpus base = make_corpus(tok, o);
-  o.mix[7] = 0.0;
-  EXPECT_EQ(make_corpus(tok, o).docs, base.docs);
-  o.mix[7] = 0.5;
-  const Corpus c = make_corpus(tok, o);
+  const Corpus c = with_half_share(tok, 6, 7);
   const std::vector<int> held = lexicon_pool_split(tok, true);
   int tails = 0, mid_start = 0, with_held = 0;
   for (size_t i = 0; i < c.docs.size(); ++i) {
