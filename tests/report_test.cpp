@@ -11,10 +11,11 @@
 #include <nlohmann/json.hpp>
 #include <regex>
 
-#include "discovery/code_scores.h"
+#include "sae/code_scores.h"
 #include "ops/error.h"
 #include "report/report_html.h"
 #include "report/svg.h"
+#include "report/text_table.h"
 
 namespace fs = std::filesystem;
 
@@ -374,4 +375,21 @@ TEST(Report, HtmlShowsEffectiveSettingsAndLabelledEvaluation) {
   // The ranking and the paper's score each get a heatmap when they differ.
   EXPECT_EQ(count(html, "<svg class=\"heatmap\""), 2u);
   EXPECT_NE(html.find("|P\\N| (sizes the circuit)"), std::string::npos);
+}
+
+// Terminal tables align by characters, not bytes: "±" is two bytes of UTF-8, and a column padded
+// by printf's byte widths shifted every row that had one. Numeric columns right-align.
+TEST(TextTable, AlignsUtf8CellsAndRightAlignsNumbers) {
+  cs::TextTable t({"method", "node AUC", "seconds"});
+  t.row({"sae", "0.817 ± 0.069", "0.31 ± 0.07"});
+  t.row({"patching", "0.923", "1.69"});
+  t.row({"sp", "0.868 ± 0.013", "67.15 ± 21.70"});
+  const std::string s = t.str();
+  std::vector<std::string> lines;
+  for (size_t a = 0, b; (b = s.find('\n', a)) != std::string::npos; a = b + 1) lines.push_back(s.substr(a, b - a));
+  ASSERT_EQ(lines.size(), 4u);
+  // The last column is right-aligned, so every line ends at the same character column.
+  for (const std::string& l : lines) EXPECT_EQ(cs::TextTable::width(l), cs::TextTable::width(lines[0])) << l;
+  EXPECT_EQ(lines[2], "patching          0.923           1.69");
+  EXPECT_EQ(cs::TextTable::width("0.817 ± 0.069"), 13u);
 }

@@ -7,6 +7,8 @@
 #include "cli/progress.h"
 #include "cli/task_flags.h"
 #include "compare/compare.h"
+#include "interp/task_metric.h"
+#include "report/compare_report.h"
 #include "model/model.h"
 #include "model/save.h"
 #include "model/tokenizer.h"
@@ -17,25 +19,29 @@ namespace cs {
 int cmd_compare(int argc, char** argv) {
   Args a("compare",
          "Run the SAE method and the baselines on the same model, prompts and ground truth, and print\n"
-         "one table: node ROC AUC, edge AUC (head->head and head->logits), precision/recall/F1 and faithfulness at the\n"
-         "ground truth's size, and wall time (mean ± std over trials for stochastic methods).");
+         "one table: node ROC AUC, edge AUC (head->head and head->logits), precision and faithfulness of the\n"
+         "top k heads (k = the truth's size), the faithfulness curve's CPR and CMD, and wall time (mean ± std\n"
+         "over trials for stochastic methods). Without a truth: CPR, CMD, time and each method's ranking.");
   a.positional("MODEL", "Hugging Face model directory")
       .flag("task", "ioi", "ioi, greater-than, docstring, induction, or a .jsonl file")
-      .flag("truth", "", "ground truth: name (data/truth), file; default MODEL/circuits/TASK.json")
+      .flag("truth", "", "ground truth: name (data/truth), file, or none; default MODEL/circuits/TASK.json")
       .flag("methods", "sae,sae-confirmed,patching,acdc,eap,eap-ig,hisp,sp", "comma-separated methods")
       .flag("trials", "3", "trials of the stochastic methods (sae, sae-confirmed, sp)")
       .flag("prompts", "250", "task prompts generated (SAE: positives and as many negatives)")
       .flag("method-prompts", "100", "prompts the baselines use")
-      .flag("ablation", "resample", "baselines' ablation: resample, mean or zero")
+      .flag("ablation", "resample", "the baselines' ablation: resample, mean or zero (faithfulness: --faith-ablation)")
       .flag("tau", "0.01", "ACDC threshold")
       .flag("acdc-sweep", "0", "ACDC runs at this many thresholds log-spaced over [1e-4, 0.3] (the paper's\n"
             "                            ROC; scores = largest tau keeping the head); 0: one run at --tau")
       .flag("steps", "5", "EAP-IG integration steps")
       .flag("sp-steps", "200", "subnetwork probing optimisation steps")
       .flag("faith-prompts", "100", "prompts for faithfulness")
+      .flag("faith-ablation", "mean", "faithfulness ablation of every method: mean (discover's default), resample, zero")
+      .toggle("no-faithfulness", "skip the faithfulness curves")
       .flag("seed", "0", "seed")
       .flag("induction-words", "", kInductionWordsHelp)
-      .toggle("prepend-bos", "prepend BOS to every prompt")
+      .toggle("prepend-bos", kPrependBosHelp)
+      .toggle("no-prepend-bos", kNoPrependBosHelp)
       .flag("out", "", "write compare.md, compare.json and compare.html here");
   if (!a.parse(argc, argv)) return 0;
   CompareOptions o;
@@ -43,11 +49,12 @@ int cmd_compare(int argc, char** argv) {
   for (std::string m; std::getline(ss, m, ',');) {
     bool ok = false;
     for (auto& k : known_methods()) ok |= k == m;
-    if (!ok) throw UsageError("compare: unknown method '" + m + "' (sae, patching, acdc, eap, eap-ig, hisp, sp)");
+    if (!ok) throw UsageError("compare: unknown method '" + m + "' (sae, sae-confirmed, patching, acdc, eap, eap-ig, hisp, sp)");
     o.methods.push_back(m);
   }
   Model m = load_model(a.str("MODEL"), {.process_weights = true});
   Tokenizer tok = Tokenizer::for_model_dir(a.str("MODEL"));
+  const BosChoice bos = bos_from_flags(a, a.str("MODEL"), tok);
   TokenizedTask task = task_from_flags(a, tok, a.str("MODEL"));
   std::optional<GroundTruth> truth = resolve_truth(a.str("truth"), a.str("MODEL"), task.name);
   o.trials = a.integer("trials");
@@ -60,24 +67,41 @@ int cmd_compare(int argc, char** argv) {
   o.settings.params["sp_steps"] = a.integer("sp-steps");
   o.sae.sae.sae.l1 = task.name == "docstring" ? 0.05f : 0.02f;
   o.faith.n_prompts = a.integer("faith-prompts");
-  o.faith.ablation = AblationKind::Mean;
-  ProgressBar bar;
+  o.faith.ablation = parse_ablation_kind(a.str("faith-ablation"));
+  o.faithfulness = !a.on("no-faithfulness");
+
+  CompareInfo info;
+  info.model = a.str("MODEL");
+  info.task = task.name;
+  info.truth = truth ? truth->name : "";
+  info.metric = metric_label(task);
+  info.method_ablation = to_string(o.settings.ablation);
+  info.faith_ablation = to_string(o.faith.ablation);
+  info.bos = std::string(bos.prepend ? "prepended" : "not prepended") + " (" + bos.why + ")";
+  info.n_layers = m.cfg.n_layers;
+  info.n_heads = m.cfg.n_heads;
+  info.trials = o.trials;
+  if (truth) info.truth_heads = head_labels(*truth, m.cfg.n_layers, m.cfg.n_heads);
+
+  std::printf("model %s, task %s (metric: %s), truth %s, BOS %s\n", info.model.c_str(), task.name.c_str(),
+              info.metric.c_str(), truth ? truth->name.c_str() : "none", info.bos.c_str());
+  std::printf("%zu methods; baselines ablate by %s; faithfulness: %s\n", o.methods.size(), info.method_ablation.c_str(),
+              !o.faithfulness ? "off" : task.corrupt.empty() ? "not computed (no corrupt prompts)"
+                                                             : (info.faith_ablation + " ablation, as discover's default").c_str());
+  std::fflush(stdout);
+  ProgressBar bar(/*eta=*/true, /*every_phase=*/true);
   o.progress = [&](const std::string& p, double f) { bar.update(p, f); };
   std::vector<MethodRow> rows = compare(m, task, truth ? &*truth : nullptr, o);
   bar.finish();
-  std::printf("model %s, task %s, truth %s\n\n%s", a.str("MODEL").c_str(), task.name.c_str(),
-              truth ? truth->name.c_str() : "none", compare_table(rows, false).c_str());
-  if (truth)
-    std::printf("\nedge AUC: against the truth's edges, over every head -> later head edge (q/k/v merged) and\n"
-                "head -> logits edge; \"(pairs)\": the method scores no logit edges, head -> head only;\n"
-                "\"-\": no truth edge among the method's candidates.\n");
+  std::printf("\n%s\n%s", compare_table(rows, info, false).c_str(), compare_notes(rows, info).c_str());
+  if (truth) std::printf("\nrankings (best first):\n%s", compare_rankings(rows, info, 12).c_str());
   if (!a.str("out").empty()) {
     namespace fs = std::filesystem;
     fs::create_directories(a.str("out"));
-    const std::string tn = truth ? truth->name : "";
-    write_file_atomic((fs::path(a.str("out")) / "compare.md").string(), compare_table(rows, true));
-    write_file_atomic((fs::path(a.str("out")) / "compare.json").string(), compare_json(rows, a.str("MODEL"), task.name, tn));
-    write_file_atomic((fs::path(a.str("out")) / "compare.html").string(), compare_html(rows, a.str("MODEL"), task.name, tn));
+    write_file_atomic((fs::path(a.str("out")) / "compare.md").string(),
+                      compare_table(rows, info, true) + "\n" + compare_notes(rows, info));
+    write_file_atomic((fs::path(a.str("out")) / "compare.json").string(), compare_json(rows, info));
+    write_file_atomic((fs::path(a.str("out")) / "compare.html").string(), compare_html(rows, info));
     std::printf("\nwrote %s/{compare.md,compare.json,compare.html}\n", a.str("out").c_str());
   }
   return 0;

@@ -13,7 +13,7 @@
 #include "ops/error.h"
 #include "report/circuit_report.h"
 #include "report/text_table.h"
-#include "discovery/code_scores.h"
+#include "sae/code_scores.h"
 
 namespace cs {
 

@@ -29,7 +29,8 @@ int cmd_reference_circuit(int argc, char** argv) {
       .flag("name", "", "name recorded in the file (default MODELNAME-TASK)")
       .toggle("no-edges", "skip path patching")
       .flag("induction-words", "", kInductionWordsHelp)
-      .toggle("prepend-bos", "prepend BOS to every prompt")
+      .toggle("prepend-bos", kPrependBosHelp)
+      .toggle("no-prepend-bos", kNoPrependBosHelp)
       .flag("out", "", "ground-truth JSON file to write");
   if (!a.parse(argc, argv)) return 0;
   if (a.str("out").empty()) throw UsageError("reference-circuit: --out FILE is required");

@@ -94,7 +94,7 @@ DiscoverResult discover(const Model& m, const TokenizedTask& task, const Discove
   r.n_negative = static_cast<int>(neg.dim(0));
 
   SaeMethodOptions so = opts.sae;
-  so.edges = opts.level == Level::Edge;
+  so.edges = opts.level == Level::Edge || opts.pair_scores;
   for (int t = 0; t < opts.trials; ++t) {
     report("SAE trials", double(t) / opts.trials);
     SaeTrial trial = run_sae_trial(pos, neg, H, so, opts.seed + t);

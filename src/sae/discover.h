@@ -25,6 +25,7 @@ struct DiscoverOptions {
   int trials = 1;
   uint64_t seed = 0;                // trial t uses seed + t
   Level level = Level::Node;
+  bool pair_scores = false;         // node level: also the head-pair scores (SaeTrial::edge_U)
   // Node ranking: "paper" |P \ N| (O'Neill & Bui), "null" the null-corrected score of
   // code_null.h, "causal" the null-corrected score confirmed by one attribution-patching pass
   // (mean of the two normalised ranks; see discover.cpp), "confirmed" the paper's score confirmed
