@@ -9,6 +9,7 @@
 #include "compare/compare.h"
 #include "interp/task_metric.h"
 #include "report/compare_report.h"
+#include "report/text_table.h"
 #include "model/model.h"
 #include "model/save.h"
 #include "model/tokenizer.h"
@@ -93,7 +94,20 @@ int cmd_compare(int argc, char** argv) {
   o.progress = [&](const std::string& p, double f) { bar.update(p, f); };
   std::vector<MethodRow> rows = compare(m, task, truth ? &*truth : nullptr, o);
   bar.finish();
-  std::printf("\n%s\n%s", compare_table(rows, info, false).c_str(), compare_notes(rows, info).c_str());
+  // Notes wrapped at 100 columns, continuation lines indented.
+  std::string notes;
+  std::istringstream in(compare_notes(rows, info));
+  for (std::string line; std::getline(in, line);) {
+    size_t col = 0;
+    std::istringstream words(line);
+    for (std::string w; words >> w;) {
+      if (col > 0 && col + 1 + TextTable::width(w) > 100) notes += "\n  ", col = 2;
+      else if (col > 0) notes += ' ', ++col;
+      notes += w, col += TextTable::width(w);
+    }
+    notes += '\n';
+  }
+  std::printf("\n%s\n%s", compare_table(rows, info, false).c_str(), notes.c_str());
   if (truth) std::printf("\nrankings (best first):\n%s", compare_rankings(rows, info, 12).c_str());
   if (!a.str("out").empty()) {
     namespace fs = std::filesystem;

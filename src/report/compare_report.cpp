@@ -284,7 +284,7 @@ std::string compare_html(const std::vector<MethodRow>& rows, const CompareInfo& 
       ax.title = "Node ROC of the mean scores (legend: AUC of mean scores)";
       ax.x_label = "false positive rate", ax.y_label = "true positive rate";
       ax.x_lo = 0, ax.x_hi = 1, ax.y_lo = 0, ax.y_hi = 1, ax.diagonal = true;
-      ax.width = 620, ax.height = 460;
+      ax.width = 560, ax.height = 460, ax.legend_right = true;
       h << "<h2 id=\"roc\">ROC curves</h2>\n" << svg_line_plot(all, ax);
       h << "<h3 id=\"roc-per-method\">One plot per method</h3>\n<div class=\"grid\">\n";
       for (size_t i = 0; i < rows.size(); ++i) {
@@ -318,12 +318,19 @@ std::string compare_html(const std::vector<MethodRow>& rows, const CompareInfo& 
     }
   if (!curves.empty()) {
     const int k = rows.empty() ? 0 : rows.front().k;
-    auto axes = [&](const std::string& title, int w, int ht) {
+    // One y range for every faithfulness plot, so the small ones compare at a glance.
+    double lo = 0, hi = 1;
+    for (const Series& s : curves)
+      for (double y : s.y)
+        if (std::isfinite(y)) lo = std::min(lo, y), hi = std::max(hi, y);
+    lo = std::floor(lo * 2) / 2, hi = std::ceil(hi * 2) / 2;
+    auto axes = [&](const std::string& title, int w, int ht, bool small) {
       PlotAxes a;
       a.title = title;
-      a.x_label = "heads kept, best first (the rest " + info.faith_ablation + "-ablated)";
-      a.y_label = "(metric - ablated) / (full - ablated)";
-      a.x_lo = 0, a.x_hi = HT, a.width = w, a.height = ht;
+      a.x_label = small ? "heads kept (rest ablated)" : "heads kept, best first (the rest " + info.faith_ablation + "-ablated)";
+      a.y_label = small ? "normalised metric" : "(metric - ablated) / (full - ablated)";
+      a.x_lo = 0, a.x_hi = HT, a.y_lo = lo, a.y_hi = hi, a.width = w, a.height = ht;
+      a.legend_right = !small;
       if (k > 0) a.vlines = {static_cast<double>(k)}, a.vline_labels = {"k = " + std::to_string(k) + " (truth)"};
       return a;
     };
@@ -331,14 +338,14 @@ std::string compare_html(const std::vector<MethodRow>& rows, const CompareInfo& 
       << xml_escape("The metric (" + info.metric + ") with only the top heads of each method's mean ranking kept, "
                     "normalised: 0 = every head ablated, 1 = the full model.")
       << "</p>\n"
-      << svg_line_plot(curves, axes("Faithfulness along each ranking (legend: CPR)", 620, 460));
+      << svg_line_plot(curves, axes("Faithfulness along each ranking (legend: CPR)", 560, 460, false));
     h << "<h3 id=\"faithfulness-per-method\">One plot per method</h3>\n<div class=\"grid\">\n";
     for (Series s : curves) {
       const std::string name = s.label.substr(0, s.label.find(" (CPR"));
       s.label = s.label.substr(name.size() + 2, s.label.size() - name.size() - 3);
       s.markers = true;
       Series one{"", {0.0, static_cast<double>(HT)}, {1.0, 1.0}, "#999", true, false};
-      h << svg_line_plot({s, one}, axes(name, 280, 240));
+      h << svg_line_plot({s, one}, axes(name, 280, 240, true));
     }
     h << "</div>\n";
   }

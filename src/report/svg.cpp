@@ -111,6 +111,10 @@ std::string series_dash(int i) {
 std::string svg_line_plot(const std::vector<Series>& series, const PlotAxes& a) {
   const double L = 58, R = 16, T = a.title.empty() ? 12 : 30, B = 44;
   const double pw = a.width - L - R, ph = a.height - T - B;
+  size_t legend_chars = 0;
+  for (const Series& s : series) legend_chars = std::max(legend_chars, s.label.size());
+  const double legend_w = 34 + 6.2 * static_cast<double>(legend_chars);
+  const int svg_w = a.legend_right && legend_chars > 0 ? a.width + static_cast<int>(std::ceil(legend_w)) + 8 : a.width;
   double x0 = a.x_lo, x1 = a.x_hi, y0 = a.y_lo, y1 = a.y_hi;
   if (!(x0 < x1)) auto_range(series, true, x0, x1);
   if (!(y0 < y1)) auto_range(series, false, y0, y1);
@@ -118,7 +122,7 @@ std::string svg_line_plot(const std::vector<Series>& series, const PlotAxes& a) 
   auto py = [&](double y) { return T + ph - (y - y0) / (y1 - y0) * ph; };
 
   std::ostringstream o;
-  open_svg(o, a.width, a.height, "plot");
+  open_svg(o, svg_w, a.height, "plot");
   if (!a.title.empty()) text(o, a.width / 2.0, 18, a.title, "middle", " font-size=\"13\" font-weight=\"bold\"");
   for (double t : ticks(x0, x1)) {
     o << "<line x1=\"" << f1(px(t)) << "\" y1=\"" << f1(T) << "\" x2=\"" << f1(px(t)) << "\" y2=\"" << f1(T + ph)
@@ -169,10 +173,8 @@ std::string svg_line_plot(const std::vector<Series>& series, const PlotAxes& a) 
            " font-size=\"10\" fill=\"#444\"");
   }
   if (!legend.empty() && a.legend) {
-    size_t chars = 0;
-    for (auto& [c, s] : legend) chars = std::max(chars, s->label.size());
-    const double lw = 34 + 6.2 * static_cast<double>(chars), lh = 8 + 16.0 * static_cast<double>(legend.size());
-    const double lx = L + pw - lw - 6, ly = T + ph - lh - 6;
+    const double lw = legend_w, lh = 8 + 16.0 * static_cast<double>(legend.size());
+    const double lx = a.legend_right ? L + pw + 12 : L + pw - lw - 6, ly = a.legend_right ? T : T + ph - lh - 6;
     o << "<g class=\"legend\"><rect x=\"" << f1(lx) << "\" y=\"" << f1(ly) << "\" width=\"" << f1(lw)
       << "\" height=\"" << f1(lh) << "\" fill=\"#fff\" fill-opacity=\"0.9\" stroke=\"#ccc\"/>\n";
     for (size_t i = 0; i < legend.size(); ++i) {
@@ -195,7 +197,10 @@ std::string svg_heatmap(const HeatmapSpec& s) {
   const int rows = std::max(0, s.rows), cols = std::max(0, s.cols);
   const double cell = std::clamp(520.0 / std::max(1, cols), 10.0, 28.0);
   const double L = 52, T = s.title.empty() ? 30 : 54, barw = 12, R = 84;
-  const double w = L + cell * cols + R, legend_h = (s.outlined_legend.empty() && s.marked_legend.empty()) ? 0 : 22;
+  const double legend_w = (s.outlined_legend.empty() ? 0 : 30 + 6.2 * static_cast<double>(s.outlined_legend.size())) +
+                          (s.marked_legend.empty() ? 0 : 15 + 6.2 * static_cast<double>(s.marked_legend.size()));
+  const double w = std::max(L + cell * cols + R, L + legend_w + 8);
+  const double legend_h = (s.outlined_legend.empty() && s.marked_legend.empty()) ? 0 : 22;
   const double h = T + cell * rows + 14 + legend_h;
   double lo = INFINITY, hi = -INFINITY;
   for (double v : s.values)
@@ -227,10 +232,14 @@ std::string svg_heatmap(const HeatmapSpec& s) {
   for (int r = 0; r < rows; ++r)
     for (int c = 0; c < cols; ++c) {
       const size_t i = static_cast<size_t>(r) * cols + c;
-      if (at(s.outlined, i))
+      if (at(s.outlined, i)) {
+        // Black on white, so the outline shows on dark and light cells alike.
+        o << "<rect x=\"" << f1(L + cell * c + 1.5) << "\" y=\"" << f1(T + cell * r + 1.5) << "\" width=\""
+          << f1(cell - 3) << "\" height=\"" << f1(cell - 3) << "\" fill=\"none\" stroke=\"#fff\" stroke-width=\"3\"/>\n";
         o << "<rect class=\"outline\" x=\"" << f1(L + cell * c + 1) << "\" y=\"" << f1(T + cell * r + 1)
           << "\" width=\"" << f1(cell - 2) << "\" height=\"" << f1(cell - 2)
-          << "\" fill=\"none\" stroke=\"#000\" stroke-width=\"2\"/>\n";
+          << "\" fill=\"none\" stroke=\"#000\" stroke-width=\"1.6\"/>\n";
+      }
       if (at(s.marked, i))
         o << "<circle class=\"mark\" cx=\"" << f1(L + cell * (c + 0.5)) << "\" cy=\"" << f1(T + cell * (r + 0.5))
           << "\" r=\"" << f1(std::max(2.0, cell * 0.15)) << "\" fill=\"#fff\" stroke=\"#000\" stroke-width=\"0.8\"/>\n";

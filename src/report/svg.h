@@ -43,7 +43,9 @@ struct PlotAxes {
   // Vertical reference lines (e.g. the chosen circuit size) at these x, each labelled at its top.
   std::vector<double> vlines;
   std::vector<std::string> vline_labels;
-  bool legend = true;         // false: no legend box (small multiples titled by their series)
+  bool legend = true;         // false: no legend box
+  bool legend_right = false;  // the legend beside the frame (the SVG grows by its width), not over
+                              // the curves: for plots of many series
 };
 
 // Line plot of several series in one frame with ticks, labels and a legend (bottom right).
