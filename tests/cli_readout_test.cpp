@@ -398,3 +398,22 @@ TEST(CompareReadout, EightMethodsTableAndPage) {
   for (size_t p = html.find("<svg class=\"plot\""); p != std::string::npos; p = html.find("<svg class=\"plot\"", p + 1)) ++plots;
   EXPECT_EQ(plots, 2u + 16u);
 }
+
+// reference-circuit's notes give their numbers in the task's metric, on prompts with or without
+// BOS: both are written down (the file once said "full metric 0.9970" and nothing more); info
+// says what BOS the commands use by default.
+TEST(OtherReadouts, ReferenceCircuitNotesAndInfoSayMetricAndBos) {
+  TempDir tmp;
+  const fs::path out = tmp.path / "truth.json";
+  const Result r = run("reference-circuit '" + kModel + "' --task induction --prompts 10 --no-edges --out '" + out.string() + "'", tmp);
+  ASSERT_EQ(r.rc, 0) << r.err;
+  const nlohmann::json j = json_file(out);
+  ASSERT_TRUE(j["notes"].is_array());
+  EXPECT_EQ(j["notes"][0].get<std::string>(),
+            "metric: accuracy: answer logit above the wrong token's (chance 0.5); 10 prompts (seed 12345), BOS not "
+            "prepended (default_prepend_bos in the model's config.json)");
+  const Result i = run("info '" + kModel + "'", tmp);
+  EXPECT_NE(i.out.find("BOS not prepended by default (default_prepend_bos in the model's config.json"), std::string::npos) << i.out;
+  const Result t = run("info '" + kTiny + "'", tmp);
+  EXPECT_NE(t.out.find("BOS prepended by default (TransformerLens's default"), std::string::npos) << t.out;
+}
