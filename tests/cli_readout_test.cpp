@@ -16,6 +16,8 @@
 #include <set>
 #include <sstream>
 
+#include "support/cli_run.h"
+
 namespace fs = std::filesystem;
 
 namespace {
@@ -25,42 +27,10 @@ const std::string kTiny = CS_TEST_DATA "/gpt2-tiny";
 // Small settings: the readout is under test, not the method.
 const std::string kFast = " --prompts 60 --epochs 100 --faith-prompts 30";
 
-struct Result {
-  int rc;
-  std::string out, err;
-};
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    path = fs::temp_directory_path() / ("cs_readout_test_" + std::to_string(::getpid()) + "_" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
-
-// Runs `circuitscan ARGS`; stderr to a file so the streams stay apart (stderr is not a terminal,
-// as in a batch job).
-Result run(const std::string& args, const TempDir& tmp) {
-  const fs::path err = tmp.path / "stderr.txt";
-  const std::string cmd = std::string("'") + CS_BINARY + "' " + args + " 2>'" + err.string() + "'";
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return {-1, "", "popen failed"};
-  std::string out;
-  char buf[4096];
-  for (size_t n; (n = fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
-  const int status = pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out, slurp(err)};
-}
+using cs_test::slurp;
+using cs_test::TempDir;
+using Result = cs_test::CliResult;
+Result run(const std::string& args, const TempDir& tmp) { return cs_test::run_cli(args, tmp); }
 
 std::vector<std::string> lines_of(const std::string& s) {
   std::vector<std::string> v;

@@ -15,18 +15,15 @@
 #include <regex>
 #include <sstream>
 
+#include "support/cli_run.h"
+
 namespace fs = std::filesystem;
 
 namespace {
 
 const std::string kModel = CS_SOURCE_DIR "/models/toy-gpt2-4l";
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using cs_test::slurp;
 
 // The Chromium binary on PATH, or "".
 std::string chromium() {
@@ -37,15 +34,7 @@ std::string chromium() {
   return "";
 }
 
-struct TempDir {
-  fs::path path;
-  explicit TempDir(const std::string& tag) {
-    path = fs::temp_directory_path() / ("cs_render_test_" + std::to_string(::getpid()) + "_" + tag);
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
+using cs_test::TempDir;
 
 int sh(const std::string& cmd) {
   const int status = std::system(cmd.c_str());

@@ -206,6 +206,11 @@ int cmd_discover(int argc, char** argv) {
     st.push_back({"task", task.name + " (" + std::to_string(r.n_positive) + " positive, " + std::to_string(r.n_negative) +
                               " negative prompts, seed " + std::to_string(o.seed) + ")"});
     st.push_back({"metric", metric});
+    if (task.name == "induction")
+      st.push_back({"induction words", !a.str("induction-words").empty() ? a.str("induction-words")
+                                       : std::filesystem::exists(own_induction_words_path(a.str("MODEL")))
+                                           ? own_induction_words_path(a.str("MODEL")) + " (the model's own)"
+                                           : "every plain word token of the vocabulary"});
     st.push_back({"BOS", std::string(bos.prepend ? "prepended" : "not prepended") + " (" + bos.why + ")"});
     st.push_back({"weights", a.on("no-process-weights") ? "raw" : "TransformerLens-processed (LayerNorm folded, centred)"});
     st.push_back({"level", level});

@@ -132,7 +132,7 @@ std::string report_html(const DiscoverResult& r, const RunInfo& info) {
   o << "</div>\n";
 
   // Heatmaps: the ranking, and the paper's score beside it when they differ.
-  auto heatmap = [&](const std::string& what, const std::vector<double>& mean, const std::vector<double>& sd) {
+  auto heatmap = [&](const std::string& what, const std::vector<double>& mean) {
     HeatmapSpec hm;
     hm.title = what + (trials > 1 ? " (mean over " + std::to_string(trials) + " trials)" : "");
     hm.rows = L, hm.cols = H, hm.values = mean, hm.outlined = in_circuit, hm.marked = truth;
@@ -144,11 +144,10 @@ std::string report_html(const DiscoverResult& r, const RunInfo& info) {
       if (!r.paper_softmax.empty()) t += ", softmax(" + paper + ") " + num(at(r.paper_softmax, h), "%.3g");
       hm.tooltips.push_back(t);
     }
-    (void)sd;
     return svg_heatmap(hm);
   };
-  o << "<h2 id=\"scores\">Head scores</h2>\n<div class=\"row\">" << heatmap(ranking, r.mean_scores, r.std_scores);
-  if (two_scores) o << heatmap(paper + " (sizes the circuit)", r.paper_scores, r.paper_std);
+  o << "<h2 id=\"scores\">Head scores</h2>\n<div class=\"row\">" << heatmap(ranking, r.mean_scores);
+  if (two_scores) o << heatmap(paper + " (sizes the circuit)", r.paper_scores);
   o << "</div>\n";
 
   // ROC and faithfulness side by side.
