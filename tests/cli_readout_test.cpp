@@ -387,3 +387,16 @@ TEST(OtherReadouts, ReferenceCircuitNotesAndInfoSayMetricAndBos) {
   const Result t = run("info '" + kTiny + "'", tmp);
   EXPECT_NE(t.out.find("BOS prepended by default (TransformerLens's default"), std::string::npos) << t.out;
 }
+
+// A truth without edges (greater-than's reference circuit) gets its own mark: the methods that do
+// score edges are not "missing" them. Before: a bare "-".
+TEST(CompareReadout, TruthWithoutEdgesIsSaidSo) {
+  TempDir tmp;
+  const Result r = run("compare '" + kModel + "' --task greater-than --methods eap --prompts 40 --method-prompts 20"
+                       " --faith-prompts 20", tmp);
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_NE(r.out.find("truth has none"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\"truth has none\": toy-gpt2-4l-greater-than lists no head -> head or head -> logits edge"),
+            std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("no truth edge"), std::string::npos) << r.out;
+}

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <sstream>
@@ -82,7 +83,11 @@ int cmd_compare(int argc, char** argv) {
   info.n_layers = m.cfg.n_layers;
   info.n_heads = m.cfg.n_heads;
   info.trials = o.trials;
-  if (truth) info.truth_heads = head_labels(*truth, m.cfg.n_layers, m.cfg.n_heads);
+  if (truth) {
+    info.truth_heads = head_labels(*truth, m.cfg.n_layers, m.cfg.n_heads);
+    const std::vector<bool> e = head_edge_labels(*truth, m.cfg.n_layers, m.cfg.n_heads);
+    info.truth_head_edges = static_cast<int>(std::count(e.begin(), e.end(), true));
+  }
 
   std::printf("model %s, task %s (metric: %s), truth %s, BOS %s\n", info.model.c_str(), task.name.c_str(),
               info.metric.c_str(), truth ? truth->name.c_str() : "none", info.bos.c_str());

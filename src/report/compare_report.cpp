@@ -44,11 +44,12 @@ std::vector<int> ranking(const MethodRow& r) {
 // The marks an edge AUC cell can carry instead of (or beside) a number.
 constexpr const char* kNodesOnly = "nodes only";
 constexpr const char* kNoTruthEdge = "no truth edge";
+constexpr const char* kTruthHasNone = "truth has none";
 constexpr const char* kPairsOnly = " (pairs)";
 
-std::string edge_cell(const MethodRow& r) {
+std::string edge_cell(const MethodRow& r, const CompareInfo& info) {
   if (!r.has_edges) return kNodesOnly;
-  if (r.edge_auc.empty()) return kNoTruthEdge;
+  if (r.edge_auc.empty()) return info.truth_head_edges == 0 ? kTruthHasNone : kNoTruthEdge;
   return ms(r.edge_auc) + (r.edges_to_logits ? "" : kPairsOnly);
 }
 
@@ -82,7 +83,7 @@ Cells cells(const std::vector<MethodRow>& rows, const CompareInfo& info) {
     if (truth) {
       x.push_back(ms(r.node_auc));
       x.push_back(r.roc ? fmt("%.3f", r.roc->auc) : "");
-      x.push_back(edge_cell(r));
+      x.push_back(edge_cell(r, info));
       x.push_back(ms(r.precision));
       if (faith) x.push_back(ms(r.faithfulness));
     }
@@ -142,12 +143,13 @@ std::string compare_notes(const std::vector<MethodRow>& rows, const CompareInfo&
     notes.push_back("CPR, CMD: areas under the normalised faithfulness curve along each method's mean ranking and under its "
                     "distance from 1, over circuit size as a fraction of all heads (" + info.faith_ablation +
                     " ablation; higher CPR, lower CMD are better).");
-  bool nodes_only = false, no_truth_edge = false, pairs = false, any_edge = false;
+  bool nodes_only = false, no_truth_edge = false, truth_has_none = false, pairs = false, any_edge = false;
   for (const MethodRow& r : rows) {
     if (!truth) break;
-    const std::string e = edge_cell(r);
+    const std::string e = edge_cell(r, info);
     nodes_only |= e == kNodesOnly;
     no_truth_edge |= e == kNoTruthEdge;
+    truth_has_none |= e == kTruthHasNone;
     pairs |= e.size() > std::string(kPairsOnly).size() && e.ends_with(kPairsOnly);
     any_edge |= r.has_edges && !r.edge_auc.empty();
   }
@@ -158,6 +160,8 @@ std::string compare_notes(const std::vector<MethodRow>& rows, const CompareInfo&
   if (no_truth_edge)
     notes.push_back("\"no truth edge\": none of the truth's edges is among the edges the method scores (the SAE rows score "
                     "head -> later-head pairs only; a truth whose edges all go to the logits has none of those).");
+  if (truth_has_none)
+    notes.push_back("\"truth has none\": " + info.truth + " lists no head -> head or head -> logits edge, so no edge AUC.");
   if (nodes_only) notes.push_back("\"nodes only\": the method scores heads, not edges.");
   if (any_trials(rows))
     notes.push_back("±: mean ± sample std over " + std::to_string(info.trials) + " trials (seeds seed..seed+" +

@@ -19,6 +19,7 @@ struct CompareInfo {
   int n_layers = 0, n_heads = 0;
   int trials = 1;               // of the stochastic methods
   std::vector<bool> truth_heads;  // (n_layers * n_heads) or empty: marked in the rankings
+  int truth_head_edges = -1;      // the truth's head -> head and head -> logits edges (-1: unknown)
 };
 
 // One row per method. With a truth: node AUC (mean ± std over trials), AUC of the mean scores,
