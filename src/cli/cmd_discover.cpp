@@ -26,9 +26,12 @@ std::string ranking_description(const DiscoverOptions& o) {
   const std::string p = paper_score_label(o);
   if (o.level == Level::Edge)
     return "edge count: how often a head is in the top code pairs seen only on positive prompts (the paper's edge variant)";
-  if (o.score == "paper") return p + ": codes a head emits on positive prompts and never on negative ones (O'Neill & Bui)";
-  if (o.score == "null") return "null-corrected " + p + ": " + p + " minus the same count between two halves of the positives";
-  const std::string base = o.score == "causal" ? "the null-corrected " + p : p;
+  if (o.score == "paper")
+    return p + ": codes a head emits on positive prompts and never on negative ones" +
+           (o.sae.normalise ? std::string(", over all its codes") : std::string()) + " (O'Neill & Bui)";
+  if (o.score == "null")
+    return "null-corrected |P\\N|: mean over random splits of |P_A \\ N_B| - |P_A \\ P_B| (P_A, P_B halves of the positives)";
+  const std::string base = o.score == "causal" ? "the null-corrected |P\\N|" : p;
   return o.score + " (rank mean): mean of the normalised ranks of " + base + " and of one attribution-patching pass";
 }
 
