@@ -382,5 +382,6 @@ TEST(Tasks, UnknownNameListsBuiltins) {
   TaskOptions o = opts(10, 0);
   o.variant = "acdc";
   expect_error_naming([&] { cs::make_task("docstring", gpt2(), o); }, "unknown variant");
-  expect_error_naming([] { cs::make_task("ioi", gpt2(), opts(0, 0)); }, "n must be positive");
+  expect_error_naming([] { cs::make_task("ioi", gpt2(), opts(0, 0)); }, "number of prompts must be from 1");
+  expect_error_naming([] { cs::make_task("ioi", gpt2(), opts(cs::kMaxTaskPrompts + 1, 0)); }, "number of prompts must be from 1");
 }
