@@ -10,6 +10,7 @@
 #include "model/tokenizer.h"
 #include "model/transformer.h"
 #include "ops/error.h"
+#include "ops/files.h"
 
 namespace cs {
 
@@ -18,7 +19,7 @@ int cmd_run(int argc, char** argv) {
                 "cache hooked activations (TransformerLens names) and save them as safetensors.");
   a.positional("MODEL", "Hugging Face model directory")
       .positional("PROMPT", "the prompt text")
-      .flag("top-k", "10", "how many next tokens to print")
+      .int_flag("top-k", "10", 1, 1000000, "how many next tokens to print (at most the vocabulary)")
       .toggle("json", "print JSON instead of a table")
       .repeated("cache", "hook point to cache, e.g. blocks.0.attn.hook_z")
       .flag("save", "", "write the cached activations to this .safetensors file")
@@ -29,6 +30,7 @@ int cmd_run(int argc, char** argv) {
   for (const std::string& h : a.all("cache")) points.push_back(HookPoint::parse(h));
   if (!a.str("save").empty() && points.empty())
     throw UsageError("run: --save needs at least one --cache HOOK");
+  if (!a.str("save").empty()) check_output_file(a.str("save"), "--save");
 
   Model m = load_model(a.str("MODEL"), {.process_weights = a.on("process-weights")});
   Tokenizer tok = Tokenizer::for_model_dir(a.str("MODEL"));
@@ -58,10 +60,16 @@ int cmd_run(int argc, char** argv) {
   if (!a.str("save").empty()) {
     std::vector<std::pair<std::string, const Tensor*>> t;
     for (auto& [name, tensor] : cache) t.push_back({name, &tensor});
-    write_safetensors(a.str("save"), t, DType::F32, {{"prompt", a.str("PROMPT")}});
+    // Header strings must be UTF-8: a prompt that is not keeps its text with U+FFFD.
+    const std::string prompt = nlohmann::json::parse(nlohmann::json(a.str("PROMPT")).dump(
+                                                         -1, ' ', false, nlohmann::json::error_handler_t::replace))
+                                   .get<std::string>();
+    write_safetensors(a.str("save"), t, DType::F32, {{"prompt", prompt}});
   }
 
   if (a.on("json")) {
+    // A token may be part of a UTF-8 character (byte-level BPE splits them): such text is shown
+    // with U+FFFD, as Hugging Face's decode does; "tokens" keeps the exact ids.
     nlohmann::json j;
     j["tokens"] = ids;
     for (int id : ids) j["token_text"].push_back(tok.token_text(id));
@@ -69,7 +77,7 @@ int cmd_run(int argc, char** argv) {
       j["top"].push_back({{"id", order[i]}, {"text", tok.token_text(order[i])},
                           {"logit", logits.data[order[i]]}, {"prob", prob[order[i]] / sum}});
     for (auto& [name, t] : cache) j["cache"][name] = {{"shape", t.shape}, {"values", t.data}};
-    std::printf("%s\n", j.dump(2).c_str());
+    std::printf("%s\n", j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
     return 0;
   }
   std::printf("%zu tokens:", ids.size());
