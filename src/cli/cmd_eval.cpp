@@ -7,12 +7,12 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/task_flags.h"
-#include "discovery/ground_truth.h"
-#include "discovery/roc.h"
+#include "evaluation/ground_truth.h"
+#include "evaluation/roc.h"
 #include "model/config.h"
 #include "ops/error.h"
 #include "ops/files.h"
-#include "report/scores_file.h"
+#include "evaluation/scores_file.h"
 
 namespace cs {
 
