@@ -530,3 +530,19 @@ TEST(Hostile, D14_BadFlagValuesAreUsageErrors) {
   expect_error(early, 1, "afile");
   EXPECT_EQ(early.out.find("time:"), std::string::npos) << "ran the computation first:\n" << early.out;
 }
+
+// ---- found by fuzzing ------------------------------------------------------------------------
+
+TEST(Hostile, FuzzFound_NumberBeyondDoubleNamesTheFile) {
+  // nlohmann's parser throws out_of_range (not parse_error) for 1e400: it reached the user as
+  // "[json.exception.out_of_range.406] number overflow ..." without the file (safetensors_fuzz).
+  TempDir tmp;
+  const fs::path d = tiny_copy(tmp);
+  fs::remove(d / "config.json");
+  std::ofstream(d / "config.json") << R"({"model_type": "gpt2", "n_layer": 1e400})";
+  expect_error(run("info " + q(d), tmp, 20), 1, "config.json: not valid JSON");
+  const fs::path s = tmp.file("s.json", R"({"scores": {"9.9": 1e400}})");
+  expect_error(run("eval --scores " + q(s) + " --truth gpt2-small-ioi", tmp, 20), 1, "s.json: not valid JSON");
+  const fs::path t = tmp.file("t.jsonl", R"({"prompt": "a", "answer": " b", "x": 1e400})");
+  expect_error(run("tasks show " + q(t), tmp, 20), 1, "t.jsonl:1: not valid JSON");
+}

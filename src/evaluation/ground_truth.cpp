@@ -222,6 +222,8 @@ GroundTruth ground_truth_from_text(const std::string& text, const std::string& p
     j = json::parse(text);
   } catch (const json::parse_error& e) {
     fail(path, "not valid JSON (error at byte " + std::to_string(e.byte) + ")");
+  } catch (const json::exception&) {  // out_of_range.406: a number beyond double's range
+    fail(path, "not valid JSON (a number too large for a double)");
   }
   if (!j.is_object()) fail(path, "top level must be a JSON object");
   static const std::set<std::string> known = {"name",  "model", "task",  "source",

@@ -36,6 +36,8 @@ HeadScores head_scores_from_text(const std::string& text, const std::string& pat
     j = json::parse(text);
   } catch (const json::parse_error& e) {
     throw Error(path + ": not valid JSON (error at byte " + std::to_string(e.byte) + ")");
+  } catch (const json::exception&) {  // out_of_range.406: a number beyond double's range
+    throw Error(path + ": not valid JSON (a number too large for a double)");
   }
   HeadScores s;
   auto number = [&](const json& v, const std::string& what) {

@@ -215,6 +215,8 @@ TokenizedTask jsonl_task_from_text(const std::string& text, const std::string& p
       obj = json::parse(line);
     } catch (const json::parse_error& e) {
       throw Error(where + ": not valid JSON (error at byte " + std::to_string(e.byte) + ")");
+    } catch (const json::exception&) {  // out_of_range.406: a number beyond double's range
+      throw Error(where + ": not valid JSON (a number too large for a double)");
     }
     if (!obj.is_object()) throw Error(where + ": expected a JSON object {\"prompt\", \"answer\"}");
     for (const auto& [key, value] : obj.items())

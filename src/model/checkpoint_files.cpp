@@ -33,6 +33,8 @@ std::vector<std::pair<std::string, std::string>> parse_safetensors_index(const s
     j = ojson::parse(text);
   } catch (const ojson::parse_error& e) {
     throw Error(index + ": not valid JSON (error at byte " + std::to_string(e.byte) + ")");
+  } catch (const ojson::exception&) {  // out_of_range.406: a number beyond double's range
+    throw Error(index + ": not valid JSON (a number too large for a double)");
   }
   if (!j.is_object() || !j.contains("weight_map") || !j["weight_map"].is_object())
     throw Error(index + ": no \"weight_map\" object; not a safetensors index");

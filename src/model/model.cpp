@@ -143,6 +143,8 @@ ModelConfig parse_model_config(const std::string& text, const std::string& cfg_p
     j = nlohmann::json::parse(text);
   } catch (const nlohmann::json::parse_error& e) {
     throw Error(cfg_path + ": not valid JSON (error at byte " + std::to_string(e.byte) + ")");
+  } catch (const nlohmann::json::exception&) {  // out_of_range.406: a number beyond double's range
+    throw Error(cfg_path + ": not valid JSON (a number too large for a double)");
   }
   if (!j.is_object() || !j.contains("model_type") || !j["model_type"].is_string())
     throw Error(cfg_path + ": no model_type string: supported model types are " + supported_model_types());

@@ -243,6 +243,8 @@ SafetensorsHeader parse_safetensors_header(const uint8_t* bytes, size_t size, co
   } catch (const ojson::parse_error& e) {
     fail(path, "header is not valid JSON (error at header byte " + std::to_string(e.byte) +
                    "); file corrupt or not safetensors");
+  } catch (const ojson::exception&) {  // out_of_range.406: a number beyond double's range
+    fail(path, "header is not valid JSON (a number too large for a double); file corrupt or not safetensors");
   }
   if (!header.is_object()) fail(path, "header is not a JSON object; not a safetensors file?");
   for (const auto& [name, entry] : header.items()) {

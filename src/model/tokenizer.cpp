@@ -146,10 +146,12 @@ static void split_isolated(const PretokenRegex& re, std::string_view text, Fn&& 
                        nullptr);
     if (rc == PCRE2_ERROR_NOMATCH) break;
     if (rc < 0) throw Error("tokenizer: pre-tokenizer regex failed on the input (" + pcre2_message(rc) + ")");
+    // Copied out before fn runs: fn runs the next stage, which reuses this thread's match data.
     const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(m.md);
-    if (ov[0] > pos) fn(text.substr(pos, ov[0] - pos));
-    fn(text.substr(ov[0], ov[1] - ov[0]));
-    pos = ov[1];
+    const size_t begin = ov[0], end = ov[1];
+    if (begin > pos) fn(text.substr(pos, begin - pos));
+    fn(text.substr(begin, end - begin));
+    pos = end;
   }
   if (pos < text.size()) fn(text.substr(pos));
 }
@@ -164,6 +166,8 @@ static json parse_json_text(const std::string& text, const std::string& path) {
     return json::parse(text);
   } catch (const json::parse_error& e) {
     throw Error(path + ": not valid JSON (error at byte " + std::to_string(e.byte) + ")");
+  } catch (const json::exception&) {  // out_of_range.406: a number beyond double's range
+    throw Error(path + ": not valid JSON (a number too large for a double)");
   }
 }
 
@@ -249,7 +253,7 @@ void Tokenizer::build(const std::vector<std::pair<std::string, int>>& vocab,
 
   merges_.reserve(merges.size() * 2);
   for (size_t r = 0; r < merges.size(); r++) {
-    const auto& [left, right] = merges[r];
+    const std::string &left = merges[r].first, &right = merges[r].second;  // clang 14: no bindings in lambdas
     auto where = [&] {
       std::string at = merges_are_lines ? ":" + std::to_string(merge_lines[r]) + ": merge"
                                         : ": merge " + std::to_string(merge_lines[r]);

@@ -36,9 +36,15 @@ Tokenizer Tokenizer::from_sentencepiece(const std::string& path) {
 
 Tokenizer Tokenizer::from_sentencepiece_bytes(const std::string& bytes, const std::string& path) {
   auto sp = std::make_shared<sentencepiece::SentencePieceProcessor>();
-  const auto status = sp->LoadFromSerializedProto(bytes);
-  if (!status.ok())
-    throw Error(path + ": not a readable SentencePiece model (" + status.ToString() +
+  std::string problem;
+  try {
+    const auto status = sp->LoadFromSerializedProto(bytes);
+    if (!status.ok()) problem = status.ToString();
+  } catch (const std::exception& e) {  // its trie builder (darts_clone) throws on some bad models
+    problem = e.what();
+  }
+  if (!problem.empty())
+    throw Error(path + ": not a readable SentencePiece model (" + problem +
                 "); replace it with the model's own tokenizer.model, or remove it to use tokenizer.json");
   Tokenizer t;
   const int n = sp->GetPieceSize();
@@ -57,16 +63,27 @@ Tokenizer Tokenizer::from_sentencepiece_bytes(const std::string& bytes, const st
 
 std::vector<int> Tokenizer::encode_sentencepiece(std::string_view text) const {
   std::vector<int> ids;
-  const auto status = spm_->Encode(text, &ids);
-  if (!status.ok()) throw Error("SentencePiece could not encode the text: " + status.ToString());
+  std::string problem;
+  try {
+    const auto status = spm_->Encode(text, &ids);
+    if (!status.ok()) problem = status.ToString();
+  } catch (const std::exception& e) {
+    problem = e.what();
+  }
+  if (!problem.empty()) throw Error("SentencePiece could not encode the text: " + problem);
   return ids;
 }
 
 std::string Tokenizer::decode_sentencepiece(const std::vector<int>& ids) const {
   for (int id : ids) bytes_of(id);  // range check with our message
-  std::string s;
-  const auto status = spm_->Decode(ids, &s);
-  if (!status.ok()) throw Error("SentencePiece could not decode the ids: " + status.ToString());
+  std::string s, problem;
+  try {
+    const auto status = spm_->Decode(ids, &s);
+    if (!status.ok()) problem = status.ToString();
+  } catch (const std::exception& e) {
+    problem = e.what();
+  }
+  if (!problem.empty()) throw Error("SentencePiece could not decode the ids: " + problem);
   return s;
 }
 
