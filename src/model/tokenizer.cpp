@@ -454,7 +454,8 @@ Tokenizer Tokenizer::from_tokenizer_json_text(const std::string& text, const std
 Tokenizer Tokenizer::for_model_dir(const std::string& dir) {
   std::error_code ec;
   if (!fs::is_directory(dir, ec))
-    throw Error(dir + ": not a directory; pass the model directory (with config.json)");
+    throw Error(dir + (fs::exists(dir, ec) ? ": not a directory" : ": does not exist") +
+                "; pass the model directory (with config.json)");
   fs::path d(dir);
   // symlink_status: a dangling link or a FIFO still counts as there, so its loader names it.
   auto there = [&](const char* f) { return fs::exists(fs::symlink_status(d / f, ec)); };
