@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -28,12 +29,12 @@ int cmd_train(int argc, char** argv) {
       .flag("resume", "", "continue from a checkpoint directory (OUT/checkpoint of an earlier run)")
       .int_flag("seed", "0", 0, kMaxSeed, "seed of the init, corpus and data order")
       .real_flag("init-std", "0.02", RealRange::positive(), "standard deviation of the normal init of the weight matrices")
-      .int_flag("docs", std::to_string(d.corpus.n_docs), 1, 100000000, "corpus documents")
+      .int_flag("docs", std::to_string(d.corpus.n_docs), 1, 10000000, "corpus documents")
       .flag("mix", "0.25,0.15,0.15,0.15,0.30",
             "corpus fractions of ioi, greater-than, docstring, induction, filler and (optional sixth\n"
             "                            to eighth) word-list, recap and recap-tail documents")
-      .int_flag("seq-len", std::to_string(d.seq_len), 2, 65536, "tokens per training row (at most the model's context)")
-      .int_flag("batch", std::to_string(d.batch), 1, 65536, "rows per step")
+      .int_flag("seq-len", std::to_string(d.seq_len), 2, 8192, "tokens per training row (at most the model's context)")
+      .int_flag("batch", std::to_string(d.batch), 1, 4096, "rows per step")
       .int_flag("steps", std::to_string(d.steps), 1, kMaxSteps, "optimizer steps (the cosine schedule's length)")
       .int_flag("stop-after", "0", 0, kMaxSteps, "stop after this step, keeping the schedule of --steps (0: run to --steps);\n"
                 "                            then --resume OUT/checkpoint, e.g. with another --mix")
@@ -88,7 +89,7 @@ int cmd_train(int argc, char** argv) {
       const std::string part = mix.substr(at, comma - at);
       char* end = nullptr;
       const double v = std::strtod(part.c_str(), &end);
-      if (part.empty() || end != part.c_str() + part.size() || !(v >= 0))
+      if (part.empty() || end != part.c_str() + part.size() || !(v >= 0) || !std::isfinite(v))
         throw UsageError("train: --mix wants non-negative numbers separated by commas (ioi,greater-than,"
                          "docstring,induction,filler[,word-list[,recap[,recap-tail]]]), got '" + mix + "'");
       f.push_back(v);
