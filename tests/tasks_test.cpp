@@ -372,6 +372,8 @@ TEST(Jsonl, ErrorsNameFileAndLine) {
       "tasks.jsonl:2: \"corrupt\" given but line 1 has none");
   bad(ok + "{\"prompt\": \"x\", \"answr\": \" y\"}\n", "tasks.jsonl:2: unknown key \"answr\"");
   bad("\n\n", "no prompts");
+  // A prompt longer than any context is refused before it is tokenized.
+  bad(ok + "{\"prompt\": \"" + std::string(2 << 20, 'a') + "\", \"answer\": \" b\"}\n", "tasks.jsonl:2: \"prompt\" is 2048 KB");
   expect_error_naming([&] { cs::make_task((d.path / "missing.jsonl").string(), gpt2(), opts(10, 0)); },
                       "missing.jsonl: cannot open");
 }

@@ -182,11 +182,19 @@ int first_token(const Tokenizer& tok, const std::string& text, const std::string
   return ids[0];
 }
 
+// A prompt longer than this many bytes is longer than any model's context (128k tokens of a few
+// bytes each); refusing it early keeps a hostile file from tokenizing hundreds of megabytes.
+constexpr size_t kMaxPromptBytes = size_t{1} << 20;
+
 std::string string_field(const json& obj, const char* key, const std::string& where) {
   const auto it = obj.find(key);
   if (it == obj.end()) throw Error(where + ": missing \"" + key + "\"");
   if (!it->is_string()) throw Error(where + ": \"" + key + "\" must be a string");
-  return it->get<std::string>();
+  const std::string& v = it->get_ref<const std::string&>();
+  if (v.size() > kMaxPromptBytes)
+    throw Error(where + ": \"" + key + "\" is " + std::to_string(v.size() >> 10) +
+                " KB, longer than any model's context (limit 1 MB)");
+  return v;
 }
 
 }  // namespace
@@ -207,6 +215,8 @@ TokenizedTask jsonl_task_from_text(const std::string& text, const std::string& p
   std::string line;
   for (int lineno = 1; std::getline(in, line); ++lineno) {
     if (opts.max_file_prompts > 0 && t.clean.size() >= static_cast<size_t>(opts.max_file_prompts)) break;
+    if (t.clean.size() >= static_cast<size_t>(kMaxTaskPrompts))
+      throw Error(path + ": more than " + std::to_string(kMaxTaskPrompts) + " prompts; take the first N with --prompts N");
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (line.find_first_not_of(" \t") == std::string::npos) continue;
     const std::string where = path + ":" + std::to_string(lineno);
@@ -231,6 +241,8 @@ TokenizedTask jsonl_task_from_text(const std::string& text, const std::string& p
       } else if (it->is_array() && !it->empty() &&
                  std::all_of(it->begin(), it->end(), [](const json& w) { return w.is_string(); })) {
         for (const auto& w : *it) p.wrong.push_back(w.get<std::string>());
+      for (const std::string& w : p.wrong)
+        if (w.size() > kMaxPromptBytes) throw Error(where + ": a \"wrong\" answer is longer than any model's context");
       } else {
         throw Error(where + ": \"wrong\" must be a string or a non-empty list of strings");
       }
