@@ -46,7 +46,7 @@ int main(int argc, char** argv) {
     const std::string a = argv[i];
     if (a == "--quick") quick = true;
     else if (a == "--gpt2") only_gpt2 = true;
-    else if (a == "--prompts" && i + 1 < argc) n = std::stoi(argv[++i]);
+    else if (a == "--prompts" && i + 1 < argc) n = static_cast<int>(bench::int_arg(argv[++i], "--prompts", 1, 100000));
   }
   Tokenizer tok = Tokenizer::for_model_dir(std::string(CS_SOURCE_DIR) + "/data/gpt2-tokenizer");
   TaskOptions to;

@@ -17,8 +17,8 @@ using namespace cs;
 
 int main(int argc, char** argv) {
   cs::setup_process(argv);
-  const int n = argc > 1 ? std::stoi(argv[1]) : 32;
-  const int T = argc > 2 ? std::stoi(argv[2]) : 16;
+  const int n = argc > 1 ? static_cast<int>(bench::int_arg(argv[1], "prompts", 1, 100000)) : 32;
+  const int T = argc > 2 ? static_cast<int>(bench::int_arg(argv[2], "tokens", 2, 4096)) : 16;
   std::vector<std::string> presets;
   for (int i = 3; i < argc; ++i) presets.push_back(argv[i]);
   if (presets.empty()) presets = {"gpt2-tiny", "toy-gpt2-4l"};

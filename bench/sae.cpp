@@ -12,6 +12,7 @@
 
 #include "sae/sae.h"
 #include "ops/matmul.h"
+#include "bench_util.h"
 #include "ops/process_setup.h"
 
 namespace {
@@ -35,8 +36,8 @@ double square_sgemm_gflops(int64_t m) {
 
 int main(int argc, char** argv) {
   cs::setup_process(argv);
-  const int epochs = argc > 1 ? std::atoi(argv[1]) : 500;
-  const double peak = argc > 2 ? std::atof(argv[2]) : 190.0;
+  const int epochs = argc > 1 ? static_cast<int>(cs::bench::int_arg(argv[1], "epochs", 1, 1000000)) : 500;
+  const double peak = argc > 2 ? cs::bench::real_arg(argv[2], "peak GFLOP/s", 1e-3, 1e9) : 190.0;
   struct Case {
     const char* what;
     int64_t n, d, features;

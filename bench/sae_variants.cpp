@@ -12,6 +12,7 @@
 
 #include "sae/discover.h"
 #include "model/tokenizer.h"
+#include "bench_util.h"
 #include "ops/process_setup.h"
 
 using namespace cs;
@@ -19,7 +20,7 @@ using namespace cs;
 int main(int argc, char** argv) {
   cs::setup_process(argv);
   const std::string model_dir = argc > 1 ? argv[1] : std::string(CS_SOURCE_DIR) + "/models/toy-gpt2-4l";
-  const int trials = argc > 2 ? std::atoi(argv[2]) : 5;
+  const int trials = argc > 2 ? static_cast<int>(bench::int_arg(argv[2], "trials", 1, 1000)) : 5;
   const std::string keep = argc > 3 ? "," + std::string(argv[3]) + "," : "";
   Model m = load_model(model_dir, {.process_weights = true});
   Tokenizer tok = Tokenizer::for_model_dir(model_dir);

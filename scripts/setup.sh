@@ -4,8 +4,10 @@
 # runs apt-get as root directly, or through sudo for a user (a fresh Debian has no sudo, and
 # root needs none), so the README's `scripts/setup.sh && scripts/demo.sh` works as both.
 set -euo pipefail
+# clang-14 with libFuzzer and libomp: the fuzz targets (scripts/fuzz.sh), which test.sh runs.
 PKGS=(build-essential cmake ninja-build pkg-config ccache
-      libopenblas-openmp-dev nlohmann-json3-dev libpcre2-dev libsentencepiece-dev libgtest-dev googletest)
+      libopenblas-openmp-dev nlohmann-json3-dev libpcre2-dev libsentencepiece-dev libgtest-dev googletest
+      clang-14 libclang-rt-14-dev libomp-14-dev)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,6 +1,5 @@
 #include <algorithm>
 #include <cstdio>
-#include <filesystem>
 #include <sstream>
 
 #include "cli/args.h"
@@ -15,6 +14,7 @@
 #include "model/save.h"
 #include "model/tokenizer.h"
 #include "ops/error.h"
+#include "ops/files.h"
 
 namespace cs {
 
@@ -28,24 +28,30 @@ int cmd_compare(int argc, char** argv) {
       .flag("task", "ioi", "ioi, greater-than, docstring, induction, or a .jsonl file")
       .flag("truth", "", "ground truth: name (data/truth), file, or none; default MODEL/circuits/TASK.json")
       .flag("methods", "sae,sae-confirmed,patching,acdc,eap,eap-ig,hisp,sp", "comma-separated methods")
-      .flag("trials", "3", "trials of the stochastic methods (sae, sae-confirmed, sp)")
-      .flag("prompts", "250", "task prompts generated (SAE: positives and as many negatives)")
-      .flag("method-prompts", "100", "prompts the baselines use")
-      .flag("ablation", "resample", "the baselines' ablation: resample, mean or zero (faithfulness: --faith-ablation)")
-      .flag("tau", "0.01", "ACDC threshold")
-      .flag("acdc-sweep", "0", "ACDC runs at this many thresholds log-spaced over [1e-4, 0.3] (the paper's\n"
-            "                            ROC; scores = largest tau keeping the head); 0: one run at --tau")
-      .flag("steps", "5", "EAP-IG integration steps")
-      .flag("sp-steps", "200", "subnetwork probing optimisation steps")
-      .flag("faith-prompts", "100", "prompts for faithfulness")
-      .flag("faith-ablation", "mean", "faithfulness ablation of every method: mean (discover's default), resample, zero")
+      .int_flag("trials", "3", 1, kMaxTrials, "trials of the stochastic methods (sae, sae-confirmed, sp)")
+      .int_flag("prompts", "250", 1, kMaxPrompts, kPromptsHelp)
+      .int_flag("method-prompts", "100", 1, kMaxPrompts, "prompts the baselines use")
+      .choice_flag("ablation", "resample", {"resample", "mean", "zero"}, "the baselines' ablation (faithfulness: --faith-ablation)")
+      .real_flag("tau", "0.01", RealRange::non_negative(), "ACDC threshold")
+      .int_flag("acdc-sweep", "0", 0, 1000, "ACDC runs at this many thresholds (2 or more) log-spaced over [1e-4, 0.3]\n"
+                "                            (the paper's ROC; scores = largest tau keeping the head); 0: one run at --tau")
+      .int_flag("steps", "5", 1, 10000, "EAP-IG integration steps")
+      .int_flag("sp-steps", "200", 1, 1000000, "subnetwork probing optimisation steps")
+      .int_flag("faith-prompts", "100", 1, kMaxPrompts, "prompts for faithfulness")
+      .choice_flag("faith-ablation", "mean", {"mean", "resample", "zero"},
+                   "faithfulness ablation of every method (mean: discover's default)")
       .toggle("no-faithfulness", "skip the faithfulness curves")
-      .flag("seed", "0", "seed")
+      .int_flag("seed", "0", 0, kMaxSeed, "seed")
       .flag("induction-words", "", kInductionWordsHelp)
       .toggle("prepend-bos", kPrependBosHelp)
       .toggle("no-prepend-bos", kNoPrependBosHelp)
       .flag("out", "", "write compare.md, compare.json and compare.html here");
   if (!a.parse(argc, argv)) return 0;
+  if (a.integer("acdc-sweep") == 1)
+    throw UsageError("compare: --acdc-sweep must be 0 (one run at --tau) or at least 2 thresholds, got 1");
+  const std::string out = a.str("out");
+  const std::vector<std::string> files = {"compare.md", "compare.json", "compare.html"};
+  if (!out.empty()) check_output_dir(out, "--out", files);
   CompareOptions o;
   std::stringstream ss(a.str("methods"));
   for (std::string m; std::getline(ss, m, ',');) {
@@ -58,11 +64,12 @@ int cmd_compare(int argc, char** argv) {
   Tokenizer tok = Tokenizer::for_model_dir(a.str("MODEL"));
   const BosChoice bos = bos_from_flags(a, a.str("MODEL"), tok);
   TokenizedTask task = task_from_flags(a, tok, a.str("MODEL"));
+  print_warnings(task.warnings);
   std::optional<GroundTruth> truth = resolve_truth(a.str("truth"), a.str("MODEL"), task.name);
   o.trials = a.integer("trials");
   o.settings.n_prompts = a.integer("method-prompts");
   o.settings.ablation = parse_ablation_kind(a.str("ablation"));
-  o.settings.seed = static_cast<uint64_t>(a.integer("seed"));
+  o.settings.seed = a.seed("seed");
   o.settings.params["tau"] = a.number("tau");
   if (a.integer("acdc-sweep") > 1) o.settings.params["tau_sweep"] = a.integer("acdc-sweep");
   o.settings.params["steps"] = a.integer("steps");
@@ -114,14 +121,15 @@ int cmd_compare(int argc, char** argv) {
   }
   std::printf("\n%s\n%s", compare_table(rows, info, false).c_str(), notes.c_str());
   if (truth) std::printf("\nrankings (best first):\n%s", compare_rankings(rows, info, 12).c_str());
-  if (!a.str("out").empty()) {
-    namespace fs = std::filesystem;
-    fs::create_directories(a.str("out"));
-    write_file_atomic((fs::path(a.str("out")) / "compare.md").string(),
-                      compare_table(rows, info, true) + "\n" + compare_notes(rows, info));
-    write_file_atomic((fs::path(a.str("out")) / "compare.json").string(), compare_json(rows, info));
-    write_file_atomic((fs::path(a.str("out")) / "compare.html").string(), compare_html(rows, info));
-    std::printf("\nwrote %s/{compare.md,compare.json,compare.html}\n", a.str("out").c_str());
+  if (!out.empty()) {
+    const std::string md = compare_table(rows, info, true) + "\n" + compare_notes(rows, info),
+                      json = compare_json(rows, info), html = compare_html(rows, info);
+    StagedDir dir(out);  // the three files appear together or not at all
+    write_file_atomic(dir.path(files[0]), md);
+    write_file_atomic(dir.path(files[1]), json);
+    write_file_atomic(dir.path(files[2]), html);
+    dir.commit();
+    std::printf("\nwrote %s/{compare.md,compare.json,compare.html}\n", out.c_str());
   }
   return 0;
 }

@@ -12,6 +12,22 @@
 
 namespace cs {
 
+// "about 1:40 left" from the time so far and the fraction done; empty while the estimate would be
+// noise (under 1 s elapsed or 1% done) and once the work is done.
+inline std::string time_left_text(double elapsed_s, double fraction);
+// m:ss, or h:mm:ss from an hour up.
+inline std::string clock_text(double s) {
+  const long t = static_cast<long>(s + 0.5);
+  char b[32];
+  if (t >= 3600) std::snprintf(b, sizeof b, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
+  else std::snprintf(b, sizeof b, "%ld:%02ld", t / 60, t % 60);
+  return b;
+}
+inline std::string time_left_text(double elapsed_s, double fraction) {
+  if (fraction <= 0.01 || fraction >= 1 || elapsed_s <= 1) return "";
+  return "about " + clock_text(elapsed_s * (1 - fraction) / fraction) + " left";
+}
+
 class ProgressBar {
  public:
   explicit ProgressBar(bool eta = false, bool every_phase = false)
@@ -21,15 +37,13 @@ class ProgressBar {
     const int pct = static_cast<int>(fraction * 100 + 0.5);
     const auto now = Clock::now();
     const double elapsed = std::chrono::duration<double>(now - start_).count();
-    std::string left;
-    if (eta_ && fraction > 0.01 && fraction < 1 && elapsed > 1)
-      left = "about " + clock(elapsed * (1 - fraction) / fraction) + " left";
+    const std::string left = eta_ ? time_left_text(elapsed, fraction) : "";
     if (!tty_) {
       const bool new_phase = every_phase_ && phase != last_phase_;
       if (!new_phase && now - last_ < std::chrono::seconds(10)) return;
       last_ = now;
       last_phase_ = phase;
-      std::fprintf(stderr, "%s: %d%% done, %s elapsed%s%s\n", phase.c_str(), pct, clock(elapsed).c_str(),
+      std::fprintf(stderr, "%s: %d%% done, %s elapsed%s%s\n", phase.c_str(), pct, clock_text(elapsed).c_str(),
                    left.empty() ? "" : ", ", left.c_str());
       std::fflush(stderr);
       return;
@@ -50,13 +64,6 @@ class ProgressBar {
 
  private:
   using Clock = std::chrono::steady_clock;
-  static std::string clock(double s) {
-    const long t = static_cast<long>(s + 0.5);
-    char b[32];
-    if (t >= 3600) std::snprintf(b, sizeof b, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
-    else std::snprintf(b, sizeof b, "%ld:%02ld", t / 60, t % 60);
-    return b;
-  }
   bool tty_, eta_, every_phase_;
   bool drawn_ = false;
   Clock::time_point start_, last_;

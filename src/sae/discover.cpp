@@ -27,8 +27,21 @@ PositionChoice position_for(const TokenizedTask& task, const DiscoverOptions& o,
       for (auto& [k, v] : task.positions) names += (names.empty() ? "" : ", ") + k;
       throw Error("task " + task.name + " has no position '" + o.position_name + "': use one of " + names);
     }
+    // "end" is every prompt's own last token, the negatives' included (a JSONL task's negative
+    // prompts may be longer or shorter than their prompts): the Last reduction.
+    if (o.position_name == "end") {
+      p.mode = PositionReduce::Last;
+      return p;
+    }
+    // Other named positions index the prompt's layout, which a negative shares only when it has
+    // the prompt's length (the builtin tasks' do: task.h).
+    const auto& prompts = negative ? task.negative : task.clean;
+    for (size_t i = 0; negative && i < prompts.size() && i < task.clean.size(); ++i)
+      if (prompts[i].size() != task.clean[i].size())
+        throw Error("--position " + o.position_name + ": negative prompt " + std::to_string(i + 1) + " of " + task.name +
+                    " is " + std::to_string(prompts[i].size()) + " tokens, its prompt " +
+                    std::to_string(task.clean[i].size()) + ", so the position does not carry over; use mean, last or end");
     p.index = it->second;
-    (void)negative;  // builtin negatives share the clean layout (task.h)
   }
   return p;
 }
@@ -73,6 +86,21 @@ DiscoverResult discover(const Model& m, const TokenizedTask& task, const Discove
   if (task.negative.empty())
     throw Error("task " + task.name + " has no negative prompts: the SAE method needs them (add \"negative\" to each line of the task file)");
   if (opts.trials < 1) throw Error("--trials must be at least 1");
+  // Preconditions in the terms of what the user asked for, checked before any work (the scores'
+  // own checks would name internals: the null-corrected score, EAP).
+  if (task.size() < 2 || task.negative.size() < 1)
+    throw Error("task " + task.name + " has " + std::to_string(task.size()) +
+                " prompt(s): the SAE method needs at least 2 positive prompts (its scores compare codes across prompts)");
+  const bool confirm = opts.score == "causal" || opts.score == "confirmed";
+  if (confirm && opts.level == Level::Node && !task.corrupt.empty()) {
+    const size_t n = std::min<size_t>(100, task.size());  // the attribution pass's prompts, below
+    for (size_t i = 0; i < n; ++i)
+      if (task.corrupt[i].size() != task.clean[i].size())
+        throw Error("--score " + opts.score + " confirms the ranking with one attribution-patching pass, which pairs each "
+                    "corrupt prompt with its prompt token by token, but prompt " + std::to_string(i + 1) + " of " +
+                    task.name + " is " + std::to_string(task.clean[i].size()) + " tokens and its corrupt version " +
+                    std::to_string(task.corrupt[i].size()) + ": make them equal, or use --score paper");
+  }
   std::vector<bool> labels;
   if (truth) {
     labels = head_labels(*truth, m.cfg.n_layers, H);
@@ -102,7 +130,6 @@ DiscoverResult discover(const Model& m, const TokenizedTask& task, const Discove
     r.seconds_codes += trial.seconds_codes;
     r.seconds_scores += trial.seconds_scores;
     r.train_flops += trial.train_flops;
-    const bool confirm = opts.score == "causal" || opts.score == "confirmed";
     r.head_scores.push_back(opts.level == Level::Edge                                   ? trial.edge_node
                             : opts.score == "paper" || opts.score == "confirmed" ? trial.node_raw
                                                                                  : trial.node_null);

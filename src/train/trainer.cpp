@@ -8,13 +8,13 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "interp/task.h"
 #include "model/init.h"
 #include "model/save.h"
 #include "ops/error.h"
+#include "ops/files.h"
+#include "train/trainer_state.h"
 
 namespace cs {
 namespace {
@@ -228,69 +228,56 @@ struct Run {
     return {loss, norm, lr, n_tok};
   }
 
-  void save_state(const std::string& path, int next_step) const {
-    std::string s = "CSTRAIN1";
-    auto put = [&](const void* p, size_t n) { s.append(static_cast<const char*>(p), n); };
-    const int64_t hdr[3] = {next_step, tokens, static_cast<int64_t>(params.size())};
-    put(hdr, sizeof(hdr));
+  TrainerState state(int next_step) const {
+    TrainerState st;
+    st.next_step = next_step;
+    st.tokens = tokens;
     for (size_t k = 0; k < params.size(); ++k) {
-      const int64_t n = m1[k].numel();
-      put(&n, sizeof(n));
-      put(m1[k].ptr(), sizeof(float) * n);
-      put(m2[k].ptr(), sizeof(float) * n);
+      st.m1.emplace_back(m1[k].data.begin(), m1[k].data.end());
+      st.m2.emplace_back(m2[k].data.begin(), m2[k].data.end());
     }
-    write_file_atomic(path, s);
+    return st;
   }
 
+  // Restores the moments and token count; returns the step to continue from (<= cfg.steps).
   int load_state(const std::string& path) {
-    std::ifstream f(path, std::ios::binary);
-    if (!f) throw Error(path + ": cannot open (resume needs the trainer_state.bin of a checkpoint)");
-    char magic[8];
-    int64_t hdr[3];
-    f.read(magic, 8);
-    f.read(reinterpret_cast<char*>(hdr), sizeof(hdr));
-    if (!f || std::memcmp(magic, "CSTRAIN1", 8) != 0) throw Error(path + ": not a circuitscan trainer state");
-    if (hdr[2] != static_cast<int64_t>(params.size()))
-      throw Error(path + ": state has " + std::to_string(hdr[2]) + " tensors, the model " + std::to_string(params.size()));
+    std::vector<int64_t> sizes;
+    for (const Tensor& t : m1) sizes.push_back(t.numel());
+    const TrainerState st = read_trainer_state(path, sizes, cfg.steps);
     for (size_t k = 0; k < params.size(); ++k) {
-      int64_t n = 0;
-      f.read(reinterpret_cast<char*>(&n), sizeof(n));
-      if (!f || n != m1[k].numel()) throw Error(path + ": tensor " + std::to_string(k) + " has the wrong size for this model");
-      f.read(reinterpret_cast<char*>(m1[k].ptr()), sizeof(float) * n);
-      f.read(reinterpret_cast<char*>(m2[k].ptr()), sizeof(float) * n);
+      std::copy(st.m1[k].begin(), st.m1[k].end(), m1[k].data.begin());
+      std::copy(st.m2[k].begin(), st.m2[k].end(), m2[k].data.begin());
     }
-    if (!f) throw Error(path + ": truncated");
-    tokens = hdr[1];
-    return static_cast<int>(hdr[0]);
+    tokens = st.tokens;
+    return static_cast<int>(st.next_step);
   }
 };
 
-std::string slurp(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw Error(path + ": cannot read");
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
-void write_model_dir(const Model& m, const std::string& dir, DType dt) {
-  save_model(m, dir, dt);
+// A model directory (weights, the bundled GPT-2 tokenizer, the held-out induction words, and
+// whatever `extra` writes into it), replaced as a whole: a failure leaves the previous one.
+void write_model_dir(const Model& m, const std::string& dir, DType dt,
+                     const std::function<void(const std::string&)>& extra = nullptr) {
+  StagedDir out(dir);
+  write_model_files(m, out.dir(), dt);
   // Training rows start at a document start without BOS (pack_rows), and the held-out scores are
   // measured that way: say so in TransformerLens's key, which circuitscan's commands follow.
   {
-    const std::string cfg = dir + "/config.json";
-    nlohmann::ordered_json j = nlohmann::ordered_json::parse(slurp(cfg));
+    const std::string cfg = out.path("config.json");
+    nlohmann::ordered_json j = nlohmann::ordered_json::parse(read_input_file(cfg, kMaxLargeInputBytes));
     j["default_prepend_bos"] = false;
     write_file_atomic(cfg, j.dump(2) + "\n");
   }
   const std::string src = std::string(CS_SOURCE_DIR) + "/data/gpt2-tokenizer/";
-  for (const char* f : {"vocab.json", "merges.txt"}) write_file_atomic(dir + "/" + f, slurp(src + f));
+  for (const char* f : {"vocab.json", "merges.txt"})
+    write_file_atomic(out.path(f), read_input_file(src + f, kMaxLargeInputBytes));
   // The held-out words of the evaluation's induction score, for `--task induction` on this model
   // (the default pool holds thousands of words the corpus never uses).
   const Tokenizer tok = Tokenizer::for_model_dir(src);
   std::string words;
   for (int id : lexicon_pool_split(tok, true)) words += tok.token_text(id).substr(1) + "\n";
-  write_file_atomic(own_induction_words_path(dir), words);
+  write_file_atomic(own_induction_words_path(out.dir()), words);
+  if (extra) extra(out.dir());
+  out.commit();
 }
 
 std::string fmt(const char* f, double a) {
@@ -395,8 +382,9 @@ TrainResult train(const TrainConfig& cfg_in, const Tokenizer& tok,
     if (cfg.out.empty()) return;
     const std::string dir = cfg.out + "/checkpoint";
     run.tie_unseen();
-    write_model_dir(m, dir, DType::F32);
-    run.save_state(dir + "/trainer_state.bin", next_step);
+    write_model_dir(m, dir, DType::F32, [&](const std::string& staged) {
+      write_file_atomic(staged + "/trainer_state.bin", trainer_state_bytes(run.state(next_step)));
+    });
     say("checkpoint " + dir + " (step " + std::to_string(next_step) + ")");
   };
 
@@ -409,6 +397,9 @@ TrainResult train(const TrainConfig& cfg_in, const Tokenizer& tok,
   const int last = cfg.stop_after > 0 ? std::min(cfg.steps, cfg.stop_after) : cfg.steps;
   for (; s < last; ++s) {
     const Run::StepOut o = run.step(s);
+    if (!std::isfinite(o.loss))
+      throw Error("train: the loss is " + fmt("%g", o.loss) + " at step " + std::to_string(s + 1) +
+                  ": training diverged; lower --lr or set --clip");
     loss_sum += o.loss, ++loss_n;
     tok_log += o.tokens;
     if ((s + 1) % cfg.log_every == 0 || s + 1 == last) {
