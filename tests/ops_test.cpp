@@ -105,6 +105,38 @@ TEST(Ops, AttentionMatchesNaive) {
     }
 }
 
+// The query rows q0..T-1 alone (ACDC's last-token path) against the naive whole-matrix reference.
+TEST(Ops, AttentionOnTrailingQueryRowsMatchesNaive) {
+  const int T = 13, dh = 8;
+  auto q = randv(T * dh, 21), k = randv(T * dh, 22), v = randv(T * dh, 23);
+  std::vector<float> zref(T * dh), pref(T * T);
+  attention_naive(zref.data(), pref.data(), q.data(), k.data(), v.data(), T, dh, 0.3f);
+  for (int q0 : {0, 5, T - 1}) {
+    const int R = T - q0;
+    std::vector<float> p(R * T), z(R * dh);
+    attention_scores(p.data(), q.data() + q0 * dh, dh, k.data(), dh, T, dh, 0.3f, q0);
+    for (int i = 0; i < R; ++i)
+      for (int j = 0; j < T; ++j) EXPECT_EQ(std::isinf(p[i * T + j]), j > q0 + i) << q0 << " " << i << " " << j;
+    causal_softmax(p.data(), T, q0);
+    attention_values(z.data(), dh, p.data(), v.data(), dh, T, dh, q0);
+    EXPECT_LE(rel_max_error(p.data(), pref.data() + q0 * T, R * T), 1e-5) << q0;
+    EXPECT_LE(rel_max_error(z.data(), zref.data() + q0 * dh, R * dh), 1e-5) << q0;
+  }
+}
+
+// Rotating rows at positions pos0.. equals rotating the whole sequence and keeping those rows.
+TEST(Ops, RotaryFromAnOffsetMatchesTheWholeSequence) {
+  const int T = 9, n = 2, dh = 8, pos0 = 6;
+  auto x = randv(T * n * dh, 15);
+  auto whole = x;
+  rotary_forward(whole.data(), T, n, dh, n * dh, dh, 10000.0f);
+  std::vector<float> tail(x.begin() + pos0 * n * dh, x.end());
+  rotary_forward(tail.data(), T - pos0, n, dh, n * dh, dh, 10000.0f, pos0);
+  for (size_t i = 0; i < tail.size(); ++i) EXPECT_EQ(tail[i], whole[pos0 * n * dh + i]) << i;
+  rotary_backward(tail.data(), T - pos0, n, dh, n * dh, dh, 10000.0f, pos0);
+  EXPECT_LE(rel_max_error(tail.data(), x.data() + pos0 * n * dh, tail.size()), 1e-5);
+}
+
 TEST(Ops, RotaryIsARotationAndInvertible) {
   const int T = 8, n = 2, dh = 16, rot = 8;
   auto x = randv(T * n * dh, 14);
