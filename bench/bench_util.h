@@ -2,28 +2,24 @@
 // sgemm peak measured in the same run (so ratios compare like with like).
 #pragma once
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <string>
 #include <functional>
 #include <vector>
 
 #include "ops/matmul.h"
+#include "ops/timer.h"
 
 namespace cs::bench {
-
-inline double now_s() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
 
 // Median wall time of `reps` runs after one warm-up run.
 inline double median_seconds(const std::function<void()>& fn, int reps) {
   fn();
   std::vector<double> t;
   for (int i = 0; i < reps; ++i) {
-    double t0 = now_s();
+    const Timer timer;
     fn();
-    t.push_back(now_s() - t0);
+    t.push_back(timer.seconds());
   }
   std::sort(t.begin(), t.end());
   return t[t.size() / 2];

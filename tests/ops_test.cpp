@@ -1,6 +1,7 @@
 // Every optimised kernel against its naive reference.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 
@@ -8,6 +9,7 @@
 #include "ops/attention.h"
 #include "ops/layernorm.h"
 #include "ops/matmul.h"
+#include "ops/rng.h"
 #include "ops/rotary.h"
 #include "ops/tensor.h"
 
@@ -162,4 +164,20 @@ TEST(Ops, RotaryIsARotationAndInvertible) {
   EXPECT_NEAR(y[(t * n) * dh + i], xr[i] * std::cos(ang) - xr[i + rot / 2] * std::sin(ang), 1e-5);
   rotary_backward(y.data(), T, n, dh, n * dh, rot, 10000.0f);
   EXPECT_LE(rel_max_error(y.data(), x.data(), x.size()), 1e-5);
+}
+
+// splitmix64's published first outputs for state 0 (Vigna's reference splitmix64.c).
+TEST(Ops, SplitMix64MatchesTheReferenceSequence) {
+  SplitMix64 r(0);
+  EXPECT_EQ(r.next(), 0xe220a8397b1dcdafull);
+  EXPECT_EQ(r.next(), 0x6e789e6aa1b965f4ull);
+  EXPECT_EQ(r.next(), 0x06c45d188009454full);
+  SplitMix64 s(7, 3), t(7 * SplitMix64::kGamma ^ 3);  // a stream is a starting state
+  EXPECT_EQ(s.next(), t.next());
+  std::vector<int> hits(5, 0);
+  for (int i = 0; i < 50000; ++i) ++hits[SplitMix64(i, 1).below(5)];
+  for (int h : hits) EXPECT_NEAR(h, 10000, 400);
+  std::vector<int> d = SplitMix64(1, 2).distinct(10, 10);
+  std::sort(d.begin(), d.end());
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(d[i], i);
 }

@@ -2,10 +2,8 @@
 
 #include <algorithm>
 #include <bit>
-#include <chrono>
 #include <cmath>
 #include <cstring>
-#include <ctime>
 #include <limits>
 
 #include "attribution/edge_patching.h"
@@ -15,13 +13,11 @@
 #include "model/process_weights.h"
 #include "ops/error.h"
 #include "ops/matmul.h"
+#include "ops/timer.h"
 
 namespace cs {
 
 namespace {
-
-using Clock = std::chrono::steady_clock;
-double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
 // exp(x) for x <= 0 in float, written so that the loops using it vectorise (no floating-point
 // branches): 2^k exp(r), k = round(x / ln 2), |r| <= ln2 / 2, Cephes expf's degree-5 polynomial;
@@ -439,7 +435,7 @@ AcdcResult acdc_run(const Model& m, const TokenizedTask& task, const MethodSetti
   // Grouped-query attention: run on the equivalent model with one k/v head per query head, so
   // every head has its own key and value inputs in the edge graph.
   if (m.cfg.n_kv_heads != m.cfg.n_heads) return acdc_run(expand_kv_heads(m), task, s);
-  const auto t0 = Clock::now();
+  const Timer timer;
   const ModelConfig& c = m.cfg;
   const size_t n = std::min<size_t>(static_cast<size_t>(std::max(s.n_prompts, 0)), task.size());
   if (n == 0) throw Error("acdc: the task has no prompts");
@@ -464,10 +460,9 @@ AcdcResult acdc_run(const Model& m, const TokenizedTask& task, const MethodSetti
   r.forward_passes = 2;
   Engine E(m, g, act, task, n, kl);
   r.initial_metric = E.full_metric();
-  r.seconds_setup = since(t0);
+  r.seconds_setup = timer.seconds();
 
-  const auto t1 = Clock::now();
-  const std::clock_t c1 = std::clock();
+  const Timer sweep;
   auto evaluate = [&](int e) {
     if (!E.present[e]) return;
     if (r.evaluations >= max_eval) return;  // budget spent: the edge stays
@@ -512,8 +507,8 @@ AcdcResult acdc_run(const Model& m, const TokenizedTask& task, const MethodSetti
         else drop_all(g.head_receiver(l, h, x));
       }
   }
-  r.seconds_sweep = since(t1);
-  r.cpu_seconds_sweep = static_cast<double>(std::clock() - c1) / CLOCKS_PER_SEC;
+  r.seconds_sweep = sweep.seconds();
+  r.cpu_seconds_sweep = sweep.cpu_seconds();
   r.kept = E.present;
   r.final_metric = E.metric;
   return r;
@@ -536,7 +531,7 @@ int edge_end_node(const ModelConfig& c, const std::string& name) {
 // edge's) score is the largest threshold at which it is still in the circuit (0: never), so
 // thresholding the scores sweeps tau.
 MethodResult acdc_tau_sweep(const Model& m, const TokenizedTask& task, const MethodSettings& s, int n) {
-  const auto t0 = Clock::now();
+  const Timer timer;
   const ModelConfig& c = m.cfg;
   const double lo = s.param("tau_min", 1e-4), hi = s.param("tau_max", 0.3);
   if (!(lo > 0) || !(hi > lo))
@@ -567,7 +562,7 @@ MethodResult acdc_tau_sweep(const Model& m, const TokenizedTask& task, const Met
   r.stats["tau_max"] = hi;
   r.stats["edges_evaluated"] = evaluations;
   r.stats["forward_passes"] = passes;
-  r.seconds = since(t0);
+  r.seconds = timer.seconds();
   return r;
 }
 
@@ -576,7 +571,7 @@ MethodResult acdc_tau_sweep(const Model& m, const TokenizedTask& task, const Met
 MethodResult acdc(const Model& m, const TokenizedTask& task, const MethodSettings& s) {
   const int sweep = static_cast<int>(s.param("tau_sweep", 0));
   if (sweep > 1) return acdc_tau_sweep(m, task, s, sweep);
-  const auto t0 = Clock::now();
+  const Timer timer;
   const AcdcResult a = acdc_run(m, task, s);
   const ModelConfig& c = m.cfg;
   MethodResult r;
@@ -604,7 +599,7 @@ MethodResult acdc(const Model& m, const TokenizedTask& task, const MethodSetting
   r.stats["initial_metric"] = a.initial_metric;
   r.stats["final_metric"] = a.final_metric;
   for (size_t l = 0; l < mlp.size(); ++l) r.stats["mlp." + std::to_string(l)] = mlp[l];
-  r.seconds = since(t0);
+  r.seconds = timer.seconds();
   return r;
 }
 

@@ -1,7 +1,6 @@
 #include "baselines/subnetwork_probing.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <string>
 
@@ -11,6 +10,8 @@
 #include "model/process_weights.h"
 #include "model/transformer.h"
 #include "ops/error.h"
+#include "ops/rng.h"
+#include "ops/timer.h"
 
 namespace cs {
 
@@ -19,18 +20,6 @@ namespace {
 constexpr double kBeta = 2.0 / 3.0, kGamma = -0.1, kZeta = 1.1;
 
 double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
-
-// splitmix64 (Steele et al. 2014): the same draws on every platform.
-struct Rng {
-  uint64_t s;
-  explicit Rng(uint64_t seed) : s(seed * 0x9E3779B97F4A7C15ull ^ 0x5b9e7ull) {}
-  double uniform() {  // [0, 1)
-    uint64_t z = (s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return static_cast<double>((z ^ (z >> 31)) >> 11) * 0x1.0p-53;
-  }
-};
 
 // Per-position mean over the prompts of `act` [n,T,F] that reach each position -> [T,F].
 Tensor position_mean(const Tensor& act, const std::vector<int>& lengths) {
@@ -61,7 +50,7 @@ struct Chunk {
 }  // namespace
 
 MethodResult subnetwork_probing(const Model& m, const TokenizedTask& task, const MethodSettings& s) {
-  const auto t0 = std::chrono::steady_clock::now();
+  const Timer timer;
   const ModelConfig& c = m.cfg;
   const size_t n = std::min<size_t>(static_cast<size_t>(std::max(s.n_prompts, 0)), task.size());
   if (n == 0) throw Error("subnetwork probing: the task has no prompts");
@@ -140,7 +129,7 @@ MethodResult subnetwork_probing(const Model& m, const TokenizedTask& task, const
   std::vector<double> mask(n_masks), dmask(n_masks), gmask(n_masks);
   const int n_tensors = L * (3 + mlps);
   const double shift = kBeta * std::log(-kGamma / kZeta);
-  Rng rng(s.seed);
+  SplitMix64 rng(s.seed, 0x5b9e7ull);
   Model mm = m;  // weights scaled by the masks, step by step
   double loss = 0, metric = 0, reg = 0;
 
@@ -279,7 +268,7 @@ MethodResult subnetwork_probing(const Model& m, const TokenizedTask& task, const
   r.stats["expected_l0"] = l0;
   r.stats["forward_passes"] = forwards;
   r.stats["backward_passes"] = backwards;
-  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  r.seconds = timer.seconds();
   return r;
 }
 

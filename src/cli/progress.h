@@ -2,23 +2,23 @@
 // (a log file, a batch job) one plain line at most every 10 s, so a run that takes seconds writes
 // nothing and one that takes minutes shows it is alive.
 #pragma once
-#include <chrono>
 #include <cstdio>
 #include <string>
 #include <unistd.h>
+
+#include "ops/timer.h"
 
 namespace cs {
 
 class ProgressBar {
  public:
-  ProgressBar() : tty_(::isatty(STDERR_FILENO)), last_(Clock::now()) {}
+  ProgressBar() : tty_(::isatty(STDERR_FILENO)) {}
   ~ProgressBar() { finish(); }
   void update(const std::string& phase, double fraction) {
     const int pct = static_cast<int>(fraction * 100 + 0.5);
     if (!tty_) {
-      const auto now = Clock::now();
-      if (now - last_ < std::chrono::seconds(10)) return;
-      last_ = now;
+      if (since_line_.seconds() < 10) return;
+      since_line_.restart();
       std::fprintf(stderr, "%s %d%%\n", phase.c_str(), pct);
       std::fflush(stderr);
       return;
@@ -35,10 +35,9 @@ class ProgressBar {
   }
 
  private:
-  using Clock = std::chrono::steady_clock;
   bool tty_;
   bool drawn_ = false;
-  Clock::time_point last_;
+  Timer since_line_;  // since the last plain line
 };
 
 }  // namespace cs

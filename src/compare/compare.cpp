@@ -1,7 +1,6 @@
 #include "compare/compare.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <nlohmann/json.hpp>
@@ -15,6 +14,7 @@
 #include "baselines/subnetwork_probing.h"
 #include "interp/task_metric.h"
 #include "ops/error.h"
+#include "ops/timer.h"
 
 namespace cs {
 
@@ -25,7 +25,6 @@ bool method_is_stochastic(const std::string& n) { return n == "sae" || n == "sae
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
 
 bool parse_head_node(const std::string& s, int* layer, int* head, std::string* suffix) {
   if (s.size() < 4 || s[0] != 'a') return false;
@@ -47,9 +46,9 @@ std::pair<DiscoverResult, double> discover_once(const Model& m, const TokenizedT
   d.faithfulness = false;
   d.level = level;
   d.score = score;
-  auto t0 = Clock::now();
+  const Timer timer;
   DiscoverResult r = discover(m, task, d, nullptr);
-  return {std::move(r), std::chrono::duration<double>(Clock::now() - t0).count()};
+  return {std::move(r), timer.seconds()};
 }
 
 MethodResult run_method(const std::string& name, const Model& m, const TokenizedTask& task,
@@ -182,9 +181,9 @@ std::vector<MethodRow> compare(const Model& m, const TokenizedTask& task, const 
     std::vector<std::vector<double>> scores;
     for (int t = 0; t < trials; ++t) {
       if (o.progress) o.progress(name, double(t) / trials);
-      auto t0 = Clock::now();
+      const Timer timer;
       MethodResult r = run_method(name, m, task, o, o.settings.seed + t);
-      double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+      const double secs = timer.seconds();
       row.seconds.push_back(secs);
       if (static_cast<int>(r.head_scores.size()) != HT)
         throw Error("method " + name + " returned " + std::to_string(r.head_scores.size()) + " head scores");
