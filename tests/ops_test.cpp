@@ -6,6 +6,7 @@
 #include <random>
 
 #include "ops/activations.h"
+#include "ops/adam.h"
 #include "ops/attention.h"
 #include "ops/layernorm.h"
 #include "ops/matmul.h"
@@ -180,4 +181,21 @@ TEST(Ops, SplitMix64MatchesTheReferenceSequence) {
   std::vector<int> d = SplitMix64(1, 2).distinct(10, 10);
   std::sort(d.begin(), d.end());
   for (int i = 0; i < 10; ++i) EXPECT_EQ(d[i], i);
+}
+
+// AdamStep against Kingma & Ba's algorithm written out in double (bias-corrected moments).
+TEST(Ops, AdamStepMatchesThePaper) {
+  const double lr = 0.01, b1 = 0.9, b2 = 0.999, eps = 1e-8;
+  double w = 0.5, m = 0, v = 0, wr = 0.5, mr = 0, vr = 0;
+  float wf = 0.5f, mf = 0, vf = 0;
+  for (int t = 1; t <= 50; ++t) {
+    const double g = std::sin(0.7 * t) + 0.3 * w;
+    mr = b1 * mr + (1 - b1) * g;
+    vr = b2 * vr + (1 - b2) * g * g;
+    wr -= lr * (mr / (1 - std::pow(b1, t))) / (std::sqrt(vr / (1 - std::pow(b2, t))) + eps);
+    w = AdamStep<double>(lr, t).update(w, std::sin(0.7 * t) + 0.3 * w, m, v);
+    wf = AdamStep<float>(lr, t).update(wf, static_cast<float>(std::sin(0.7 * t) + 0.3 * wf), mf, vf);
+    ASSERT_NEAR(w, wr, 1e-12) << t;
+    ASSERT_NEAR(wf, wr, 1e-5) << t;
+  }
 }

@@ -9,6 +9,7 @@
 #include "attribution/last_token_grad.h"
 #include "model/process_weights.h"
 #include "model/transformer.h"
+#include "ops/adam.h"
 #include "ops/error.h"
 #include "ops/rng.h"
 #include "ops/timer.h"
@@ -236,16 +237,13 @@ MethodResult subnetwork_probing(const Model& m, const TokenizedTask& task, const
 
     // Regulariser and Adam.
     reg = 0;
-    const double b1 = 0.9, b2 = 0.999, eps = 1e-8;
+    const AdamStep<double> adam(lr, step + 1);
     for (int i = 0; i < n_masks; ++i) {
       const bool mlp = mlps && i % per_layer == 3 * H;
       const double size = mlp ? 1.0 : H, sg = sigmoid(logit[i] - shift);
       reg += sg / (size * n_tensors);
       const double g = gmask[i] * dmask[i] + lambda * sg * (1 - sg) / (size * n_tensors);
-      m1[i] = b1 * m1[i] + (1 - b1) * g;
-      m2[i] = b2 * m2[i] + (1 - b2) * g * g;
-      const double mh = m1[i] / (1 - std::pow(b1, step + 1)), vh = m2[i] / (1 - std::pow(b2, step + 1));
-      logit[i] -= lr * mh / (std::sqrt(vh) + eps);
+      logit[i] = adam.update(logit[i], g, m1[i], m2[i]);
     }
     loss = metric + lambda * reg;
   }

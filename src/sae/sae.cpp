@@ -17,7 +17,6 @@
 namespace cs {
 namespace {
 
-using sae_detail::AdamCoef;
 using sae_detail::adam_step;
 using sae_detail::forward_backward;
 using sae_detail::Grads;
@@ -97,7 +96,7 @@ float Sae::train(const float* X_in, int64_t n) {
   const bool parallel = n * d * F >= kParallelWork;
   loss_history_.reserve(loss_history_.size() + cfg_.epochs);
   for (int e = 0; e < cfg_.epochs; ++e) {
-    const AdamCoef a(cfg_.lr, step_ + 1);
+    const AdamStep<float> a(cfg_.lr, step_ + 1);  // torch.optim.Adam's defaults
 #pragma omp parallel if (parallel)
     {
       forward_backward(X, cfg_.l1, cfg_.kernels, p, ws, g);

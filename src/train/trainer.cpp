@@ -11,6 +11,7 @@
 #include "interp/task.h"
 #include "model/init.h"
 #include "model/save.h"
+#include "ops/adam.h"
 #include "ops/error.h"
 #include "ops/timer.h"
 
@@ -193,18 +194,12 @@ struct Run {
     const float norm = static_cast<float>(std::sqrt(sq));
     const float scale = (cfg.clip > 0 && norm > cfg.clip) ? cfg.clip / norm : 1.0f;
     const float lr = lr_at(cfg, s);
-    const float b1 = cfg.beta1, b2 = cfg.beta2;
-    const float bc1 = 1.0f - std::pow(b1, static_cast<float>(s + 1));
-    const float bc2 = 1.0f - std::pow(b2, static_cast<float>(s + 1));
+    const AdamStep<float> adam(lr, s + 1, cfg.beta1, cfg.beta2, cfg.eps);
+    const float keep = 1.0f - lr * cfg.weight_decay;  // AdamW's decoupled decay
     auto update = [&](float* p, const float* g, float* mm, float* vv, int64_t n, bool decay) {
 #pragma omp parallel for schedule(static) if (n > 65536)
-      for (int64_t i = 0; i < n; ++i) {
-        const float gi = g[i] * scale;
-        mm[i] = b1 * mm[i] + (1 - b1) * gi;
-        vv[i] = b2 * vv[i] + (1 - b2) * gi * gi;
-        const float step_i = (mm[i] / bc1) / (std::sqrt(vv[i] / bc2) + cfg.eps);
-        p[i] -= lr * (step_i + (decay ? cfg.weight_decay * p[i] : 0.0f));
-      }
+      for (int64_t i = 0; i < n; ++i)
+        p[i] = adam.update(decay ? p[i] * keep : p[i], g[i] * scale, mm[i], vv[i]);
     };
     for (size_t k = 0; k < params.size(); ++k) {
       const Param& p = params[k];
