@@ -10,6 +10,7 @@
 #include "ops/attention.h"
 #include "ops/layernorm.h"
 #include "ops/matmul.h"
+#include "ops/position_mean.h"
 #include "ops/rng.h"
 #include "ops/rotary.h"
 #include "ops/tensor.h"
@@ -197,5 +198,25 @@ TEST(Ops, AdamStepMatchesThePaper) {
     wf = AdamStep<float>(lr, t).update(wf, static_cast<float>(std::sin(0.7 * t) + 0.3 * wf), mf, vf);
     ASSERT_NEAR(w, wr, 1e-12) << t;
     ASSERT_NEAR(wf, wr, 1e-5) << t;
+  }
+}
+
+TEST(Ops, PositionMeanMatchesNaive) {
+  const int B = 4, T = 5, F = 3;
+  const int lengths[B] = {5, 2, 3, 1};
+  auto x = randv(B * T * F, 31);
+  std::vector<float> mean(T * F), fallback(F);
+  position_mean(mean.data(), fallback.data(), x.data(), B, T, F, lengths);
+  for (int j = 0; j < F; ++j) {
+    double all = 0;
+    int n_all = 0;
+    for (int t = 0; t < T; ++t) {
+      double s = 0;
+      int n = 0;
+      for (int b = 0; b < B; ++b)
+        if (t < lengths[b]) s += x[(b * T + t) * F + j], ++n, all += x[(b * T + t) * F + j], ++n_all;
+      EXPECT_NEAR(mean[t * F + j], s / n, 1e-6) << t << " " << j;
+    }
+    EXPECT_NEAR(fallback[j], all / n_all, 1e-6) << j;
   }
 }

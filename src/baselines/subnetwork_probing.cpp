@@ -11,6 +11,7 @@
 #include "model/transformer.h"
 #include "ops/adam.h"
 #include "ops/error.h"
+#include "ops/position_mean.h"
 #include "ops/rng.h"
 #include "ops/timer.h"
 
@@ -21,23 +22,6 @@ namespace {
 constexpr double kBeta = 2.0 / 3.0, kGamma = -0.1, kZeta = 1.1;
 
 double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
-
-// Per-position mean over the prompts of `act` [n,T,F] that reach each position -> [T,F].
-Tensor position_mean(const Tensor& act, const std::vector<int>& lengths) {
-  const int64_t n = act.dim(0), T = act.dim(1), F = act.numel() / (n * T);
-  Tensor mean({T, F});
-  for (int64_t t = 0; t < T; ++t) {
-    std::vector<double> sum(static_cast<size_t>(F), 0.0);
-    int count = 0;
-    for (int64_t b = 0; b < n; ++b) {
-      if (t >= lengths[b]) continue;
-      ++count;
-      for (int64_t j = 0; j < F; ++j) sum[j] += act.data[(b * T + t) * F + j];
-    }
-    for (int64_t j = 0; j < F; ++j) mean.data[t * F + j] = count ? static_cast<float>(sum[j] / count) : 0.0f;
-  }
-  return mean;
-}
 
 // One batch of prompts: its inputs, ablated activations and metric targets.
 struct Chunk {
@@ -81,7 +65,12 @@ MethodResult subnetwork_probing(const Model& m, const TokenizedTask& task, const
     ActivationCache acts;
     for (const HookPoint& p : points) hk.cache(p, &acts);
     forward(m, ref, &hk, {LogitsAt::None});
-    for (auto& [name, t] : acts) means[name] = position_mean(t, ref.lengths);
+    for (auto& [name, t] : acts) {  // [n,T,...] -> [T,F]: per-position means over the prompts
+      const int64_t T = t.dim(1), F = t.numel() / (t.dim(0) * T);
+      Tensor mean({T, F});
+      position_mean(mean.ptr(), nullptr, t.ptr(), t.dim(0), T, F, ref.lengths.data());
+      means[name] = std::move(mean);
+    }
   }
   int forwards = s.ablation == AblationKind::Mean ? 1 : 0, backwards = 0;
   for (size_t first = 0; first < n; first += batch) {
