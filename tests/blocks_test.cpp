@@ -5,8 +5,8 @@
 // whole-vocabulary logits.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
-#include <random>
 
 #include "model/blocks.h"
 #include "model/init.h"
@@ -15,18 +15,12 @@
 #include "ops/attention.h"
 #include "ops/error.h"
 #include "ops/rotary.h"
+#include "support/random_vectors.h"
 
 using namespace cs;
+using test::randv;
 
 namespace {
-
-std::vector<float> randv(size_t n, uint32_t seed, float scale = 1.0f) {
-  std::mt19937 g(seed);
-  std::normal_distribution<float> d(0.0f, scale);
-  std::vector<float> v(n);
-  for (float& x : v) x = d(g);
-  return v;
-}
 
 Tensor rand_tensor(std::vector<int64_t> shape, uint32_t seed, float scale = 1.0f) {
   Tensor t(std::move(shape));

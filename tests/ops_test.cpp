@@ -14,18 +14,11 @@
 #include "ops/rng.h"
 #include "ops/rotary.h"
 #include "ops/tensor.h"
+#include "support/random_vectors.h"
 
 using namespace cs;
 
-namespace {
-std::vector<float> randv(size_t n, uint32_t seed, float scale = 1.0f) {
-  std::mt19937 g(seed);
-  std::normal_distribution<float> d(0.0f, scale);
-  std::vector<float> v(n);
-  for (float& x : v) x = d(g);
-  return v;
-}
-}  // namespace
+using test::randv;
 
 TEST(Ops, MatmulMatchesNaive) {
   for (auto [M, K, N] : {std::tuple{1, 1, 1}, {7, 13, 5}, {64, 96, 33}, {128, 256, 512}}) {
