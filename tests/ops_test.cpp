@@ -8,11 +8,13 @@
 #include "ops/activations.h"
 #include "ops/adam.h"
 #include "ops/attention.h"
+#include "ops/kl.h"
 #include "ops/layernorm.h"
 #include "ops/matmul.h"
 #include "ops/position_mean.h"
 #include "ops/rng.h"
 #include "ops/rotary.h"
+#include "ops/simd_math.h"
 #include "ops/tensor.h"
 #include "support/random_vectors.h"
 
@@ -212,4 +214,26 @@ TEST(Ops, PositionMeanMatchesNaive) {
     }
     EXPECT_NEAR(fallback[j], all / n_all, 1e-6) << j;
   }
+}
+
+TEST(Ops, ExpfNonpositiveMatchesExp) {
+  for (float x = -90.0f; x <= 0.0f; x += 0.0137f) {
+    const double ref = std::exp(static_cast<double>(x));
+    if (ref < 1.2e-38) EXPECT_LE(expf_nonpositive(x), 1.2e-38f) << x;
+    else EXPECT_LE(std::abs(expf_nonpositive(x) - ref), 2e-7 * ref) << x;
+  }
+}
+
+// The fast KL against the naive double one, and its gradient against softmax(z) - p in double.
+TEST(Ops, KlToSoftmaxMatchesNaive) {
+  const int V = 5000;
+  auto a = randv(V, 41, 3.0f), b = randv(V, 42, 3.0f);
+  std::vector<float> p(V), dz(V);
+  const double negent = reference_distribution(p.data(), a.data(), V);
+  const double kl = kl_to_softmax(p.data(), negent, b.data(), V, dz.data(), 0.5);
+  EXPECT_NEAR(kl, kl_naive(a.data(), b.data(), V), 1e-5 * kl);
+  EXPECT_NEAR(kl_to_softmax(p.data(), negent, a.data(), V), 0.0, 1e-6);  // KL(p || p)
+  std::vector<double> lq(V);
+  log_softmax(lq.data(), b.data(), V);
+  for (int v = 0; v < V; ++v) ASSERT_NEAR(dz[v], 0.5 * (std::exp(lq[v]) - p[v]), 1e-7) << v;
 }

@@ -1,7 +1,6 @@
 #include "baselines/acdc.h"
 
 #include <algorithm>
-#include <bit>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -12,57 +11,13 @@
 #include "model/blocks.h"
 #include "model/process_weights.h"
 #include "ops/error.h"
+#include "ops/kl.h"
 #include "ops/matmul.h"
 #include "ops/timer.h"
 
 namespace cs {
 
 namespace {
-
-// exp(x) for x <= 0 in float, written so that the loops using it vectorise (no floating-point
-// branches): 2^k exp(r), k = round(x / ln 2), |r| <= ln2 / 2, Cephes expf's degree-5 polynomial;
-// relative error < 1e-7; 0 below 2^-126.
-inline float exp_nonpositive(float x) {
-  const int32_t k = static_cast<int32_t>(x * 1.44269504088896341f - 0.5f);  // x <= 0: rounds
-  const float kf = static_cast<float>(k);
-  const float r = x - kf * 0.693359375f + kf * 2.12194440e-4f;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  const float y = p * r * r + r + 1.0f;
-  return y * std::bit_cast<float>(k < -126 ? 0 : (k + 127) << 23);
-}
-
-// Floats ordered as integers (negative floats flipped), so a max over them vectorises.
-inline int32_t order_key(float x) {
-  const int32_t i = std::bit_cast<int32_t>(x);
-  return i ^ ((i >> 31) & 0x7fffffff);
-}
-
-// KL(p || softmax z) for one prompt, given negent = sum_v p log p:
-//   negent - sum_v p_v z_v + log sum_v exp z_v
-// in float SIMD blocks summed in double (V = 50,257 exps per prompt per evaluation).
-double kl_row(const float* p, const float* z, int64_t V, double negent) {
-  int32_t best = std::numeric_limits<int32_t>::min();
-  for (int64_t v = 0; v < V; ++v) best = std::max(best, order_key(z[v]));
-  const float mx = std::bit_cast<float>(best ^ ((best >> 31) & 0x7fffffff));
-  double dot = 0, sum = 0;
-  for (int64_t v0 = 0; v0 < V; v0 += 2048) {
-    const int64_t v1 = std::min(V, v0 + 2048);
-    float d = 0, e = 0;
-#pragma omp simd reduction(+ : d, e)
-    for (int64_t v = v0; v < v1; ++v) {
-      d += p[v] * z[v];
-      e += exp_nonpositive(z[v] - mx);
-    }
-    dot += d;
-    sum += e;
-  }
-  return negent - dot + mx + std::log(sum);
-}
 
 // The incremental patched forward pass (see acdc.h). Index conventions of edge_patching.h;
 // p = (l * H + h) * 3 + x indexes a head's q/k/v projection (after rotary: what the scores read).
@@ -362,19 +317,9 @@ class Engine {
     unembed_ = Unembedding(m_);
     if (kl_) {
       p_clean_.resize(static_cast<size_t>(B * V));
-      negent_.assign(B, 0.0);
-      for (int b = 0; b < B; ++b) {
-        const float* z = a_.clean_logits.ptr() + b * V;
-        double mx = z[0], sum = 0;
-        for (int64_t v = 1; v < V; ++v) mx = std::max(mx, static_cast<double>(z[v]));
-        for (int64_t v = 0; v < V; ++v) sum += std::exp(z[v] - mx);
-        const double lse = mx + std::log(sum);
-        for (int64_t v = 0; v < V; ++v) {
-          const double lp = z[v] - lse, p = std::exp(lp);
-          p_clean_[b * V + v] = static_cast<float>(p);
-          if (p > 0) negent_[b] += p * lp;
-        }
-      }
+      negent_.resize(B);
+      for (int b = 0; b < B; ++b)
+        negent_[b] = reference_distribution(p_clean_.data() + b * V, a_.clean_logits.ptr() + b * V, V);
       return;
     }
     vocab_ = metric_vocab(task_, 0, n);
@@ -396,7 +341,7 @@ class Engine {
     }
     std::vector<double> kl(B);
 #pragma omp parallel for schedule(static) if (B * V > 65536)
-    for (int b = 0; b < B; ++b) kl[b] = kl_row(p_clean_.data() + b * V, logits.ptr() + b * V, V, negent_[b]);
+    for (int b = 0; b < B; ++b) kl[b] = kl_to_softmax(p_clean_.data() + b * V, negent_[b], logits.ptr() + b * V, V);
     double sum = 0;
     for (double x : kl) sum += x;
     return sum / B;

@@ -11,6 +11,7 @@
 #include "model/transformer.h"
 #include "ops/adam.h"
 #include "ops/error.h"
+#include "ops/kl.h"
 #include "ops/position_mean.h"
 #include "ops/rng.h"
 #include "ops/timer.h"
@@ -30,6 +31,7 @@ struct Chunk {
   ActivationCache abl;            // hook name -> ablated value, same shape as the activation
   std::vector<int32_t> vocab;     // task metric columns (empty: all)
   Tensor p_clean;                 // [B,V] clean next-token probabilities (KL)
+  std::vector<double> negent;     // [B] sum_v p log p of each clean distribution
 };
 
 }  // namespace
@@ -97,16 +99,12 @@ MethodResult subnetwork_probing(const Model& m, const TokenizedTask& task, const
       }
     }
     if (kl) {
-      ch.p_clean = forward(m, ch.clean, nullptr, {LogitsAt::Last});
+      const Tensor logits = forward(m, ch.clean, nullptr, {LogitsAt::Last});
       ++forwards;
-      const int64_t V = ch.p_clean.dim(1);
-      for (int64_t b = 0; b < ch.clean.B; ++b) {
-        float* z = ch.p_clean.ptr() + b * V;
-        const float mx = *std::max_element(z, z + V);
-        double sum = 0;
-        for (int64_t v = 0; v < V; ++v) sum += std::exp(static_cast<double>(z[v]) - mx);
-        for (int64_t v = 0; v < V; ++v) z[v] = static_cast<float>(std::exp(static_cast<double>(z[v]) - mx) / sum);
-      }
+      const int64_t V = logits.dim(1);
+      ch.p_clean = Tensor::uninit(logits.shape);
+      for (int64_t b = 0; b < ch.clean.B; ++b)
+        ch.negent.push_back(reference_distribution(ch.p_clean.ptr() + b * V, logits.ptr() + b * V, V));
     } else {
       ch.vocab = metric_vocab(task, first, nb);
     }
@@ -177,20 +175,10 @@ MethodResult subnetwork_probing(const Model& m, const TokenizedTask& task, const
       const int64_t B = ch.clean.B, T = ch.clean.T, V = pass.logits.dim(1);
       const Tensor& last = pass.logits;
       Tensor g_last({B, V});
-      if (kl) {  // d/dz KL(p || softmax z) = softmax z - p
-        for (int64_t b = 0; b < B; ++b) {
-          const float* z = last.ptr() + b * V;
-          const float* p = ch.p_clean.ptr() + b * V;
-          const float mx = *std::max_element(z, z + V);
-          double sum = 0;
-          for (int64_t v = 0; v < V; ++v) sum += std::exp(static_cast<double>(z[v]) - mx);
-          const double lse = mx + std::log(sum);
-          for (int64_t v = 0; v < V; ++v) {
-            const double lq = z[v] - lse;
-            if (p[v] > 0) metric += p[v] * (std::log(static_cast<double>(p[v])) - lq) / n;
-            g_last.data[b * V + v] = static_cast<float>((std::exp(lq) - p[v]) / n);
-          }
-        }
+      if (kl) {  // the mean KL over the n prompts, and its gradient (softmax z - p) / n
+        for (int64_t b = 0; b < B; ++b)
+          metric += kl_to_softmax(ch.p_clean.ptr() + b * V, ch.negent[b], last.ptr() + b * V, V,
+                                  g_last.ptr() + b * V, 1.0 / n) / n;
       } else {
         std::vector<double> values;
         g_last = task_metric_grad(task, last, ch.first, ch.vocab, -1.0 / n, &values);
