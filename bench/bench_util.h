@@ -4,7 +4,6 @@
 #pragma once
 #include <algorithm>
 #include <cerrno>
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -14,6 +13,7 @@
 #include <vector>
 
 #include "ops/matmul.h"
+#include "ops/timer.h"
 
 namespace cs::bench {
 
@@ -56,18 +56,14 @@ inline double real_arg(const char* text, const char* what, double lo, double hi)
   return v;
 }
 
-inline double now_s() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
 // Median wall time of `reps` runs after one warm-up run.
 inline double median_seconds(const std::function<void()>& fn, int reps) {
   fn();
   std::vector<double> t;
   for (int i = 0; i < reps; ++i) {
-    double t0 = now_s();
+    const Timer timer;
     fn();
-    t.push_back(now_s() - t0);
+    t.push_back(timer.seconds());
   }
   std::sort(t.begin(), t.end());
   return t[t.size() / 2];

@@ -5,7 +5,6 @@
 // paper's score confirmed the same way.
 //   bench/sae_variants [MODEL] [TRIALS] [SCORES]   (default models/toy-gpt2-4l, 5 trials, every
 //   variant; SCORES: comma-separated score names to keep, e.g. paper,confirmed)
-#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <string>
@@ -14,6 +13,7 @@
 #include "model/tokenizer.h"
 #include "bench_util.h"
 #include "ops/process_setup.h"
+#include "ops/timer.h"
 
 using namespace cs;
 
@@ -56,9 +56,9 @@ int main(int argc, char** argv) {
       o.level = v.level;
       o.faithfulness = false;
       o.sae.sae.l1 = std::string(task_name) == "docstring" ? 0.05f : 0.02f;
-      auto t0 = std::chrono::steady_clock::now();
+      const Timer timer;
       DiscoverResult r = discover(m, task, o, &truth);
-      double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      double s = timer.seconds();
       std::vector<double> aucs, prec;
       for (auto& e : r.evals) aucs.push_back(e.auc), prec.push_back(e.at_k.precision);
       MeanStd a = mean_std(aucs), p = mean_std(prec);

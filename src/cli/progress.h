@@ -5,10 +5,11 @@
 // time so far and the fraction done (as good as the caller's fraction: compare weighs it by each
 // method's usual cost) and shown as "about 1:40 left".
 #pragma once
-#include <chrono>
 #include <cstdio>
 #include <string>
 #include <unistd.h>
+
+#include "ops/timer.h"
 
 namespace cs {
 
@@ -31,17 +32,16 @@ inline std::string time_left_text(double elapsed_s, double fraction) {
 class ProgressBar {
  public:
   explicit ProgressBar(bool eta = false, bool every_phase = false)
-      : tty_(::isatty(STDERR_FILENO)), eta_(eta), every_phase_(every_phase), start_(Clock::now()), last_(start_) {}
+      : tty_(::isatty(STDERR_FILENO)), eta_(eta), every_phase_(every_phase) {}
   ~ProgressBar() { finish(); }
   void update(const std::string& phase, double fraction) {
     const int pct = static_cast<int>(fraction * 100 + 0.5);
-    const auto now = Clock::now();
-    const double elapsed = std::chrono::duration<double>(now - start_).count();
+    const double elapsed = since_start_.seconds();
     const std::string left = eta_ ? time_left_text(elapsed, fraction) : "";
     if (!tty_) {
       const bool new_phase = every_phase_ && phase != last_phase_;
-      if (!new_phase && now - last_ < std::chrono::seconds(10)) return;
-      last_ = now;
+      if (!new_phase && since_line_.seconds() < 10) return;
+      since_line_.restart();
       last_phase_ = phase;
       std::fprintf(stderr, "%s: %d%% done, %s elapsed%s%s\n", phase.c_str(), pct, clock_text(elapsed).c_str(),
                    left.empty() ? "" : ", ", left.c_str());
@@ -63,10 +63,9 @@ class ProgressBar {
   }
 
  private:
-  using Clock = std::chrono::steady_clock;
   bool tty_, eta_, every_phase_;
   bool drawn_ = false;
-  Clock::time_point start_, last_;
+  Timer since_start_, since_line_;  // since construction; since the last plain line
   std::string last_phase_;
 };
 

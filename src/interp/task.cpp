@@ -14,32 +14,6 @@
 namespace cs {
 namespace task_detail {
 
-uint64_t Rng::next() {
-  uint64_t z = (state += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-
-int Rng::below(int n) {
-  // Rejection from the top of the range keeps every value equally likely.
-  const uint64_t un = static_cast<uint64_t>(n);
-  const uint64_t limit = UINT64_MAX - UINT64_MAX % un;
-  uint64_t x;
-  do x = next();
-  while (x >= limit);
-  return static_cast<int>(x % un);
-}
-
-std::vector<int> Rng::distinct(int n, int k) {
-  // Partial Fisher-Yates: O(n) memory, exact, k <= n.
-  std::vector<int> idx(static_cast<size_t>(n));
-  for (int i = 0; i < n; ++i) idx[static_cast<size_t>(i)] = i;
-  for (int i = 0; i < k; ++i) std::swap(idx[static_cast<size_t>(i)], idx[static_cast<size_t>(i + below(n - i))]);
-  idx.resize(static_cast<size_t>(k));
-  return idx;
-}
-
 Rendered render(const std::string& tmpl, const std::map<std::string, std::string>& values) {
   Rendered r;
   size_t i = 0;

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "model/tokenizer.h"
+#include "ops/rng.h"
 
 namespace cs {
 
@@ -132,17 +133,6 @@ std::vector<int> induction_token_pool(const Tokenizer& tok);       // ids of " w
 
 // Shared by the generators; not part of the interface methods use.
 namespace task_detail {
-
-// splitmix64 (Steele et al. 2014) with an unbiased bounded draw.
-struct Rng {
-  uint64_t state;
-  explicit Rng(uint64_t seed, uint64_t stream) : state(seed * 0x9E3779B97F4A7C15ull ^ stream) {}
-  uint64_t next();
-  int below(int n);                                  // uniform in [0, n)
-  std::vector<int> distinct(int n, int k);           // k distinct values of [0, n), in draw order
-  template <typename T>
-  const T& pick(const std::vector<T>& v) { return v[static_cast<size_t>(below(static_cast<int>(v.size())))]; }
-};
 
 // A template with "{KEY}" slots filled in; slots records (key, byte offset of the value) for
 // every occurrence, in text order.

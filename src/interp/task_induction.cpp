@@ -48,7 +48,7 @@ TokenizedTask induction_task(const Tokenizer& tok, const TaskOptions& opts) {
     throw Error("task induction: only " + std::to_string(n_pool) + " words in the pool; " + std::to_string(2 * n + 1) + " needed for induction_len " + std::to_string(n));
 
   TokenizedTask t = task_detail::begin_task("induction", MetricKind::Accuracy, tok, opts);
-  task_detail::Rng rng(opts.seed, 0x1dc7ull);
+  SplitMix64 rng(opts.seed, 0x1dc7ull);
   long attempts = 0;
   const long max_attempts = 100L * opts.n + 1000;
   while (static_cast<int>(t.size()) < opts.n) {

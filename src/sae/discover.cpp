@@ -1,7 +1,6 @@
 #include "sae/discover.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <cmath>
 #include <numeric>
@@ -9,12 +8,11 @@
 #include "sae/code_scores.h"
 #include "attribution/eap.h"
 #include "ops/error.h"
+#include "ops/timer.h"
 
 namespace cs {
 
 namespace {
-using Clock = std::chrono::steady_clock;
-double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
 PositionChoice position_for(const TokenizedTask& task, const DiscoverOptions& o, bool negative) {
   PositionChoice p;
@@ -80,7 +78,7 @@ std::vector<double> combine_ranks(const std::vector<double>& a, const std::vecto
 
 DiscoverResult discover(const Model& m, const TokenizedTask& task, const DiscoverOptions& opts,
                         const GroundTruth* truth) {
-  auto t_all = Clock::now();
+  const Timer total;
   DiscoverResult r;
   const int H = m.cfg.n_heads, HT = m.cfg.n_heads_total();
   if (task.negative.empty())
@@ -110,13 +108,13 @@ DiscoverResult discover(const Model& m, const TokenizedTask& task, const Discove
   }
 
   auto report = [&](const std::string& phase, double f) { if (opts.progress) opts.progress(phase, f); };
-  auto t0 = Clock::now();
+  Timer phase;
   report("forward passes", 0);
   Tensor pos = collect_head_outputs(m, task.clean, position_for(task, opts, false));
   report("forward passes", 0.5);
   Tensor neg = collect_head_outputs(m, task.negative, position_for(task, opts, true));
   report("forward passes", 1);
-  r.seconds_collect = since(t0);
+  r.seconds_collect = phase.seconds();
   r.collect_flops = collect_head_outputs_flops(m.cfg, task.clean) + collect_head_outputs_flops(m.cfg, task.negative);
   r.n_positive = static_cast<int>(pos.dim(0));
   r.n_negative = static_cast<int>(neg.dim(0));
@@ -140,9 +138,9 @@ DiscoverResult discover(const Model& m, const TokenizedTask& task, const Discove
         MethodSettings ms;
         ms.n_prompts = std::min<int>(100, static_cast<int>(task.size()));
         ms.ablation = task.corrupt.empty() ? AblationKind::Zero : AblationKind::Resample;
-        auto ta = Clock::now();
+        const Timer attribution;
         r.attribution = eap(m, task, ms).head_scores;
-        r.seconds_scores += since(ta);
+        r.seconds_scores += attribution.seconds();
       }
       r.head_scores.back() = combine_ranks(r.head_scores.back(), r.attribution);
     }
@@ -234,7 +232,7 @@ DiscoverResult discover(const Model& m, const TokenizedTask& task, const Discove
   }
 
   if (opts.faithfulness && !task.corrupt.empty()) {
-    t0 = Clock::now();
+    phase.restart();
     report("faithfulness", 0);
     r.faith = faithfulness_curve(m, task, r.mean_scores, opts.faith);
     AblationSource src = task_ablation_source(m, task, opts.faith);
@@ -242,10 +240,10 @@ DiscoverResult discover(const Model& m, const TokenizedTask& task, const Discove
     for (int h : r.circuit) keep.heads.push_back({h / H, h % H});
     double kept = circuit_metric(m, task, keep, src, opts.faith.n_prompts);
     r.circuit_faithfulness = r.faith->full != 0 ? kept / r.faith->full : 0;
-    r.seconds_faithfulness = since(t0);
+    r.seconds_faithfulness = phase.seconds();
     report("faithfulness", 1);
   }
-  r.seconds_total = since(t_all);
+  r.seconds_total = total.seconds();
   return r;
 }
 

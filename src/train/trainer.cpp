@@ -3,7 +3,6 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -12,16 +11,14 @@
 #include "interp/task.h"
 #include "model/init.h"
 #include "model/save.h"
+#include "ops/adam.h"
 #include "ops/error.h"
 #include "ops/files.h"
 #include "train/trainer_state.h"
+#include "ops/timer.h"
 
 namespace cs {
 namespace {
-
-double now_s() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
 
 // One trained tensor with its gradient. Embedding: only the step's vocabulary rows move.
 struct Param {
@@ -120,7 +117,7 @@ struct Run {
     if (e != perm_epoch) {  // a seeded Fisher-Yates permutation per epoch
       perm.resize(rows.size());
       for (size_t k = 0; k < perm.size(); ++k) perm[k] = static_cast<int>(k);
-      task_detail::Rng r(cfg.seed, 0xe0000ull + static_cast<uint64_t>(e));
+      SplitMix64 r(cfg.seed, 0xe0000ull + static_cast<uint64_t>(e));
       for (size_t k = perm.size(); k > 1; --k) std::swap(perm[k - 1], perm[static_cast<size_t>(r.below(static_cast<int>(k)))]);
       perm_epoch = e;
     }
@@ -199,18 +196,12 @@ struct Run {
     const float norm = static_cast<float>(std::sqrt(sq));
     const float scale = (cfg.clip > 0 && norm > cfg.clip) ? cfg.clip / norm : 1.0f;
     const float lr = lr_at(cfg, s);
-    const float b1 = cfg.beta1, b2 = cfg.beta2;
-    const float bc1 = 1.0f - std::pow(b1, static_cast<float>(s + 1));
-    const float bc2 = 1.0f - std::pow(b2, static_cast<float>(s + 1));
+    const AdamStep<float> adam(lr, s + 1, cfg.beta1, cfg.beta2, cfg.eps);
+    const float keep = 1.0f - lr * cfg.weight_decay;  // AdamW's decoupled decay
     auto update = [&](float* p, const float* g, float* mm, float* vv, int64_t n, bool decay) {
 #pragma omp parallel for schedule(static) if (n > 65536)
-      for (int64_t i = 0; i < n; ++i) {
-        const float gi = g[i] * scale;
-        mm[i] = b1 * mm[i] + (1 - b1) * gi;
-        vv[i] = b2 * vv[i] + (1 - b2) * gi * gi;
-        const float step_i = (mm[i] / bc1) / (std::sqrt(vv[i] / bc2) + cfg.eps);
-        p[i] -= lr * (step_i + (decay ? cfg.weight_decay * p[i] : 0.0f));
-      }
+      for (int64_t i = 0; i < n; ++i)
+        p[i] = adam.update(decay ? p[i] * keep : p[i], g[i] * scale, mm[i], vv[i]);
     };
     for (size_t k = 0; k < params.size(); ++k) {
       const Param& p = params[k];
@@ -337,7 +328,7 @@ TrainResult train(const TrainConfig& cfg_in, const Tokenizer& tok,
   auto say = [&](const std::string& s) {
     if (print) print(s);
   };
-  const double t0 = now_s();
+  const Timer run_timer;
   Model m = cfg.resume.empty() ? random_model(preset_config(cfg.preset), cfg.seed, cfg.init_std)
                                : load_model(cfg.resume);
   if (cfg.seq_len > m.cfg.n_ctx)
@@ -354,7 +345,7 @@ TrainResult train(const TrainConfig& cfg_in, const Tokenizer& tok,
       " tokens, " + std::to_string(run.rows.size()) + " rows of " + std::to_string(cfg.seq_len) +
       ", full softmax: " + std::to_string(corpus.vocab.size()) + " corpus ids + 1 row shared by the " +
       std::to_string(m.cfg.vocab_size - static_cast<int64_t>(corpus.vocab.size())) + " others (" +
-      fmt("%.1f", now_s() - t0) + " s)");
+      fmt("%.1f", run_timer.seconds()) + " s)");
   int start = 0;
   if (!cfg.resume.empty()) {
     start = run.load_state(cfg.resume + "/trainer_state.bin");
@@ -388,7 +379,7 @@ TrainResult train(const TrainConfig& cfg_in, const Tokenizer& tok,
     say("checkpoint " + dir + " (step " + std::to_string(next_step) + ")");
   };
 
-  const double t_train = now_s();
+  const double t_train = run_timer.seconds();
   double t_log = t_train;
   int64_t tok_log = 0;
   double loss_sum = 0;
@@ -403,9 +394,9 @@ TrainResult train(const TrainConfig& cfg_in, const Tokenizer& tok,
     loss_sum += o.loss, ++loss_n;
     tok_log += o.tokens;
     if ((s + 1) % cfg.log_every == 0 || s + 1 == last) {
-      const double now = now_s();
+      const double now = run_timer.seconds();
       TrainLogLine l{s + 1, static_cast<float>(loss_sum / loss_n), o.lr, o.grad_norm,
-                     tok_log / std::max(1e-9, now - t_log), now - t0, run.tokens};
+                     tok_log / std::max(1e-9, now - t_log), now, run.tokens};
       res.log.push_back(l);
       if (res.log.size() == 1) res.first_loss = l.loss;
       res.final_loss = l.loss;
@@ -415,7 +406,7 @@ TrainResult train(const TrainConfig& cfg_in, const Tokenizer& tok,
           " elapsed " + fmt("%.0f", l.elapsed_s) + " s");
       t_log = now, tok_log = 0, loss_sum = 0, loss_n = 0;
     }
-    const bool over = cfg.time_budget_s > 0 && now_s() - t0 > cfg.time_budget_s;
+    const bool over = cfg.time_budget_s > 0 && run_timer.seconds() > cfg.time_budget_s;
     if (cfg.save_every > 0 && (s + 1) % cfg.save_every == 0 && s + 1 < last && !over) checkpoint(s + 1);
     if (cfg.eval_every > 0 && (s + 1) % cfg.eval_every == 0 && s + 1 < last && !over) evaluate(s + 1);
     if (over) {
@@ -428,7 +419,7 @@ TrainResult train(const TrainConfig& cfg_in, const Tokenizer& tok,
   res.tokens = run.tokens;
   checkpoint(s);
   evaluate(s);
-  res.wall_s = now_s() - t0;
+  res.wall_s = run_timer.seconds();
   return res;
 }
 
