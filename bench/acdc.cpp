@@ -2,7 +2,7 @@
 // ACDC sweeps on toy-gpt2-4l-shaped models (the shipped models/toy-gpt2-4l if present, and random
 // weights) on greater-than prompts (the task the small zoo model shows most of), and the time of
 // single edge evaluations on GPT-2-small-shaped random weights on IOI prompts (no full sweep:
-// 32,923 edges). Prints one table.
+// 32,491 edges and 432 q/k/v switches). Prints one table.
 //   acdc [--quick | --gpt2] [--prompts N]     --quick skips GPT-2 small, --gpt2 runs only it
 // Times are wall clock; the machine's load and OMP_NUM_THREADS matter (run with the threads the
 // machine really has free).

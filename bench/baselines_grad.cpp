@@ -10,6 +10,7 @@
 #include "bench_util.h"
 #include "baselines/activation_patching.h"
 #include "attribution/eap.h"
+#include "interp/graph.h"
 #include "model/init.h"
 #include "ops/process_setup.h"
 
@@ -44,7 +45,7 @@ int main(int argc, char** argv) {
       }, reps);
       const auto get = [&](const char* k) { auto it = r.stats.find(k); return it == r.stats.end() ? 0.0 : it->second; };
       std::printf("| %s | %d x %d | %d | %zu | %s | %.3f | %.3f | %.0f | %.0f |\n", p.c_str(), m.cfg.n_layers,
-                  m.cfg.n_heads, m.cfg.d_model, full_graph_edges(m.cfg.n_layers, m.cfg.n_heads, !m.cfg.attn_only).size(),
+                  m.cfg.n_heads, m.cfg.d_model, static_cast<size_t>(Graph(m.cfg).n_edges()),
                   meth.name, sec, cpu, get("forward_passes"), get("backward_passes"));
       std::fflush(stdout);
     }

@@ -219,12 +219,11 @@ TEST(ReferenceCircuit, KeepsTheKnownCircuitOfTheToyModel) {
   EXPECT_EQ(kept, (std::vector<int>{0, 3}));  // heads 0.0 and 1.1
   EXPECT_GE(r.kept_metric, 0.9 * r.full_metric);
   // The previous-token head feeds the induction head's key; the induction head feeds the logits.
-  auto has = [&](const std::string& f, const std::string& to) {
-    for (const EdgeId& e : r.edges) if (e.from == f && e.to == to) return true;
-    return false;
+  auto has = [&](const std::string& name) {
+    return std::find(r.edges.begin(), r.edges.end(), parse_edge(name)) != r.edges.end();
   };
-  EXPECT_TRUE(has("a0.0", "a1.1.k"));
-  EXPECT_TRUE(has("a1.1", "output"));
+  EXPECT_TRUE(has("a0.h0->a1.h1<k>"));
+  EXPECT_TRUE(has("a1.h1->logits"));
 
   // The pruning's layer-prefix sharing against the naive reference: one full ablated run per
   // head set, through circuit_metric.

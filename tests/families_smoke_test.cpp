@@ -82,7 +82,7 @@ TEST_P(Families, CompareRunsEveryMethod) {
   GroundTruth g;
   g.name = "smoke";
   g.heads = {{0, 1}, {1, 2}};
-  g.edges = {{"a1.2", "output"}};  // as the reference circuits' edges: head -> logits
+  g.edges = {parse_edge("a1.h2->logits")};  // as the reference circuits' edges: head -> logits
   std::vector<MethodRow> rows = compare(m, t, &g, o);
   ASSERT_EQ(rows.size(), o.methods.size());
   for (const MethodRow& r : rows) {

@@ -13,8 +13,7 @@ MethodResult eap_ig(const Model& m, const TokenizedTask& task, const MethodSetti
   const double steps = s.param("steps", 5);
   if (steps < 1 || steps != static_cast<int>(steps))
     throw Error("eap-ig: steps must be a whole number >= 1, got " + std::to_string(steps));
-  MethodResult r = to_method_result(edge_attribution(m, task, s, static_cast<int>(steps)), "eap-ig",
-                                    m.cfg.n_layers, m.cfg.n_heads, s);
+  MethodResult r = to_method_result(edge_attribution(m, task, s, static_cast<int>(steps)), "eap-ig", Graph(m.cfg), s);
   r.stats["steps"] = steps;
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return r;

@@ -75,8 +75,7 @@ MethodResult activation_patching(const Model& m, const TokenizedTask& task, cons
   MethodResult r;
   r.method = "activation-patching";
   for (double d : p.head_delta) r.head_scores.push_back(std::fabs(d));
-  for (size_t l = 0; l < p.mlp_delta.size(); ++l)
-    r.stats["mlp." + std::to_string(l)] = std::fabs(p.mlp_delta[l]);
+  for (double d : p.mlp_delta) r.mlp_scores.push_back(std::fabs(d));
   r.stats["clean_metric"] = p.clean_metric;
   r.stats["forward_passes"] = p.forward_passes;
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -27,7 +27,7 @@ struct NodePatching {
 // params: "batch" prompts per forward (default: all n at once).
 NodePatching node_patching(const Model& m, const TokenizedTask& task, const MethodSettings& s);
 
-// MethodResult "activation-patching": head_scores = |head_delta|; stats "mlp.L" = |mlp_delta[L]|,
+// MethodResult "activation-patching": head_scores = |head_delta|, mlp_scores = |mlp_delta|; stats
 // "clean_metric", "forward_passes". The signed deltas are node_patching's.
 MethodResult activation_patching(const Model& m, const TokenizedTask& task, const MethodSettings& s);
 

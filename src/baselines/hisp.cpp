@@ -85,7 +85,7 @@ MethodResult hisp(const Model& m, const TokenizedTask& task, const MethodSetting
       if (qkv) v = std::max({v, imp[l * slots + H + h], imp[l * slots + 2 * H + h]});
       r.head_scores[static_cast<size_t>(l) * H + h] = v;
     }
-  for (int l = 0; l < L && mlps; ++l) r.stats["mlp." + std::to_string(l)] = imp[l * slots + slots - 1];
+  for (int l = 0; l < L && mlps; ++l) r.mlp_scores.push_back(imp[l * slots + slots - 1]);
   r.stats["forward_passes"] = passes;
   r.stats["backward_passes"] = passes;
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

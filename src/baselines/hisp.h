@@ -22,7 +22,7 @@
 
 namespace cs {
 
-// MethodResult "hisp": head_scores as above; stats "mlp.L" (normalised MLP importance),
+// MethodResult "hisp": head_scores as above; mlp_scores the normalised MLP importances; stats
 // "forward_passes", "backward_passes".
 MethodResult hisp(const Model& m, const TokenizedTask& task, const MethodSettings& s);
 

@@ -271,7 +271,7 @@ MethodResult subnetwork_probing(const Model& m, const TokenizedTask& task, const
       const int i = l * per_layer + h;
       r.head_scores[static_cast<size_t>(l) * H + h] = std::max({logit[i], logit[i + H], logit[i + 2 * H]});
     }
-    if (mlps) r.stats["mlp." + std::to_string(l)] = logit[l * per_layer + 3 * H];
+    if (mlps) r.mlp_scores.push_back(logit[l * per_layer + 3 * H]);
   }
   r.stats["steps"] = steps;
   r.stats["final_loss"] = loss;

@@ -33,7 +33,7 @@
 
 namespace cs {
 
-// MethodResult "subnetwork-probing": head_scores as above; stats "mlp.L" (MLP logit), "steps",
+// MethodResult "subnetwork-probing": head_scores as above, mlp_scores the MLP logits; stats "steps",
 // "final_loss", "final_metric", "expected_l0" (expected fraction of unmasked nodes),
 // "forward_passes", "backward_passes". params also "batch" (prompts per forward; gradients are
 // summed over batches each step; default all).

@@ -17,7 +17,7 @@ namespace cs {
 
 namespace {
 
-std::string head_name(int idx, int H) { return std::to_string(idx / H) + "." + std::to_string(idx % H); }
+std::string head_name(int idx, int H) { return HeadId{idx / H, idx % H}.str(); }
 
 }  // namespace
 

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <cstdio>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <utility>
@@ -26,16 +25,6 @@ bool method_is_stochastic(const std::string& n) { return n == "sae" || n == "sae
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-bool parse_head_node(const std::string& s, int* layer, int* head, std::string* suffix) {
-  if (s.size() < 4 || s[0] != 'a') return false;
-  int l = 0, h = 0, used = 0;
-  if (std::sscanf(s.c_str() + 1, "%d.%d%n", &l, &h, &used) != 2) return false;
-  *layer = l;
-  *head = h;
-  *suffix = s.substr(1 + used);
-  return true;
-}
 
 // One trial of discover with compare's SAE settings (no faithfulness: compare measures it), and
 // its wall time.
@@ -70,17 +59,16 @@ MethodResult run_method(const std::string& name, const Model& m, const Tokenized
     MethodResult mr;
     mr.method = "sae";
     mr.head_scores = o.sae.level == Level::Edge ? r.trials[0].edge_node : r.trials[0].node_raw;
+    // Edges: the code-pair score U[a, b] on every input of b, for heads a before b; the graph's
+    // other edges (input, MLPs, logits) are not scored.
+    const Graph g(m.cfg);
     const int H = m.cfg.n_heads, HT = m.cfg.n_heads_total();
+    mr.edge_scores.assign(g.n_edges(), std::nan(""));
     for (int a = 0; a < HT; ++a)
-      for (int b = 0; b < HT; ++b) {
-        if (b / H <= a / H) continue;  // forward pairs only: sender layer < receiver layer
-        double u = r.trials[0].edge_U[static_cast<size_t>(a) * HT + b];
-        std::string from = "a" + std::to_string(a / H) + "." + std::to_string(a % H);
-        for (const char* x : {".q", ".k", ".v"}) {
-          mr.edges.push_back({from, "a" + std::to_string(b / H) + "." + std::to_string(b % H) + x});
-          mr.edge_scores.push_back(u);
-        }
-      }
+      for (int b = (a / H + 1) * H; b < HT; ++b)  // forward pairs only: sender layer < receiver layer
+        for (QKV x : {QKV::Q, QKV::K, QKV::V})
+          mr.edge_scores[g.edge_index(g.head_sender(a / H, a % H), g.head_receiver(b / H, b % H, x))] =
+              r.trials[0].edge_U[static_cast<size_t>(a) * HT + b];
     mr.seconds = seconds;
     return mr;
   }
@@ -98,29 +86,25 @@ MethodResult run_method(const std::string& name, const Model& m, const Tokenized
 }  // namespace
 
 namespace {
-// Index of a head edge: sender s -> receiver head r at s * HT + r; sender s -> logits at HT * HT + s.
-// Returns -1 for edges that are neither (input, MLPs, a head's internal q/k/v -> head edge).
-int64_t head_edge_index(const std::string& from, const std::string& to, int L, int H, bool receiver_needs_input) {
+// Index of a head edge: sender head u -> receiver head r at u * HT + r; u -> logits at HT * HT + u.
+// -1 for edges that are neither (from the input or an MLP, into an MLP).
+int64_t head_edge_index(const Edge& e, int L, int H) {
   const int HT = L * H;
-  int l1, h1;
-  std::string s1;
-  if (!parse_head_node(from, &l1, &h1, &s1) || !s1.empty() || l1 >= L || h1 >= H) return -1;
-  const int64_t u = int64_t{l1} * H + h1;
-  if (to == "output") return int64_t{HT} * HT + u;
-  int l2, h2;
-  std::string s2;
-  if (!parse_head_node(to, &l2, &h2, &s2) || l2 >= L || h2 >= H || l2 <= l1) return -1;
-  if (receiver_needs_input && s2.empty()) return -1;  // "aL.H" itself is the internal node
-  return u * HT + l2 * H + h2;
+  if (e.from.kind != NodeKind::Head || e.from.layer >= L || e.from.head >= H) return -1;
+  const int64_t u = int64_t{e.from.layer} * H + e.from.head;
+  if (e.to.kind == NodeKind::Logits) return int64_t{HT} * HT + u;
+  if (e.to.kind != NodeKind::Head || e.to.layer >= L || e.to.head >= H || e.to.layer <= e.from.layer) return -1;
+  return u * HT + int64_t{e.to.layer} * H + e.to.head;
 }
 }  // namespace
 
-std::vector<double> head_edge_scores(const MethodResult& r, int n_layers, int n_heads, bool* scores_logits) {
-  const int HT = n_layers * n_heads;
+std::vector<double> head_edge_scores(const MethodResult& r, const Graph& g, bool* scores_logits) {
+  const int L = g.n_layers(), H = g.n_heads(), HT = L * H;
   std::vector<double> s(static_cast<size_t>(HT) * HT + HT, -1e300);
   bool logits = false;
-  for (size_t i = 0; i < r.edges.size(); ++i) {
-    const int64_t k = head_edge_index(r.edges[i].from, r.edges[i].to, n_layers, n_heads, true);
+  for (size_t i = 0; i < r.edge_scores.size(); ++i) {
+    if (std::isnan(r.edge_scores[i])) continue;  // not scored
+    const int64_t k = head_edge_index(g.edge(static_cast<int>(i)), L, H);
     if (k < 0) continue;
     logits |= k >= int64_t{HT} * HT;
     s[k] = std::max(s[k], r.edge_scores[i]);
@@ -130,11 +114,11 @@ std::vector<double> head_edge_scores(const MethodResult& r, int n_layers, int n_
   return s;
 }
 
-std::vector<bool> head_edge_labels(const GroundTruth& g, int n_layers, int n_heads) {
+std::vector<bool> head_edge_labels(const GroundTruth& t, int n_layers, int n_heads) {
   const int HT = n_layers * n_heads;
   std::vector<bool> lab(static_cast<size_t>(HT) * HT + HT, false);
-  for (const EdgeId& e : g.edges) {
-    const int64_t k = head_edge_index(e.from, e.to, n_layers, n_heads, false);
+  for (const Edge& e : t.edges) {
+    const int64_t k = head_edge_index(e, n_layers, n_heads);
     if (k >= 0) lab[k] = true;
   }
   return lab;
@@ -164,6 +148,7 @@ double head_edge_auc(const std::vector<double>& scores, const std::vector<bool>&
 std::vector<MethodRow> compare(const Model& m, const TokenizedTask& task, const GroundTruth* truth,
                                const CompareOptions& o) {
   const int L = m.cfg.n_layers, H = m.cfg.n_heads, HT = L * H;
+  const Graph graph(m.cfg);
   std::vector<bool> labels, edge_labels;
   if (truth) {
     labels = head_labels(*truth, L, H);
@@ -189,7 +174,7 @@ std::vector<MethodRow> compare(const Model& m, const TokenizedTask& task, const 
       if (static_cast<int>(r.head_scores.size()) != HT)
         throw Error("method " + name + " returned " + std::to_string(r.head_scores.size()) + " head scores");
       scores.push_back(r.head_scores);
-      row.has_edges = !r.edges.empty();
+      row.has_edges = !r.edge_scores.empty();
       if (truth) {
         row.node_auc.push_back(roc_auc(r.head_scores, labels));
         Confusion c = confusion_top_k(r.head_scores, labels, static_cast<int64_t>(truth->heads.size()));
@@ -198,7 +183,7 @@ std::vector<MethodRow> compare(const Model& m, const TokenizedTask& task, const 
         row.f1.push_back(c.f1);
         if (row.has_edges) {
           bool logits = false;
-          const std::vector<double> es = head_edge_scores(r, L, H, &logits);
+          const std::vector<double> es = head_edge_scores(r, graph, &logits);
           row.edges_to_logits = logits;
           const double auc = head_edge_auc(es, edge_labels, L, H, logits);
           if (!std::isnan(auc)) row.edge_auc.push_back(auc);

@@ -38,9 +38,10 @@ struct MethodRow {
 // Edge evaluation over the edges between heads and into the logits (the reference circuits' edges:
 // path patching from a head into another head's q/k/v input or into the logits). Index space:
 // sender s -> receiver head r at s * HT + r (q/k/v merged: the max over them), sender s -> logits
-// at HT * HT + s; HT = n_layers * n_heads. *scores_logits: whether the method scored any head ->
-// logits edge (the SAE method's edges are code co-occurrences between heads only).
-std::vector<double> head_edge_scores(const MethodResult& r, int n_layers, int n_heads, bool* scores_logits);
+// at HT * HT + s; HT = n_layers * n_heads. r.edge_scores are over graph g's edges.
+// *scores_logits: whether the method scored any head -> logits edge (the SAE method's edges are
+// code co-occurrences between heads only).
+std::vector<double> head_edge_scores(const MethodResult& r, const Graph& g, bool* scores_logits);
 std::vector<bool> head_edge_labels(const GroundTruth& g, int n_layers, int n_heads);
 // ROC AUC over the forward head pairs (receiver in a later layer), plus the head -> logits edges
 // when with_logits; NaN when the candidates hold no positive (or no negative) edge.

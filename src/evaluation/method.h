@@ -28,9 +28,10 @@ struct MethodSettings {
 struct MethodResult {
   std::string method;                 // "acdc", "eap", ...
   std::vector<double> head_scores;    // [n_layers * n_heads], higher = more important
-  // Edge-level methods: scores over the graph of ground_truth.h (q/k/v-split head inputs,
-  // "input"/"output", MLPs as "mL"), higher = more important. Empty for node-only methods.
-  std::vector<EdgeId> edges;
+  std::vector<double> mlp_scores;     // [n_layers] when the method scores MLPs, else empty
+  // Edge-level methods: one score per edge of the model's circuit graph (interp/graph.h,
+  // Graph(m.cfg), in its order), higher = more important; NaN for an edge the method does not
+  // score. Empty for node-only methods.
   std::vector<double> edge_scores;
   double seconds = 0;
   std::map<std::string, double> stats;  // e.g. forward passes, edges evaluated

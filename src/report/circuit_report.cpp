@@ -21,9 +21,11 @@ void check_shape(const DiscoverResult& r, const RunInfo& info) {
                 std::to_string(info.n_layers) + " layers x " + std::to_string(info.n_heads) + " heads");
 }
 
-std::string head_name(int i, int H) { return std::to_string(i / H) + "." + std::to_string(i % H); }
+// Head i = layer * H + head: "9.9" in tables, "a9.h9" as a graph node.
+std::string head_name(int i, int H) { return HeadId{i / H, i % H}.str(); }
+std::string head_node(int i, int H) { return Node::attention(i / H, i % H).name(); }
 
-// Built by appending: GCC 12 warns (-Wrestrict, a false positive) on "a" + std::string.
+// Built by appending: GCC 12 warns (-Wrestrict, a false positive) on "L" + std::string.
 std::string prefixed(const char* prefix, const std::string& s) {
   std::string r(prefix);
   r += s;
@@ -134,7 +136,7 @@ std::string circuit_json(const DiscoverResult& r, const RunInfo& info) {
   for (int h : r.circuit) j["circuit"].push_back(head_name(h, H));
   j["edges"] = nlohmann::ordered_json::array();
   for (const HeadPair& p : top_head_pairs(r, info.top_edges))
-    j["edges"].push_back({{"from", prefixed("a", head_name(p.from, H))}, {"to", prefixed("a", head_name(p.to, H))}, {"score", p.score}});
+    j["edges"].push_back({{"from", head_node(p.from, H)}, {"to", head_node(p.to, H)}, {"score", p.score}});
 
   if (r.mean_eval) {
     nlohmann::ordered_json ev;
@@ -192,7 +194,7 @@ std::string circuit_dot(const DiscoverResult& r, const RunInfo& info) {
   for (int h : r.circuit)
     if (h >= 0 && h < HT && !in_circuit[h]) in_circuit[h] = true, by_layer[h / H].push_back(h);
   for (auto& [l, v] : by_layer) std::sort(v.begin(), v.end());
-  auto id = [&](int h) { return dot_quote(prefixed("a", head_name(h, H))); };
+  auto id = [&](int h) { return dot_quote(head_node(h, H)); };
 
   std::ostringstream o;
   const bool edges = !r.mean_edge_U.empty();

@@ -52,7 +52,7 @@ std::vector<bool> report_truth_labels(const RunInfo& info);
 //     "heads": [ {"name": "9.9", "layer", "head", "score" (mean over trials), "std",
 //                 "softmax", "rank" (1 = best), "in_circuit", "in_truth" (with a truth)} ],
 //     "circuit": ["9.9", ...] (best first),
-//     "edges": [ {"from": "a9.6", "to": "a9.9", "score"} ]  (edge level; top_edges pairs),
+//     "edges": [ {"from": "a9.h6", "to": "a9.h9", "score"} ]  (edge level; top_edges pairs),
 //     "evaluation": (with a truth) {"truth", "k", "mean_scores": {"auc", "precision",
 //                   "recall", "f1", "tp", "fp", "fn", "tn"}, "over_trials": {"auc":
 //                   {"mean", "std"}, "precision": ..., "recall": ..., "f1": ...}},
@@ -66,7 +66,7 @@ std::vector<bool> report_truth_labels(const RunInfo& info);
 // Throws cs::Error when the result does not match n_layers x n_heads.
 std::string circuit_json(const DiscoverResult& r, const RunInfo& info);
 
-// Graphviz (dot -Tsvg circuit.dot > circuit.svg): circuit heads as nodes "aL.H", one row per
+// Graphviz (dot -Tsvg circuit.dot > circuit.svg): circuit heads as nodes "aL.hH", one row per
 // layer (rank=same, layers top to bottom), ground-truth heads filled. Edge level: the top pairs
 // among circuit heads, undirected, penwidth by score. Node level: the nodes only.
 std::string circuit_dot(const DiscoverResult& r, const RunInfo& info);

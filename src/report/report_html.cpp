@@ -19,7 +19,7 @@ std::string num(double v, const char* f = "%.4g") {
   return b;
 }
 
-std::string head_name(int i, int H) { return std::to_string(i / H) + "." + std::to_string(i % H); }
+std::string head_name(int i, int H) { return HeadId{i / H, i % H}.str(); }
 
 const char* kCss = R"(body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;max-width:1100px;margin:24px auto;padding:0 16px;color:#222}
 h1{font-size:1.5em;margin-bottom:4px}h2{font-size:1.15em;margin-top:28px;border-bottom:1px solid #ddd;padding-bottom:3px}
