@@ -1,4 +1,4 @@
-// End to end: the discrete-SAE method (O'Neill & Bui 2024; docs/method-discrete-sae.md) on a
+// End to end: the discrete-SAE method (O'Neill & Bui 2024; docs/method.md) on a
 // model whose circuit is known by construction (tests/support/toy_circuits.h): a 2-layer attention-only
 // model with a hand-set previous-token head 0.0 and induction head 1.1, and random heads 0.1
 // and 1.0. First we check that the model really solves induction through those two heads, then

@@ -1,5 +1,5 @@
 // Head and head-pair scores from discrete SAE codes (O'Neill & Bui 2024, arXiv 2405.12522;
-// spec: docs/method-discrete-sae.md). A head scores when it emits codes on positive prompts
+// spec: docs/method.md). A head scores when it emits codes on positive prompts
 // that it never emits on negative prompts. Semantics follow the authors' reference code
 // (github.com/charlieoneill11/sae-circuits, src/node.py, src/edge.py, src/main.py); the
 // comments below say where we differ and why.

@@ -1,7 +1,7 @@
 // Discrete sparse autoencoder of O'Neill & Bui (2024), "Sparse Autoencoders Enable Scalable
 // and Reliable Circuit Identification in Language Models" (arXiv 2405.12522). Model-free: it
 // takes activation rows (one per (prompt, head)) and returns codes. Spec:
-// docs/method-discrete-sae.md. Reference code: github.com/charlieoneill11/sae-circuits
+// docs/method.md. Reference code: github.com/charlieoneill11/sae-circuits
 // (src/sae.py, src/train.py).
 //
 //   x_c   = x - b_pre                                 // tied pre-encoder bias, init 0

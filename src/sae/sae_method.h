@@ -1,5 +1,5 @@
 // The discrete-SAE circuit method of O'Neill & Bui (2024) on collected head outputs
-// (spec: docs/method-discrete-sae.md): one SAE shared by all heads, trained on a few prompts
+// (spec: docs/method.md): one SAE shared by all heads, trained on a few prompts
 // drawn from the pooled positive + negative set; each (prompt, head) becomes one integer code;
 // heads score by the codes they emit only on positive prompts.
 #pragma once
