@@ -65,23 +65,22 @@ int main(int argc, char** argv) {
 
   MethodSettings s;
   s.n_prompts = n;
-  s.params = {{"tau", 0.01}};
   auto sweep = [&](const char* name, const Model& m) {
     for (double tau : {0.01, 0.001, -1e9}) {  // -1e9: nothing removed, every edge evaluated
-      MethodSettings t = s;
-      t.params = {{"tau", tau}};
+      AcdcOptions t;
+      t.tau = tau;
       const double c0 = cpu_s();
-      const MethodResult r = acdc(m, gt, t);
+      const MethodResult r = acdc(m, gt, s, t);
       const std::string ts = tau < -1 ? "-inf (worst)" : std::to_string(tau).substr(0, 6);
       row(name, "greater-than: ACDC, tau " + ts, r, cpu_s() - c0);
     }
     double c0 = cpu_s();
     const MethodResult h = hisp(m, gt, s);
     row(name, "greater-than: HISP (1 fwd + 1 bwd)", h, cpu_s() - c0);
-    MethodSettings sp = s;
-    sp.params = {{"steps", 10}};
+    SpOptions sp;
+    sp.steps = 10;
     c0 = cpu_s();
-    const MethodResult p = subnetwork_probing(m, gt, sp);
+    const MethodResult p = subnetwork_probing(m, gt, s, sp);
     row(name, "greater-than: SP, 10 of 200 steps", p, cpu_s() - c0);
   };
   const std::string zoo = std::string(CS_SOURCE_DIR) + "/models/toy-gpt2-4l";
@@ -94,15 +93,16 @@ int main(int argc, char** argv) {
   if (!quick) {
     Model g = random_model(preset_config("gpt2-small"), 1);
     process_weights(g);
-    MethodSettings q = s;
-    q.params = {{"tau", 0.01}, {"max_evaluations", 10}};
+    AcdcOptions q;
+    q.max_evaluations = 10;
     double c0 = cpu_s();
-    MethodResult r = acdc(g, ioi, q);
+    MethodResult r = acdc(g, ioi, s, q);
     row("gpt2-small random weights", "IOI: 10 edges into output", r, cpu_s() - c0);
     for (int top : {11, 6, 0}) {  // tau -inf: every edge kept, everything downstream recomputed
-      q.params = {{"tau", -1e9}, {"max_evaluations", 10}, {"top_layer", top}};
+      q.tau = -1e9;
+      q.top_layer = top;
       c0 = cpu_s();
-      r = acdc(g, ioi, q);
+      r = acdc(g, ioi, s, q);
       row("gpt2-small random weights", "IOI: 10 edges into m" + std::to_string(top) + ", all alive", r, cpu_s() - c0);
     }
   }

@@ -32,9 +32,13 @@ int main(int argc, char** argv) {
     const TokenizedTask task = random_token_task(n, T, m.cfg.vocab_size, T / 3, 7);
     MethodSettings s;
     s.n_prompts = n;
-    struct Method { const char* name; MethodResult (*fn)(const Model&, const TokenizedTask&, const MethodSettings&); };
-    for (const Method& meth : {Method{"activation patching", activation_patching}, Method{"EAP", eap},
-                               Method{"EAP-IG (5 steps)", eap_ig}}) {
+    using Fn = MethodResult (*)(const Model&, const TokenizedTask&, const MethodSettings&);
+    struct Method { const char* name; Fn fn; };
+    const Fn patching = [](const Model& m, const TokenizedTask& t, const MethodSettings& s) { return activation_patching(m, t, s); };
+    const Fn eap1 = [](const Model& m, const TokenizedTask& t, const MethodSettings& s) { return eap(m, t, s); };
+    const Fn eap_ig5 = [](const Model& m, const TokenizedTask& t, const MethodSettings& s) { return eap_ig(m, t, s); };
+    for (const Method& meth : {Method{"activation patching", patching}, Method{"EAP", eap1},
+                               Method{"EAP-IG (5 steps)", eap_ig5}}) {
       MethodResult r;
       double cpu = 0;  // process CPU seconds of the median run: stable on a shared machine
       const int reps = m.cfg.n_layers * m.cfg.n_heads > 64 ? 1 : 3;

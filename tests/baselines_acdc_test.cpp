@@ -286,8 +286,7 @@ TEST(Acdc, EngineMatchesPatchedForward) {
     MethodSettings s;
     s.n_prompts = 8;
     s.ablation = cs.abl;
-    s.params = {{"tau", cs.tau}, {"metric_kl", cs.kl ? 1.0 : 0.0}};
-    const AcdcResult r = acdc_run(m, task, s);
+    const AcdcResult r = acdc_run(m, task, s, AcdcOptions{.tau = cs.tau, .metric_kl = cs.kl});
     int kept = 0, kept_qkv = 0;
     for (char k : r.kept) kept += k;
     for (char k : r.kept_qkv) kept_qkv += k;
@@ -364,9 +363,7 @@ TEST(KnownCircuit, ModelSolvesInductionThroughItsCircuit) {
 TEST(KnownCircuit, AcdcKeepsTheInductionEdges) {
   const Model m = soft_induction_model(1);
   const TokenizedTask task = induction_task(100, 2);
-  MethodSettings s;
-  s.params = {{"tau", 0.01}};
-  const MethodResult r = acdc(m, task, s);
+  const MethodResult r = acdc(m, task, MethodSettings{}, AcdcOptions{.tau = 0.01});
   const Graph g(m.cfg);
   auto kept = [&](const std::string& edge) {
     const int e = g.find(parse_edge(edge));
@@ -385,9 +382,7 @@ TEST(KnownCircuit, AcdcKeepsTheInductionEdges) {
 TEST(KnownCircuit, AcdcTauSweepScoresAreTheLargestKeepingThreshold) {
   const Model m = soft_induction_model(1);
   const TokenizedTask task = induction_task(100, 2);
-  MethodSettings s;
-  s.params = {{"tau_sweep", 4}, {"tau_min", 1e-3}, {"tau_max", 1.0}};
-  const MethodResult r = acdc(m, task, s);
+  const MethodResult r = acdc(m, task, MethodSettings{}, AcdcOptions{.tau_sweep = 4, .tau_min = 1e-3, .tau_max = 1.0});
   EXPECT_TRUE(top2_are_circuit(r.head_scores)) << scores_str(r.head_scores);
   EXPECT_EQ(r.stats.at("tau_sweep"), 4);
   const std::vector<double> taus = {1e-3, 1e-2, 1e-1, 1.0};
@@ -397,9 +392,7 @@ TEST(KnownCircuit, AcdcTauSweepScoresAreTheLargestKeepingThreshold) {
     EXPECT_TRUE(on_grid) << x;
   }
   // At tau = 0.01 the sweep's cut is the single run's circuit.
-  MethodSettings one;
-  one.params = {{"tau", 0.01}};
-  const MethodResult single = acdc(m, task, one);
+  const MethodResult single = acdc(m, task, MethodSettings{}, AcdcOptions{.tau = 0.01});
   const Graph g(m.cfg);
   ASSERT_EQ(r.edge_scores.size(), static_cast<size_t>(g.n_edges()));
   for (int e = 0; e < g.n_edges(); ++e)
@@ -411,9 +404,7 @@ TEST(KnownCircuit, HispRanksTheCircuitHeadsFirst) {
   const TokenizedTask task = induction_task(100, 2);
   const MethodResult r = hisp(m, task, MethodSettings{});
   EXPECT_TRUE(top2_are_circuit(r.head_scores)) << scores_str(r.head_scores);
-  MethodSettings z;
-  z.params = {{"qkv", 0}};  // one mask per head on hook_z
-  const MethodResult rz = hisp(m, task, z);
+  const MethodResult rz = hisp(m, task, MethodSettings{}, HispOptions{.qkv = false});  // one mask per head on hook_z
   EXPECT_TRUE(top2_are_circuit(rz.head_scores)) << scores_str(rz.head_scores);
 }
 
@@ -433,11 +424,11 @@ TEST(KnownCircuit, SubnetworkProbingIsDeterministic) {
   MethodSettings s;
   s.n_prompts = 20;
   s.seed = 5;
-  s.params = {{"steps", 3}};
-  const std::vector<double> first = subnetwork_probing(m, task, s).head_scores;
-  EXPECT_EQ(first, subnetwork_probing(m, task, s).head_scores);
+  const SpOptions o{.steps = 3};
+  const std::vector<double> first = subnetwork_probing(m, task, s, o).head_scores;
+  EXPECT_EQ(first, subnetwork_probing(m, task, s, o).head_scores);
   s.seed = 6;
-  EXPECT_NE(first, subnetwork_probing(m, task, s).head_scores);
+  EXPECT_NE(first, subnetwork_probing(m, task, s, o).head_scores);
 }
 
 // Margins over model and prompt seeds (not a check; run with --gtest_also_run_disabled_tests).

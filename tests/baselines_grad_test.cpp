@@ -262,9 +262,9 @@ TEST(Eap, LinearModelNodeScoresEqualActivationPatching) {
     MethodSettings s;
     s.n_prompts = 8;
     s.ablation = kind;
-    s.params["batch"] = 3;  // several batches: the mean over prompts spans them
-    const NodePatching p = node_patching(m, task, s);
-    const EdgeAttribution a = edge_attribution(m, task, s, 0);
+    // Several batches: the mean over prompts spans them.
+    const NodePatching p = node_patching(m, task, s, PatchingOptions{.batch = 3});
+    const EdgeAttribution a = edge_attribution(m, task, s, 0, EapOptions{.batch = 3});
     double scale = 0;
     for (double d : p.head_delta) scale = std::max(scale, std::fabs(d));
     ASSERT_GT(scale, 1e-2) << "the corruption should move the metric";
@@ -275,7 +275,7 @@ TEST(Eap, LinearModelNodeScoresEqualActivationPatching) {
             << to_string(kind) << " head " << l << "." << h;
     EXPECT_NEAR(a.clean_metric, p.clean_metric, 1e-5 * std::fabs(p.clean_metric) + 1e-6);
     // The model is affine in the embeddings, so the gradient is the same at every IG step.
-    const EdgeAttribution ig = edge_attribution(m, task, s, 3);
+    const EdgeAttribution ig = edge_attribution(m, task, s, 3, EapOptions{.batch = 3});
     const Graph g(m.cfg);
     ASSERT_EQ(a.edge_signed.size(), static_cast<size_t>(g.n_edges()));
     for (int e = 0; e < g.n_edges(); ++e)
@@ -410,8 +410,7 @@ TEST(EapIg, RightRiemannSumWithOneStepIsEap) {
   MethodSettings s;
   s.n_prompts = 8;
   const EdgeAttribution a = edge_attribution(m, task, s, 0);
-  s.params["ig_k0"] = 1;
-  const EdgeAttribution ig = edge_attribution(m, task, s, 1);
+  const EdgeAttribution ig = edge_attribution(m, task, s, 1, EapOptions{.ig_k0 = 1});
   double scale = 0;
   for (double v : a.edge_signed) scale = std::max(scale, std::fabs(v));
   for (size_t e = 0; e < a.edge_signed.size(); ++e) EXPECT_NEAR(ig.edge_signed[e], a.edge_signed[e], 1e-5 * scale);
@@ -432,8 +431,7 @@ TEST(EapIg, MoreStepsApproachExactInputPatching) {
   MethodSettings s;
   s.n_prompts = 12;
   auto input_error = [&](int steps, int k0) {
-    s.params["ig_k0"] = k0;
-    const EdgeAttribution a = edge_attribution(m, task, s, steps);
+    const EdgeAttribution a = edge_attribution(m, task, s, steps, EapOptions{.ig_k0 = k0});
     return std::fabs(a.node_signed[0] - exact);
   };
   const double eap = input_error(0, 0);
@@ -466,8 +464,7 @@ TEST(Baselines, FindThePlantedInductionHeads) {
     s.n_prompts = 16;
     const MethodResult ap = activation_patching(m, task, s);
     const MethodResult e = eap(m, task, s);
-    s.params["steps"] = 5;
-    const MethodResult ig = eap_ig(m, task, s);
+    const MethodResult ig = eap_ig(m, task, s, EapOptions{.steps = 5});
     std::printf("seed %d, head scores 0.0 0.1 1.0 1.1: patching %.3g %.3g %.3g %.3g | EAP %.3g %.3g %.3g %.3g"
                 " | EAP-IG %.3g %.3g %.3g %.3g\n", static_cast<int>(seed),
                 ap.head_scores[0], ap.head_scores[1], ap.head_scores[2], ap.head_scores[3],
@@ -499,8 +496,7 @@ TEST(Baselines, ResultShapesAndErrors) {
   EXPECT_EQ(e.mlp_scores.size(), 3u);
   for (double v : e.edge_scores) EXPECT_GE(v, 0.0);
   // head_score 1: sum of |edge scores| in and out.
-  s.params["head_score"] = 1;
-  const MethodResult e1 = eap(m, task, s);
+  const MethodResult e1 = eap(m, task, s, EapOptions{.head_score = EapHeadScore::EdgeSum});
   double sum00 = 0;
   for (int i = 0; i < g.n_edges(); ++i)
     if (g.edge(i).from == Node::attention(0, 0) || g.edge(i).to == Node::attention(0, 0)) sum00 += e1.edge_scores[i];
@@ -508,10 +504,8 @@ TEST(Baselines, ResultShapesAndErrors) {
   const MethodResult ap = activation_patching(m, task, s);
   EXPECT_EQ(ap.head_scores.size(), 12u);
   EXPECT_EQ(ap.stats.at("forward_passes"), 2 + 12 + 3);
-  s.params["steps"] = 0;
-  EXPECT_THROW(eap_ig(m, task, s), Error);
+  EXPECT_THROW(eap_ig(m, task, s, EapOptions{.steps = 0}), Error);
   task.corrupt.clear();
-  s.params.clear();
   EXPECT_THROW(eap(m, task, s), Error);  // resample needs corrupt prompts
   s.ablation = AblationKind::Mean;       // mean falls back to the clean prompts
   EXPECT_NO_THROW(eap(m, task, s));

@@ -130,8 +130,8 @@ DiscoverResult run(const Model& m, const TokenizedTask& t, const std::string& sc
   DiscoverOptions o;
   o.trials = 3;
   o.seed = seed;
-  o.sae.sae.epochs = 200;
-  o.score = score;
+  o.sae.epochs = 200;
+  o.score = parse_sae_score(score);
   o.faithfulness = false;
   GroundTruth g = toy_truth();
   return discover(m, t, o, &g);
@@ -177,8 +177,8 @@ TEST(DiscoverPipeline, CircuitSizeWithoutTruthFollowsThePaperScore) {
   auto no_truth = [&](const std::string& score, double threshold = -1) {
     DiscoverOptions o;
     o.trials = 2;
-    o.sae.sae.epochs = 200;
-    o.score = score;
+    o.sae.epochs = 200;
+    o.score = parse_sae_score(score);
     o.threshold = threshold;
     o.faithfulness = false;
     return discover(m, t, o, nullptr);

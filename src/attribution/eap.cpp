@@ -137,11 +137,11 @@ void add_scores(const Graph& g, const Tensor& delta, const ActivationCache& grad
 
 }  // namespace
 
-EdgeAttribution edge_attribution(const Model& m, const TokenizedTask& task,
-                                 const MethodSettings& s, int ig_steps) {
+EdgeAttribution edge_attribution(const Model& m, const TokenizedTask& task, const MethodSettings& s,
+                                 int ig_steps, const EapOptions& o) {
   // Grouped-query attention: the graph gives every query head its own k and v input (eap.h), so
   // run on the equivalent model whose K/V weights are repeated per query head.
-  if (m.cfg.n_kv_heads != m.cfg.n_heads) return edge_attribution(expand_kv_heads(m), task, s, ig_steps);
+  if (m.cfg.n_kv_heads != m.cfg.n_heads) return edge_attribution(expand_kv_heads(m), task, s, ig_steps, o);
   const ModelConfig& c = m.cfg;
   if (ig_steps < 0) throw Error("EAP-IG: steps must be at least 1, got " + std::to_string(ig_steps));
   const size_t n = std::min<size_t>(static_cast<size_t>(std::max(s.n_prompts, 0)), task.size());
@@ -152,14 +152,14 @@ EdgeAttribution edge_attribution(const Model& m, const TokenizedTask& task,
   int64_t T_max = 1;
   for (size_t i = 0; i < n; ++i) T_max = std::max<int64_t>(T_max, static_cast<int64_t>(task.clean[i].size()));
   size_t batch = n;
-  if (s.params.count("batch")) {
-    batch = static_cast<size_t>(std::max(1.0, s.param("batch", 1)));
+  if (o.batch > 0) {
+    batch = static_cast<size_t>(o.batch);
   } else {  // sender differences + receiver gradients (+ packed copies) per prompt
     const double per_prompt = 4.0 * T_max * D * (S + 2.0 * R);
-    const double budget = s.param("memory_mb", 1024) * 1048576.0;
+    const double budget = o.memory_mb * 1048576.0;
     batch = static_cast<size_t>(std::clamp(std::floor(budget / per_prompt), 1.0, static_cast<double>(n)));
   }
-  const int k0 = static_cast<int>(s.param("ig_k0", 0));
+  const int k0 = o.ig_k0;
 
   EdgeAttribution r;
   SenderMeans means;
@@ -260,11 +260,8 @@ EdgeAttribution edge_attribution(const Model& m, const TokenizedTask& task,
 }
 
 MethodResult to_method_result(const EdgeAttribution& a, const std::string& method, const Graph& g,
-                              const MethodSettings& s) {
-  const int mode = static_cast<int>(s.param("head_score", 0));
-  if (mode != 0 && mode != 1)
-    throw Error(method + ": head_score must be 0 (node attribution) or 1 (edge sum), got " +
-                std::to_string(mode));
+                              EapHeadScore head_score) {
+  const bool edge_sum = head_score == EapHeadScore::EdgeSum;
   const int L = g.n_layers(), H = g.n_heads();
   MethodResult r;
   r.method = method;
@@ -272,12 +269,12 @@ MethodResult to_method_result(const EdgeAttribution& a, const std::string& metho
   for (int l = 0; l < L; ++l)
     for (int h = 0; h < H; ++h)
       r.head_scores[static_cast<size_t>(l) * H + h] =
-          mode == 0 ? std::fabs(a.node_signed[g.head_sender(l, h)]) : 0.0;
+          edge_sum ? 0.0 : std::fabs(a.node_signed[g.head_sender(l, h)]);
   r.edge_scores.resize(a.edge_signed.size());
   for (size_t e = 0; e < a.edge_signed.size(); ++e) {
     const double v = std::fabs(a.edge_signed[e]);
     r.edge_scores[e] = v;
-    if (mode != 1) continue;
+    if (!edge_sum) continue;
     for (const Node& n : {g.sender_node(g.edge_sender(static_cast<int>(e))), g.receiver_node(g.edge_receiver(static_cast<int>(e)))})
       if (n.kind == NodeKind::Head) r.head_scores[static_cast<size_t>(n.layer) * H + n.head] += v;
   }
@@ -290,9 +287,9 @@ MethodResult to_method_result(const EdgeAttribution& a, const std::string& metho
   return r;
 }
 
-MethodResult eap(const Model& m, const TokenizedTask& task, const MethodSettings& s) {
+MethodResult eap(const Model& m, const TokenizedTask& task, const MethodSettings& s, const EapOptions& o) {
   const auto t0 = std::chrono::steady_clock::now();
-  MethodResult r = to_method_result(edge_attribution(m, task, s, 0), "eap", Graph(m.cfg), s);
+  MethodResult r = to_method_result(edge_attribution(m, task, s, 0, o), "eap", Graph(m.cfg), o.head_score);
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return r;
 }

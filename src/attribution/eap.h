@@ -36,7 +36,7 @@
 //
 // Cost per prompt batch: EAP 2 forwards (corrupt, clean) + 1 backward; EAP-IG 2 + m forwards and
 // m backwards. Memory: the batch is sized so that sender differences and receiver gradients
-// (about B T D (n_senders + 2 n_receivers) floats) stay under params "memory_mb" (default 1024).
+// (about B T D (n_senders + 2 n_receivers) floats) stay under EapOptions::memory_mb (1024).
 #pragma once
 #include <string>
 #include <vector>
@@ -53,22 +53,33 @@ struct EdgeAttribution {
   int forward_passes = 0, backward_passes = 0, batches = 0;
 };
 
-// ig_steps = 0: EAP; m >= 1: EAP-IG with m steps. params: "batch" (prompts per batch; default from
-// "memory_mb"), "memory_mb", "ig_k0" (first interpolation step, default 0 as the reference code;
-// 1 gives the right Riemann sum, whose m = 1 is EAP exactly).
-EdgeAttribution edge_attribution(const Model& m, const TokenizedTask& task,
-                                 const MethodSettings& s, int ig_steps);
+// How eap() and eap_ig() turn the attribution into head scores.
+enum class EapHeadScore {
+  NodeAttribution,  // |node attribution| of the head: the estimate of activation patching's |delta|
+  EdgeSum,          // the sum of |s| over the edges into (q, k, v) and out of the head
+};
 
-// MethodResults "eap" and "eap-ig" (steps = param "steps", default 5): edge_scores = |s|;
-// head_scores by param "head_score": 0 (default) |node attribution| of the head, the estimate of
-// activation patching's |delta|; 1 the sum of |s| over the edges into (q, k, v) and out of the head.
-// mlp_scores = |node attribution| of each MLP. stats: "input" (|node attribution| of the input),
+struct EapOptions {
+  int steps = 5;            // EAP-IG's integration steps m (eap() ignores it)
+  int ig_k0 = 0;            // first interpolation step: 0 as the reference code; 1 gives the right
+                            // Riemann sum, whose m = 1 is EAP exactly
+  int batch = 0;            // prompts per batch; 0: as many as memory_mb allows
+  double memory_mb = 1024;
+  EapHeadScore head_score = EapHeadScore::NodeAttribution;
+};
+
+// ig_steps = 0: EAP; m >= 1: EAP-IG with m steps (o.steps is eap_ig()'s).
+EdgeAttribution edge_attribution(const Model& m, const TokenizedTask& task, const MethodSettings& s,
+                                 int ig_steps, const EapOptions& o = {});
+
+// MethodResults "eap" and "eap-ig": edge_scores = |s|; head_scores per o.head_score; mlp_scores =
+// |node attribution| of each MLP. stats: "input" (|node attribution| of the input),
 // "clean_metric", "forward_passes", "backward_passes", "steps".
-MethodResult eap(const Model& m, const TokenizedTask& task, const MethodSettings& s);
-MethodResult eap_ig(const Model& m, const TokenizedTask& task, const MethodSettings& s);
+MethodResult eap(const Model& m, const TokenizedTask& task, const MethodSettings& s, const EapOptions& o = {});
+MethodResult eap_ig(const Model& m, const TokenizedTask& task, const MethodSettings& s, const EapOptions& o = {});
 
-// The MethodResult of an attribution (head_scores per param "head_score", as above).
+// The MethodResult of an attribution.
 MethodResult to_method_result(const EdgeAttribution& a, const std::string& method, const Graph& g,
-                              const MethodSettings& s);
+                              EapHeadScore head_score);
 
 }  // namespace cs

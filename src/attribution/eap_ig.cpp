@@ -8,13 +8,11 @@
 
 namespace cs {
 
-MethodResult eap_ig(const Model& m, const TokenizedTask& task, const MethodSettings& s) {
+MethodResult eap_ig(const Model& m, const TokenizedTask& task, const MethodSettings& s, const EapOptions& o) {
   const auto t0 = std::chrono::steady_clock::now();
-  const double steps = s.param("steps", 5);
-  if (steps < 1 || steps != static_cast<int>(steps))
-    throw Error("eap-ig: steps must be a whole number >= 1, got " + std::to_string(steps));
-  MethodResult r = to_method_result(edge_attribution(m, task, s, static_cast<int>(steps)), "eap-ig", Graph(m.cfg), s);
-  r.stats["steps"] = steps;
+  if (o.steps < 1) throw Error("eap-ig: steps must be at least 1, got " + std::to_string(o.steps));
+  MethodResult r = to_method_result(edge_attribution(m, task, s, o.steps, o), "eap-ig", Graph(m.cfg), o.head_score);
+  r.stats["steps"] = o.steps;
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return r;
 }

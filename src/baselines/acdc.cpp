@@ -576,18 +576,18 @@ class Engine {
 
 }  // namespace
 
-AcdcResult acdc_run(const Model& m, const TokenizedTask& task, const MethodSettings& s) {
+AcdcResult acdc_run(const Model& m, const TokenizedTask& task, const MethodSettings& s, const AcdcOptions& o) {
   // Grouped-query attention: run on the equivalent model with one k/v head per query head, so
   // every head has its own key and value inputs in the edge graph.
-  if (m.cfg.n_kv_heads != m.cfg.n_heads) return acdc_run(expand_kv_heads(m), task, s);
+  if (m.cfg.n_kv_heads != m.cfg.n_heads) return acdc_run(expand_kv_heads(m), task, s, o);
   const auto t0 = Clock::now();
   const ModelConfig& c = m.cfg;
   const size_t n = std::min<size_t>(static_cast<size_t>(std::max(s.n_prompts, 0)), task.size());
   if (n == 0) throw Error("acdc: the task has no prompts");
-  const double tau = s.param("tau", 0.01);
-  const bool kl = s.param("metric_kl", 1) != 0;
-  const double max_eval = s.param("max_evaluations", std::numeric_limits<double>::infinity());
-  const int top = static_cast<int>(s.param("top_layer", c.n_layers - 1));
+  const double tau = o.tau;
+  const bool kl = o.metric_kl;
+  const double max_eval = o.max_evaluations < 0 ? std::numeric_limits<double>::infinity() : o.max_evaluations;
+  const int top = o.top_layer < 0 ? c.n_layers - 1 : o.top_layer;
   if (top < 0 || top >= c.n_layers)
     throw Error("acdc: top_layer " + std::to_string(top) + " is not a layer of the model (0.." +
                 std::to_string(c.n_layers - 1) + ")");
@@ -686,9 +686,10 @@ void node_scores_from_edges(const Graph& g, const std::vector<double>& edge, con
 // The paper's ROC: one ACDC run per threshold, log-spaced from tau_min to tau_max; a head's (an
 // edge's) score is the largest threshold at which it is still in the circuit (0: never), so
 // thresholding the scores sweeps tau.
-MethodResult acdc_tau_sweep(const Model& m, const TokenizedTask& task, const MethodSettings& s, int n) {
+MethodResult acdc_tau_sweep(const Model& m, const TokenizedTask& task, const MethodSettings& s, const AcdcOptions& o) {
   const auto t0 = Clock::now();
-  const double lo = s.param("tau_min", 1e-4), hi = s.param("tau_max", 0.3);
+  const int n = o.tau_sweep;
+  const double lo = o.tau_min, hi = o.tau_max;
   if (!(lo > 0) || !(hi > lo))
     throw Error("acdc: the tau sweep needs 0 < tau_min < tau_max (got " + std::to_string(lo) + ", " +
                 std::to_string(hi) + ")");
@@ -697,9 +698,9 @@ MethodResult acdc_tau_sweep(const Model& m, const TokenizedTask& task, const Met
   double evaluations = 0, passes = 0;
   for (int i = 0; i < n; ++i) {
     const double tau = lo * std::pow(hi / lo, static_cast<double>(i) / (n - 1));
-    MethodSettings si = s;
-    si.params["tau"] = tau;
-    const AcdcResult a = acdc_run(m, task, si);
+    AcdcOptions oi = o;
+    oi.tau = tau;
+    const AcdcResult a = acdc_run(m, task, s, oi);
     for (size_t e = 0; e < edge.size(); ++e)
       if (a.kept[e]) edge[e] = std::max(edge[e], tau);
     for (size_t p = 0; p < qkv.size(); ++p)
@@ -721,11 +722,10 @@ MethodResult acdc_tau_sweep(const Model& m, const TokenizedTask& task, const Met
 
 }  // namespace
 
-MethodResult acdc(const Model& m, const TokenizedTask& task, const MethodSettings& s) {
-  const int sweep = static_cast<int>(s.param("tau_sweep", 0));
-  if (sweep > 1) return acdc_tau_sweep(m, task, s, sweep);
+MethodResult acdc(const Model& m, const TokenizedTask& task, const MethodSettings& s, const AcdcOptions& o) {
+  if (o.tau_sweep > 1) return acdc_tau_sweep(m, task, s, o);
   const auto t0 = Clock::now();
-  const AcdcResult a = acdc_run(m, task, s);
+  const AcdcResult a = acdc_run(m, task, s, o);
   MethodResult r;
   r.method = "acdc";
   r.edge_scores = a.effect;
@@ -733,7 +733,7 @@ MethodResult acdc(const Model& m, const TokenizedTask& task, const MethodSetting
   int kept = 0, kept_qkv = 0;
   for (char k : a.kept) kept += k;
   for (char k : a.kept_qkv) kept_qkv += k;
-  r.stats["tau"] = s.param("tau", 0.01);
+  r.stats["tau"] = o.tau;
   r.stats["edges_kept"] = kept;
   r.stats["qkv_kept"] = kept_qkv;
   r.stats["edges_evaluated"] = a.evaluations;

@@ -14,8 +14,8 @@
 // (so do we; their effect is 0 and they count as not evaluated), and a head input whose internal
 // edge was removed is disconnected likewise.
 //
-// M (ACDC always minimises): param "metric_kl" = 1 (default): mean over prompts of
-// KL(clean || patched) at the last position, full vocabulary (M(full graph) = 0). metric_kl = 0:
+// M (ACDC always minimises): AcdcOptions::metric_kl (default): mean over prompts of
+// KL(clean || patched) at the last position, full vocabulary (M(full graph) = 0). Else:
 // minus the mean task metric (the effect is then the metric's drop); Accuracy tasks use their
 // logit difference against the wrong tokens (interp/metric_grad.h).
 //
@@ -45,9 +45,9 @@
 // Scores: edge_scores = effect (0 for edges never evaluated), the value compared with tau, so
 // thresholding the scores at tau gives back this run's circuit. head_scores = the largest effect
 // over the head's edges (into its q/k/v inputs, its internal edges, out of it): a head has a
-// kept edge iff its score >= tau; mlp_scores likewise over the MLP's edges. A ROC curve in the paper's sense sweeps tau: param
-// "tau_sweep" = n > 1 runs ACDC at n thresholds log-spaced over ["tau_min", "tau_max"] (defaults
-// 1e-4, 0.3), and a head's (an edge's) score is then the largest threshold at which it is still
+// kept edge iff its score >= tau; mlp_scores likewise over the MLP's edges. A ROC curve in the
+// paper's sense sweeps tau: AcdcOptions::tau_sweep = n > 1 runs ACDC at n thresholds log-spaced
+// over [tau_min, tau_max] (defaults 1e-4, 0.3), and a head's (an edge's) score is then the largest threshold at which it is still
 // in the circuit (0: never), so thresholding the scores is exactly the sweep.
 #pragma once
 #include <vector>
@@ -76,16 +76,26 @@ struct AcdcResult {
   double cpu_seconds_sweep = 0;  // process CPU time of the sweep, all threads
 };
 
-// params: "tau" (default 0.01), "metric_kl" (1). For timing on big models: "max_evaluations"
-// (stop measuring after this many; the remaining edges stay kept, not evaluated; default no limit)
-// and "top_layer" (start the sweep at this layer's receivers, leaving the edges into the output and
-// later layers kept and not evaluated; default the last layer, i.e. the whole sweep).
-AcdcResult acdc_run(const Model& m, const TokenizedTask& task, const MethodSettings& s);
+struct AcdcOptions {
+  double tau = 0.01;         // keep an edge whose removal raises M by tau or more
+  bool metric_kl = true;     // M = KL(clean || patched); false: minus the task metric
+  int tau_sweep = 0;         // n > 1: the paper's ROC, n runs at thresholds over [tau_min, tau_max]
+  double tau_min = 1e-4, tau_max = 0.3;
+  // For timing on big models: stop measuring after this many evaluations (the remaining edges
+  // stay kept, not evaluated; -1: no limit), and start the sweep at this layer's receivers,
+  // leaving the edges into the logits and later layers kept and not evaluated (-1: the last
+  // layer, i.e. the whole sweep).
+  int max_evaluations = -1;
+  int top_layer = -1;
+};
+
+// One sweep at o.tau (o.tau_sweep is acdc()'s).
+AcdcResult acdc_run(const Model& m, const TokenizedTask& task, const MethodSettings& s, const AcdcOptions& o = {});
 
 // MethodResult "acdc": edge_scores = effect, head_scores and mlp_scores as above; stats "tau",
 // "edges_kept" (graph edges), "qkv_kept" (switches), "edges_evaluated" (both), "forward_passes",
 // "ms_per_evaluation" (wall), "cpu_ms_per_evaluation" (process CPU time, all threads),
 // "seconds_setup", "initial_metric", "final_metric".
-MethodResult acdc(const Model& m, const TokenizedTask& task, const MethodSettings& s);
+MethodResult acdc(const Model& m, const TokenizedTask& task, const MethodSettings& s, const AcdcOptions& o = {});
 
 }  // namespace cs

@@ -4,6 +4,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/method_flags.h"
 #include "cli/progress.h"
 #include "cli/task_flags.h"
 #include "sae/discover.h"
@@ -23,37 +24,48 @@ std::string head_name(int idx, int H) { return HeadId{idx / H, idx % H}.str(); }
 
 int cmd_discover(int argc, char** argv) {
   Args a("discover",
-         "Find a task's circuit with the discrete sparse-autoencoder method (O'Neill & Bui 2024):\n"
-         "head outputs on positive and negative prompts, one SAE over all heads, integer codes,\n"
-         "heads scored by the codes that appear only on positive prompts.");
+         "Find a task's circuit. The default method is the discrete sparse-autoencoder method (O'Neill &\n"
+         "Bui 2024): head outputs on positive and negative prompts, one SAE over all heads, integer codes,\n"
+         "heads scored by the codes that appear only on positive prompts. --method runs any other method\n"
+         "on the same prompts; each writes the same four files and, with a truth, its evaluation.");
   a.positional("MODEL", "Hugging Face model directory")
       .flag("task", "ioi", "ioi, greater-than, docstring, induction, or a .jsonl file of prompts")
-      .flag("method", "sae", "discovery method (sae)")
-      .flag("level", "node", "node: head scores |P\\N|; edge: head-pair code scores reduced to heads")
+      .flag("method", "sae", "discovery method:\n" + method_help(30))
+      .flag("level", "node", "SAE methods: node (head scores |P\\N|) or edge (head-pair code scores reduced to heads)")
       .flag("features", "200", "SAE features")
       .flag("l1", "", "SAE L1 coefficient (default 0.05 for docstring, else 0.02, as the paper)")
       .flag("lr", "0.001", "SAE Adam learning rate")
       .flag("epochs", "500", "SAE full-batch epochs")
       .flag("train-prompts", "10", "prompts (pooled positives+negatives) the SAE is trained on")
       .flag("prompts", "250", "positive prompts, and as many negative prompts")
-      .flag("trials", "1", "independent trials (different SAE prompts and seeds): mean ± std")
+      .flag("trials", "1", "independent trials of a stochastic method (sae, sae-paper, sp; different seeds): mean ± std")
       .flag("seed", "0", "seed of the task prompts and of trial 0 (trial t uses seed+t)")
-      .flag("position", "mean", "head output reduction: mean (paper), last, or a task position (e.g. S2)")
-      .flag("score", "confirmed", "node ranking: confirmed (paper's |P\\N| + one attribution pass; the default: higher AUC on every zoo task), paper (O'Neill & Bui's |P\\N| alone), null (null-corrected), causal (null + one attribution pass)")
+      .flag("position", "mean", "SAE head output reduction: mean (paper), last, or a task position (e.g. S2)")
+      .flag("score", "confirmed", "method sae's node ranking: confirmed (paper's |P\\N| + one attribution pass; the default: higher AUC on every zoo task), paper (O'Neill & Bui's |P\\N| alone, = --method sae-paper), null (null-corrected), causal (null + one attribution pass)")
       .toggle("normalise", "divide |P\\N| by |P u N| (the paper's normalised variant)")
       .flag("top-k", "", "circuit = the K best heads")
-      .flag("threshold", "", "circuit size = heads whose softmax of the paper's |P\\N| is >= X (the ranking picks which)")
+      .flag("threshold", "", "circuit size = heads whose softmax of the paper's |P\\N| is >= X (the ranking picks which); other methods: heads scoring >= X")
+      .flag("top-edges", "", "eap, eap-ig: graph.json's circuit = the N best edges (default: as many as the head circuit's graph)")
       .flag("truth", "", "ground truth: name (data/truth), file, or none; default MODEL/circuits/TASK.json if present")
+      .flag("method-ablation", "resample", "ablation of the methods other than the SAE's: resample, mean or zero");
+  add_method_flags(a)
       .flag("ablation", "mean", "faithfulness ablation: mean (over corrupted prompts), resample, zero")
       .flag("faith-prompts", "100", "prompts for the faithfulness curve")
       .toggle("no-faithfulness", "skip the faithfulness curve")
       .toggle("no-process-weights", "use raw weights (the paper used TransformerLens-processed weights)")
       .flag("induction-words", "", kInductionWordsHelp)
       .toggle("prepend-bos", "prepend BOS to every prompt")
-      .flag("out", "", "write circuit.json, circuit.dot and report.html here");
+      .flag("out", "", "write circuit.json, circuit.dot, report.html and graph.json here");
   if (!a.parse(argc, argv)) return 0;
-  if (a.str("method") != "sae") throw UsageError("discover: unknown --method '" + a.str("method") + "' (sae; the baselines are in `compare`)");
+  const MethodId id = parse_method(a.str("method"));
+  const MethodInfo& info = method_info(id);
+  const bool sae = id == MethodId::Sae || id == MethodId::SaePaper;
   if (a.given("top-k") && a.given("threshold")) throw UsageError("discover: give --top-k or --threshold, not both");
+  const SaeScore score = id == MethodId::SaePaper ? SaeScore::Paper : parse_sae_score(a.str("score"));
+  if (a.given("score") && !(id == MethodId::Sae || (id == MethodId::SaePaper && score == SaeScore::Paper)))
+    throw UsageError("discover: --score is method sae's ranking (--method " + std::string(info.name) + " has its own)");
+  const Level level = parse_level(a.str("level"));
+  if (a.given("level") && !sae) throw UsageError("discover: --level is the SAE methods' (--method sae or sae-paper)");
 
   Model m = load_model(a.str("MODEL"), {.process_weights = !a.on("no-process-weights")});
   Tokenizer tok = Tokenizer::for_model_dir(a.str("MODEL"));
@@ -61,40 +73,48 @@ int cmd_discover(int argc, char** argv) {
   for (const std::string& w : task.warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
   std::optional<GroundTruth> truth = resolve_truth(a.str("truth"), a.str("MODEL"), task.name);
 
-  DiscoverOptions o;
-  o.sae.sae.n_features = a.integer("features");
-  o.sae.sae.l1 = static_cast<float>(a.given("l1") ? a.number("l1") : task.name == "docstring" ? 0.05 : 0.02);
-  o.sae.sae.lr = static_cast<float>(a.number("lr"));
-  o.sae.sae.epochs = a.integer("epochs");
-  o.sae.train_prompts = a.integer("train-prompts");
-  o.sae.normalise = a.on("normalise");
+  MethodOptions mo;
+  method_options_from_flags(a, mo);
+  mo.settings.ablation = parse_ablation_kind(a.str("method-ablation"));
+  mo.settings.seed = static_cast<uint64_t>(a.integer("seed"));
+  DiscoverOptions& o = mo.discover;
+  o.sae.n_features = a.integer("features");
+  o.sae.l1 = static_cast<float>(a.given("l1") ? a.number("l1") : task.name == "docstring" ? 0.05 : 0.02);
+  o.sae.lr = static_cast<float>(a.number("lr"));
+  o.sae.epochs = a.integer("epochs");
+  o.train_prompts = a.integer("train-prompts");
+  o.normalise = a.on("normalise");
   o.trials = a.integer("trials");
-  o.score = a.str("score");
-  if (o.score != "paper" && o.score != "null" && o.score != "causal" && o.score != "confirmed")
-    throw UsageError("discover: --score must be paper, null, causal or confirmed");
+  o.score = score;
   o.seed = static_cast<uint64_t>(a.integer("seed"));
-  const std::string level = a.str("level");
-  if (level != "node" && level != "edge") throw UsageError("discover: --level must be node or edge");
-  o.level = level == "edge" ? Level::Edge : Level::Node;
+  o.level = level;
   const std::string pos = a.str("position");
   o.position = pos == "mean" ? PositionReduce::Mean : pos == "last" ? PositionReduce::Last : PositionReduce::Named;
   o.position_name = pos;
   if (a.given("top-k")) o.top_k = a.integer("top-k");
   if (a.given("threshold")) o.threshold = a.number("threshold");
+  if (a.given("top-edges")) o.top_edges = a.integer("top-edges");
   o.faithfulness = !a.on("no-faithfulness");
   o.faith.ablation = parse_ablation_kind(a.str("ablation"));
   o.faith.n_prompts = a.integer("faith-prompts");
   ProgressBar bar;
   o.progress = [&](const std::string& phase, double f) { bar.update(phase, f); };
 
-  DiscoverResult r = discover(m, task, o, truth ? &*truth : nullptr);
+  DiscoverResult r = discover_with(id, m, task, mo, truth ? &*truth : nullptr);
   bar.finish();
 
   const int H = m.cfg.n_heads;
-  std::printf("model %s (%s), task %s: %d positive / %d negative prompts, %d trial(s), %s level, position %s\n",
-              a.str("MODEL").c_str(), m.cfg.family.c_str(), task.name.c_str(), r.n_positive, r.n_negative,
-              o.trials, level.c_str(), pos.c_str());
-  std::printf("\n%-5s %-6s %-16s %-12s %s\n", "rank", "head", o.level == Level::Edge ? "edge count" : "|P\\N|", "softmax", truth ? "in truth" : "");
+  const std::string level_name = info.edges ? "edge" : sae ? to_string(level) : "node";
+  if (sae)
+    std::printf("model %s (%s), task %s: %d positive / %d negative prompts, %d trial(s), %s level, position %s\n",
+                a.str("MODEL").c_str(), m.cfg.family.c_str(), task.name.c_str(), r.n_positive, r.n_negative,
+                o.trials, level_name.c_str(), pos.c_str());
+  else
+    std::printf("model %s (%s), task %s: method %s, %zu prompts, %s ablation, %zu run(s)\n", a.str("MODEL").c_str(),
+                m.cfg.family.c_str(), task.name.c_str(), info.name, std::min<size_t>(mo.settings.n_prompts, task.size()),
+                to_string(mo.settings.ablation).c_str(), r.head_scores.size());
+  const char* score_label = !sae ? "score" : level == Level::Edge ? "edge count" : "|P\\N|";
+  std::printf("\n%-5s %-6s %-16s %-12s %s\n", "rank", "head", score_label, sae ? "softmax" : "", truth ? "in truth" : "");
   std::vector<bool> labels;
   if (truth) labels = head_labels(*truth, m.cfg.n_layers, H);
   std::vector<int> order(r.mean_scores.size());
@@ -103,18 +123,27 @@ int cmd_discover(int argc, char** argv) {
   const int show = std::min<int>(static_cast<int>(order.size()), std::max<int>(20, static_cast<int>(r.circuit.size())));
   for (int i = 0; i < show; ++i) {
     int h = order[i];
-    char score[64];
-    if (o.trials > 1) std::snprintf(score, sizeof score, "%.2f ± %.2f", r.mean_scores[h], r.std_scores[h]);
-    else std::snprintf(score, sizeof score, "%.0f", r.mean_scores[h]);
-    std::printf("%-5d %-6s %-16s %-12.4g %s\n", i + 1, head_name(h, H).c_str(), score, r.mean_softmax[h],
+    char score_s[64], soft[32] = "";
+    if (r.head_scores.size() > 1) std::snprintf(score_s, sizeof score_s, "%.4g ± %.2g", r.mean_scores[h], r.std_scores[h]);
+    else std::snprintf(score_s, sizeof score_s, sae ? "%.0f" : "%.4g", r.mean_scores[h]);
+    if (sae) std::snprintf(soft, sizeof soft, "%.4g", r.mean_softmax[h]);
+    std::printf("%-5d %-6s %-16s %-12s %s\n", i + 1, head_name(h, H).c_str(), score_s, soft,
                 truth ? (labels[h] ? "yes" : "-") : "");
   }
   std::printf("\ncircuit (%zu heads):", r.circuit.size());
   for (int h : r.circuit) std::printf(" %s", head_name(h, H).c_str());
   std::printf("\n");
+  if (r.graph) {
+    int edges = 0, nodes = 0;
+    for (char c : r.graph->edge_in_graph) edges += c;
+    for (char c : r.graph->node_in_graph) nodes += c;
+    std::printf("graph circuit: %d of %d edges, %d of %d nodes besides the logits (%s)\n", edges, r.graph->graph.n_edges(),
+                nodes, r.graph->graph.n_senders(),
+                id == MethodId::Acdc ? "ACDC's kept edges" : info.edges ? "the best edges by |score|" : "every edge among the circuit's heads, the MLPs and the input");
+  }
   if (truth) {
     std::printf("\nagainst %s (%zu heads):\n", truth->name.c_str(), truth->heads.size());
-    if (o.trials > 1) {
+    if (r.head_scores.size() > 1) {
       std::vector<double> aucs, prec, rec;
       for (auto& e : r.evals) aucs.push_back(e.auc), prec.push_back(e.at_k.precision), rec.push_back(e.at_k.recall);
       MeanStd ma = mean_std(aucs), mp = mean_std(prec), mr = mean_std(rec);
@@ -122,8 +151,11 @@ int cmd_discover(int argc, char** argv) {
                   truth->heads.size(), mp.mean, mp.std, mr.mean, mr.std);
     }
     std::printf("  ROC AUC %.3f (%s scores), precision@%zu %.3f, recall %.3f, F1 %.3f\n", r.mean_eval->auc,
-                o.trials > 1 ? "mean" : "trial", truth->heads.size(), r.mean_eval->at_k.precision,
+                r.head_scores.size() > 1 ? "mean" : "trial", truth->heads.size(), r.mean_eval->at_k.precision,
                 r.mean_eval->at_k.recall, r.mean_eval->at_k.f1);
+    if (r.edge_auc)
+      std::printf("  edge ROC AUC %.3f (over every head -> later head edge, q/k/v merged%s)\n", *r.edge_auc,
+                  r.edge_auc_with_logits ? ", and head -> logits edge" : "");
   }
   if (r.faith) {
     std::printf("\nfaithfulness (%s ablation of the other heads, %s): full model %.4g, no heads %.4g,\n"
@@ -131,29 +163,33 @@ int cmd_discover(int argc, char** argv) {
                 to_string(o.faith.ablation).c_str(), metric_name(task.metric), r.faith->full, r.faith->empty,
                 100 * r.circuit_faithfulness, r.faith->cpr, r.faith->cmd);
   }
-  std::printf("\ntime: forward passes %.3f s, SAE training %.3f s, codes %.3f s, scores %.3f s, faithfulness %.3f s, total %.3f s\n",
-              r.seconds_collect, r.seconds_train, r.seconds_codes, r.seconds_scores, r.seconds_faithfulness, r.seconds_total);
+  if (sae)
+    std::printf("\ntime: forward passes %.3f s, SAE training %.3f s, codes %.3f s, scores %.3f s, faithfulness %.3f s, total %.3f s\n",
+                r.seconds_collect, r.seconds_train, r.seconds_codes, r.seconds_scores, r.seconds_faithfulness, r.seconds_total);
+  else
+    std::printf("\ntime: %s %.3f s, faithfulness %.3f s, total %.3f s\n", info.name, r.seconds_scores,
+                r.seconds_faithfulness, r.seconds_total);
 
   if (!a.str("out").empty()) {
-    RunInfo info;
-    info.model_dir = a.str("MODEL");
-    info.model_family = m.cfg.family;
-    info.task = task.name;
-    info.method = "sae";
-    info.level = level;
-    info.settings = a.values();
-    info.seed = o.seed;
-    info.n_layers = m.cfg.n_layers;
-    info.n_heads = H;
-    info.truth_name = truth ? truth->name : "";
-    if (truth) info.truth_heads = truth->heads;
-    info.metric_name = metric_name(task.metric);
+    RunInfo run;
+    run.model_dir = a.str("MODEL");
+    run.model_family = m.cfg.family;
+    run.task = task.name;
+    run.method = info.name;
+    run.level = level_name;
+    run.settings = a.values();
+    run.seed = o.seed;
+    run.n_layers = m.cfg.n_layers;
+    run.n_heads = H;
+    run.truth_name = truth ? truth->name : "";
+    if (truth) run.truth_heads = truth->heads;
+    run.metric_name = metric_name(task.metric);
     std::ostringstream cl;
     cl << "circuitscan discover";
     for (int i = 0; i < argc; ++i) cl << " " << argv[i];
-    info.command_line = cl.str();
-    write_outputs(a.str("out"), r, info);
-    std::printf("wrote %s/{circuit.json,circuit.dot,report.html}\n", a.str("out").c_str());
+    run.command_line = cl.str();
+    write_outputs(a.str("out"), r, run);
+    std::printf("wrote %s/{circuit.json,circuit.dot,report.html,graph.json}\n", a.str("out").c_str());
   }
   return 0;
 }

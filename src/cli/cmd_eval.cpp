@@ -3,14 +3,13 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "evaluation/ground_truth.h"
+#include "evaluation/json_file.h"
 #include "evaluation/roc.h"
 #include "model/save.h"
 #include "ops/error.h"
@@ -25,24 +24,10 @@ struct Scores {
   std::string kind;               // "circuit.json" or "scores"
 };
 
-std::string one_line(std::string s) {
-  std::replace(s.begin(), s.end(), '\n', ' ');
-  return s;
-}
-
 // circuit.json ("heads": [{"layer", "head", <field>}], "model": {"n_layers", "n_heads"}) or
 // {"scores": {"L.H": number}}. Every error names the file.
 Scores read_scores(const std::string& path, const std::string& field) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(path + ": cannot read the scores file");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(ss.str());
-  } catch (const nlohmann::json::parse_error& e) {
-    throw Error(path + ": not valid JSON (" + one_line(e.what()) + ")");
-  }
+  const nlohmann::json j = read_json_file(path, "scores file");
   Scores s;
   auto number = [&](const nlohmann::json& v, const std::string& what) {
     if (!v.is_number()) throw Error(path + ": " + what + " must be a number, got " + one_line(v.dump()));

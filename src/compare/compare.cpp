@@ -7,143 +7,15 @@
 #include <set>
 #include <utility>
 
-#include "baselines/acdc.h"
-#include "baselines/activation_patching.h"
-#include "attribution/eap.h"
-#include "baselines/hisp.h"
-#include "baselines/subnetwork_probing.h"
+#include "evaluation/head_edges.h"
 #include "interp/task_metric.h"
 #include "ops/error.h"
 
 namespace cs {
 
-std::vector<std::string> known_methods() {
-  return {"sae", "sae-confirmed", "patching", "acdc", "eap", "eap-ig", "hisp", "sp"};
-}
-bool method_is_stochastic(const std::string& n) { return n == "sae" || n == "sae-confirmed" || n == "sp"; }
-
 namespace {
-
 using Clock = std::chrono::steady_clock;
-
-// One trial of discover with compare's SAE settings (no faithfulness: compare measures it), and
-// its wall time.
-std::pair<DiscoverResult, double> discover_once(const Model& m, const TokenizedTask& task, const CompareOptions& o,
-                                                uint64_t seed, Level level, const std::string& score) {
-  DiscoverOptions d = o.sae;
-  d.seed = seed;
-  d.trials = 1;
-  d.faithfulness = false;
-  d.level = level;
-  d.score = score;
-  auto t0 = Clock::now();
-  DiscoverResult r = discover(m, task, d, nullptr);
-  return {std::move(r), std::chrono::duration<double>(Clock::now() - t0).count()};
-}
-
-MethodResult run_method(const std::string& name, const Model& m, const TokenizedTask& task,
-                        const CompareOptions& o, uint64_t seed) {
-  MethodSettings s = o.settings;
-  s.seed = seed;
-  // "steps" means integration steps to EAP-IG and optimisation steps to subnetwork probing.
-  if (name == "sp") s.params["steps"] = s.param("sp_steps", 200);
-  if (name == "patching") return activation_patching(m, task, s);
-  if (name == "acdc") return acdc(m, task, s);
-  if (name == "eap") return eap(m, task, s);
-  if (name == "eap-ig") return eap_ig(m, task, s);
-  if (name == "hisp") return hisp(m, task, s);
-  if (name == "sp") return subnetwork_probing(m, task, s);
-  if (name == "sae") {
-    // Edge level: node scores come from node_raw (or the edge reduction), edges from U.
-    const auto [r, seconds] = discover_once(m, task, o, seed, Level::Edge, o.sae.score);
-    MethodResult mr;
-    mr.method = "sae";
-    mr.head_scores = o.sae.level == Level::Edge ? r.trials[0].edge_node : r.trials[0].node_raw;
-    // Edges: the code-pair score U[a, b] on every input of b, for heads a before b; the graph's
-    // other edges (input, MLPs, logits) are not scored.
-    const Graph g(m.cfg);
-    const int H = m.cfg.n_heads, HT = m.cfg.n_heads_total();
-    mr.edge_scores.assign(g.n_edges(), std::nan(""));
-    for (int a = 0; a < HT; ++a)
-      for (int b = (a / H + 1) * H; b < HT; ++b)  // forward pairs only: sender layer < receiver layer
-        for (QKV x : {QKV::Q, QKV::K, QKV::V})
-          mr.edge_scores[g.edge_index(g.head_sender(a / H, a % H), g.head_receiver(b / H, b % H, x))] =
-              r.trials[0].edge_U[static_cast<size_t>(a) * HT + b];
-    mr.seconds = seconds;
-    return mr;
-  }
-  if (name == "sae-confirmed") {  // discover's default ranking: |P \ N| + one attribution pass
-    const auto [r, seconds] = discover_once(m, task, o, seed, Level::Node, "confirmed");
-    MethodResult mr;
-    mr.method = name;
-    mr.head_scores = r.head_scores[0];
-    mr.seconds = seconds;
-    return mr;
-  }
-  throw UsageError("unknown method '" + name + "': choose from sae, sae-confirmed, patching, acdc, eap, eap-ig, hisp, sp");
-}
-
 }  // namespace
-
-namespace {
-// Index of a head edge: sender head u -> receiver head r at u * HT + r; u -> logits at HT * HT + u.
-// -1 for edges that are neither (from the input or an MLP, into an MLP).
-int64_t head_edge_index(const Edge& e, int L, int H) {
-  const int HT = L * H;
-  if (e.from.kind != NodeKind::Head || e.from.layer >= L || e.from.head >= H) return -1;
-  const int64_t u = int64_t{e.from.layer} * H + e.from.head;
-  if (e.to.kind == NodeKind::Logits) return int64_t{HT} * HT + u;
-  if (e.to.kind != NodeKind::Head || e.to.layer >= L || e.to.head >= H || e.to.layer <= e.from.layer) return -1;
-  return u * HT + int64_t{e.to.layer} * H + e.to.head;
-}
-}  // namespace
-
-std::vector<double> head_edge_scores(const MethodResult& r, const Graph& g, bool* scores_logits) {
-  const int L = g.n_layers(), H = g.n_heads(), HT = L * H;
-  std::vector<double> s(static_cast<size_t>(HT) * HT + HT, -1e300);
-  bool logits = false;
-  for (size_t i = 0; i < r.edge_scores.size(); ++i) {
-    if (std::isnan(r.edge_scores[i])) continue;  // not scored
-    const int64_t k = head_edge_index(g.edge(static_cast<int>(i)), L, H);
-    if (k < 0) continue;
-    logits |= k >= int64_t{HT} * HT;
-    s[k] = std::max(s[k], r.edge_scores[i]);
-  }
-  for (double& v : s) if (v == -1e300) v = 0;
-  if (scores_logits) *scores_logits = logits;
-  return s;
-}
-
-std::vector<bool> head_edge_labels(const GroundTruth& t, int n_layers, int n_heads) {
-  const int HT = n_layers * n_heads;
-  std::vector<bool> lab(static_cast<size_t>(HT) * HT + HT, false);
-  for (const Edge& e : t.edges) {
-    const int64_t k = head_edge_index(e, n_layers, n_heads);
-    if (k >= 0) lab[k] = true;
-  }
-  return lab;
-}
-
-double head_edge_auc(const std::vector<double>& scores, const std::vector<bool>& labels, int n_layers, int n_heads,
-                     bool with_logits) {
-  const int H = n_heads, HT = n_layers * n_heads;
-  std::vector<double> fs;
-  std::vector<bool> fl;
-  for (int a = 0; a < HT; ++a)
-    for (int b = 0; b < HT; ++b)
-      if (b / H > a / H) {
-        fs.push_back(scores[static_cast<size_t>(a) * HT + b]);
-        fl.push_back(labels[static_cast<size_t>(a) * HT + b]);
-      }
-  if (with_logits)
-    for (int a = 0; a < HT; ++a) {
-      fs.push_back(scores[static_cast<size_t>(HT) * HT + a]);
-      fl.push_back(labels[static_cast<size_t>(HT) * HT + a]);
-    }
-  const auto pos = std::count(fl.begin(), fl.end(), true);
-  if (pos == 0 || pos == static_cast<long>(fl.size())) return std::nan("");
-  return roc_auc(fs, fl);
-}
 
 std::vector<MethodRow> compare(const Model& m, const TokenizedTask& task, const GroundTruth* truth,
                                const CompareOptions& o) {
@@ -160,15 +32,16 @@ std::vector<MethodRow> compare(const Model& m, const TokenizedTask& task, const 
 
   std::vector<MethodRow> rows;
   for (size_t mi = 0; mi < o.methods.size(); ++mi) {
-    const std::string& name = o.methods[mi];
+    const MethodInfo& info = method_info(o.methods[mi]);
+    const std::string name = info.name;
     MethodRow row;
     row.method = name;
-    const int trials = method_is_stochastic(name) ? std::max(1, o.trials) : 1;
+    const int trials = info.stochastic ? std::max(1, o.trials) : 1;
     std::vector<std::vector<double>> scores;
     for (int t = 0; t < trials; ++t) {
       if (o.progress) o.progress(name, double(t) / trials);
       auto t0 = Clock::now();
-      MethodResult r = run_method(name, m, task, o, o.settings.seed + t);
+      MethodResult r = run_method(info.id, m, task, o.options, o.options.settings.seed + t);
       double secs = std::chrono::duration<double>(Clock::now() - t0).count();
       row.seconds.push_back(secs);
       if (static_cast<int>(r.head_scores.size()) != HT)
@@ -183,7 +56,7 @@ std::vector<MethodRow> compare(const Model& m, const TokenizedTask& task, const 
         row.f1.push_back(c.f1);
         if (row.has_edges) {
           bool logits = false;
-          const std::vector<double> es = head_edge_scores(r, graph, &logits);
+          const std::vector<double> es = head_edge_scores(r.edge_scores, graph, &logits);
           row.edges_to_logits = logits;
           const double auc = head_edge_auc(es, edge_labels, L, H, logits);
           if (!std::isnan(auc)) row.edge_auc.push_back(auc);

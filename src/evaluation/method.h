@@ -14,15 +14,12 @@
 
 namespace cs {
 
+// Settings every baseline shares; each method's own options are a typed struct in its header
+// (PatchingOptions, AcdcOptions, EapOptions, HispOptions, SpOptions).
 struct MethodSettings {
   int n_prompts = 100;                           // prompts the method may use (first n of the task)
   AblationKind ablation = AblationKind::Resample; // how "removed" is simulated (corrupt prompts)
   uint64_t seed = 0;
-  std::map<std::string, double> params;          // method-specific (tau, steps, lambda, ...)
-  double param(const std::string& k, double def) const {
-    auto it = params.find(k);
-    return it == params.end() ? def : it->second;
-  }
 };
 
 struct MethodResult {

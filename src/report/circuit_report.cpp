@@ -119,19 +119,23 @@ std::string circuit_json(const DiscoverResult& r, const RunInfo& info) {
   j["settings"] = nlohmann::ordered_json::object();
   for (const auto& [k, v] : info.settings) j["settings"][k] = v;
   j["truth"] = info.truth_name.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(info.truth_name);
-  j["n_positive"] = r.n_positive;
-  j["n_negative"] = r.n_negative;
+  if (!r.trials.empty()) {  // the SAE methods' prompt sets
+    j["n_positive"] = r.n_positive;
+    j["n_negative"] = r.n_negative;
+  }
 
   j["heads"] = nlohmann::ordered_json::array();
   for (int h = 0; h < HT; ++h) {
     nlohmann::ordered_json e = {{"name", head_name(h, H)}, {"layer", h / H}, {"head", h % H},
                                 {"score", r.mean_scores[h]},
-                                {"std", h < static_cast<int>(r.std_scores.size()) ? r.std_scores[h] : 0.0},
-                                {"softmax", h < static_cast<int>(r.mean_softmax.size()) ? r.mean_softmax[h] : 0.0},
-                                {"rank", rank[h]}, {"in_circuit", static_cast<bool>(in_circuit[h])}};
+                                {"std", h < static_cast<int>(r.std_scores.size()) ? r.std_scores[h] : 0.0}};
+    if (h < static_cast<int>(r.mean_softmax.size())) e["softmax"] = r.mean_softmax[h];
+    e["rank"] = rank[h];
+    e["in_circuit"] = static_cast<bool>(in_circuit[h]);
     if (!truth.empty()) e["in_truth"] = static_cast<bool>(truth[h]);
     j["heads"].push_back(e);
   }
+  if (!r.mean_mlp_scores.empty()) j["mlp_scores"] = r.mean_mlp_scores;
   j["circuit"] = nlohmann::ordered_json::array();
   for (int h : r.circuit) j["circuit"].push_back(head_name(h, H));
   j["edges"] = nlohmann::ordered_json::array();
@@ -154,6 +158,10 @@ std::string circuit_json(const DiscoverResult& r, const RunInfo& info) {
       };
       ev["over_trials"] = {{"auc", ms(auc)}, {"precision", ms(p)}, {"recall", ms(rc)}, {"f1", ms(f1)}};
     }
+    if (r.edge_auc)
+      ev["edge_auc"] = {{"auc", *r.edge_auc},
+                        {"edges", r.edge_auc_with_logits ? "head->head (q/k/v merged) and head->logits"
+                                                         : "head->head (q/k/v merged)"}};
     j["evaluation"] = ev;
   }
   j["trial_results"] = nlohmann::ordered_json::array();
@@ -172,6 +180,7 @@ std::string circuit_json(const DiscoverResult& r, const RunInfo& info) {
     e["head_scores"] = r.head_scores[t];
     j["trial_results"].push_back(e);
   }
+  if (!r.stats.empty()) j["method_stats"] = r.stats;
   if (r.faith) {
     const FaithfulnessCurve& f = *r.faith;
     j["faithfulness"] = {{"size", f.size}, {"metric", f.metric}, {"fraction", f.fraction},
@@ -237,6 +246,7 @@ std::string circuit_dot(const DiscoverResult& r, const RunInfo& info) {
 void write_outputs(const std::string& out_dir, const DiscoverResult& r, const RunInfo& info) {
   // Render everything first: a failure here writes nothing.
   const std::string json = circuit_json(r, info), dot = circuit_dot(r, info), html = report_html(r, info);
+  const std::string graph = r.graph ? graph_json(*r.graph) : "";
   namespace fs = std::filesystem;
   std::error_code ec;
   fs::create_directories(out_dir, ec);
@@ -247,6 +257,7 @@ void write_outputs(const std::string& out_dir, const DiscoverResult& r, const Ru
     write_file_atomic((d / "circuit.json").string(), json);
     write_file_atomic((d / "circuit.dot").string(), dot);
     write_file_atomic((d / "report.html").string(), html);
+    if (r.graph) write_file_atomic((d / "graph.json").string(), graph);
   } catch (const fs::filesystem_error& e) {
     throw Error(out_dir + ": cannot write the outputs (" + e.code().message() + ")");
   }

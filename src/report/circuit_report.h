@@ -48,16 +48,20 @@ std::vector<bool> report_truth_labels(const RunInfo& info);
 // circuit.json:
 //   { "format": "circuitscan-circuit", "version": 1, "method", "level", "task", "metric",
 //     "model": {"dir", "family", "n_layers", "n_heads"}, "seed", "trials" (count),
-//     "command_line", "settings": {flag: value}, "n_positive", "n_negative",
+//     "command_line", "settings": {flag: value}, "n_positive", "n_negative" (SAE methods),
 //     "heads": [ {"name": "9.9", "layer", "head", "score" (mean over trials), "std",
-//                 "softmax", "rank" (1 = best), "in_circuit", "in_truth" (with a truth)} ],
+//                 "softmax" (SAE methods), "rank" (1 = best), "in_circuit", "in_truth" (with a
+//                 truth)} ],
+//     "mlp_scores": [per layer] (methods that score MLPs),
 //     "circuit": ["9.9", ...] (best first),
-//     "edges": [ {"from": "a9.h6", "to": "a9.h9", "score"} ]  (edge level; top_edges pairs),
+//     "edges": [ {"from": "a9.h6", "to": "a9.h9", "score"} ]  (SAE edge level; top_edges pairs),
 //     "evaluation": (with a truth) {"truth", "k", "mean_scores": {"auc", "precision",
 //                   "recall", "f1", "tp", "fp", "fn", "tn"}, "over_trials": {"auc":
-//                   {"mean", "std"}, "precision": ..., "recall": ..., "f1": ...}},
-//     "trial_results": [ {"trial", "seed", "sae_loss", "head_scores": [...], and with a
-//                   truth "auc", "precision", "recall", "f1"} ],
+//                   {"mean", "std"}, "precision": ..., "recall": ..., "f1": ...},
+//                   "edge_auc": {"auc", "edges"} (edge scores and a truth with head edges)},
+//     "trial_results": [ {"trial", "seed", "sae_loss" (SAE methods), "head_scores": [...], and
+//                   with a truth "auc", "precision", "recall", "f1"} ],
+//     "method_stats": {name: number} (the other methods' own: forward passes, ...),
 //     "faithfulness": {"size", "metric", "fraction", "normalised", "full", "empty", "cpr",
 //                   "cmd"} (when computed), "circuit_faithfulness",
 //     "timings": {"collect_s", "train_s", "codes_s", "scores_s", "faithfulness_s", "total_s",
@@ -71,9 +75,10 @@ std::string circuit_json(const DiscoverResult& r, const RunInfo& info);
 // among circuit heads, undirected, penwidth by score. Node level: the nodes only.
 std::string circuit_dot(const DiscoverResult& r, const RunInfo& info);
 
-// Creates out_dir (and parents) and writes circuit.json, circuit.dot and report.html there,
-// each atomically (temp file + rename), all three rendered before the first is written: an
-// error leaves no partial file. Throws cs::Error naming the path when it cannot.
+// Creates out_dir (and parents) and writes circuit.json, circuit.dot, report.html and (when the
+// result has r.graph) graph.json (evaluation/graph_json.h: EAP-IG's layout) there, each
+// atomically (temp file + rename), all rendered before the first is written: an error leaves no
+// partial file. Throws cs::Error naming the path when it cannot.
 void write_outputs(const std::string& out_dir, const DiscoverResult& r, const RunInfo& info);
 
 }  // namespace cs

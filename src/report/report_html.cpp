@@ -86,7 +86,8 @@ std::string report_html(const DiscoverResult& r, const RunInfo& info) {
   run.row({"heads", std::to_string(L) + " layers × " + std::to_string(H) + " heads = " + std::to_string(HT)});
   run.row({"task", info.task});
   if (!info.metric_name.empty()) run.row({"metric", info.metric_name});
-  run.row({"prompts", std::to_string(r.n_positive) + " positive, " + std::to_string(r.n_negative) + " negative"});
+  const bool sae = !r.trials.empty();
+  if (sae) run.row({"prompts", std::to_string(r.n_positive) + " positive, " + std::to_string(r.n_negative) + " negative"});
   run.row({"method", info.method + " (" + level + " level)"});
   run.row({"seed", std::to_string(info.seed) + (trials > 1 ? " (trial t uses seed + t)" : "")});
   run.row({"ground truth", info.truth_name.empty() ? "none" : info.truth_name});
@@ -99,6 +100,9 @@ std::string report_html(const DiscoverResult& r, const RunInfo& info) {
     run.row({"precision / recall / F1 at k = " + std::to_string(r.mean_eval->at_k.tp + r.mean_eval->at_k.fn),
              num(r.mean_eval->at_k.precision, "%.3f") + " / " + num(r.mean_eval->at_k.recall, "%.3f") + " / " +
                  num(r.mean_eval->at_k.f1, "%.3f")});
+    if (r.edge_auc)
+      run.row({std::string("edge ROC AUC (") + (r.edge_auc_with_logits ? "head->head and head->logits" : "head->head") + ")",
+               num(*r.edge_auc, "%.4f")});
   }
   if (r.faith) run.row({"circuit faithfulness", num(r.circuit_faithfulness, "%.3f") + " of the full metric"});
   o << run.str();
@@ -171,21 +175,26 @@ std::string report_html(const DiscoverResult& r, const RunInfo& info) {
 
   // Circuit table.
   o << "<h2>Circuit</h2>\n";
-  Table ct({"rank", "head", "mean score", "std", "softmax", "ground truth"});
+  std::vector<std::string> ch = {"rank", "head", "mean score", "std"};
+  if (!r.mean_softmax.empty()) ch.push_back("softmax");
+  ch.push_back("ground truth");
+  Table ct(ch);
   for (size_t k = 0; k < r.circuit.size(); ++k) {
     const int h = r.circuit[k];
     if (h < 0 || h >= HT) continue;
-    ct.row({std::to_string(k + 1), head_name(h, H), num(r.mean_scores[h]),
-            static_cast<size_t>(h) < r.std_scores.size() ? num(r.std_scores[h]) : "",
-            static_cast<size_t>(h) < r.mean_softmax.size() ? num(r.mean_softmax[h], "%.3g") : "",
-            truth.empty() ? "" : truth[h] ? "yes" : "no"});
+    std::vector<std::string> row = {std::to_string(k + 1), head_name(h, H), num(r.mean_scores[h]),
+                                    static_cast<size_t>(h) < r.std_scores.size() ? num(r.std_scores[h]) : ""};
+    if (!r.mean_softmax.empty()) row.push_back(static_cast<size_t>(h) < r.mean_softmax.size() ? num(r.mean_softmax[h], "%.3g") : "");
+    row.push_back(truth.empty() ? "" : truth[h] ? "yes" : "no");
+    ct.row(row);
   }
   o << ct.str();
 
   // Per-trial table.
   o << "<h2>Trials</h2>\n";
   const bool ev = !r.evals.empty();
-  std::vector<std::string> hdr = {"trial", "seed", "SAE loss"};
+  std::vector<std::string> hdr = {"trial"};
+  if (sae) hdr.insert(hdr.end(), {"seed", "SAE loss"});
   if (ev) hdr.insert(hdr.end(), {"AUC", "precision@k", "recall@k", "F1@k"});
   Table tt(hdr);
   std::vector<double> loss, auc, p, rc, f1;
@@ -195,8 +204,6 @@ std::string report_html(const DiscoverResult& r, const RunInfo& info) {
       row.push_back(std::to_string(r.trials[t].seed));
       row.push_back(num(r.trials[t].sae_loss));
       loss.push_back(r.trials[t].sae_loss);
-    } else {
-      row.insert(row.end(), {"", ""});
     }
     if (ev && static_cast<size_t>(t) < r.evals.size()) {
       const TrialEval& e = r.evals[t];
@@ -206,7 +213,8 @@ std::string report_html(const DiscoverResult& r, const RunInfo& info) {
     tt.row(row);
   }
   if (trials > 1) {
-    std::vector<std::string> row = {"mean ± std", "", pm(loss)};
+    std::vector<std::string> row = {"mean ± std"};
+    if (sae) row.insert(row.end(), {"", pm(loss)});
     if (ev) row.insert(row.end(), {pm(auc), pm(p), pm(rc), pm(f1)});
     tt.row(row);
   }
@@ -220,10 +228,14 @@ std::string report_html(const DiscoverResult& r, const RunInfo& info) {
     tm.row({name, num(s, "%.3f"), num(100 * share, "%.1f") + "%", flops > 0 ? num(flops / 1e9, "%.3g") : "",
             flops > 0 && s > 0 ? num(flops / 1e9 / s, "%.3g") : ""});
   };
-  phase("forward passes (head outputs)", r.seconds_collect, r.collect_flops);
-  phase("SAE training", r.seconds_train, r.train_flops);
-  phase("codes", r.seconds_codes, 0);
-  phase("scores", r.seconds_scores, 0);
+  if (sae) {
+    phase("forward passes (head outputs)", r.seconds_collect, r.collect_flops);
+    phase("SAE training", r.seconds_train, r.train_flops);
+    phase("codes", r.seconds_codes, 0);
+    phase("scores", r.seconds_scores, 0);
+  } else {
+    phase(info.method, r.seconds_scores, 0);
+  }
   if (r.faith) phase("faithfulness", r.seconds_faithfulness, 0);
   phase("total", r.seconds_total, r.collect_flops + r.train_flops);
   o << tm.str();

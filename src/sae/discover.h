@@ -2,10 +2,12 @@
 // the evaluation against a ground truth when one is given.
 #pragma once
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "evaluation/graph_json.h"
 #include "evaluation/ground_truth.h"
 #include "evaluation/roc.h"
 #include "sae/sae_method.h"
@@ -16,23 +18,34 @@
 
 namespace cs {
 
+// Node: head scores |P \ N|; Edge: head-pair code scores reduced to heads.
 enum class Level { Node, Edge };
+Level parse_level(const std::string& s);  // "node" | "edge"; cs::UsageError otherwise
+const char* to_string(Level l);
 
-struct DiscoverOptions {
-  SaeMethodOptions sae;
+// Node ranking: Paper |P \ N| (O'Neill & Bui), Null the null-corrected score of code_null.h,
+// Causal the null-corrected score confirmed by one attribution-patching pass (mean of the two
+// normalised ranks; see discover.cpp), Confirmed the paper's score confirmed by the same pass
+// (the default: higher AUC than the paper's on every zoo task).
+enum class SaeScore { Paper, Null, Causal, Confirmed };
+SaeScore parse_sae_score(const std::string& s);  // "paper" | "null" | "causal" | "confirmed"
+const char* to_string(SaeScore s);
+
+// The SAE's own settings (SaeMethodOptions: the SAE config `sae`, training prompts, ...) and
+// the pipeline's.
+struct DiscoverOptions : SaeMethodOptions {
   PositionReduce position = PositionReduce::Mean;
   std::string position_name;        // for PositionReduce::Named: a task position ("S2", "YY")
   int trials = 1;
   uint64_t seed = 0;                // trial t uses seed + t
   Level level = Level::Node;
-  // Node ranking: "paper" |P \ N| (O'Neill & Bui), "null" the null-corrected score of
-  // code_null.h, "causal" the null-corrected score confirmed by one attribution-patching pass
-  // (mean of the two normalised ranks; see discover.cpp), "confirmed" the paper's score confirmed
-  // by the same pass.
-  std::string score = "paper";
+  SaeScore score = SaeScore::Confirmed;
   int top_k = -1;                   // circuit = top-k heads; -1: ground-truth size, else threshold
   double threshold = -1;            // when top_k < 0 and >= 0: size = heads whose softmax of the
-                                    // paper's |P \ N| is >= threshold (the ranking picks which)
+                                    // paper's |P \ N| is >= threshold (the ranking picks which);
+                                    // other methods: heads whose score is >= threshold
+  int top_edges = -1;               // EAP / EAP-IG graph.json circuit: the best edges; -1: as many as
+                                    // the head circuit's graph has
   bool faithfulness = true;
   FaithfulnessOptions faith;
   std::function<void(const std::string&, double)> progress;  // (phase, fraction done)
@@ -43,12 +56,22 @@ struct TrialEval {
   Confusion at_k{};                 // top-k with k = ground-truth size
 };
 
+// What `discover` finds with any method (the SAE fields are empty for the others).
 struct DiscoverResult {
+  std::string method = "sae";                    // compare/methods.h's name
   std::vector<SaeTrial> trials;
   std::vector<std::vector<double>> head_scores;  // per trial: the ranking used (node raw or edge counts)
   std::vector<double> mean_scores, std_scores;   // over trials, per head
   std::vector<double> mean_softmax;              // softmax of mean scores (paper's circuit threshold)
   std::vector<double> mean_edge_U;               // mean over trials [HT, HT] (edge level)
+  std::vector<double> mean_mlp_scores;           // [n_layers] when the method scores MLPs
+  // Over trials, per edge of the circuit graph (interp/graph.h); NaN: not scored; empty when the
+  // method scores no edges (the SAE method at edge level: U of each forward head pair, on q/k/v).
+  std::vector<double> mean_edge_scores;
+  std::optional<double> edge_auc;                // with a truth that has head edges (head_edges.h)
+  bool edge_auc_with_logits = false;             // edge AUC also over head -> logits edges
+  std::optional<ScoredGraph> graph;              // the circuit on the graph (graph.json)
+  std::map<std::string, double> stats;           // the method's own (forward passes, ...)
   std::vector<int> circuit;                      // chosen heads (index layer*H+head), best first
   std::vector<TrialEval> evals;                  // with a truth: per trial
   std::optional<RocCurve> roc;                   // with a truth: of the mean scores
@@ -67,5 +90,18 @@ std::vector<double> combine_ranks(const std::vector<double>& a, const std::vecto
 
 DiscoverResult discover(const Model& m, const TokenizedTask& task, const DiscoverOptions& opts,
                         const GroundTruth* truth);
+
+// The truth's head labels for this model; throws cs::Error when they label every head the same.
+std::vector<bool> truth_labels(const GroundTruth& truth, const ModelConfig& c);
+
+// The half of `discover` every method shares, from r.head_scores (per trial) on: their mean and
+// std; with a truth, the evaluation of each trial and of the mean, and the edge AUC when
+// r.mean_edge_scores is set; the circuit (opts.top_k; else opts.threshold, on softmax(size_scores)
+// when softmax_threshold, else on size_scores; else the truth's size; else the heads whose
+// size_scores exceed their mean), ranked by the mean scores; its faithfulness (opts.faithfulness,
+// corrupt prompts); r.graph: every edge among the input, the circuit's heads, every MLP and the
+// logits (what the faithfulness numbers keep), scored by the mean head / MLP / edge scores.
+void finish_discover(const Model& m, const TokenizedTask& task, const DiscoverOptions& opts, const GroundTruth* truth,
+                     const std::vector<double>& size_scores, bool softmax_threshold, DiscoverResult& r);
 
 }  // namespace cs

@@ -1,10 +1,13 @@
-// compare's edge evaluation: head -> head edges (q/k/v merged) and head -> logits edges scored
-// against a ground truth's edges, on hand-built edge lists with hand-computed AUCs.
-#include "compare/compare.h"
+// The edge evaluation compare and discover share (evaluation/head_edges.h): head -> head edges
+// (q/k/v merged) and head -> logits edges scored against a ground truth's edges, on hand-built
+// edge lists with hand-computed AUCs.
+#include "evaluation/head_edges.h"
 
 #include <gtest/gtest.h>
 
 #include <cmath>
+
+#include "evaluation/method.h"
 
 namespace cs {
 namespace {
@@ -41,7 +44,7 @@ GroundTruth truth_with_edges() {
 
 TEST(CompareEdges, ScoresAndLabelsLandOnTheirHeadEdges) {
   bool logits = false;
-  const std::vector<double> s = head_edge_scores(method_with_edges(true), kGraph, &logits);
+  const std::vector<double> s = head_edge_scores(method_with_edges(true).edge_scores, kGraph, &logits);
   ASSERT_EQ(s.size(), 20u);
   EXPECT_TRUE(logits);
   EXPECT_DOUBLE_EQ(s[0 * 4 + 3], 0.95);  // a0.0 -> a1.1: max over q and k
@@ -55,7 +58,7 @@ TEST(CompareEdges, ScoresAndLabelsLandOnTheirHeadEdges) {
   EXPECT_TRUE(y[0 * 4 + 3]);
   EXPECT_TRUE(y[16 + 3]);
 
-  head_edge_scores(method_with_edges(false), kGraph, &logits);
+  head_edge_scores(method_with_edges(false).edge_scores, kGraph, &logits);
   EXPECT_FALSE(logits);
 }
 
@@ -63,7 +66,7 @@ TEST(CompareEdges, AucOverPairsAndLogitEdges) {
   const std::vector<bool> y = head_edge_labels(truth_with_edges(), 2, 2);
   // Candidates: 4 forward pairs (0.95+, 0.92, 0, 0) and 4 logit edges (0.80+, 0.10, 0, 0).
   // 0.95 beats all 6 negatives, 0.80 beats 5 of them (not 0.92): 11 / 12.
-  const std::vector<double> s = head_edge_scores(method_with_edges(true), kGraph, nullptr);
+  const std::vector<double> s = head_edge_scores(method_with_edges(true).edge_scores, kGraph, nullptr);
   EXPECT_NEAR(head_edge_auc(s, y, 2, 2, true), 11.0 / 12.0, 1e-12);
   // Head pairs only: 0.95 beats 0.92, 0, 0.
   EXPECT_NEAR(head_edge_auc(s, y, 2, 2, false), 1.0, 1e-12);

@@ -1,0 +1,14 @@
+// Reading a JSON file whose errors are one line naming the file (the CLI prints them as is).
+#pragma once
+#include <nlohmann/json.hpp>
+#include <string>
+
+namespace cs {
+
+// Throws cs::Error "<path>: cannot read the <what>" or "<path>: not valid JSON (<why>)".
+nlohmann::json read_json_file(const std::string& path, const std::string& what);
+
+// s with its newlines turned into spaces, for one-line error messages.
+std::string one_line(std::string s);
+
+}  // namespace cs
