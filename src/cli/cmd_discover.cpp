@@ -61,9 +61,10 @@ int cmd_discover(int argc, char** argv) {
   const MethodInfo& info = method_info(id);
   const bool sae = id == MethodId::Sae || id == MethodId::SaePaper;
   if (a.given("top-k") && a.given("threshold")) throw UsageError("discover: give --top-k or --threshold, not both");
-  const SaeScore score = id == MethodId::SaePaper ? SaeScore::Paper : parse_sae_score(a.str("score"));
-  if (a.given("score") && !(id == MethodId::Sae || (id == MethodId::SaePaper && score == SaeScore::Paper)))
+  const SaeScore given_score = parse_sae_score(a.str("score"));
+  if (a.given("score") && !(id == MethodId::Sae || (id == MethodId::SaePaper && given_score == SaeScore::Paper)))
     throw UsageError("discover: --score is method sae's ranking (--method " + std::string(info.name) + " has its own)");
+  const SaeScore score = id == MethodId::SaePaper ? SaeScore::Paper : given_score;
   const Level level = parse_level(a.str("level"));
   if (a.given("level") && !sae) throw UsageError("discover: --level is the SAE methods' (--method sae or sae-paper)");
 
