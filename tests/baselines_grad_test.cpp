@@ -49,15 +49,17 @@ TokenizedTask toy_task(int n, int half, uint64_t seed, const InductionToyOptions
 // attention, a linear average of values) and norms made linear by a huge epsilon
 // (var + 1e12 == 1e12 in float, so LayerNorm is (x - mean) * w / 1e6 with w = 1e6).
 // kv_heads < 4: grouped-query attention, query head h reading key/value head h / (4 / kv_heads).
-Model linear_model(uint64_t seed, int kv_heads = 4) {
+// mlps: ReLU MLPs whose pre-activations a bias of 100 keeps positive, so they are affine too.
+Model linear_model(uint64_t seed, int kv_heads = 4, bool mlps = false) {
   ModelConfig c = preset_config("gpt2-tiny");
   c.n_layers = 2;
   c.n_heads = 4;
   c.n_kv_heads = kv_heads;
   c.d_model = 32;
   c.d_head = 8;
-  c.d_mlp = 0;
-  c.attn_only = true;
+  c.d_mlp = mlps ? 16 : 0;
+  c.attn_only = !mlps;
+  c.act = Activation::Relu;
   c.vocab_size = 64;
   c.n_ctx = 16;
   c.norm_eps = 1e12f;
@@ -75,6 +77,11 @@ Model linear_model(uint64_t seed, int kv_heads = 4) {
       for (int64_t j = 0; j < W; ++j)
         lw.W_qkv.data[d * W + j] = j < qk ? 0.0f : nd(g) / std::sqrt(float(D));
     for (float& x : lw.W_O.data) x = nd(g) / std::sqrt(float(c.d_head));
+    if (!mlps) continue;
+    lw.ln2_w = Tensor({D}, 1e6f);
+    for (float& x : lw.W_in.data) x = nd(g) / std::sqrt(float(D));
+    for (float& x : lw.b_in.data) x = 100.0f;
+    for (float& x : lw.W_out.data) x = nd(g) / std::sqrt(float(c.d_mlp));
   }
   m.w.lnf_w = Tensor({D}, 1e6f);
   return m;
@@ -285,10 +292,11 @@ TEST(Eap, LinearModelNodeScoresEqualActivationPatching) {
 
 TEST(Eap, LinearModelEdgeScoresEqualEdgePatching) {
   // kv_heads 4: one key/value head per query head; 2: grouped-query attention, where each query
-  // head's k and v inputs are its own edges (graph.h), and heads of one group differ.
-  for (int kv : {4, 2}) {
-    SCOPED_TRACE("kv heads " + std::to_string(kv));
-    const Model m = linear_model(12, kv);
+  // head's k and v inputs are its own edges (graph.h), and heads of one group differ; with MLPs:
+  // their edges as MIB scores them (into and out of m0, m1).
+  for (auto [kv, mlps] : {std::pair{4, false}, {2, false}, {4, true}}) {
+    SCOPED_TRACE("kv heads " + std::to_string(kv) + (mlps ? ", MLPs" : ""));
+    const Model m = linear_model(12, kv, mlps);
     const TokenizedTask task = random_token_task(6, 9, m.cfg.vocab_size, 3, 6);
     MethodSettings s;
     s.n_prompts = 6;
@@ -307,9 +315,15 @@ TEST(Eap, LinearModelEdgeScoresEqualEdgePatching) {
       EXPECT_NEAR(ig.edge_signed[e], x[e], 1e-4 * scale) << g.edge_name(e);
       worst = std::max(worst, std::fabs(eap.edge_signed[e] - x[e]) / scale);
     }
-    std::printf("linear model, %d kv heads: EAP vs exact edge patching, max error / max |score| = %.2g\n", kv, worst);
-    // into a0.*<x>: input; into a1.*<x>: input, a0.*; into logits: all 9.
-    EXPECT_EQ(g.n_edges(), 12 + 12 * 5 + 9);
+    std::printf("linear model, %d kv heads%s: EAP vs exact edge patching, max error / max |score| = %.2g\n", kv,
+                mlps ? ", MLPs" : "", worst);
+    // into a0.*<x>: input; into a1.*<x>: input, a0.*; into logits: all 9 (with MLPs: also into
+    // m0: input, a0.*; into a1.*<x>: m0; into m1: 1 + 4 + 1 + 4; into logits: 11).
+    EXPECT_EQ(g.n_edges(), mlps ? 12 + 12 * 6 + 5 + 10 + 11 : 12 + 12 * 5 + 9);
+    if (mlps) {
+      EXPECT_GT(std::fabs(x[g.find(parse_edge("m0->m1"))]), 1e-3 * scale) << "MLP edges should matter";
+      continue;
+    }
     // Heads 1.0 and 1.1 share a key/value head when kv = 2; their v edges still differ (their W_O
     // differ), so a score that mixed up the group's heads would fail above.
     const double v0 = x[g.find(parse_edge("a0.h0->a1.h0<v>"))], v1 = x[g.find(parse_edge("a0.h0->a1.h1<v>"))];
