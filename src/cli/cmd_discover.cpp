@@ -20,14 +20,7 @@ namespace {
 
 std::string head_name(int idx, int H) { return HeadId{idx / H, idx % H}.str(); }
 
-}  // namespace
-
-int cmd_discover(int argc, char** argv) {
-  Args a("discover",
-         "Find a task's circuit. The default method is the discrete sparse-autoencoder method (O'Neill &\n"
-         "Bui 2024): head outputs on positive and negative prompts, one SAE over all heads, integer codes,\n"
-         "heads scored by the codes that appear only on positive prompts. --method runs any other method\n"
-         "on the same prompts; each writes the same four files and, with a truth, its evaluation.");
+void declare_flags(Args& a) {
   a.positional("MODEL", "Hugging Face model directory")
       .flag("task", "ioi", "ioi, greater-than, docstring, induction, or a .jsonl file of prompts")
       .flag("method", "sae", "discovery method:\n" + method_help(30))
@@ -56,24 +49,9 @@ int cmd_discover(int argc, char** argv) {
       .flag("induction-words", "", kInductionWordsHelp)
       .toggle("prepend-bos", "prepend BOS to every prompt")
       .flag("out", "", "write circuit.json, circuit.dot, report.html and graph.json here");
-  if (!a.parse(argc, argv)) return 0;
-  const MethodId id = parse_method(a.str("method"));
-  const MethodInfo& info = method_info(id);
-  const bool sae = id == MethodId::Sae || id == MethodId::SaePaper;
-  if (a.given("top-k") && a.given("threshold")) throw UsageError("discover: give --top-k or --threshold, not both");
-  const SaeScore given_score = parse_sae_score(a.str("score"));
-  if (a.given("score") && !(id == MethodId::Sae || (id == MethodId::SaePaper && given_score == SaeScore::Paper)))
-    throw UsageError("discover: --score is method sae's ranking (--method " + std::string(info.name) + " has its own)");
-  const SaeScore score = id == MethodId::SaePaper ? SaeScore::Paper : given_score;
-  const Level level = parse_level(a.str("level"));
-  if (a.given("level") && !sae) throw UsageError("discover: --level is the SAE methods' (--method sae or sae-paper)");
+}
 
-  Model m = load_model(a.str("MODEL"), {.process_weights = !a.on("no-process-weights")});
-  Tokenizer tok = Tokenizer::for_model_dir(a.str("MODEL"));
-  TokenizedTask task = task_from_flags(a, tok, a.str("MODEL"));
-  for (const std::string& w : task.warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
-  std::optional<GroundTruth> truth = resolve_truth(a.str("truth"), a.str("MODEL"), task.name);
-
+MethodOptions options_from_flags(const Args& a, const TokenizedTask& task, SaeScore score, Level level) {
   MethodOptions mo;
   method_options_from_flags(a, mo);
   mo.settings.ablation = parse_ablation_kind(a.str("method-ablation"));
@@ -98,22 +76,14 @@ int cmd_discover(int argc, char** argv) {
   o.faithfulness = !a.on("no-faithfulness");
   o.faith.ablation = parse_ablation_kind(a.str("ablation"));
   o.faith.n_prompts = a.integer("faith-prompts");
-  ProgressBar bar;
-  o.progress = [&](const std::string& phase, double f) { bar.update(phase, f); };
+  return mo;
+}
 
-  DiscoverResult r = discover_with(id, m, task, mo, truth ? &*truth : nullptr);
-  bar.finish();
-
+// The ranking, the circuit, and what graph.json keeps.
+void print_circuit(const DiscoverResult& r, const Model& m, MethodId id, Level level, const GroundTruth* truth) {
   const int H = m.cfg.n_heads;
-  const std::string level_name = info.edges ? "edge" : sae ? to_string(level) : "node";
-  if (sae)
-    std::printf("model %s (%s), task %s: %d positive / %d negative prompts, %d trial(s), %s level, position %s\n",
-                a.str("MODEL").c_str(), m.cfg.family.c_str(), task.name.c_str(), r.n_positive, r.n_negative,
-                o.trials, level_name.c_str(), pos.c_str());
-  else
-    std::printf("model %s (%s), task %s: method %s, %zu prompts, %s ablation, %zu run(s)\n", a.str("MODEL").c_str(),
-                m.cfg.family.c_str(), task.name.c_str(), info.name, std::min<size_t>(mo.settings.n_prompts, task.size()),
-                to_string(mo.settings.ablation).c_str(), r.head_scores.size());
+  const MethodInfo& info = method_info(id);
+  const bool sae = r.method == "sae" || r.method == "sae-paper";
   const char* score_label = !sae ? "score" : level == Level::Edge ? "edge count" : "|P\\N|";
   std::printf("\n%-5s %-6s %-16s %-12s %s\n", "rank", "head", score_label, sae ? "softmax" : "", truth ? "in truth" : "");
   std::vector<bool> labels;
@@ -142,22 +112,94 @@ int cmd_discover(int argc, char** argv) {
                 nodes, r.graph->graph.n_senders(),
                 id == MethodId::Acdc ? "ACDC's kept edges" : info.edges ? "the best edges by |score|" : "every edge among the circuit's heads, the MLPs and the input");
   }
-  if (truth) {
-    std::printf("\nagainst %s (%zu heads):\n", truth->name.c_str(), truth->heads.size());
-    if (r.head_scores.size() > 1) {
-      std::vector<double> aucs, prec, rec;
-      for (auto& e : r.evals) aucs.push_back(e.auc), prec.push_back(e.at_k.precision), rec.push_back(e.at_k.recall);
-      MeanStd ma = mean_std(aucs), mp = mean_std(prec), mr = mean_std(rec);
-      std::printf("  per-trial ROC AUC %.3f ± %.3f, precision@%zu %.3f ± %.3f, recall %.3f ± %.3f\n", ma.mean, ma.std,
-                  truth->heads.size(), mp.mean, mp.std, mr.mean, mr.std);
-    }
-    std::printf("  ROC AUC %.3f (%s scores), precision@%zu %.3f, recall %.3f, F1 %.3f\n", r.mean_eval->auc,
-                r.head_scores.size() > 1 ? "mean" : "trial", truth->heads.size(), r.mean_eval->at_k.precision,
-                r.mean_eval->at_k.recall, r.mean_eval->at_k.f1);
-    if (r.edge_auc)
-      std::printf("  edge ROC AUC %.3f (over every head -> later head edge, q/k/v merged%s)\n", *r.edge_auc,
-                  r.edge_auc_with_logits ? ", and head -> logits edge" : "");
+}
+
+void print_evaluation(const DiscoverResult& r, const GroundTruth* truth) {
+  std::printf("\nagainst %s (%zu heads):\n", truth->name.c_str(), truth->heads.size());
+  if (r.head_scores.size() > 1) {
+    std::vector<double> aucs, prec, rec;
+    for (auto& e : r.evals) aucs.push_back(e.auc), prec.push_back(e.at_k.precision), rec.push_back(e.at_k.recall);
+    MeanStd ma = mean_std(aucs), mp = mean_std(prec), mr = mean_std(rec);
+    std::printf("  per-trial ROC AUC %.3f ± %.3f, precision@%zu %.3f ± %.3f, recall %.3f ± %.3f\n", ma.mean, ma.std,
+                truth->heads.size(), mp.mean, mp.std, mr.mean, mr.std);
   }
+  std::printf("  ROC AUC %.3f (%s scores), precision@%zu %.3f, recall %.3f, F1 %.3f\n", r.mean_eval->auc,
+              r.head_scores.size() > 1 ? "mean" : "trial", truth->heads.size(), r.mean_eval->at_k.precision,
+              r.mean_eval->at_k.recall, r.mean_eval->at_k.f1);
+  if (r.edge_auc)
+    std::printf("  edge ROC AUC %.3f (over every head -> later head edge, q/k/v merged%s)\n", *r.edge_auc,
+                r.edge_auc_with_logits ? ", and head -> logits edge" : "");
+}
+
+void write_run(const Args& a, int argc, char** argv, const DiscoverResult& r, const Model& m, const TokenizedTask& task,
+               const std::string& level_name, const GroundTruth* truth) {
+  RunInfo run;
+  run.model_dir = a.str("MODEL");
+  run.model_family = m.cfg.family;
+  run.task = task.name;
+  run.method = r.method;
+  run.level = level_name;
+  run.settings = a.values();
+  run.seed = static_cast<uint64_t>(a.integer("seed"));
+  run.n_layers = m.cfg.n_layers;
+  run.n_heads = m.cfg.n_heads;
+  run.truth_name = truth ? truth->name : "";
+  if (truth) run.truth_heads = truth->heads;
+  run.metric_name = metric_name(task.metric);
+  std::ostringstream cl;
+  cl << "circuitscan discover";
+  for (int i = 0; i < argc; ++i) cl << " " << argv[i];
+  run.command_line = cl.str();
+  write_outputs(a.str("out"), r, run);
+  std::printf("wrote %s/{circuit.json,circuit.dot,report.html,graph.json}\n", a.str("out").c_str());
+}
+
+}  // namespace
+
+int cmd_discover(int argc, char** argv) {
+  Args a("discover",
+         "Find a task's circuit. The default method is the discrete sparse-autoencoder method (O'Neill &\n"
+         "Bui 2024): head outputs on positive and negative prompts, one SAE over all heads, integer codes,\n"
+         "heads scored by the codes that appear only on positive prompts. --method runs any other method\n"
+         "on the same prompts; each writes the same four files and, with a truth, its evaluation.");
+  declare_flags(a);
+  if (!a.parse(argc, argv)) return 0;
+  const MethodId id = parse_method(a.str("method"));
+  const MethodInfo& info = method_info(id);
+  const bool sae = id == MethodId::Sae || id == MethodId::SaePaper;
+  if (a.given("top-k") && a.given("threshold")) throw UsageError("discover: give --top-k or --threshold, not both");
+  const SaeScore given_score = parse_sae_score(a.str("score"));
+  if (a.given("score") && !(id == MethodId::Sae || (id == MethodId::SaePaper && given_score == SaeScore::Paper)))
+    throw UsageError("discover: --score is method sae's ranking (--method " + std::string(info.name) + " has its own)");
+  const SaeScore score = id == MethodId::SaePaper ? SaeScore::Paper : given_score;
+  const Level level = parse_level(a.str("level"));
+  if (a.given("level") && !sae) throw UsageError("discover: --level is the SAE methods' (--method sae or sae-paper)");
+
+  Model m = load_model(a.str("MODEL"), {.process_weights = !a.on("no-process-weights")});
+  Tokenizer tok = Tokenizer::for_model_dir(a.str("MODEL"));
+  TokenizedTask task = task_from_flags(a, tok, a.str("MODEL"));
+  for (const std::string& w : task.warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
+  std::optional<GroundTruth> truth = resolve_truth(a.str("truth"), a.str("MODEL"), task.name);
+
+  MethodOptions mo = options_from_flags(a, task, score, level);
+  DiscoverOptions& o = mo.discover;
+  ProgressBar bar;
+  o.progress = [&](const std::string& phase, double f) { bar.update(phase, f); };
+
+  DiscoverResult r = discover_with(id, m, task, mo, truth ? &*truth : nullptr);
+  bar.finish();
+
+  const std::string level_name = info.edges ? "edge" : sae ? to_string(level) : "node";
+  if (sae)
+    std::printf("model %s (%s), task %s: %d positive / %d negative prompts, %d trial(s), %s level, position %s\n",
+                a.str("MODEL").c_str(), m.cfg.family.c_str(), task.name.c_str(), r.n_positive, r.n_negative,
+                o.trials, level_name.c_str(), a.str("position").c_str());
+  else
+    std::printf("model %s (%s), task %s: method %s, %zu prompts, %s ablation, %zu run(s)\n", a.str("MODEL").c_str(),
+                m.cfg.family.c_str(), task.name.c_str(), info.name, std::min<size_t>(mo.settings.n_prompts, task.size()),
+                to_string(mo.settings.ablation).c_str(), r.head_scores.size());
+  print_circuit(r, m, id, level, truth ? &*truth : nullptr);
+  if (truth) print_evaluation(r, &*truth);
   if (r.faith) {
     std::printf("\nfaithfulness (%s ablation of the other heads, %s): full model %.4g, no heads %.4g,\n"
                 "  circuit keeps %.1f%% of the full metric; CPR %.3f, CMD %.3f\n",
@@ -171,27 +213,7 @@ int cmd_discover(int argc, char** argv) {
     std::printf("\ntime: %s %.3f s, faithfulness %.3f s, total %.3f s\n", info.name, r.seconds_scores,
                 r.seconds_faithfulness, r.seconds_total);
 
-  if (!a.str("out").empty()) {
-    RunInfo run;
-    run.model_dir = a.str("MODEL");
-    run.model_family = m.cfg.family;
-    run.task = task.name;
-    run.method = info.name;
-    run.level = level_name;
-    run.settings = a.values();
-    run.seed = o.seed;
-    run.n_layers = m.cfg.n_layers;
-    run.n_heads = H;
-    run.truth_name = truth ? truth->name : "";
-    if (truth) run.truth_heads = truth->heads;
-    run.metric_name = metric_name(task.metric);
-    std::ostringstream cl;
-    cl << "circuitscan discover";
-    for (int i = 0; i < argc; ++i) cl << " " << argv[i];
-    run.command_line = cl.str();
-    write_outputs(a.str("out"), r, run);
-    std::printf("wrote %s/{circuit.json,circuit.dot,report.html,graph.json}\n", a.str("out").c_str());
-  }
+  if (!a.str("out").empty()) write_run(a, argc, argv, r, m, task, level_name, truth ? &*truth : nullptr);
   return 0;
 }
 

@@ -71,7 +71,7 @@ std::string graph_json(const ScoredGraph& s) {
     if (!std::isnan(s.node_scores[u])) n["score"] = s.node_scores[u];
     nodes[g.sender_name(u)] = n;
   }
-  nodes["logits"] = {{"in_graph", true}};
+  nodes[Node::logits().name()] = {{"in_graph", true}};
   j["nodes"] = nodes;
   ojson edges = ojson::object();
   for (int e = 0; e < g.n_edges(); ++e)
