@@ -89,7 +89,7 @@ TEST(CliDiscoverMethods, BadMethodFlagsAreUsageErrorsThatWriteNothing) {
       {"--method eap --score causal", "--score", 2},
       {"--method sae-paper --score confirmed", "--score", 2},
       {"--method hisp --level edge", "--level", 2},
-      {"--method sae --score best", "paper, null, causal or confirmed", 2},
+      {"--method sae --score best", "one of confirmed, paper, null, causal", 2},
       // The baselines' default ablation resamples the corrupt prompts, which this task lacks.
       {"--method eap --task '" + tmp.file("t.jsonl", "{\"prompt\": \"When Mary and John went, John gave it to\", "
                                                        "\"answer\": \" Mary\", \"wrong\": \" John\"}\n") + "'",

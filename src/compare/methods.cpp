@@ -1,44 +1,24 @@
 #include "compare/methods.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <numeric>
 
 #include "ops/error.h"
+#include "ops/timer.h"
 
 namespace cs {
 
-namespace {
-
-using Clock = std::chrono::steady_clock;
-double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
-
-// One trial of discover with `o`'s SAE settings and no faithfulness.
-DiscoverResult discover_once(const Model& m, const TokenizedTask& task, const MethodOptions& o, uint64_t seed,
-                             Level level, SaeScore score) {
-  DiscoverOptions d = o.discover;
-  d.seed = seed;
-  d.trials = 1;
-  d.faithfulness = false;
-  d.level = level;
-  d.score = score;
-  d.progress = nullptr;
-  return discover(m, task, d, nullptr);
-}
-
-}  // namespace
-
 const std::vector<MethodInfo>& method_table() {
   static const std::vector<MethodInfo> table = {
-      {MethodId::Sae, "sae", "discrete-SAE method (O'Neill & Bui 2024), |P\\N| confirmed by one attribution pass (--score)", false, true},
-      {MethodId::SaePaper, "sae-paper", "the discrete-SAE method with the paper's |P\\N| score alone", false, true},
-      {MethodId::Patching, "patching", "activation patching: each head and MLP ablated alone", false, false},
-      {MethodId::Acdc, "acdc", "ACDC (Conmy et al. 2023): edges pruned greedily at threshold --tau", true, false},
-      {MethodId::Eap, "eap", "edge attribution patching (Syed et al. 2023)", true, false},
-      {MethodId::EapIg, "eap-ig", "EAP with integrated gradients on the inputs (Hanna et al. 2024), --steps", true, false},
-      {MethodId::Hisp, "hisp", "head importance from mask gradients (Michel et al. 2019)", false, false},
-      {MethodId::Sp, "sp", "subnetwork probing: trained hard-concrete masks (Cao et al. 2021), --sp-steps", false, true},
+      {MethodId::Sae, "sae", "discrete-SAE method (O'Neill & Bui 2024), |P\\N| confirmed by one attribution pass (--score)", false, true, 0.6},
+      {MethodId::SaePaper, "sae-paper", "the discrete-SAE method with the paper's |P\\N| score alone", false, true, 0.3},
+      {MethodId::Patching, "patching", "activation patching: each head and MLP ablated alone", false, false, 1.7},
+      {MethodId::Acdc, "acdc", "ACDC (Conmy et al. 2023): edges pruned greedily at threshold --tau", true, false, 6.0},
+      {MethodId::Eap, "eap", "edge attribution patching (Syed et al. 2023)", true, false, 0.3},
+      {MethodId::EapIg, "eap-ig", "EAP with integrated gradients on the inputs (Hanna et al. 2024), --steps", true, false, 1.5},
+      {MethodId::Hisp, "hisp", "head importance from mask gradients (Michel et al. 2019)", false, false, 0.1},
+      {MethodId::Sp, "sp", "subnetwork probing: trained hard-concrete masks (Cao et al. 2021), --sp-steps", false, true, 22.0},
   };
   return table;
 }
@@ -82,24 +62,23 @@ MethodResult run_method(MethodId id, const Model& m, const TokenizedTask& task, 
     case MethodId::EapIg: return eap_ig(m, task, s, o.eap);
     case MethodId::Hisp: return hisp(m, task, s, o.hisp);
     case MethodId::Sp: return subnetwork_probing(m, task, s, o.sp);
+    case MethodId::Sae:
     case MethodId::SaePaper: {
-      // Edge level: node scores come from node_raw (or the edge reduction), edges from U.
-      const auto t0 = Clock::now();
-      const DiscoverResult r = discover_once(m, task, o, seed, Level::Edge, SaeScore::Paper);
+      const Timer timer;
+      DiscoverOptions d = o.discover;
+      d.seed = seed;
+      d.trials = 1;
+      d.faithfulness = false;
+      d.level = Level::Node;
+      d.pair_scores = true;
+      if (id == MethodId::SaePaper) d.score = SaeScore::Paper;
+      d.progress = nullptr;
+      const DiscoverResult r = discover(m, task, d, nullptr);
       MethodResult mr;
-      mr.method = "sae-paper";
-      mr.head_scores = o.discover.level == Level::Edge ? r.trials[0].edge_node : r.trials[0].node_raw;
-      mr.edge_scores = r.mean_edge_scores;
-      mr.seconds = since(t0);
-      return mr;
-    }
-    case MethodId::Sae: {  // discover's node-level ranking
-      const auto t0 = Clock::now();
-      const DiscoverResult r = discover_once(m, task, o, seed, Level::Node, o.discover.score);
-      MethodResult mr;
-      mr.method = "sae";
+      mr.method = method_info(id).name;
       mr.head_scores = r.head_scores[0];
-      mr.seconds = since(t0);
+      mr.edge_scores = r.mean_edge_scores;
+      mr.seconds = timer.seconds();
       return mr;
     }
   }
@@ -113,7 +92,7 @@ DiscoverResult discover_with(MethodId id, const Model& m, const TokenizedTask& t
     if (id == MethodId::SaePaper) d.score = SaeScore::Paper;
     return discover(m, task, d, truth);
   }
-  const auto t_all = Clock::now();
+  const Timer total;
   const MethodInfo& info = method_info(id);
   if (truth) truth_labels(*truth, m.cfg);
   const int trials = info.stochastic ? std::max(1, o.discover.trials) : 1;
@@ -136,7 +115,8 @@ DiscoverResult discover_with(MethodId id, const Model& m, const TokenizedTask& t
   std::vector<double> mean(r.head_scores[0].size(), 0.0);
   for (const auto& s : r.head_scores)
     for (size_t h = 0; h < s.size(); ++h) mean[h] += s[h] / trials;
-  finish_discover(m, task, o.discover, truth, mean, false, r);
+  const std::string label = std::string(info.name) + " head score";
+  finish_discover(m, task, o.discover, truth, {mean, label, false, false, label}, r);
 
   if (info.edges) {  // the graph circuit is a set of edges
     ScoredGraph& g = *r.graph;
@@ -155,7 +135,7 @@ DiscoverResult discover_with(MethodId id, const Model& m, const TokenizedTask& t
     }
     prune(g);
   }
-  r.seconds_total = since(t_all);
+  r.seconds_total = total.seconds();
   return r;
 }
 

@@ -22,6 +22,9 @@ struct MethodInfo {
   const char* summary;  // one line for --help
   bool edges;           // scores the graph's edges (its circuit is a set of edges)
   bool stochastic;      // depends on the seed: run once per trial
+  // Relative run time of one run (seconds on the shipped model, IOI, README's table), to weigh
+  // compare's progress fraction and time-left estimate: nothing else.
+  double cost_weight;
 };
 
 // In the order of the help text: sae, sae-paper, patching, acdc, eap, eap-ig, hisp, sp.
@@ -46,8 +49,9 @@ struct MethodOptions {
 };
 
 // One run of a method with the given seed, as a MethodResult. sae: discover's node-level ranking
-// (score discover.score); sae-paper: the paper's |P \ N| at edge level (head scores node_raw, or
-// the edge reduction when discover.level is Edge; edges from the code pairs U). No faithfulness.
+// (score discover.score); sae-paper: the paper's |P \ N|. Both SAE methods score head pairs too:
+// the code pairs seen only on positives U, from each head to every input of every head of a later
+// layer (q/k/v alike: the codes say nothing of which input). No faithfulness.
 MethodResult run_method(MethodId id, const Model& m, const TokenizedTask& task, const MethodOptions& o,
                         uint64_t seed);
 

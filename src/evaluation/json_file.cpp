@@ -1,10 +1,9 @@
 #include "evaluation/json_file.h"
 
 #include <algorithm>
-#include <fstream>
-#include <sstream>
 
 #include "ops/error.h"
+#include "ops/files.h"
 
 namespace cs {
 
@@ -14,14 +13,14 @@ std::string one_line(std::string s) {
 }
 
 nlohmann::json read_json_file(const std::string& path, const std::string& what) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(path + ": cannot read the " + what);
-  std::stringstream ss;
-  ss << in.rdbuf();
+  // A bounded read of a regular file (ops/files.h): a FIFO or /dev/zero is refused, not read.
+  const std::string text = read_input_file(path, kMaxSmallJsonBytes);
   try {
-    return nlohmann::json::parse(ss.str());
+    return nlohmann::json::parse(text);
   } catch (const nlohmann::json::parse_error& e) {
-    throw Error(path + ": not valid JSON (" + one_line(e.what()) + ")");
+    throw Error(path + ": not valid JSON for a " + what + " (error at byte " + std::to_string(e.byte) + ")");
+  } catch (const nlohmann::json::exception&) {  // out_of_range.406: a number beyond double's range
+    throw Error(path + ": not valid JSON for a " + what + " (a number too large for a double)");
   }
 }
 

@@ -5,7 +5,8 @@
 
 namespace cs {
 
-// Throws cs::Error "<path>: cannot read the <what>" or "<path>: not valid JSON (<why>)".
+// A bounded read of a regular file (ops/files.h read_input_file, kMaxSmallJsonBytes) parsed as
+// JSON; throws cs::Error naming the path: unreadable, or "<path>: not valid JSON for a <what> (...)".
 nlohmann::json read_json_file(const std::string& path, const std::string& what);
 
 // s with its newlines turned into spaces, for one-line error messages.
