@@ -11,22 +11,10 @@
 #include <utility>
 #include <vector>
 
+#include "ops/dtype.h"
 #include "ops/tensor.h"
 
 namespace cs {
-
-enum class DType { F32, F16, BF16, F64, I64, I32, I16, I8, U8, BOOL };
-
-const char* dtype_name(DType dt);   // "F32", "BF16", ...: the spelling used in the header
-int dtype_size(DType dt);           // bytes per element
-bool dtype_from_name(const std::string& name, DType* out);  // false if unknown
-
-// Exact widening conversions (every f16 and bf16 value is representable in f32).
-float f16_to_f32(uint16_t h);
-float bf16_to_f32(uint16_t b);
-// Narrowing conversions, IEEE round-to-nearest-even; overflow goes to inf, NaN stays NaN.
-uint16_t f32_to_f16(float f);
-uint16_t f32_to_bf16(float f);
 
 struct TensorInfo {
   std::string name;
