@@ -131,3 +131,24 @@ TEST(Ops, RotaryIsARotationAndInvertible) {
   rotary_backward(y.data(), T, n, dh, n * dh, rot, 10000.0f);
   EXPECT_LE(rel_max_error(y.data(), x.data(), x.size()), 1e-5);
 }
+
+TEST(Ops, RopeInvFreqWithLlama3ScalingMatchesTorch) {
+  // Expected values: PyTorch 1.13 float32, running transformers' _compute_default_rope_parameters
+  // and _compute_llama3_parameters formulas (modeling_rope_utils.py) transcribed line by line.
+  // Llama 3.1's own settings at head_dim 64: low, medium (interpolated) and high frequencies.
+  Rope r(500000.0f);
+  r.factor = 8.0f, r.low_freq_factor = 1.0f, r.high_freq_factor = 4.0f, r.original_max_position = 8192.0f;
+  const std::vector<float> f = rope_inv_freq(64, r), plain = rope_inv_freq(64, Rope(500000.0f));
+  const std::vector<std::pair<int, double>> want = {
+      {0, 1.0}, {10, 0.0165604409}, {14, 0.00321144611}, {15, 0.00137189368}, {16, 0.000524846022},
+      {17, 0.000178507791}, {18, 7.78465546e-05}, {20, 3.42810235e-05}, {31, 3.7673226e-07}};
+  for (auto [i, v] : want) EXPECT_NEAR(f[i], v, 2e-7 * v) << "inv_freq[" << i << "]";
+  EXPECT_NEAR(plain[15], 0.0021311196, 2e-7 * 0.0021311196);  // unscaled
+  // A small non-default case: theta 10000, dim 16, factor 4, original context 32.
+  Rope s(10000.0f);
+  s.factor = 4.0f, s.original_max_position = 32.0f;
+  const std::vector<double> small = {1, 0.127323955, 0.0250000004, 0.00790569466, 0.00249999994,
+                                     0.000790569466, 0.000250000012, 7.90569466e-05};
+  const std::vector<float> g = rope_inv_freq(16, s);
+  for (size_t i = 0; i < small.size(); ++i) EXPECT_NEAR(g[i], small[i], 2e-7 * small[i]) << i;
+}

@@ -15,6 +15,7 @@
 #include "ops/activations.h"
 #include "ops/attention.h"
 #include "ops/error.h"
+#include "ops/gemm.h"
 #include "ops/matmul.h"
 #include "ops/rotary.h"
 
@@ -177,7 +178,7 @@ class Engine {
 
   void rotate(float* x) const {  // [B,T,dh], one head
     for (int b = 0; b < a_.B; ++b)
-      rotary_forward(x + int64_t{b} * a_.T * dh_, a_.T, 1, dh_, dh_, c_.rotary_dim, c_.rope_theta);
+      rotary_forward(x + int64_t{b} * a_.T * dh_, a_.T, 1, dh_, dh_, c_.rotary_dim, c_.rope);
   }
   // LayerNorm / RMSNorm of rows [rows, D] as ops/layernorm.h, with SIMD reductions (the engine
   // normalises each head's q, k, v input separately: 3H norms per layer instead of one).
@@ -341,7 +342,7 @@ class Engine {
     norm(normed_.data(), src, lw.ln1_w, lw.ln1_b, rows);
     const int64_t W = c_.qkv_width(), col = x * H_ * dh_ + h * dh_;
     float* dst = sub ? zrows_.data() : out;
-    sgemm(false, false, rows, dh_, D_, 1.0f, normed_.data(), D_, lw.W_qkv.ptr() + col, W, 0.0f, dst, dh_);
+    gemm(dst, dh_, normed_.data(), D_, rows, lw.W_qkv.mat().block(0, D_, col, dh_), false, m_.precision);
     if (!lw.b_qkv.empty())
       for (int64_t r = 0; r < rows; ++r)
         for (int64_t j = 0; j < dh_; ++j) dst[r * dh_ + j] += lw.b_qkv.data[col + j];
@@ -361,7 +362,7 @@ class Engine {
       const int t = a_.lengths[b] - 1;
       std::fill(blk.begin(), blk.end(), 0.0f);
       std::memcpy(blk.data() + t * dh_, x + last_[b] * dh_, dh_ * sizeof(float));
-      rotary_forward(blk.data(), t + 1, 1, dh_, dh_, c_.rotary_dim, c_.rope_theta);
+      rotary_forward(blk.data(), t + 1, 1, dh_, dh_, c_.rotary_dim, c_.rope);
       std::memcpy(x + last_[b] * dh_, blk.data() + t * dh_, dh_ * sizeof(float));
     }
   }
@@ -372,7 +373,7 @@ class Engine {
     const int B = a_.B, T = a_.T;
     const int64_t dh = dh_;
     const float scale = 1.0f / std::sqrt(static_cast<float>(dh));
-    const float* W_O = m_.w.layers[l].W_O.ptr() + h * dh * D_;
+    const MatRef W_O = m_.w.layers[l].W_O.mat().block(h * dh, dh, 0, D_);
     float* z = z_.data();
     // Small work stays on one thread: a parallel region costs more than it saves there.
     if (last_only(l)) {  // one query row per prompt: z[b] = softmax(q_t k_j / sqrt(dh), j <= t) v_j
@@ -395,7 +396,7 @@ class Engine {
         for (int j = 0; j <= t; ++j)
           for (int64_t i = 0; i < dh; ++i) zb[i] += p[j] / sum * v[o + j * dh + i];
       }
-      matmul(zrows_.data(), z, W_O, nullptr, B, dh, D_);
+      matmul(zrows_.data(), z, W_O, nullptr, B, m_.precision);
       scatter(out, zrows_.data(), D_, prev);
       return;
     }
@@ -407,7 +408,7 @@ class Engine {
       causal_softmax(p.data(), T);
       attention_values(z + o, dh, p.data(), v + o, dh, T, dh);
     }
-    matmul(out, z, W_O, nullptr, BT_, dh, D_);
+    matmul(out, z, W_O, nullptr, BT_, m_.precision);
   }
 
   void mlp(int l, const float* in, float* out, const float* prev) {
@@ -421,12 +422,12 @@ class Engine {
     norm(normed_.data(), in, lw.ln2_w, lw.ln2_b, rows);
     const float* b_in = lw.b_in.empty() ? nullptr : lw.b_in.ptr();
     if (gated(c_.act)) {
-      matmul(pre_.data(), normed_.data(), lw.W_gate.ptr(), nullptr, rows, D_, F);
-      matmul(up_.data(), normed_.data(), lw.W_in.ptr(), b_in, rows, D_, F);
+      matmul(pre_.data(), normed_.data(), lw.W_gate.mat(), nullptr, rows, m_.precision);
+      matmul(up_.data(), normed_.data(), lw.W_in.mat(), b_in, rows, m_.precision);
       if (c_.act == Activation::SwiGLU) swiglu_forward(post_.data(), pre_.data(), up_.data(), n);
       else geglu_forward(post_.data(), pre_.data(), up_.data(), n);
     } else {
-      matmul(pre_.data(), normed_.data(), lw.W_in.ptr(), b_in, rows, D_, F);
+      matmul(pre_.data(), normed_.data(), lw.W_in.mat(), b_in, rows, m_.precision);
       if (c_.act == Activation::GeluNew) gelu_new_forward(post_.data(), pre_.data(), n);
       else if (c_.act == Activation::GeluErf) gelu_erf_forward(post_.data(), pre_.data(), n);
       else
@@ -434,10 +435,10 @@ class Engine {
     }
     const float* b_out = lw.b_out.empty() ? nullptr : lw.b_out.ptr();
     if (!sub) {
-      matmul(out, post_.data(), lw.W_out.ptr(), b_out, BT_, F, D_);
+      matmul(out, post_.data(), lw.W_out.mat(), b_out, BT_, m_.precision);
       return;
     }
-    matmul(zrows_.data(), post_.data(), lw.W_out.ptr(), b_out, rows, F, D_);
+    matmul(zrows_.data(), post_.data(), lw.W_out.mat(), b_out, rows, m_.precision);
     scatter(out, zrows_.data(), D_, prev);
   }
 
@@ -466,7 +467,7 @@ class Engine {
     W_U_rows_ = Tensor({static_cast<int64_t>(vocab_.size()), D_});
     b_U_rows_ = Tensor({static_cast<int64_t>(vocab_.size())});
     for (size_t i = 0; i < vocab_.size(); ++i) {
-      std::memcpy(W_U_rows_.ptr() + i * D_, m_.w.W_U.ptr() + int64_t{vocab_[i]} * D_, D_ * sizeof(float));
+      m_.w.W_U.rows_f32(vocab_[i], 1, W_U_rows_.ptr() + i * D_);
       if (!m_.w.b_U.empty()) b_U_rows_.data[i] = m_.w.b_U.data[vocab_[i]];
     }
   }
@@ -484,7 +485,7 @@ class Engine {
     if (restricted)
       matmul_nt(logits.ptr(), normed.ptr(), W_U_rows_.ptr(), b_U_rows_.ptr(), B, D_, V);
     else
-      matmul_nt(logits.ptr(), normed.ptr(), m_.w.W_U.ptr(), m_.w.b_U.empty() ? nullptr : m_.w.b_U.ptr(), B, D_, V);
+      matmul(logits.ptr(), normed.ptr(), m_.w.W_U.mat().t(), m_.w.b_U.empty() ? nullptr : m_.w.b_U.ptr(), B, m_.precision);
     if (!kl_) {
       std::vector<double> values;
       task_metric_grad(task_, logits, 0, vocab_, 1.0, &values);

@@ -141,7 +141,14 @@ MethodResult subnetwork_probing(const Model& m, const TokenizedTask& task, const
   const int n_tensors = L * (3 + mlps);
   const double shift = kBeta * std::log(-kGamma / kZeta);
   Rng rng(s.seed);
-  Model mm = m;  // weights scaled by the masks, step by step
+  // The masked weights are rewritten every step in f32: a bf16/f16 model's W_qkv and W_out are
+  // widened here (base), the rest stays as loaded.
+  Model base = m;
+  for (LayerWeights& lw : base.w.layers) {
+    if (!lw.W_qkv.is_f32()) lw.W_qkv = Weight(lw.W_qkv.to_tensor());
+    if (!lw.W_out.empty() && !lw.W_out.is_f32()) lw.W_out = Weight(lw.W_out.to_tensor());
+  }
+  Model mm = base;  // weights scaled by the masks, step by step
   double loss = 0, metric = 0, reg = 0;
 
   for (int step = 0; step < steps; ++step) {
@@ -154,7 +161,7 @@ MethodResult subnetwork_probing(const Model& m, const TokenizedTask& task, const
     }
     const int64_t D = c.d_model, dh = c.d_head, W = c.qkv_width();
     for (int l = 0; l < L; ++l) {
-      const LayerWeights& lw = m.w.layers[l];
+      const LayerWeights& lw = base.w.layers[l];
       LayerWeights& mw = mm.w.layers[l];
       for (int x = 0; x < 3; ++x)
         for (int h = 0; h < H; ++h) {

@@ -21,8 +21,25 @@ std::string ModelConfig::describe() const {
   s += "\ncontext: " + std::to_string(n_ctx) + ", vocab: " + std::to_string(vocab_size) + "\n";
   s += std::string("norm: ") + norm_s + " (eps " + std::to_string(norm_eps) + "), activation: " +
        act_s + ", positions: " + pos_s;
-  if (positions == Positions::Rotary)
-    s += " (rotary dims " + std::to_string(rotary_dim) + ", theta " + std::to_string(rope_theta) + ")";
+  if (positions == Positions::Rotary) {
+    s += " (rotary dims " + std::to_string(rotary_dim) + ", theta " + std::to_string(rope.theta);
+    if (rope.scaled())
+      s += ", llama3 scaling: factor " + std::to_string(rope.factor) + ", low/high freq factors " +
+           std::to_string(rope.low_freq_factor) + "/" + std::to_string(rope.high_freq_factor) +
+           ", original context " + std::to_string(static_cast<int>(rope.original_max_position));
+    s += ")";
+  }
+  if (embed_scale != 1.0f) s += "\nembedding scale: " + std::to_string(embed_scale);
+  if (attn_scale > 0) s += ", attention scale: " + std::to_string(attn_scale);
+  if (attn_softcap > 0) s += ", attention soft-cap: " + std::to_string(attn_softcap);
+  if (final_softcap > 0) s += ", final logit soft-cap: " + std::to_string(final_softcap);
+  if (post_norms) s += ", norms after attention and MLP too";
+  int sliding = 0, w = 0;
+  for (int x : layer_window)
+    if (x > 0) ++sliding, w = x;
+  if (sliding > 0)
+    s += "\nsliding-window attention (window " + std::to_string(w) + ") on " + std::to_string(sliding) +
+         " of " + std::to_string(n_layers) + " layers";
   s += "\nresidual: " + std::string(parallel_residual ? "parallel" : "sequential") +
        ", embeddings: " + (tied_embeddings ? "tied" : "untied");
   if (!dtype_on_disk.empty()) s += ", dtype on disk: " + dtype_on_disk;

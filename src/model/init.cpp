@@ -71,7 +71,7 @@ ModelConfig preset_config(const std::string& name) {
     c.act = Activation::SwiGLU;
     c.positions = Positions::Rotary;
     c.rotary_dim = 64;
-    c.rope_theta = 500000.0f;
+    c.rope.theta = 500000.0f;
     c.tied_embeddings = true;
     return c;
   }

@@ -258,6 +258,15 @@ Tensor SafetensorsFile::read_f32(const std::string& name) const {
   return out;
 }
 
+void SafetensorsFile::release(const std::string& name) const {
+  const TensorInfo& t = require(name);
+  // Only whole pages inside the tensor: its neighbours may share the edge pages.
+  const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const uintptr_t lo = (reinterpret_cast<uintptr_t>(bytes_of(t)) + page - 1) / page * page;
+  const uintptr_t hi = reinterpret_cast<uintptr_t>(bytes_of(t) + (t.end - t.begin)) / page * page;
+  if (hi > lo) ::madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_DONTNEED);
+}
+
 std::vector<int64_t> SafetensorsFile::read_i64(const std::string& name) const {
   const TensorInfo& t = require(name);
   const size_t n = static_cast<size_t>(Tensor::numel_of(t.shape));
@@ -320,6 +329,21 @@ void write_all(const std::string& path, int fd, const void* p, size_t n) {
 void write_safetensors(const std::string& path,
                        const std::vector<std::pair<std::string, const Tensor*>>& tensors,
                        DType dtype, const std::map<std::string, std::string>& metadata) {
+  std::vector<TensorSource> src;
+  for (const auto& [name, t] : tensors) {
+    if (!t) fail(path, "tensor " + name + " is null");
+    if (static_cast<int64_t>(t->data.size()) != Tensor::numel_of(t->shape))
+      fail(path, "tensor " + name + " has shape " + t->shape_str() + " but " +
+                     std::to_string(t->data.size()) + " elements");
+    src.push_back({name, t->shape, [t](int64_t b, int64_t n, float* out) {
+                     std::memcpy(out, t->data.data() + b, static_cast<size_t>(n) * sizeof(float));
+                   }});
+  }
+  write_safetensors(path, src, dtype, metadata);
+}
+
+void write_safetensors(const std::string& path, const std::vector<TensorSource>& tensors,
+                       DType dtype, const std::map<std::string, std::string>& metadata) {
   if (dtype != DType::F32 && dtype != DType::F16 && dtype != DType::BF16)
     fail(path, std::string("cannot write dtype ") + dtype_name(dtype) + "; use F32, F16 or BF16");
   const uint64_t esize = static_cast<uint64_t>(dtype_size(dtype));
@@ -332,20 +356,17 @@ void write_safetensors(const std::string& path,
   }
   std::set<std::string> seen;
   uint64_t offset = 0;
-  for (const auto& [name, t] : tensors) {
+  for (const TensorSource& t : tensors) {
+    const std::string& name = t.name;
     if (name.empty() || name == "__metadata__")
       fail(path, "invalid tensor name \"" + name + "\"");
     if (!seen.insert(name).second) fail(path, "tensor " + name + " is listed twice");
-    if (!t) fail(path, "tensor " + name + " is null");
-    for (int64_t d : t->shape)
-      if (d < 0) fail(path, "tensor " + name + " has a negative dimension " + t->shape_str());
-    if (static_cast<int64_t>(t->data.size()) != Tensor::numel_of(t->shape))
-      fail(path, "tensor " + name + " has shape " + t->shape_str() + " but " +
-                     std::to_string(t->data.size()) + " elements");
-    uint64_t bytes = t->data.size() * esize;
+    for (int64_t d : t.shape)
+      if (d < 0) fail(path, "tensor " + name + " has a negative dimension " + shape_str(t.shape));
+    uint64_t bytes = static_cast<uint64_t>(Tensor::numel_of(t.shape)) * esize;
     ojson e = ojson::object();
     e["dtype"] = dtype_name(dtype);
-    e["shape"] = t->shape;
+    e["shape"] = t.shape;
     e["data_offsets"] = ojson::array({offset, offset + bytes});
     header[name] = std::move(e);
     offset += bytes;
@@ -370,21 +391,24 @@ void write_safetensors(const std::string& path,
   }
   write_all(path, tmp.fd, &hlen, 8);
   write_all(path, tmp.fd, text.data(), text.size());
+  std::vector<float> f32;
   std::vector<uint16_t> half;
-  constexpr size_t kChunk = 1 << 16;  // elements converted per write
-  for (const auto& [name, t] : tensors) {
-    const float* src = t->data.data();
-    const size_t n = t->data.size();
-    if (dtype == DType::F32) {
-      write_all(path, tmp.fd, src, n * 4);
-      continue;
-    }
-    for (size_t i = 0; i < n; i += kChunk) {
-      size_t m = std::min(kChunk, n - i);
-      half.resize(m);
-      for (size_t j = 0; j < m; ++j)
-        half[j] = dtype == DType::F16 ? f32_to_f16(src[i + j]) : f32_to_bf16(src[i + j]);
-      write_all(path, tmp.fd, half.data(), m * 2);
+  constexpr int64_t kChunk = 1 << 20;  // elements pulled and converted per write
+  for (const TensorSource& t : tensors) {
+    const int64_t n = Tensor::numel_of(t.shape);
+    for (int64_t i = 0; i < n; i += kChunk) {
+      const int64_t m = std::min(kChunk, n - i);
+      f32.resize(static_cast<size_t>(m));
+      t.read(i, m, f32.data());
+      if (dtype == DType::F32) {
+        write_all(path, tmp.fd, f32.data(), static_cast<size_t>(m) * 4);
+        continue;
+      }
+      half.resize(static_cast<size_t>(m));
+      if (dtype == DType::BF16) narrow_to_bf16(half.data(), f32.data(), m);
+      else
+        for (int64_t j = 0; j < m; ++j) half[j] = f32_to_f16(f32[j]);
+      write_all(path, tmp.fd, half.data(), static_cast<size_t>(m) * 2);
     }
   }
   if (::fsync(tmp.fd) != 0) fail(path, std::string("fsync failed: ") + std::strerror(errno));

@@ -2,12 +2,14 @@
 // comments: B batch, T tokens, D d_model, H query heads, Hk key/value heads, dh d_head.
 #include "model/transformer.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
 #include "ops/activations.h"
 #include "ops/attention.h"
 #include "ops/error.h"
+#include "ops/gemm.h"
 #include "ops/layernorm.h"
 #include "ops/matmul.h"
 #include "ops/rotary.h"
@@ -63,12 +65,12 @@ void project_qkv(const Model& m, int l, const Tensor& resid, const Tensor* pos, 
     if (pos) {
       Tensor normed_qk = Tensor::uninit({B, T, D});
       normalize(c, normed_qk.ptr(), qk_in->ptr(), lw.ln1_w, lw.ln1_b, BT);
-      sgemm(false, false, BT, v_col, D, 1.0f, normed_qk.ptr(), D, lw.W_qkv.ptr(), W, 0.0f,
-            qkv.ptr(), W);
-      sgemm(false, false, BT, Hk * dh, D, 1.0f, normed.ptr(), D, lw.W_qkv.ptr() + v_col, W, 0.0f,
-            qkv.ptr() + v_col, W);
+      const MatRef Wqkv = lw.W_qkv.mat();
+      gemm(qkv.ptr(), W, normed_qk.ptr(), D, BT, Wqkv.block(0, D, 0, v_col), false, m.precision);
+      gemm(qkv.ptr() + v_col, W, normed.ptr(), D, BT, Wqkv.block(0, D, v_col, Hk * dh), false,
+           m.precision);
     } else {
-      sgemm(false, false, BT, W, D, 1.0f, normed.ptr(), D, lw.W_qkv.ptr(), W, 0.0f, qkv.ptr(), W);
+      gemm(qkv.ptr(), W, normed.ptr(), D, BT, lw.W_qkv.mat(), false, m.precision);
     }
     const float* bias = lw.b_qkv.empty() ? nullptr : lw.b_qkv.ptr();
 #pragma omp parallel for schedule(static) if (BT * W > 65536)
@@ -94,8 +96,8 @@ void project_qkv(const Model& m, int l, const Tensor& resid, const Tensor* pos, 
     normalize(c, normed.ptr(), in.ptr(), lw.ln1_w, lw.ln1_b, BT * n);
     for (int64_t hh = 0; hh < n; ++hh) {
       // out[:, hh, :] = normed[:, hh, :] @ W_qkv[:, col + hh*dh : +dh] + b
-      sgemm(false, false, BT, dh, D, 1.0f, normed.ptr() + hh * D, n * D,
-            lw.W_qkv.ptr() + col + hh * dh, W, 0.0f, out.ptr() + hh * dh, n * dh);
+      gemm(out.ptr() + hh * dh, n * dh, normed.ptr() + hh * D, n * D, BT,
+           lw.W_qkv.mat().block(0, D, col + hh * dh, dh), false, m.precision);
       if (!lw.b_qkv.empty())
         for (int64_t r = 0; r < BT; ++r)
           for (int64_t j = 0; j < dh; ++j)
@@ -122,8 +124,8 @@ Tensor attention_block(const Model& m, int l, const Tensor& resid, const Tensor*
   hook(hooks, Hook::v, l, v);
   if (c.positions == Positions::Rotary) {
     for (int64_t b = 0; b < B; ++b) {
-      rotary_forward(q.ptr() + b * T * H * dh, T, H, dh, H * dh, c.rotary_dim, c.rope_theta);
-      rotary_forward(k.ptr() + b * T * Hk * dh, T, Hk, dh, Hk * dh, c.rotary_dim, c.rope_theta);
+      rotary_forward(q.ptr() + b * T * H * dh, T, H, dh, H * dh, c.rotary_dim, c.rope);
+      rotary_forward(k.ptr() + b * T * Hk * dh, T, Hk, dh, Hk * dh, c.rotary_dim, c.rope);
     }
   }
 
@@ -171,8 +173,8 @@ Tensor attention_block(const Model& m, int l, const Tensor& resid, const Tensor*
   if (hooked(hooks, Hook::result, l)) {
     Tensor result = Tensor::uninit({B, T, H, D});  // result[b,t,h] = z[b,t,h] @ W_O[h]
     for (int64_t h = 0; h < H; ++h)
-      sgemm(false, false, BT, D, dh, 1.0f, z.ptr() + h * dh, H * dh, lw.W_O.ptr() + h * dh * D, D,
-            0.0f, result.ptr() + h * D, H * D);
+      gemm(result.ptr() + h * D, H * D, z.ptr() + h * dh, H * dh, BT,
+           lw.W_O.mat().block(h * dh, dh, 0, D), false, m.precision);
     hook(hooks, Hook::result, l, result);
 #pragma omp parallel for schedule(static)
     for (int64_t r = 0; r < BT; ++r) {
@@ -184,8 +186,8 @@ Tensor attention_block(const Model& m, int l, const Tensor& resid, const Tensor*
       }
     }
   } else {
-    matmul(attn_out.ptr(), z.ptr(), lw.W_O.ptr(), lw.b_O.empty() ? nullptr : lw.b_O.ptr(), BT,
-           H * dh, D);
+    matmul(attn_out.ptr(), z.ptr(), lw.W_O.mat(), lw.b_O.empty() ? nullptr : lw.b_O.ptr(), BT,
+           m.precision);
   }
   hook(hooks, Hook::attn_out, l, attn_out);
   return attn_out;
@@ -204,13 +206,13 @@ Tensor mlp_block(const Model& m, int l, Tensor mlp_in, const Hooks* hooks) {
   const float* b_in = lw.b_in.empty() ? nullptr : lw.b_in.ptr();
   if (gated(c.act)) {
     Tensor up = Tensor::uninit({B, T, F});
-    matmul(pre.ptr(), normed.ptr(), lw.W_gate.ptr(), nullptr, BT, D, F);
-    matmul(up.ptr(), normed.ptr(), lw.W_in.ptr(), b_in, BT, D, F);
+    matmul(pre.ptr(), normed.ptr(), lw.W_gate.mat(), nullptr, BT, m.precision);
+    matmul(up.ptr(), normed.ptr(), lw.W_in.mat(), b_in, BT, m.precision);
     hook(hooks, Hook::mlp_pre, l, pre);
     if (c.act == Activation::SwiGLU) swiglu_forward(post.ptr(), pre.ptr(), up.ptr(), BT * F);
     else geglu_forward(post.ptr(), pre.ptr(), up.ptr(), BT * F);
   } else {
-    matmul(pre.ptr(), normed.ptr(), lw.W_in.ptr(), b_in, BT, D, F);
+    matmul(pre.ptr(), normed.ptr(), lw.W_in.mat(), b_in, BT, m.precision);
     hook(hooks, Hook::mlp_pre, l, pre);
     if (c.act == Activation::GeluNew) gelu_new_forward(post.ptr(), pre.ptr(), BT * F);
     else if (c.act == Activation::GeluErf) gelu_erf_forward(post.ptr(), pre.ptr(), BT * F);
@@ -219,10 +221,14 @@ Tensor mlp_block(const Model& m, int l, Tensor mlp_in, const Hooks* hooks) {
   }
   hook(hooks, Hook::mlp_post, l, post);
   Tensor out = Tensor::uninit({B, T, D});
-  matmul(out.ptr(), post.ptr(), lw.W_out.ptr(), lw.b_out.empty() ? nullptr : lw.b_out.ptr(), BT,
-         F, D);
+  matmul(out.ptr(), post.ptr(), lw.W_out.mat(), lw.b_out.empty() ? nullptr : lw.b_out.ptr(), BT,
+         m.precision);
   hook(hooks, Hook::mlp_out, l, out);
   return out;
+}
+
+void round_to_bf16(Tensor& t) {
+  for (float& x : t.data) x = bf16_to_f32(f32_to_bf16(x));
 }
 
 void add_inplace(Tensor& a, const Tensor& b) {
@@ -239,6 +245,10 @@ Tensor forward(const Model& m, const Batch& batch, const Hooks* hooks, const For
   const ModelConfig& c = m.cfg;
   const int64_t B = batch.B, T = batch.T, D = c.d_model, V = c.vocab_size;
   if (B <= 0 || T <= 0) throw Error("forward: empty batch");
+  if (c.attn_softcap > 0 || c.final_softcap > 0 || c.post_norms || c.attn_scale > 0 ||
+      std::any_of(c.layer_window.begin(), c.layer_window.end(), [](int w) { return w > 0; }))
+    throw Error("forward: " + c.family + "'s soft-capping, sliding windows and post-norms are not "
+                "in this forward yet");
   // n_ctx bounds rotary models too: their training context, or a sliding window (Mistral).
   if (T > c.n_ctx)
     throw Error("prompt of " + std::to_string(T) + " tokens is longer than the model's context (" +
@@ -256,9 +266,12 @@ Tensor forward(const Model& m, const Batch& batch, const Hooks* hooks, const For
     throw Error("forward: start_at_layer needs the residual stream [B,T,D] entering that layer");
   Tensor resid = Tensor::uninit({B, T, D});
   if (first_layer == 0) {
-    for (int64_t i = 0; i < B * T; ++i)
-      std::memcpy(resid.ptr() + i * D, m.w.W_E.ptr() + static_cast<int64_t>(batch.tokens[i]) * D,
-                  D * sizeof(float));
+    for (int64_t i = 0; i < B * T; ++i) {
+      float* row = resid.ptr() + i * D;
+      m.w.W_E.rows_f32(batch.tokens[i], 1, row);  // any dtype
+      if (c.embed_scale != 1.0f)
+        for (int64_t d = 0; d < D; ++d) row[d] *= c.embed_scale;
+    }
     hook(hooks, Hook::embed, -1, resid);
   } else {
     std::memcpy(resid.ptr(), opts.start_resid->ptr(), B * T * D * sizeof(float));
@@ -266,8 +279,8 @@ Tensor forward(const Model& m, const Batch& batch, const Hooks* hooks, const For
   Tensor pos;
   if (c.positions != Positions::Rotary) {
     pos = Tensor::uninit({B, T, D});
-    for (int64_t b = 0; b < B; ++b)
-      std::memcpy(pos.ptr() + b * T * D, m.w.W_pos.ptr(), T * D * sizeof(float));
+    m.w.W_pos.rows_f32(0, T, pos.ptr());
+    for (int64_t b = 1; b < B; ++b) std::memcpy(pos.ptr() + b * T * D, pos.ptr(), T * D * sizeof(float));
     if (first_layer == 0) {
       hook(hooks, Hook::pos_embed, -1, pos);
       if (c.positions == Positions::Learned) add_inplace(resid, pos);
@@ -311,20 +324,22 @@ Tensor forward(const Model& m, const Batch& batch, const Hooks* hooks, const For
   const float* b_U = m.w.b_U.empty() ? nullptr : m.w.b_U.ptr();
   if (opts.logits == LogitsAt::All) {
     Tensor logits = Tensor::uninit({B, T, V});
-    matmul_nt(logits.ptr(), normed.ptr(), m.w.W_U.ptr(), b_U, B * T, D, V);
+    matmul(logits.ptr(), normed.ptr(), m.w.W_U.mat().t(), b_U, B * T, m.precision);
     return logits;
   }
   Tensor rows = Tensor::uninit({B, D});
   for (int64_t b = 0; b < B; ++b)
     std::memcpy(rows.ptr() + b * D, normed.ptr() + (b * T + batch.last(b)) * D, D * sizeof(float));
   if (opts.vocab_columns) {
+    // bf16 precision rounds the unembedding's input as the full-vocabulary product does
+    if (m.precision == Precision::BF16 && m.w.W_U.dtype() == DType::BF16) round_to_bf16(rows);
     const std::vector<int>& cols = *opts.vocab_columns;
     const int64_t K = static_cast<int64_t>(cols.size());
     Tensor w = Tensor::uninit({K, D}), bias = Tensor::uninit({K});
     for (int64_t k = 0; k < K; ++k) {
       if (cols[k] < 0 || cols[k] >= V)
         throw Error("forward: vocabulary column " + std::to_string(cols[k]) + " is outside the vocabulary");
-      std::memcpy(w.ptr() + k * D, m.w.W_U.ptr() + static_cast<int64_t>(cols[k]) * D, D * sizeof(float));
+      m.w.W_U.rows_f32(cols[k], 1, w.ptr() + k * D);
       bias.ptr()[k] = b_U ? b_U[cols[k]] : 0.0f;
     }
     Tensor logits = Tensor::uninit({B, K});
@@ -332,7 +347,7 @@ Tensor forward(const Model& m, const Batch& batch, const Hooks* hooks, const For
     return logits;
   }
   Tensor logits = Tensor::uninit({B, V});
-  matmul_nt(logits.ptr(), rows.ptr(), m.w.W_U.ptr(), b_U, B, D, V);
+  matmul(logits.ptr(), rows.ptr(), m.w.W_U.mat().t(), b_U, B, m.precision);
   return logits;
 }
 

@@ -53,6 +53,9 @@ class Weight {
   // stored as [shape[1], shape[0]].
   static Weight half(DType dtype, std::vector<int64_t> shape, bool transposed, const uint16_t* p,
                      std::shared_ptr<const void> keep);
+  // The same over bytes of a memory-mapped file (release_pages may drop them from memory).
+  static Weight mapped(DType dtype, std::vector<int64_t> shape, bool transposed, const uint16_t* p,
+                       std::shared_ptr<const void> keep);
   // An owned half weight narrowed from f32 elements in the canonical layout.
   static Weight narrowed(const Tensor& t, DType dtype);
 
@@ -73,13 +76,26 @@ class Weight {
   MatRef mat() const;
   // Logical rows [r0, r0 + n) of a 2-D weight, widened to f32 into out [n, cols].
   void rows_f32(int64_t r0, int64_t n, float* out) const;
+  // Canonical row-major elements [begin, begin + n) as f32 (any dtype, any storage order).
+  void elements_f32(int64_t begin, int64_t n, float* out) const;
   // A canonical-layout f32 copy (small weights: norms, biases, tests).
   Tensor to_tensor() const;
+  // A copy in `dtype` (F32, BF16 or F16; values rounded to nearest even), canonical layout.
+  Weight converted(DType dtype) const;
+  // The same weight with logical element (i, j) multiplied by s[i] (axis 0) or s[j] (axis 1).
+  // An f32 weight is scaled in place. A half weight comes back owned: in its dtype and storage
+  // order (each product rounded once) if keep_dtype, else as exact f32 products, canonical.
+  // Folding an RMSNorm scale into the matrix that reads its output.
+  void scale_along(int axis, const float* s, bool keep_dtype);
+  // A memory-mapped weight that has been copied out drops its pages from resident memory
+  // (they would be read back from the file if used again); no-op otherwise.
+  void release_pages() const;
 
  private:
   DType dtype_ = DType::F32;
   bool transposed_ = false;
   const uint16_t* half_ = nullptr;
+  bool mapped_ = false;
   std::shared_ptr<const void> keep_;
 };
 
