@@ -23,7 +23,7 @@ int cmd_run(int argc, char** argv) {
       .repeated("cache", "hook point to cache, e.g. blocks.0.attn.hook_z")
       .flag("save", "", "write the cached activations to this .safetensors file")
       .toggle("process-weights", "apply TransformerLens weight processing (fold LN etc.)")
-      .toggle("prepend-bos", "prepend the BOS token");
+      .toggle("prepend-bos", "prepend the BOS token (tokenizers that add it, as Llama 3's, always do)");
   if (!a.parse(argc, argv)) return 0;
   std::vector<HookPoint> points;
   for (const std::string& h : a.all("cache")) points.push_back(HookPoint::parse(h));
@@ -32,8 +32,8 @@ int cmd_run(int argc, char** argv) {
 
   Model m = load_model(a.str("MODEL"), {.process_weights = a.on("process-weights")});
   Tokenizer tok = Tokenizer::for_model_dir(a.str("MODEL"));
-  std::vector<int> ids = tok.encode(a.str("PROMPT"));
-  if (a.on("prepend-bos")) ids.insert(ids.begin(), tok.bos_id());
+  std::vector<int> ids = tok.encode_for_model(a.str("PROMPT"));  // BOS where transformers adds it
+  if (a.on("prepend-bos") && !tok.adds_bos()) ids.insert(ids.begin(), tok.bos_id());
   if (ids.empty()) throw Error("the prompt is empty after tokenization: give some text");
   for (const HookPoint& p : points)
     if (p.layer >= m.cfg.n_layers)

@@ -44,7 +44,7 @@ enum class MetricKind {
 // batch without padding. JSONL tasks may mix lengths (a warning says so).
 struct TokenizedTask {
   std::string name;  // "ioi", "greater-than", "docstring", "induction", or the file name
-  std::vector<std::vector<int>> clean, corrupt, negative;  // (n, T_i); BOS first iff prepend_bos
+  std::vector<std::vector<int>> clean, corrupt, negative;  // (n, T_i); BOS first iff prepend_bos or the tokenizer adds it (Tokenizer::adds_bos)
   std::vector<int> answer;                                 // (n) one id per prompt
   std::vector<std::vector<int>> wrong;                     // (n, n_wrong_i)
   // greater-than only: ids of "00".."99" and the start year YY of each prompt.
