@@ -1,4 +1,4 @@
-// ACDC, HISP and subnetwork probing speed (discovery/acdc.h, hisp.h, subnetwork_probing.h): full
+// ACDC, HISP and subnetwork probing speed (baselines/acdc.h, hisp.h, subnetwork_probing.h): full
 // ACDC sweeps on toy-gpt2-4l-shaped models (the shipped models/toy-gpt2-4l if present, and random
 // weights) on greater-than prompts (the task the small zoo model shows most of), and the time of
 // single edge evaluations on GPT-2-small-shaped random weights on IOI prompts (no full sweep:
@@ -13,9 +13,9 @@
 #include <string>
 
 #include "bench_util.h"
-#include "discovery/acdc.h"
-#include "discovery/hisp.h"
-#include "discovery/subnetwork_probing.h"
+#include "baselines/acdc.h"
+#include "baselines/hisp.h"
+#include "baselines/subnetwork_probing.h"
 #include "model/init.h"
 #include "model/process_weights.h"
 #include "model/tokenizer.h"

@@ -8,8 +8,8 @@
 #include <vector>
 
 #include "bench_util.h"
-#include "discovery/activation_patching.h"
-#include "discovery/eap.h"
+#include "baselines/activation_patching.h"
+#include "attribution/eap.h"
 #include "model/init.h"
 #include "ops/process_setup.h"
 

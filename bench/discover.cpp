@@ -11,8 +11,8 @@
 #include <vector>
 
 #include "bench_util.h"
-#include "discovery/discover.h"
-#include "discovery/sae_method.h"
+#include "sae/discover.h"
+#include "sae/sae_method.h"
 #include "interp/head_outputs.h"
 #include "model/init.h"
 #include "model/process_weights.h"

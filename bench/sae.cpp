@@ -10,7 +10,7 @@
 #include <random>
 #include <vector>
 
-#include "discovery/sae.h"
+#include "sae/sae.h"
 #include "ops/matmul.h"
 #include "ops/process_setup.h"
 

@@ -10,7 +10,7 @@
 #include <filesystem>
 #include <string>
 
-#include "discovery/discover.h"
+#include "sae/discover.h"
 #include "model/tokenizer.h"
 #include "ops/process_setup.h"
 

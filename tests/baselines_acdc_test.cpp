@@ -1,11 +1,11 @@
-// ACDC, HISP and subnetwork probing (discovery/acdc.h, hisp.h, subnetwork_probing.h):
+// ACDC, HISP and subnetwork probing (baselines/acdc.h, hisp.h, subnetwork_probing.h):
 //  - the bookkeeping of the edge graph: every receiver's clean input is the sum of its senders'
 //    outputs plus biases, on every architecture the engine covers;
 //  - ACDC's incremental engine against the slow reference (one hooked forward pass with ACDC's
 //    receiver hooks), for the circuits it ends with, per ablation and metric;
 //  - each method on a model whose circuit is known by construction.
 //
-// The known-circuit model is written here (model/toy_circuits.h was not committed when this test
+// The known-circuit model is written here (tests/support/toy_circuits.h was not committed when this test
 // was): the two-head induction circuit of Elhage et al. 2021 by hand, as toy_circuits.h describes
 // it, but with attention that is confident and not saturated (score gaps of 6-7 rather than 40), so
 // that gradients pass through the softmax and gradient methods (HISP) can see the previous-token
@@ -19,11 +19,11 @@
 #include <numeric>
 #include <random>
 
-#include "discovery/acdc.h"
-#include "discovery/edge_patching.h"
-#include "discovery/hisp.h"
-#include "discovery/last_token_grad.h"
-#include "discovery/subnetwork_probing.h"
+#include "baselines/acdc.h"
+#include "attribution/edge_patching.h"
+#include "baselines/hisp.h"
+#include "attribution/last_token_grad.h"
+#include "baselines/subnetwork_probing.h"
 #include "interp/metrics.h"
 #include "interp/task_metric.h"
 #include "model/init.h"

@@ -1,9 +1,9 @@
-// Activation patching, EAP and EAP-IG (discovery/activation_patching.h, discovery/eap.h):
+// Activation patching, EAP and EAP-IG (baselines/activation_patching.h, attribution/eap.h):
 //  (a) on a model whose metric is exactly linear in every activation, EAP equals exact node and
 //      edge patching; on gpt2-tiny (nonlinear) EAP ranks heads and edges like exact patching;
 //  (b) EAP-IG's right Riemann sum with one step is EAP; more steps move the input node's
 //      attribution toward the exact effect of patching the input (IG's completeness);
-//  (c) on the hand-set induction model (model/toy_circuits.h) the planted heads rank first.
+//  (c) on the hand-set induction model (tests/support/toy_circuits.h) the planted heads rank first.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -13,14 +13,14 @@
 #include <numeric>
 #include <random>
 
-#include "discovery/activation_patching.h"
-#include "discovery/eap.h"
+#include "baselines/activation_patching.h"
+#include "attribution/eap.h"
 #include "interp/metric_grad.h"
 #include "interp/metrics.h"
 #include "interp/task_metric.h"
 #include "model/init.h"
 #include "model/model.h"
-#include "model/toy_circuits.h"
+#include "support/toy_circuits.h"
 #include "model/transformer.h"
 #include "ops/error.h"
 

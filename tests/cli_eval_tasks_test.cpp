@@ -12,8 +12,8 @@
 #include <regex>
 #include <sstream>
 
-#include "discovery/ground_truth.h"
-#include "discovery/roc.h"
+#include "evaluation/ground_truth.h"
+#include "evaluation/roc.h"
 #include "interp/task.h"
 #include "interp/task_metric.h"
 

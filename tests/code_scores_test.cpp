@@ -1,5 +1,5 @@
 // Node and edge scores on hand-built code sets with hand-computed answers.
-#include "discovery/code_scores.h"
+#include "sae/code_scores.h"
 
 #include <gtest/gtest.h>
 

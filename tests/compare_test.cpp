@@ -1,6 +1,6 @@
 // compare's edge evaluation: head -> head edges (q/k/v merged) and head -> logits edges scored
 // against a ground truth's edges, on hand-built edge lists with hand-computed AUCs.
-#include "discovery/compare.h"
+#include "compare/compare.h"
 
 #include <gtest/gtest.h>
 

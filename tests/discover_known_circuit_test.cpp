@@ -1,5 +1,5 @@
-// End to end: the discrete-SAE method (O'Neill & Bui 2024; docs/method-discrete-sae.md) on a
-// model whose circuit is known by construction (model/toy_circuits.h): a 2-layer attention-only
+// End to end: the discrete-SAE method (O'Neill & Bui 2024; docs/method.md) on a
+// model whose circuit is known by construction (tests/support/toy_circuits.h): a 2-layer attention-only
 // model with a hand-set previous-token head 0.0 and induction head 1.1, and random heads 0.1
 // and 1.0. First we check that the model really solves induction through those two heads, then
 // that discover() ranks them first.
@@ -26,9 +26,9 @@
 #include <cmath>
 #include <numeric>
 
-#include "discovery/discover.h"
+#include "sae/discover.h"
 #include "interp/head_outputs.h"
-#include "model/toy_circuits.h"
+#include "support/toy_circuits.h"
 #include "model/transformer.h"
 
 using namespace cs;
@@ -73,7 +73,7 @@ GroundTruth toy_truth() {
   g.name = "toy-induction";
   g.model = "induction_toy_model";
   g.task = "toy-induction";
-  g.source = "model/toy_circuits.h: hand-set weights";
+  g.source = "tests/support/toy_circuits.h: hand-set weights";
   g.heads = {{kToyPrevTokenLayer, kToyPrevTokenHead}, {kToyInductionLayer, kToyInductionHead}};
   return g;
 }

@@ -1,15 +1,15 @@
 // The discovery pipeline's own pieces: head-output collection against a naive hook_result
 // reference, the null-corrected score and rank combination on hand examples, determinism, and
-// the beyond-the-paper scores on the hand-built induction model (model/toy_circuits.h).
+// the beyond-the-paper scores on the hand-built induction model (tests/support/toy_circuits.h).
 #include <gtest/gtest.h>
 
-#include "discovery/code_null.h"
-#include "discovery/code_scores.h"
-#include "discovery/discover.h"
-#include "discovery/reference_circuit.h"
+#include "sae/code_null.h"
+#include "sae/code_scores.h"
+#include "sae/discover.h"
+#include "evaluation/reference_circuit.h"
 #include "interp/faithfulness.h"
 #include "interp/head_outputs.h"
-#include "model/toy_circuits.h"
+#include "support/toy_circuits.h"
 #include "model/transformer.h"
 #include "ops/error.h"
 
@@ -122,7 +122,7 @@ GroundTruth toy_truth() {
   GroundTruth g;
   g.name = g.task = "toy-induction";
   g.model = "induction_toy_model";
-  g.source = "model/toy_circuits.h";
+  g.source = "tests/support/toy_circuits.h";
   g.heads = {{kToyPrevTokenLayer, kToyPrevTokenHead}, {kToyInductionLayer, kToyInductionHead}};
   return g;
 }

@@ -5,8 +5,8 @@
 
 #include <cmath>
 
-#include "discovery/compare.h"
-#include "discovery/discover.h"
+#include "compare/compare.h"
+#include "sae/discover.h"
 #include "interp/head_outputs.h"
 #include "model/init.h"
 #include "model/process_weights.h"

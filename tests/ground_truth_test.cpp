@@ -1,7 +1,7 @@
 // Ground-truth files: every shipped file loads and matches the published facts
 // (docs/tasks.md), the edge lists equal their generators, and malformed files fail with a
 // cs::Error that names the file.
-#include "discovery/ground_truth.h"
+#include "evaluation/ground_truth.h"
 
 #include <gtest/gtest.h>
 
@@ -13,7 +13,7 @@
 #include <sstream>
 #include <unistd.h>
 
-#include "discovery/roc.h"
+#include "evaluation/roc.h"
 #include "ops/error.h"
 
 namespace {

@@ -1,6 +1,6 @@
 // ROC / AUC, confusion counts, mean ± std and curve areas, checked against hand-computed
 // values and a naive O(n^2) Mann-Whitney pair count.
-#include "discovery/roc.h"
+#include "evaluation/roc.h"
 
 #include <gtest/gtest.h>
 

@@ -1,7 +1,7 @@
 // Discrete SAE: gradients against central differences of a naive double-precision loss, one
 // Adam step against a naive constrained Adam, unit norm, planted-dictionary recovery,
 // determinism across seeds and thread counts.
-#include "discovery/sae.h"
+#include "sae/sae.h"
 
 #include <gtest/gtest.h>
 #include <omp.h>

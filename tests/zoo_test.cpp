@@ -7,7 +7,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "discovery/ground_truth.h"
+#include "evaluation/ground_truth.h"
 #include "interp/faithfulness.h"
 #include "interp/task_metric.h"
 #include "model/tokenizer.h"

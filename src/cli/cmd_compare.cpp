@@ -6,7 +6,7 @@
 #include "cli/commands.h"
 #include "cli/progress.h"
 #include "cli/task_flags.h"
-#include "discovery/compare.h"
+#include "compare/compare.h"
 #include "model/model.h"
 #include "model/save.h"
 #include "model/tokenizer.h"

@@ -6,7 +6,7 @@
 #include "cli/commands.h"
 #include "cli/progress.h"
 #include "cli/task_flags.h"
-#include "discovery/discover.h"
+#include "sae/discover.h"
 #include "interp/task_metric.h"
 #include "model/model.h"
 #include "model/tokenizer.h"

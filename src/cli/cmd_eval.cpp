@@ -10,8 +10,8 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
-#include "discovery/ground_truth.h"
-#include "discovery/roc.h"
+#include "evaluation/ground_truth.h"
+#include "evaluation/roc.h"
 #include "model/save.h"
 #include "ops/error.h"
 

@@ -5,7 +5,7 @@
 #include "cli/commands.h"
 #include "cli/task_flags.h"
 #include "cli/progress.h"
-#include "discovery/reference_circuit.h"
+#include "evaluation/reference_circuit.h"
 #include "interp/task_metric.h"
 #include "model/model.h"
 #include "model/save.h"

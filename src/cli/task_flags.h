@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "cli/args.h"
-#include "discovery/ground_truth.h"
+#include "evaluation/ground_truth.h"
 #include "interp/task.h"
 #include "model/tokenizer.h"
 

@@ -12,7 +12,7 @@
 // wrong_answers, so "logit(C) - max wrong" is the ACDC docstring metric).
 //
 // corrupt ("random_random", ACDC's default): def args A B C -> R1 R2 R3 and the :param names
-//   -> R4 R5, all else equal. NOTE: docs/tasks.md says "C stays in the def"; the ACDC
+//   -> R4 R5, all else equal. NOTE: a common description says "C stays in the def"; the ACDC
 //   generator replaces all three (C included), and its ground truth was found with that, so
 //   we follow the generator.
 // negative (SAE method): the corrupt prompt. With fresh names in both def and docstring

@@ -1,4 +1,4 @@
-// Greater-than, Hanna et al. 2023 "How does GPT-2 compute greater-than?". docs/tasks.md sec. 2.
+// Greater-than, Hanna et al. 2023 "How does GPT-2 compute greater-than?". docs/tasks.md, section 2.
 //
 //   clean    "The {noun} lasted from the year {XX}{YY} to the year {XX}"
 //   corrupt  the same with YY = 01 (the paper's "01" baseline); negative = corrupt

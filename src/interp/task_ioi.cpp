@@ -1,5 +1,5 @@
 // IOI (indirect object identification), Wang et al. 2022 "Interpretability in the Wild".
-// Templates, names, places, objects: docs/tasks.md section 1.
+// The 15 templates are written below; names, places and objects are Wang et al.'s (docs/tasks.md, section 1).
 //
 // Each template is written with its first clause as "{N1} and {N2}" and the subject as {S}:
 // BABA fills N1 = S, N2 = IO; ABBA fills N1 = IO, N2 = S. The prompt stops before the final

@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "discovery/discover.h"
-#include "discovery/ground_truth.h"
+#include "sae/discover.h"
+#include "evaluation/ground_truth.h"
 
 namespace cs {
 

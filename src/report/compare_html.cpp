@@ -1,5 +1,5 @@
 // The compare page: the table and the ROC curves of every method in one plot.
-#include "discovery/compare.h"
+#include "compare/compare.h"
 #include "report/svg.h"
 
 namespace cs {

@@ -3,7 +3,7 @@
 #pragma once
 #include <string>
 
-#include "discovery/discover.h"
+#include "sae/discover.h"
 #include "report/circuit_report.h"
 
 namespace cs {

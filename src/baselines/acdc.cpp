@@ -1,0 +1,705 @@
+#include "baselines/acdc.h"
+
+#include <algorithm>
+#include <bit>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <ctime>
+#include <limits>
+
+#include "attribution/edge_patching.h"
+#include "interp/metric_grad.h"
+#include "interp/task_metric.h"
+#include "model/process_weights.h"
+#include "ops/activations.h"
+#include "ops/attention.h"
+#include "ops/error.h"
+#include "ops/gemm.h"
+#include "ops/matmul.h"
+#include "ops/rotary.h"
+
+namespace cs {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+// exp(x) for x <= 0 in float, written so that the loops using it vectorise (no floating-point
+// branches): 2^k exp(r), k = round(x / ln 2), |r| <= ln2 / 2, Cephes expf's degree-5 polynomial;
+// relative error < 1e-7; 0 below 2^-126.
+inline float exp_nonpositive(float x) {
+  const int32_t k = static_cast<int32_t>(x * 1.44269504088896341f - 0.5f);  // x <= 0: rounds
+  const float kf = static_cast<float>(k);
+  const float r = x - kf * 0.693359375f + kf * 2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  const float y = p * r * r + r + 1.0f;
+  return y * std::bit_cast<float>(k < -126 ? 0 : (k + 127) << 23);
+}
+
+// Floats ordered as integers (negative floats flipped), so a max over them vectorises.
+inline int32_t order_key(float x) {
+  const int32_t i = std::bit_cast<int32_t>(x);
+  return i ^ ((i >> 31) & 0x7fffffff);
+}
+
+// KL(p || softmax z) for one prompt, given negent = sum_v p log p:
+//   negent - sum_v p_v z_v + log sum_v exp z_v
+// in float SIMD blocks summed in double (V = 50,257 exps per prompt per evaluation).
+double kl_row(const float* p, const float* z, int64_t V, double negent) {
+  int32_t best = std::numeric_limits<int32_t>::min();
+  for (int64_t v = 0; v < V; ++v) best = std::max(best, order_key(z[v]));
+  const float mx = std::bit_cast<float>(best ^ ((best >> 31) & 0x7fffffff));
+  double dot = 0, sum = 0;
+  for (int64_t v0 = 0; v0 < V; v0 += 2048) {
+    const int64_t v1 = std::min(V, v0 + 2048);
+    float d = 0, e = 0;
+#pragma omp simd reduction(+ : d, e)
+    for (int64_t v = v0; v < v1; ++v) {
+      d += p[v] * z[v];
+      e += exp_nonpositive(z[v] - mx);
+    }
+    dot += d;
+    sum += e;
+  }
+  return negent - dot + mx + std::log(sum);
+}
+
+// The incremental patched forward pass (see acdc.h). Index conventions of edge_patching.h;
+// p = (l * H + h) * 3 + x indexes a head's q/k/v projection (after rotary: what the scores read).
+class Engine {
+ public:
+  Engine(const Model& m, const EdgeGraph& g, const EdgeActivations& a, const TokenizedTask& task,
+         size_t n_prompts, bool kl)
+      : m_(m), c_(m.cfg), g_(g), a_(a), task_(task), kl_(kl), L_(g.n_layers), H_(g.n_heads),
+        BT_(a.BT()), D_(a.D), dh_(a.dh) {
+    const size_t P = static_cast<size_t>(L_) * H_ * 3;
+    clean_proj_.assign(a.clean_qkv.begin(), a.clean_qkv.end());
+    abl_proj_.assign(a.abl_qkv.begin(), a.abl_qkv.end());
+    if (c_.positions == Positions::Rotary)
+      for (size_t p = 0; p < P; ++p)
+        if (p % 3 < 2) {
+          rotate(clean_proj_.data() + p * BT_ * dh_);
+          rotate(abl_proj_.data() + p * BT_ * dh_);
+        }
+    cur_in_.resize(g.n_receivers());
+    t_in_.resize(g.n_receivers());
+    cur_out_.resize(g.n_senders());
+    t_out_.resize(g.n_senders());
+    t_delta_.resize(g.n_senders());
+    cur_proj_.resize(P);
+    t_proj_.resize(P);
+    present.assign(g.edges.size(), 1);
+    out_count.assign(g.n_senders(), 0);
+    for (int s = 0; s < g.n_senders(); ++s)
+      for (int e : g.out_of[s]) out_count[s] += g.real[e];
+    edge_to_.assign(static_cast<size_t>(g.n_receivers()) * g.n_senders(), -1);
+    for (int r = 0; r < g.n_receivers(); ++r)
+      for (int e : g.into[r]) edge_to_[static_cast<size_t>(r) * g.n_senders() + g.sender[e]] = e;
+    acc_.resize(static_cast<size_t>(BT_ * D_));
+    normed_.resize(static_cast<size_t>(BT_ * D_));
+    tmp_.resize(static_cast<size_t>(BT_ * D_));
+    z_.resize(static_cast<size_t>(BT_ * dh_));
+    zrows_.resize(static_cast<size_t>(a.B * std::max(D_, dh_)));
+    for (int b = 0; b < a.B; ++b) last_.push_back(int64_t{b} * a.T + a.lengths[b] - 1);
+    if (!c_.attn_only) {
+      pre_.resize(static_cast<size_t>(BT_) * c_.d_mlp);
+      post_.resize(static_cast<size_t>(BT_) * c_.d_mlp);
+      if (gated(c_.act)) up_.resize(static_cast<size_t>(BT_) * c_.d_mlp);
+    }
+    setup_metric(n_prompts);
+  }
+
+  std::vector<char> present;   // [edges]
+  std::vector<int> out_count;  // [senders] present real residual edges out of s
+  double metric = 0;           // M of the current graph
+
+  double full_metric() { return metric = metric_of(a_.input(2 * L_)); }
+
+  // M with edge e removed (present[e] unchanged); the changed activations wait in t_*.
+  double trial(int e) {
+    const int r = g_.receiver[e], s = g_.sender[e];
+    if (g_.internal[e]) {
+      const int p = r / (3 * H_ + g_.mlps) * H_ * 3 + r % (3 * H_ + g_.mlps);  // (l*H + h)*3 + x
+      set(t_proj_[p], abl_proj_.data() + p * BT_ * dh_, BT_ * dh_);
+      touched_proj_.push_back(p);
+      return propagate(p / (3 * H_));
+    }
+    std::vector<float>& in = t_in_[r];
+    set(in, cur_in(r), BT_ * D_);
+    const float* ab = a_.ablated(s);
+    const float* on = cur_out(s);
+    for (int64_t i = 0; i < BT_ * D_; ++i) in[i] += ab[i] - on[i];
+    touched_in_.push_back(r);
+    if (r == g_.output_receiver()) return metric_of(in.data());
+    return propagate(r / (3 * H_ + g_.mlps));
+  }
+
+  // Keep the trial's activations as the current ones: edge e is removed.
+  void commit(int e, double new_metric) {
+    for (int r : touched_in_) cur_in_[r].swap(t_in_[r]);
+    for (int p : touched_proj_) cur_proj_[p].swap(t_proj_[p]);
+    for (int s : touched_out_) cur_out_[s].swap(t_out_[s]);
+    discard();
+    remove(e);
+    metric = new_metric;
+  }
+  void discard() {
+    for (int r : touched_in_) t_in_[r].clear();
+    for (int p : touched_proj_) t_proj_[p].clear();
+    for (int s : touched_out_) {
+      t_out_[s].clear();
+      t_delta_[s].clear();
+    }
+    touched_in_.clear();
+    touched_proj_.clear();
+    touched_out_.clear();
+  }
+  // Remove without measuring (a disconnected receiver, or no such path in the model).
+  void remove(int e) {
+    if (!present[e]) return;
+    present[e] = 0;
+    if (!g_.internal[e] && g_.real[e]) --out_count[g_.sender[e]];
+  }
+
+ private:
+  static void set(std::vector<float>& v, const float* src, int64_t n) { v.assign(src, src + n); }
+  const float* cur_in(int r) const { return cur_in_[r].empty() ? a_.input(g_.site(r)) : cur_in_[r].data(); }
+  const float* cur_out(int s) const { return cur_out_[s].empty() ? a_.clean(s) : cur_out_[s].data(); }
+  const float* cur_proj(int p) const {
+    return cur_proj_[p].empty() ? clean_proj_.data() + p * BT_ * dh_ : cur_proj_[p].data();
+  }
+
+  void rotate(float* x) const {  // [B,T,dh], one head
+    for (int b = 0; b < a_.B; ++b)
+      rotary_forward(x + int64_t{b} * a_.T * dh_, a_.T, 1, dh_, dh_, c_.rotary_dim, c_.rope);
+  }
+  // LayerNorm / RMSNorm of rows [rows, D] as ops/layernorm.h, with SIMD reductions (the engine
+  // normalises each head's q, k, v input separately: 3H norms per layer instead of one).
+  void norm(float* out, const float* in, const Tensor& w, const Tensor& b, int64_t rows) const {
+    const int64_t D = D_;
+    const float* pw = w.ptr();
+    const float* pb = b.empty() ? nullptr : b.ptr();
+    const bool ln = c_.norm == Norm::LayerNorm;
+    const float eps = c_.norm_eps;
+#pragma omp parallel for schedule(static) if (rows * D > 65536)
+    for (int64_t i = 0; i < rows; ++i) {
+      const float* x = in + i * D;
+      float* o = out + i * D;
+      float m = 0;
+      if (ln) {
+#pragma omp simd reduction(+ : m)
+        for (int64_t d = 0; d < D; ++d) m += x[d];
+        m /= static_cast<float>(D);
+      }
+      float v = 0;
+#pragma omp simd reduction(+ : v)
+      for (int64_t d = 0; d < D; ++d) v += (x[d] - m) * (x[d] - m);
+      const float r = 1.0f / std::sqrt(v / static_cast<float>(D) + eps);
+      if (pb)
+        for (int64_t d = 0; d < D; ++d) o[d] = (x[d] - m) * r * pw[d] + pb[d];
+      else
+        for (int64_t d = 0; d < D; ++d) o[d] = (x[d] - m) * r * pw[d];
+    }
+  }
+
+  // Receiver r's input in this trial: seeded, or its current input plus the changes of the
+  // senders changed so far (t_out_ order, the first n_prec of them, all before r) whose edge to r
+  // is present. With many present edges, the running sum acc_ of every change minus the absent
+  // ones is shorter. False when nothing reaching r changed.
+  bool build_input(int r, size_t n_prec) {
+    std::vector<float>& in = t_in_[r];
+    if (!in.empty()) return true;
+    size_t n_present = 0;
+    for (size_t i = 0; i < n_prec; ++i) {
+      const int e = edge_to_[static_cast<size_t>(r) * g_.n_senders() + touched_out_[i]];
+      n_present += e >= 0 && present[e] && g_.real[e];
+    }
+    if (n_present == 0) return false;
+    const bool via_total = n_prec - n_present + 1 < n_present;
+    set(in, cur_in(r), BT_ * D_);
+    float* x = in.data();
+    auto add = [&](const float* d, float sign) {
+#pragma omp parallel for simd schedule(static) if (BT_ * D_ > 65536)
+      for (int64_t i = 0; i < BT_ * D_; ++i) x[i] += sign * d[i];
+    };
+    if (via_total) add(acc_.data(), 1.0f);
+    for (size_t i = 0; i < n_prec; ++i) {
+      const int s = touched_out_[i];
+      const int e = edge_to_[static_cast<size_t>(r) * g_.n_senders() + s];
+      const bool on = e >= 0 && present[e] && g_.real[e];
+      if (on != via_total) add(t_delta_[s].data(), via_total ? -1.0f : 1.0f);
+    }
+    touched_in_.push_back(r);
+    return true;
+  }
+
+  // acc_ += the changes of senders touched_out_[acc_n_ .. n).
+  void fold(size_t n) {
+    for (; acc_n_ < n; ++acc_n_) {
+      const float* d = t_delta_[touched_out_[acc_n_]].data();
+      float* a = acc_.data();
+      for (int64_t i = 0; i < BT_ * D_; ++i) a[i] += d[i];
+    }
+  }
+
+  // Sender s got a new output in t_out_[s]: record its change.
+  void changed(int s) {
+    std::vector<float>& d = t_delta_[s];
+    d.resize(static_cast<size_t>(BT_ * D_));
+    const float* now = t_out_[s].data();
+    const float* before = cur_out(s);
+    for (int64_t i = 0; i < BT_ * D_; ++i) d[i] = now[i] - before[i];
+    touched_out_.push_back(s);
+  }
+
+  // Recompute every node from layer l0 on whose input changed; returns M.
+  double propagate(int l0) {
+    std::fill(acc_.begin(), acc_.end(), 0.0f);
+    acc_n_ = 0;
+    for (int l = l0; l < L_; ++l) {
+      const size_t before = touched_out_.size();  // changed senders of layers < l
+      fold(before);
+      for (int h = 0; h < H_; ++h) {
+        const int s = g_.head_sender(l, h);
+        if (out_count[s] == 0) continue;  // read by nothing still present
+        bool any = false;
+        for (int x = 0; x < 3; ++x) {
+          const int p = (l * H_ + h) * 3 + x;
+          if (!t_proj_[p].empty()) { any = true; continue; }
+          if (!present[g_.internal_edge[p]]) continue;  // reads the ablated projection
+          const int r = g_.head_receiver(l, h, x);
+          if (!build_input(r, before)) continue;
+          t_proj_[p].resize(static_cast<size_t>(BT_ * dh_));
+          project(l, h, x, t_in_[r].data(), t_proj_[p].data());
+          touched_proj_.push_back(p);
+          any = true;
+        }
+        if (!any) continue;
+        const int p0 = (l * H_ + h) * 3;
+        auto proj = [&](int x) {
+          const int p = p0 + x;
+          if (!t_proj_[p].empty()) return static_cast<const float*>(t_proj_[p].data());
+          return present[g_.internal_edge[p]] ? cur_proj(p) : abl_proj_.data() + p * BT_ * dh_;
+        };
+        t_out_[s].resize(static_cast<size_t>(BT_ * D_));
+        head(l, h, proj(0), proj(1), proj(2), t_out_[s].data(), cur_out(s));
+        changed(s);
+      }
+      if (!g_.mlps) continue;
+      // A sequential MLP reads its own layer's heads; a parallel one only the layers before.
+      const size_t mlp_prec = g_.parallel ? before : touched_out_.size();
+      fold(mlp_prec);
+      const int s = g_.mlp_sender(l);
+      if (out_count[s] == 0 || !build_input(g_.mlp_receiver(l), mlp_prec)) continue;
+      t_out_[s].resize(static_cast<size_t>(BT_ * D_));
+      mlp(l, t_in_[g_.mlp_receiver(l)].data(), t_out_[s].data(), cur_out(s));
+      changed(s);
+    }
+    const int r = g_.output_receiver();
+    fold(touched_out_.size());
+    return build_input(r, touched_out_.size()) ? metric_of(t_in_[r].data()) : metric;
+  }
+
+  // The metric reads only each prompt's last token, and so does everything in the last layer
+  // (its heads' outputs and its MLP feed only the output): there q, the attention, W_O and the MLP
+  // run on those B rows (keys and values still on all rows). `prev` fills the rows not computed,
+  // so the node's change is exactly zero there.
+  bool last_only(int l) const { return l == L_ - 1; }
+  void gather(float* dst, const float* src, int64_t width) const {  // last rows of [BT, width]
+    for (int b = 0; b < a_.B; ++b) std::memcpy(dst + b * width, src + last_[b] * width, width * sizeof(float));
+  }
+  void scatter(float* dst, const float* src, int64_t width, const float* prev) const {
+    std::memcpy(dst, prev, BT_ * width * sizeof(float));
+    for (int b = 0; b < a_.B; ++b) std::memcpy(dst + last_[b] * width, src + b * width, width * sizeof(float));
+  }
+
+  // One head's q, k or v from its input residual [BT,D] -> [BT,dh] (after rotary).
+  void project(int l, int h, int x, const float* in, float* out) {
+    const LayerWeights& lw = m_.w.layers[l];
+    const bool sub = last_only(l) && x == 0;
+    const int64_t rows = sub ? a_.B : BT_;
+    const float* src = in;
+    if (sub) {
+      gather(tmp_.data(), in, D_);
+      src = tmp_.data();
+    }
+    if (!a_.pos.empty() && x < 2) {  // shortformer: positions enter q and k only
+      for (int64_t i = 0; i < rows; ++i) {
+        const float* pp = a_.pos.data() + (sub ? last_[i] : i) * D_;
+        float* t = tmp_.data() + i * D_;
+        const float* r = src + i * D_;
+        for (int64_t d = 0; d < D_; ++d) t[d] = r[d] + pp[d];
+      }
+      src = tmp_.data();
+    }
+    norm(normed_.data(), src, lw.ln1_w, lw.ln1_b, rows);
+    const int64_t W = c_.qkv_width(), col = x * H_ * dh_ + h * dh_;
+    float* dst = sub ? zrows_.data() : out;
+    gemm(dst, dh_, normed_.data(), D_, rows, lw.W_qkv.mat().block(0, D_, col, dh_), false, m_.precision);
+    if (!lw.b_qkv.empty())
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t j = 0; j < dh_; ++j) dst[r * dh_ + j] += lw.b_qkv.data[col + j];
+    if (sub) {
+      scatter(out, dst, dh_, cur_proj((l * H_ + h) * 3));
+      if (c_.positions == Positions::Rotary) rotate_last(out);
+      return;
+    }
+    if (c_.positions == Positions::Rotary && x < 2) rotate(out);
+  }
+
+  // Rotary on each prompt's last row of [BT,dh] only (positions 0..t of a scratch block, zeros
+  // elsewhere: the rotation acts per position).
+  void rotate_last(float* x) {
+    std::vector<float> blk(static_cast<size_t>(a_.T * dh_));
+    for (int b = 0; b < a_.B; ++b) {
+      const int t = a_.lengths[b] - 1;
+      std::fill(blk.begin(), blk.end(), 0.0f);
+      std::memcpy(blk.data() + t * dh_, x + last_[b] * dh_, dh_ * sizeof(float));
+      rotary_forward(blk.data(), t + 1, 1, dh_, dh_, c_.rotary_dim, c_.rope);
+      std::memcpy(x + last_[b] * dh_, blk.data() + t * dh_, dh_ * sizeof(float));
+    }
+  }
+
+  // One head's output z W_O[h] [BT,D] from its q, k, v [BT,dh]. `prev`: the head's current
+  // output, for the rows a last-layer head does not compute.
+  void head(int l, int h, const float* q, const float* k, const float* v, float* out, const float* prev) {
+    const int B = a_.B, T = a_.T;
+    const int64_t dh = dh_;
+    const float scale = 1.0f / std::sqrt(static_cast<float>(dh));
+    const MatRef W_O = m_.w.layers[l].W_O.mat().block(h * dh, dh, 0, D_);
+    float* z = z_.data();
+    // Small work stays on one thread: a parallel region costs more than it saves there.
+    if (last_only(l)) {  // one query row per prompt: z[b] = softmax(q_t k_j / sqrt(dh), j <= t) v_j
+#pragma omp parallel for schedule(static) if (BT_ * dh > 65536)
+      for (int b = 0; b < B; ++b) {
+        const int t = a_.lengths[b] - 1;
+        const int64_t o = int64_t{b} * T * dh;
+        std::vector<float> p(static_cast<size_t>(t + 1));
+        float mx = -std::numeric_limits<float>::infinity();
+        for (int j = 0; j <= t; ++j) {
+          float sc = 0;
+          for (int64_t i = 0; i < dh; ++i) sc += q[o + t * dh + i] * k[o + j * dh + i];
+          p[j] = sc * scale;
+          mx = std::max(mx, p[j]);
+        }
+        float sum = 0;
+        for (int j = 0; j <= t; ++j) sum += p[j] = std::exp(p[j] - mx);
+        float* zb = z + b * dh;
+        std::fill(zb, zb + dh, 0.0f);
+        for (int j = 0; j <= t; ++j)
+          for (int64_t i = 0; i < dh; ++i) zb[i] += p[j] / sum * v[o + j * dh + i];
+      }
+      matmul(zrows_.data(), z, W_O, nullptr, B, m_.precision);
+      scatter(out, zrows_.data(), D_, prev);
+      return;
+    }
+#pragma omp parallel for schedule(static) if (BT_ * T * dh > 65536)
+    for (int b = 0; b < B; ++b) {
+      std::vector<float> p(static_cast<size_t>(T) * T);
+      const int64_t o = int64_t{b} * T * dh;
+      attention_scores(p.data(), q + o, dh, k + o, dh, T, dh, scale);
+      causal_softmax(p.data(), T);
+      attention_values(z + o, dh, p.data(), v + o, dh, T, dh);
+    }
+    matmul(out, z, W_O, nullptr, BT_, m_.precision);
+  }
+
+  void mlp(int l, const float* in, float* out, const float* prev) {
+    const LayerWeights& lw = m_.w.layers[l];
+    const bool sub = last_only(l);
+    const int64_t F = c_.d_mlp, rows = sub ? a_.B : BT_, n = rows * F;
+    if (sub) {
+      gather(tmp_.data(), in, D_);
+      in = tmp_.data();
+    }
+    norm(normed_.data(), in, lw.ln2_w, lw.ln2_b, rows);
+    const float* b_in = lw.b_in.empty() ? nullptr : lw.b_in.ptr();
+    if (gated(c_.act)) {
+      matmul(pre_.data(), normed_.data(), lw.W_gate.mat(), nullptr, rows, m_.precision);
+      matmul(up_.data(), normed_.data(), lw.W_in.mat(), b_in, rows, m_.precision);
+      if (c_.act == Activation::SwiGLU) swiglu_forward(post_.data(), pre_.data(), up_.data(), n);
+      else geglu_forward(post_.data(), pre_.data(), up_.data(), n);
+    } else {
+      matmul(pre_.data(), normed_.data(), lw.W_in.mat(), b_in, rows, m_.precision);
+      if (c_.act == Activation::GeluNew) gelu_new_forward(post_.data(), pre_.data(), n);
+      else if (c_.act == Activation::GeluErf) gelu_erf_forward(post_.data(), pre_.data(), n);
+      else
+        for (int64_t i = 0; i < n; ++i) post_[i] = pre_[i] > 0 ? pre_[i] : 0.0f;
+    }
+    const float* b_out = lw.b_out.empty() ? nullptr : lw.b_out.ptr();
+    if (!sub) {
+      matmul(out, post_.data(), lw.W_out.mat(), b_out, BT_, m_.precision);
+      return;
+    }
+    matmul(zrows_.data(), post_.data(), lw.W_out.mat(), b_out, rows, m_.precision);
+    scatter(out, zrows_.data(), D_, prev);
+  }
+
+  void setup_metric(size_t n) {
+    const int B = a_.B;
+    const int64_t V = c_.vocab_size;
+    if (kl_) {
+      p_clean_.resize(static_cast<size_t>(B * V));
+      negent_.assign(B, 0.0);
+      for (int b = 0; b < B; ++b) {
+        const float* z = a_.clean_logits.ptr() + b * V;
+        double mx = z[0], sum = 0;
+        for (int64_t v = 1; v < V; ++v) mx = std::max(mx, static_cast<double>(z[v]));
+        for (int64_t v = 0; v < V; ++v) sum += std::exp(z[v] - mx);
+        const double lse = mx + std::log(sum);
+        for (int64_t v = 0; v < V; ++v) {
+          const double lp = z[v] - lse, p = std::exp(lp);
+          p_clean_[b * V + v] = static_cast<float>(p);
+          if (p > 0) negent_[b] += p * lp;
+        }
+      }
+      return;
+    }
+    vocab_ = metric_vocab(task_, 0, n);
+    if (vocab_.empty()) return;
+    W_U_rows_ = Tensor({static_cast<int64_t>(vocab_.size()), D_});
+    b_U_rows_ = Tensor({static_cast<int64_t>(vocab_.size())});
+    for (size_t i = 0; i < vocab_.size(); ++i) {
+      m_.w.W_U.rows_f32(vocab_[i], 1, W_U_rows_.ptr() + i * D_);
+      if (!m_.w.b_U.empty()) b_U_rows_.data[i] = m_.w.b_U.data[vocab_[i]];
+    }
+  }
+
+  // M from the final residual [BT,D]: only each prompt's last row is read.
+  double metric_of(const float* resid) {
+    const int B = a_.B;
+    Tensor rows({B, D_}), normed({B, D_});
+    for (int b = 0; b < B; ++b)
+      std::memcpy(rows.ptr() + b * D_, resid + (int64_t{b} * a_.T + a_.lengths[b] - 1) * D_, D_ * sizeof(float));
+    norm(normed.ptr(), rows.ptr(), m_.w.lnf_w, m_.w.lnf_b, B);
+    const bool restricted = !kl_ && !vocab_.empty();
+    const int64_t V = restricted ? static_cast<int64_t>(vocab_.size()) : c_.vocab_size;
+    Tensor logits({B, V});
+    if (restricted)
+      matmul_nt(logits.ptr(), normed.ptr(), W_U_rows_.ptr(), b_U_rows_.ptr(), B, D_, V);
+    else
+      matmul(logits.ptr(), normed.ptr(), m_.w.W_U.mat().t(), m_.w.b_U.empty() ? nullptr : m_.w.b_U.ptr(), B, m_.precision);
+    if (!kl_) {
+      std::vector<double> values;
+      task_metric_grad(task_, logits, 0, vocab_, 1.0, &values);
+      double sum = 0;
+      for (double x : values) sum += x;
+      return -sum / B;
+    }
+    std::vector<double> kl(B);
+#pragma omp parallel for schedule(static) if (B * V > 65536)
+    for (int b = 0; b < B; ++b) kl[b] = kl_row(p_clean_.data() + b * V, logits.ptr() + b * V, V, negent_[b]);
+    double sum = 0;
+    for (double x : kl) sum += x;
+    return sum / B;
+  }
+
+  const Model& m_;
+  const ModelConfig& c_;
+  const EdgeGraph& g_;
+  const EdgeActivations& a_;
+  const TokenizedTask& task_;
+  const bool kl_;
+  const int L_, H_;
+  const int64_t BT_, D_, dh_;
+  std::vector<float> clean_proj_, abl_proj_;  // [L,H,3,BT,dh] after rotary
+  // Current activations (empty = clean) and this trial's (empty = unchanged).
+  std::vector<std::vector<float>> cur_in_, t_in_;          // [receivers][BT*D]
+  std::vector<std::vector<float>> cur_out_, t_out_, t_delta_;  // [senders][BT*D]
+  std::vector<std::vector<float>> cur_proj_, t_proj_;      // [L*H*3][BT*dh]
+  std::vector<int> touched_in_, touched_out_, touched_proj_;  // touched_out_: in forward order
+  std::vector<int> edge_to_;    // [receivers * senders] residual edge s -> r, or -1
+  std::vector<float> acc_;      // [BT*D] sum of the changes of touched_out_[0 .. acc_n_)
+  size_t acc_n_ = 0;
+  std::vector<int64_t> last_;  // [B] row b*T + length_b - 1
+  std::vector<float> normed_, tmp_, z_, zrows_, pre_, up_, post_;  // scratch
+  // Metric.
+  std::vector<float> p_clean_;  // [B,V] clean next-token probabilities (KL)
+  std::vector<double> negent_;  // [B] sum_v p log p
+  std::vector<int32_t> vocab_;  // task metric's logit columns (empty: all)
+  Tensor W_U_rows_, b_U_rows_;
+};
+
+}  // namespace
+
+AcdcResult acdc_run(const Model& m, const TokenizedTask& task, const MethodSettings& s) {
+  // Grouped-query attention: run on the equivalent model with one k/v head per query head, so
+  // every head has its own key and value inputs in the edge graph.
+  if (m.cfg.n_kv_heads != m.cfg.n_heads) return acdc_run(expand_kv_heads(m), task, s);
+  const auto t0 = Clock::now();
+  const ModelConfig& c = m.cfg;
+  const size_t n = std::min<size_t>(static_cast<size_t>(std::max(s.n_prompts, 0)), task.size());
+  if (n == 0) throw Error("acdc: the task has no prompts");
+  const double tau = s.param("tau", 0.01);
+  const bool kl = s.param("metric_kl", 1) != 0;
+  const double max_eval = s.param("max_evaluations", std::numeric_limits<double>::infinity());
+  const int top = static_cast<int>(s.param("top_layer", c.n_layers - 1));
+  if (top < 0 || top >= c.n_layers)
+    throw Error("acdc: top_layer " + std::to_string(top) + " is not a layer of the model (0.." +
+                std::to_string(c.n_layers - 1) + ")");
+
+  const EdgeGraph g = edge_graph(c);
+  const Batch clean = clean_batch(task, 0, n);
+  Batch corrupt;
+  if (s.ablation != AblationKind::Zero) corrupt = corrupt_batch(task, 0, n);
+  const EdgeActivations act = collect_edge_activations(m, g, clean, &corrupt, s.ablation);
+
+  AcdcResult r;
+  r.edges = g.edges;
+  r.evaluated.assign(g.edges.size(), 0);
+  r.effect.assign(g.edges.size(), 0.0);
+  r.forward_passes = 2;
+  Engine E(m, g, act, task, n, kl);
+  r.initial_metric = E.full_metric();
+  r.seconds_setup = since(t0);
+
+  const auto t1 = Clock::now();
+  const std::clock_t c1 = std::clock();
+  auto evaluate = [&](int e) {
+    if (!E.present[e]) return;
+    if (r.evaluations >= max_eval) return;  // budget spent: the edge stays
+    const double after = E.trial(e);
+    ++r.evaluations;
+    r.evaluated[e] = 1;
+    r.effect[e] = after - E.metric;
+    if (r.effect[e] < tau) E.commit(e, after);
+    else E.discard();
+  };
+  auto visit = [&](int receiver) {
+    for (int e : g.into[receiver]) {
+      if (!g.real[e]) E.remove(e);
+      else evaluate(e);
+    }
+  };
+  auto drop_all = [&](int receiver) {
+    for (int e : g.into[receiver]) E.remove(e);
+  };
+  const int L = g.n_layers, H = g.n_heads;
+  auto internal = [&](int l, int h, int x) { return g.internal_edge[(static_cast<size_t>(l) * H + h) * 3 + x]; };
+  if (top == L - 1) visit(g.output_receiver());
+  for (int l = top; l >= 0; --l) {
+    if (g.mlps) {
+      if (E.out_count[g.mlp_sender(l)] == 0) drop_all(g.mlp_receiver(l));
+      else visit(g.mlp_receiver(l));
+    }
+    for (int h = H - 1; h >= 0; --h) {
+      if (E.out_count[g.head_sender(l, h)] > 0) continue;
+      for (int x = 0; x < 3; ++x) {
+        E.remove(internal(l, h, x));
+        drop_all(g.head_receiver(l, h, x));
+      }
+    }
+    for (int x = 2; x >= 0; --x)
+      for (int h = H - 1; h >= 0; --h)
+        if (E.out_count[g.head_sender(l, h)] > 0) evaluate(internal(l, h, x));
+    for (int x = 2; x >= 0; --x)
+      for (int h = H - 1; h >= 0; --h) {
+        if (E.out_count[g.head_sender(l, h)] == 0) continue;
+        if (E.present[internal(l, h, x)]) visit(g.head_receiver(l, h, x));
+        else drop_all(g.head_receiver(l, h, x));
+      }
+  }
+  r.seconds_sweep = since(t1);
+  r.cpu_seconds_sweep = static_cast<double>(std::clock() - c1) / CLOCKS_PER_SEC;
+  r.kept = E.present;
+  r.final_metric = E.metric;
+  return r;
+}
+
+namespace {
+
+// Node of an edge end: head index, or -(layer + 2) for an MLP, or -1 (input/output).
+int edge_end_node(const ModelConfig& c, const std::string& name) {
+  if (name.size() > 1 && name[0] == 'a') {
+    const auto dot = name.find('.');
+    const int l = std::stoi(name.substr(1, dot - 1)), h = std::stoi(name.substr(dot + 1));
+    return l * c.n_heads + h;
+  }
+  if (name.size() > 1 && name[0] == 'm') return -(std::stoi(name.substr(1)) + 2);
+  return -1;
+}
+
+// The paper's ROC: one ACDC run per threshold, log-spaced from tau_min to tau_max; a head's (an
+// edge's) score is the largest threshold at which it is still in the circuit (0: never), so
+// thresholding the scores sweeps tau.
+MethodResult acdc_tau_sweep(const Model& m, const TokenizedTask& task, const MethodSettings& s, int n) {
+  const auto t0 = Clock::now();
+  const ModelConfig& c = m.cfg;
+  const double lo = s.param("tau_min", 1e-4), hi = s.param("tau_max", 0.3);
+  if (!(lo > 0) || !(hi > lo))
+    throw Error("acdc: the tau sweep needs 0 < tau_min < tau_max (got " + std::to_string(lo) + ", " +
+                std::to_string(hi) + ")");
+  MethodResult r;
+  r.method = "acdc";
+  r.head_scores.assign(static_cast<size_t>(c.n_heads_total()), 0.0);
+  double evaluations = 0, passes = 0;
+  for (int i = 0; i < n; ++i) {
+    const double tau = lo * std::pow(hi / lo, static_cast<double>(i) / (n - 1));
+    MethodSettings si = s;
+    si.params["tau"] = tau;
+    const AcdcResult a = acdc_run(m, task, si);
+    if (r.edges.empty()) r.edges = a.edges, r.edge_scores.assign(a.edges.size(), 0.0);
+    for (size_t e = 0; e < a.edges.size(); ++e) {
+      if (!a.kept[e]) continue;
+      r.edge_scores[e] = std::max(r.edge_scores[e], tau);
+      for (const std::string* end : {&a.edges[e].from, &a.edges[e].to}) {
+        const int k = edge_end_node(c, *end);
+        if (k >= 0) r.head_scores[static_cast<size_t>(k)] = std::max(r.head_scores[static_cast<size_t>(k)], tau);
+      }
+    }
+    evaluations += a.evaluations, passes += a.forward_passes;
+  }
+  r.stats["tau_sweep"] = n;
+  r.stats["tau_min"] = lo;
+  r.stats["tau_max"] = hi;
+  r.stats["edges_evaluated"] = evaluations;
+  r.stats["forward_passes"] = passes;
+  r.seconds = since(t0);
+  return r;
+}
+
+}  // namespace
+
+MethodResult acdc(const Model& m, const TokenizedTask& task, const MethodSettings& s) {
+  const int sweep = static_cast<int>(s.param("tau_sweep", 0));
+  if (sweep > 1) return acdc_tau_sweep(m, task, s, sweep);
+  const auto t0 = Clock::now();
+  const AcdcResult a = acdc_run(m, task, s);
+  const ModelConfig& c = m.cfg;
+  MethodResult r;
+  r.method = "acdc";
+  r.edges = a.edges;
+  r.edge_scores = a.effect;
+  const double lowest = -std::numeric_limits<double>::infinity();
+  r.head_scores.assign(static_cast<size_t>(c.n_heads_total()), lowest);
+  std::vector<double> mlp(c.attn_only ? 0 : c.n_layers, lowest);
+  for (size_t e = 0; e < a.edges.size(); ++e)
+    for (const std::string* end : {&a.edges[e].from, &a.edges[e].to}) {
+      const int k = edge_end_node(c, *end);
+      if (k >= 0) r.head_scores[k] = std::max(r.head_scores[k], a.effect[e]);
+      else if (k <= -2) mlp[-k - 2] = std::max(mlp[-k - 2], a.effect[e]);
+    }
+  int kept = 0;
+  for (char k : a.kept) kept += k;
+  r.stats["tau"] = s.param("tau", 0.01);
+  r.stats["edges_kept"] = kept;
+  r.stats["edges_evaluated"] = a.evaluations;
+  r.stats["forward_passes"] = a.forward_passes;
+  r.stats["ms_per_evaluation"] = a.evaluations ? 1000.0 * a.seconds_sweep / a.evaluations : 0.0;
+  r.stats["cpu_ms_per_evaluation"] = a.evaluations ? 1000.0 * a.cpu_seconds_sweep / a.evaluations : 0.0;
+  r.stats["seconds_setup"] = a.seconds_setup;
+  r.stats["initial_metric"] = a.initial_metric;
+  r.stats["final_metric"] = a.final_metric;
+  for (size_t l = 0; l < mlp.size(); ++l) r.stats["mlp." + std::to_string(l)] = mlp[l];
+  r.seconds = since(t0);
+  return r;
+}
+
+}  // namespace cs

@@ -1,0 +1,34 @@
+// Activation patching at node level, exact: each head (and each MLP) is ablated alone, with one
+// forward pass over the prompt batch, and scored by how much the task metric moves
+// (Vig et al. 2020; Meng et al. 2022; the "exact" baseline of Syed et al. 2023 and Hanna et al.
+// 2024, here per node rather than per edge).
+//
+//   delta(node) = mean_b metric_b(clean run, node ablated) - mean_b metric_b(clean run)
+//   score(node) = |delta(node)|
+//
+// Ablation (settings.ablation), through interp/ablation.h: Resample writes the node's output on
+// the paired corrupt prompt (row b <- row b), Mean the per-position mean over the task's corrupt
+// prompts (clean prompts when it has none), Zero writes 0. The metric is the task's own
+// (task_metric). Cost: 1 + n_layers * n_heads (+ n_layers MLPs) forwards of the n prompts.
+#pragma once
+#include <vector>
+
+#include "evaluation/method.h"
+
+namespace cs {
+
+struct NodePatching {
+  std::vector<double> head_delta;  // [n_layers * n_heads] signed change of the mean metric
+  std::vector<double> mlp_delta;   // [n_layers] (empty for attention-only models)
+  double clean_metric = 0;         // mean metric of the unablated model
+  int forward_passes = 0;
+};
+
+// params: "batch" prompts per forward (default: all n at once).
+NodePatching node_patching(const Model& m, const TokenizedTask& task, const MethodSettings& s);
+
+// MethodResult "activation-patching": head_scores = |head_delta|; stats "mlp.L" = |mlp_delta[L]|,
+// "clean_metric", "forward_passes". The signed deltas are node_patching's.
+MethodResult activation_patching(const Model& m, const TokenizedTask& task, const MethodSettings& s);
+
+}  // namespace cs

@@ -1,0 +1,180 @@
+#include "sae/discover.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <numeric>
+
+#include "sae/code_scores.h"
+#include "attribution/eap.h"
+#include "ops/error.h"
+
+namespace cs {
+
+namespace {
+using Clock = std::chrono::steady_clock;
+double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+PositionChoice position_for(const TokenizedTask& task, const DiscoverOptions& o, bool negative) {
+  PositionChoice p;
+  p.mode = o.position;
+  p.name = o.position == PositionReduce::Mean ? "mean" : o.position == PositionReduce::Last ? "last" : o.position_name;
+  if (o.position == PositionReduce::Named) {
+    auto it = task.positions.find(o.position_name);
+    if (it == task.positions.end()) {
+      std::string names;
+      for (auto& [k, v] : task.positions) names += (names.empty() ? "" : ", ") + k;
+      throw Error("task " + task.name + " has no position '" + o.position_name + "': use one of " + names);
+    }
+    p.index = it->second;
+    (void)negative;  // builtin negatives share the clean layout (task.h)
+  }
+  return p;
+}
+}  // namespace
+
+std::vector<double> combine_ranks(const std::vector<double>& a, const std::vector<double>& b) {
+  auto ranks = [](const std::vector<double>& v) {  // average rank in [0, 1], ties share a rank
+    const size_t n = v.size();
+    std::vector<size_t> idx(n);
+    std::iota(idx.begin(), idx.end(), 0);
+    std::stable_sort(idx.begin(), idx.end(), [&](size_t x, size_t y) { return v[x] < v[y]; });
+    std::vector<double> r(n);
+    for (size_t i = 0; i < n;) {
+      size_t j = i;
+      while (j + 1 < n && v[idx[j + 1]] == v[idx[i]]) ++j;
+      for (size_t k = i; k <= j; ++k) r[idx[k]] = n > 1 ? (i + j) / 2.0 / (n - 1) : 0.0;
+      i = j + 1;
+    }
+    return r;
+  };
+  std::vector<double> ra = ranks(a), rb = ranks(b), out(a.size());
+  for (size_t i = 0; i < a.size(); ++i) out[i] = (ra[i] + rb[i]) / 2;
+  return out;
+}
+
+DiscoverResult discover(const Model& m, const TokenizedTask& task, const DiscoverOptions& opts,
+                        const GroundTruth* truth) {
+  auto t_all = Clock::now();
+  DiscoverResult r;
+  const int H = m.cfg.n_heads, HT = m.cfg.n_heads_total();
+  if (task.negative.empty())
+    throw Error("task " + task.name + " has no negative prompts: the SAE method needs them (add \"negative\" to each line of the task file)");
+  if (opts.trials < 1) throw Error("--trials must be at least 1");
+  std::vector<bool> labels;
+  if (truth) {
+    labels = head_labels(*truth, m.cfg.n_layers, H);
+    if (std::none_of(labels.begin(), labels.end(), [](bool b) { return b; }) ||
+        std::all_of(labels.begin(), labels.end(), [](bool b) { return b; }))
+      throw Error("ground truth " + truth->name + " labels every head the same way for this model: check it names this model's heads");
+  }
+
+  auto report = [&](const std::string& phase, double f) { if (opts.progress) opts.progress(phase, f); };
+  auto t0 = Clock::now();
+  report("forward passes", 0);
+  Tensor pos = collect_head_outputs(m, task.clean, position_for(task, opts, false));
+  report("forward passes", 0.5);
+  Tensor neg = collect_head_outputs(m, task.negative, position_for(task, opts, true));
+  report("forward passes", 1);
+  r.seconds_collect = since(t0);
+  r.collect_flops = collect_head_outputs_flops(m.cfg, task.clean) + collect_head_outputs_flops(m.cfg, task.negative);
+  r.n_positive = static_cast<int>(pos.dim(0));
+  r.n_negative = static_cast<int>(neg.dim(0));
+
+  SaeMethodOptions so = opts.sae;
+  so.edges = opts.level == Level::Edge;
+  for (int t = 0; t < opts.trials; ++t) {
+    report("SAE trials", double(t) / opts.trials);
+    SaeTrial trial = run_sae_trial(pos, neg, H, so, opts.seed + t);
+    r.seconds_train += trial.seconds_train;
+    r.seconds_codes += trial.seconds_codes;
+    r.seconds_scores += trial.seconds_scores;
+    r.train_flops += trial.train_flops;
+    const bool confirm = opts.score == "causal" || opts.score == "confirmed";
+    r.head_scores.push_back(opts.level == Level::Edge                                   ? trial.edge_node
+                            : opts.score == "paper" || opts.score == "confirmed" ? trial.node_raw
+                                                                                 : trial.node_null);
+    if (confirm && opts.level == Level::Node) {
+      if (r.attribution.empty()) {
+        // One gradient pass: |first-order estimate of the metric change when the head is
+        // patched to its corrupted (or zero) output|, EAP's node attribution.
+        MethodSettings ms;
+        ms.n_prompts = std::min<int>(100, static_cast<int>(task.size()));
+        ms.ablation = task.corrupt.empty() ? AblationKind::Zero : AblationKind::Resample;
+        auto ta = Clock::now();
+        r.attribution = eap(m, task, ms).head_scores;
+        r.seconds_scores += since(ta);
+      }
+      r.head_scores.back() = combine_ranks(r.head_scores.back(), r.attribution);
+    }
+    if (truth) {
+      TrialEval e;
+      e.auc = roc_auc(r.head_scores.back(), labels);
+      e.at_k = confusion_top_k(r.head_scores.back(), labels, static_cast<int64_t>(truth->heads.size()));
+      r.evals.push_back(e);
+    }
+    r.trials.push_back(std::move(trial));
+  }
+  report("SAE trials", 1);
+
+  r.mean_scores.assign(HT, 0.0);
+  r.std_scores.assign(HT, 0.0);
+  for (int h = 0; h < HT; ++h) {
+    std::vector<double> v;
+    for (auto& s : r.head_scores) v.push_back(s[h]);
+    MeanStd ms = mean_std(v);
+    r.mean_scores[h] = ms.mean;
+    r.std_scores[h] = ms.std;
+  }
+  r.mean_softmax = softmax(r.mean_scores);
+  if (opts.level == Level::Edge) {
+    r.mean_edge_U.assign(static_cast<size_t>(HT) * HT, 0.0);
+    for (auto& tr : r.trials)
+      for (size_t i = 0; i < tr.edge_U.size(); ++i) r.mean_edge_U[i] += tr.edge_U[i] / opts.trials;
+  }
+  if (truth) {
+    r.roc = roc_curve(r.mean_scores, labels);
+    TrialEval e;
+    e.auc = r.roc->auc;
+    e.at_k = confusion_top_k(r.mean_scores, labels, static_cast<int64_t>(truth->heads.size()));
+    r.mean_eval = e;
+  }
+
+  // The circuit: top-k, or a threshold on the softmax of the paper's score |P \ N| (mean over
+  // trials), or (default) the ground truth's size, or (no truth) as many heads as have a paper
+  // score above its mean over heads. Sizes come from the paper's score for every ranking: the
+  // confirmed and causal rankings are rank averages (about half the heads above any mean, and a
+  // near-flat softmax); the ranking then picks which heads.
+  std::vector<int> order(HT);
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return r.mean_scores[a] > r.mean_scores[b]; });
+  std::vector<double> paper(HT, 0.0);
+  for (const SaeTrial& t : r.trials)
+    for (int h = 0; h < HT; ++h) paper[h] += (opts.level == Level::Edge ? t.edge_node[h] : t.node_raw[h]) / r.trials.size();
+  int k;
+  if (opts.top_k >= 0) k = std::min(opts.top_k, HT);
+  else if (opts.threshold >= 0) {
+    const std::vector<double> sm = softmax(paper);
+    k = static_cast<int>(std::count_if(sm.begin(), sm.end(), [&](double s) { return s >= opts.threshold; }));
+  } else if (truth) k = static_cast<int>(truth->heads.size());
+  else {
+    const double mu = std::accumulate(paper.begin(), paper.end(), 0.0) / HT;
+    k = static_cast<int>(std::count_if(paper.begin(), paper.end(), [&](double s) { return s > mu; }));
+  }
+  r.circuit.assign(order.begin(), order.begin() + k);
+
+  if (opts.faithfulness && !task.corrupt.empty()) {
+    t0 = Clock::now();
+    report("faithfulness", 0);
+    r.faith = faithfulness_curve(m, task, r.mean_scores, opts.faith);
+    AblationSource src = task_ablation_source(m, task, opts.faith);
+    double kept = circuit_metric(m, task, top_k_heads(r.mean_scores, H, k), src, opts.faith.n_prompts);
+    r.circuit_faithfulness = r.faith->full != 0 ? kept / r.faith->full : 0;
+    r.seconds_faithfulness = since(t0);
+    report("faithfulness", 1);
+  }
+  r.seconds_total = since(t_all);
+  return r;
+}
+
+}  // namespace cs
