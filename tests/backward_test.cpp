@@ -579,3 +579,13 @@ TEST(TrainStep, QueryKeyValueGradientsEachMatchFiniteDifferences) {
     }
   }
 }
+
+TEST(BackwardGolden, Llama3MetricGradients) {
+  // Llama 3.1 (llama3 rope scaling), Llama 3.2 (tied), Qwen2.5 (q/k/v biases), bf16 weights used
+  // in place (tests/data/make_plain_torch_fixtures.py).
+  for (const char* name : {"llama3.1-tiny", "llama3.2-tiny", "qwen2.5-tiny"}) {
+    SCOPED_TRACE(name);
+    golden_check(std::string(CS_TEST_DATA) + "/" + name,
+                 {{"model.norm.weight", [](const Weights& w) { return w.lnf_w; }}}, {});
+  }
+}
