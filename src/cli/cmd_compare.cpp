@@ -4,6 +4,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/precision_flag.h"
 #include "cli/progress.h"
 #include "cli/task_flags.h"
 #include "compare/compare.h"
@@ -37,6 +38,7 @@ int cmd_compare(int argc, char** argv) {
       .flag("induction-words", "", kInductionWordsHelp)
       .toggle("prepend-bos", "prepend BOS to every prompt")
       .flag("out", "", "write compare.md, compare.json and compare.html here");
+  precision_flag(a);
   if (!a.parse(argc, argv)) return 0;
   CompareOptions o;
   std::stringstream ss(a.str("methods"));
@@ -46,7 +48,7 @@ int cmd_compare(int argc, char** argv) {
     if (!ok) throw UsageError("compare: unknown method '" + m + "' (sae, patching, acdc, eap, eap-ig, hisp, sp)");
     o.methods.push_back(m);
   }
-  Model m = load_model(a.str("MODEL"), {.process_weights = true});
+  Model m = load_model(a.str("MODEL"), {.process_weights = true, .precision = precision_from_flag(a)});
   Tokenizer tok = Tokenizer::for_model_dir(a.str("MODEL"));
   TokenizedTask task = task_from_flags(a, tok, a.str("MODEL"));
   std::optional<GroundTruth> truth = resolve_truth(a.str("truth"), a.str("MODEL"), task.name);

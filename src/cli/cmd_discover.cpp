@@ -4,6 +4,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/precision_flag.h"
 #include "cli/progress.h"
 #include "cli/task_flags.h"
 #include "sae/discover.h"
@@ -51,11 +52,13 @@ int cmd_discover(int argc, char** argv) {
       .flag("induction-words", "", kInductionWordsHelp)
       .toggle("prepend-bos", "prepend BOS to every prompt")
       .flag("out", "", "write circuit.json, circuit.dot and report.html here");
+  precision_flag(a);
   if (!a.parse(argc, argv)) return 0;
   if (a.str("method") != "sae") throw UsageError("discover: unknown --method '" + a.str("method") + "' (sae; the baselines are in `compare`)");
   if (a.given("top-k") && a.given("threshold")) throw UsageError("discover: give --top-k or --threshold, not both");
 
-  Model m = load_model(a.str("MODEL"), {.process_weights = !a.on("no-process-weights")});
+  Model m = load_model(a.str("MODEL"), {.process_weights = !a.on("no-process-weights"),
+                                        .precision = precision_from_flag(a)});
   Tokenizer tok = Tokenizer::for_model_dir(a.str("MODEL"));
   TokenizedTask task = task_from_flags(a, tok, a.str("MODEL"));
   for (const std::string& w : task.warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());

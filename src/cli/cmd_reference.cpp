@@ -3,6 +3,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/precision_flag.h"
 #include "cli/task_flags.h"
 #include "cli/progress.h"
 #include "evaluation/reference_circuit.h"
@@ -31,9 +32,10 @@ int cmd_reference_circuit(int argc, char** argv) {
       .flag("induction-words", "", kInductionWordsHelp)
       .toggle("prepend-bos", "prepend BOS to every prompt")
       .flag("out", "", "ground-truth JSON file to write");
+  precision_flag(a);
   if (!a.parse(argc, argv)) return 0;
   if (a.str("out").empty()) throw UsageError("reference-circuit: --out FILE is required");
-  Model m = load_model(a.str("MODEL"));
+  Model m = load_model(a.str("MODEL"), {.precision = precision_from_flag(a)});
   Tokenizer tok = Tokenizer::for_model_dir(a.str("MODEL"));
   TokenizedTask task = task_from_flags(a, tok, a.str("MODEL"));
   ReferenceOptions o;

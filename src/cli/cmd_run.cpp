@@ -5,6 +5,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/precision_flag.h"
 #include "model/model.h"
 #include "model/safetensors.h"
 #include "model/tokenizer.h"
@@ -24,13 +25,15 @@ int cmd_run(int argc, char** argv) {
       .flag("save", "", "write the cached activations to this .safetensors file")
       .toggle("process-weights", "apply TransformerLens weight processing (fold LN etc.)")
       .toggle("prepend-bos", "prepend the BOS token (tokenizers that add it, as Llama 3's, always do)");
+  precision_flag(a);
   if (!a.parse(argc, argv)) return 0;
   std::vector<HookPoint> points;
   for (const std::string& h : a.all("cache")) points.push_back(HookPoint::parse(h));
   if (!a.str("save").empty() && points.empty())
     throw UsageError("run: --save needs at least one --cache HOOK");
 
-  Model m = load_model(a.str("MODEL"), {.process_weights = a.on("process-weights")});
+  Model m = load_model(a.str("MODEL"), {.process_weights = a.on("process-weights"),
+                                        .precision = precision_from_flag(a)});
   Tokenizer tok = Tokenizer::for_model_dir(a.str("MODEL"));
   std::vector<int> ids = tok.encode_for_model(a.str("PROMPT"));  // BOS where transformers adds it
   if (a.on("prepend-bos") && !tok.adds_bos()) ids.insert(ids.begin(), tok.bos_id());
@@ -46,6 +49,9 @@ int cmd_run(int argc, char** argv) {
   Tensor logits = forward(m, batch, &hooks, {LogitsAt::Last});
 
   const int64_t V = m.cfg.vocab_size;
+  // A model whose vocabulary is larger than its tokenizer's (random presets read with the bundled
+  // GPT-2 tokenizer) predicts ids the tokenizer cannot show.
+  auto text_of = [&tok](int id) { return id < tok.vocab_size() ? tok.token_text(id) : "<id " + std::to_string(id) + ">"; };
   std::vector<double> prob(V);
   double mx = *std::max_element(logits.data.begin(), logits.data.end()), sum = 0;
   for (int64_t v = 0; v < V; ++v) sum += prob[v] = std::exp(logits.data[v] - mx);
@@ -66,7 +72,7 @@ int cmd_run(int argc, char** argv) {
     j["tokens"] = ids;
     for (int id : ids) j["token_text"].push_back(tok.token_text(id));
     for (int i = 0; i < k; ++i)
-      j["top"].push_back({{"id", order[i]}, {"text", tok.token_text(order[i])},
+      j["top"].push_back({{"id", order[i]}, {"text", text_of(order[i])},
                           {"logit", logits.data[order[i]]}, {"prob", prob[order[i]] / sum}});
     for (auto& [name, t] : cache) j["cache"][name] = {{"shape", t.shape}, {"values", t.data}};
     std::printf("%s\n", j.dump(2).c_str());
@@ -77,7 +83,7 @@ int cmd_run(int argc, char** argv) {
   std::printf("\n\n%-6s %-8s %-10s %-9s %s\n", "rank", "id", "logit", "prob", "token");
   for (int i = 0; i < k; ++i)
     std::printf("%-6d %-8d %-10.4f %-9.5f '%s'\n", i + 1, order[i], logits.data[order[i]],
-                prob[order[i]] / sum, tok.token_text(order[i]).c_str());
+                prob[order[i]] / sum, text_of(order[i]).c_str());
   for (auto& [name, t] : cache) {
     double s = 0, s2 = 0, lo = 1e300, hi = -1e300;
     for (float x : t.data) s += x, s2 += double(x) * x, lo = std::min<double>(lo, x), hi = std::max<double>(hi, x);
