@@ -194,9 +194,13 @@ DType checkpoint_dtype(const CheckpointFiles& f) {
   return by[2] >= by[1] && by[2] > by[0] ? DType::BF16 : by[1] > by[0] ? DType::F16 : DType::F32;
 }
 
+}  // namespace
+
 // bf16 precision: every matrix in bf16 (oneDNN's bf16 matmul reads it), and Gemma's embedding
 // multiplier rounded to bf16 as transformers' normalizer is in a bf16 run.
-void narrow_to_bf16(Model& m) {
+void set_precision(Model& m, Precision p) {
+  m.precision = p;
+  if (p != Precision::BF16) return;
   auto narrow = [](Weight& w) {
     if (!w.empty() && w.dtype() != DType::BF16) w = w.converted(DType::BF16);
   };
@@ -205,8 +209,6 @@ void narrow_to_bf16(Model& m) {
     for (Weight* w : {&l.W_qkv, &l.W_O, &l.W_in, &l.W_gate, &l.W_out}) narrow(*w);
   m.cfg.embed_scale = bf16_to_f32(f32_to_bf16(m.cfg.embed_scale));
 }
-
-}  // namespace
 
 Model load_model(const std::string& dir, const LoadOptions& opts) {
   namespace fs = std::filesystem;
@@ -234,15 +236,16 @@ Model load_model(const std::string& dir, const LoadOptions& opts) {
         CheckpointFiles files(dir);
         if (m.cfg.dtype_on_disk.empty() && !files.names().empty())
           m.cfg.dtype_on_disk = dtype_name(checkpoint_dtype(files));
-        m.precision = opts.precision.value_or(m.cfg.dtype_on_disk == "BF16" ? Precision::BF16
-                                                                             : Precision::Exact);
+        const Precision precision = opts.precision.value_or(
+            m.cfg.dtype_on_disk == "BF16" ? Precision::BF16 : Precision::Exact);
+        m.precision = precision;
         const MemoryNeed need = estimate_memory(m.cfg, files, m.precision, opts.process_weights);
         std::string hint;
         if (m.cfg.dtype_on_disk == "F32" && m.precision == Precision::Exact)
           hint = "with --precision bf16 its weights would take half as much";
         check_memory(dir, need, opts.memory_available ? opts.memory_available : available_memory(), hint);
         m.w = a.read_weights(files, m.cfg);
-        if (m.precision == Precision::BF16) narrow_to_bf16(m);
+        set_precision(m, precision);  // narrows f32/f16 matrices for bf16
         if (opts.process_weights) process_weights(m);
         return m;
       }
