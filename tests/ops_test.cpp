@@ -9,6 +9,7 @@
 #include "ops/layernorm.h"
 #include "ops/matmul.h"
 #include "ops/rotary.h"
+#include "ops/softcap.h"
 #include "ops/tensor.h"
 
 using namespace cs;
@@ -151,4 +152,54 @@ TEST(Ops, RopeInvFreqWithLlama3ScalingMatchesTorch) {
                                      0.000790569466, 0.000250000012, 7.90569466e-05};
   const std::vector<float> g = rope_inv_freq(16, s);
   for (size_t i = 0; i < small.size(); ++i) EXPECT_NEAR(g[i], small[i], 2e-7 * small[i]) << i;
+}
+
+TEST(Ops, SoftcapAndItsBackwardMatchTanhAndFiniteDifferences) {
+  const float cap = 5.0f;
+  auto x = randv(3 * 8, 21, 10.0f);  // values well past the cap, so the cap bends them
+  auto y = x;
+  softcap_forward(y.data(), 3, 7, 8, cap);  // the 8th column of each row is left alone
+  for (int r = 0; r < 3; ++r) {
+    for (int j = 0; j < 7; ++j) {
+      const double want = cap * std::tanh(static_cast<double>(x[r * 8 + j]) / cap);
+      EXPECT_NEAR(y[r * 8 + j], want, 1e-5) << r << "," << j;
+      EXPECT_LT(std::fabs(y[r * 8 + j]), cap);
+    }
+    EXPECT_EQ(y[r * 8 + 7], x[r * 8 + 7]);
+  }
+  std::vector<float> d(x.size(), 1.0f);
+  softcap_backward(d.data(), y.data(), 3, 7, 8, cap);
+  for (int i : {0, 5, 9, 17}) {
+    const double h = 1e-3, xp = x[i] + h, xm = x[i] - h;
+    const double num = (cap * std::tanh(xp / cap) - cap * std::tanh(xm / cap)) / (2 * h);
+    EXPECT_NEAR(d[i], num, 1e-3) << i;
+  }
+}
+
+TEST(Ops, SlidingWindowKeepsTheLastWindowKeys) {
+  // Window 3 over 6 positions: query i keeps keys i-2..i; the softmax of a row sums to one over
+  // the kept keys and gives the others exactly 0.
+  const int T = 6, W = 3, dh = 4;
+  const std::vector<float> q = randv(T * dh, 1), k = randv(T * dh, 2);
+  std::vector<float> s(T * T);
+  attention_scores(s.data(), q.data(), dh, k.data(), dh, T, dh, 1.0f);
+  mask_outside_window(s.data(), T, T, T, 0, W);
+  for (int i = 0; i < T; ++i)
+    for (int j = 0; j < T; ++j) {
+      const bool keep = j <= i && j > i - W;
+      EXPECT_EQ(std::isinf(s[i * T + j]), !keep) << "query " << i << " key " << j;
+    }
+  causal_softmax(s.data(), T);
+  for (int i = 0; i < T; ++i) {
+    double sum = 0;
+    for (int j = 0; j < T; ++j) {
+      sum += s[i * T + j];
+      if (j <= i - W) EXPECT_EQ(s[i * T + j], 0.0f);
+    }
+    EXPECT_NEAR(sum, 1.0, 1e-6);
+  }
+  // Rows from position q0 on (a block of the last rows): the same rule at their positions.
+  std::vector<float> blk(2 * T, 0.0f);
+  mask_outside_window(blk.data(), 2, T, T, 4, W);
+  for (int j = 0; j < T; ++j) EXPECT_EQ(std::isinf(blk[j]), j <= 4 - W);
 }
