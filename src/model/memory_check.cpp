@@ -51,10 +51,11 @@ MemoryNeed estimate_memory(const ModelConfig& c, const CheckpointFiles& f, Preci
     const uint64_t readers = L * (D * static_cast<uint64_t>(c.qkv_width()) + (gated(c.act) ? 2 : 1) * D * F) + V * D;
     n.processing = readers * 4;
   }
-  // One forward at 512 tokens with all logits, and the recorded activations of a backward:
-  // logits [512, V] twice, ~16 residual-sized and ~4 MLP-sized f32 buffers per layer.
-  const uint64_t rows = 512;
-  n.activations = rows * 4 * (2 * V + L * (16 * D + 4 * F)) + (256ull << 20);
+  // A forward at 256 tokens: logits [256, V] twice, the residual stream recorded per layer (4
+  // residual-sized f32 buffers each, as a backward keeps), 8 MLP-sized buffers, 256 MB for the
+  // rest. Methods that record more size their batches to a memory budget of their own.
+  const uint64_t rows = 256;
+  n.activations = rows * 4 * (2 * V + L * 4 * D + 8 * F) + (256ull << 20);
   return n;
 }
 

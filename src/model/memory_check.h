@@ -13,7 +13,7 @@ namespace cs {
 struct MemoryNeed {
   uint64_t weights = 0;      // resident weights: mapped bf16/f16 bytes, owned f32 copies
   uint64_t processing = 0;   // f32 copies weight processing makes of a half model (exact)
-  uint64_t activations = 0;  // allowance for one forward and backward at a few hundred tokens
+  uint64_t activations = 0;  // allowance for a forward at a few hundred tokens
   uint64_t total() const { return weights + processing + activations; }
 };
 
