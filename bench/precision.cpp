@@ -16,37 +16,12 @@
 
 #include "model/tokenizer.h"
 #include "ops/process_setup.h"
+#include "evaluation/roc.h"
 #include "sae/discover.h"
 
 using namespace cs;
 
 namespace {
-
-std::vector<double> ranks(const std::vector<double>& x) {  // average ranks of ties
-  std::vector<size_t> idx(x.size());
-  std::iota(idx.begin(), idx.end(), 0);
-  std::sort(idx.begin(), idx.end(), [&](size_t a, size_t b) { return x[a] < x[b]; });
-  std::vector<double> r(x.size());
-  for (size_t i = 0; i < idx.size();) {
-    size_t j = i;
-    while (j + 1 < idx.size() && x[idx[j + 1]] == x[idx[i]]) ++j;
-    for (size_t k = i; k <= j; ++k) r[idx[k]] = (i + j) / 2.0;
-    i = j + 1;
-  }
-  return r;
-}
-
-double spearman(const std::vector<double>& a, const std::vector<double>& b) {
-  const std::vector<double> ra = ranks(a), rb = ranks(b);
-  const double n = static_cast<double>(a.size()), mean = (n - 1) / 2;
-  double sab = 0, saa = 0, sbb = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    sab += (ra[i] - mean) * (rb[i] - mean);
-    saa += (ra[i] - mean) * (ra[i] - mean);
-    sbb += (rb[i] - mean) * (rb[i] - mean);
-  }
-  return saa > 0 && sbb > 0 ? sab / std::sqrt(saa * sbb) : 1.0;
-}
 
 std::vector<int> top(const std::vector<double>& x, size_t k) {
   std::vector<int> idx(x.size());
