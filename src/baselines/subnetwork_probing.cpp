@@ -144,10 +144,9 @@ MethodResult subnetwork_probing(const Model& m, const TokenizedTask& task, const
   // The masked weights are rewritten every step in f32: a bf16/f16 model's W_qkv and W_out are
   // widened here (base), the rest stays as loaded.
   Model base = m;
-  for (LayerWeights& lw : base.w.layers) {
-    if (!lw.W_qkv.is_f32()) lw.W_qkv = Weight(lw.W_qkv.to_tensor());
-    if (!lw.W_out.empty() && !lw.W_out.is_f32()) lw.W_out = Weight(lw.W_out.to_tensor());
-  }
+  for (LayerWeights& lw : base.w.layers)
+    for (Weight* w : {&lw.W_qkv, &lw.W_out})
+      if (!w->empty() && !w->is_f32()) *w = Weight(w->to_tensor());
   Model mm = base;  // weights scaled by the masks, step by step
   double loss = 0, metric = 0, reg = 0;
 

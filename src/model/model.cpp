@@ -210,6 +210,16 @@ void set_precision(Model& m, Precision p) {
   m.cfg.embed_scale = bf16_to_f32(f32_to_bf16(m.cfg.embed_scale));
 }
 
+void to_f32_weights(Model& m) {
+  m.precision = Precision::Exact;
+  auto widen = [](Weight& w) {
+    if (!w.empty() && !w.is_f32()) w = Weight(w.to_tensor());
+  };
+  widen(m.w.W_E), widen(m.w.W_pos), widen(m.w.W_U);
+  for (LayerWeights& l : m.w.layers)
+    for (Weight* w : {&l.W_qkv, &l.W_O, &l.W_in, &l.W_gate, &l.W_out}) widen(*w);
+}
+
 Model load_model(const std::string& dir, const LoadOptions& opts) {
   namespace fs = std::filesystem;
   if (!fs::is_directory(dir))

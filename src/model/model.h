@@ -36,6 +36,8 @@ Model load_model(const std::string& dir, const LoadOptions& opts = {});
 // Sets m.precision; bf16 narrows every matrix that is not bf16 yet (owned bf16 copies) and
 // rounds Gemma's embedding multiplier to bf16. Exact leaves the weights as they are.
 void set_precision(Model& m, Precision p);
+// Every matrix as an owned f32 copy (training updates them in place). Exact precision.
+void to_f32_weights(Model& m);
 // The model types load_model understands, for error messages and `info`.
 std::string supported_model_types();
 

@@ -140,8 +140,8 @@ std::string Weight::shape_str() const {
 const float* Weight::ptr() const {
   if (dtype_ != DType::F32)
     throw Error(std::string("a ") + dtype_name(dtype_) + " weight " + shape_str() +
-                " reached code that needs f32 weights; load the model with --precision exact "
-                "and f32 weights (--dtype f32) for this method");
+                " reached code that reads f32 weights only (an internal error: that step should "
+                "widen the model first with to_f32_weights)");
   return data.data();
 }
 

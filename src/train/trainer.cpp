@@ -358,7 +358,8 @@ TrainResult train(const TrainConfig& cfg_in, const Tokenizer& tok,
   };
   const double t0 = now_s();
   Model m = cfg.resume.empty() ? random_model(preset_config(cfg.preset), cfg.seed, cfg.init_std)
-                               : load_model(cfg.resume);
+                               : load_model(cfg.resume, {.precision = Precision::Exact});
+  to_f32_weights(m);  // training updates f32 weights in place, whatever the checkpoint's dtype
   if (cfg.seq_len > m.cfg.n_ctx)
     throw Error("train: --seq-len " + std::to_string(cfg.seq_len) + " exceeds the model's n_ctx " +
                 std::to_string(m.cfg.n_ctx));
