@@ -59,9 +59,9 @@ int main(int argc, char** argv) {
       const int rounds = 5, reps = M * s.K * s.N > 2e8 ? 2 : 10;
       for (int r = 0; r < rounds; ++r)
         for (int w = 0; w < 4; ++w) {
-          double t0 = bench::now_s();
+          const Timer timer;
           for (int i = 0; i < reps; ++i) run(w);
-          t[w].push_back((bench::now_s() - t0) / reps);
+          t[w].push_back(timer.seconds() / reps);
         }
       double gf[4];
       for (int w = 0; w < 4; ++w) {

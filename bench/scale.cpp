@@ -45,16 +45,16 @@ double rss_gb() {
 
 // Child modes: print "key value" lines on stdout.
 int child_run(const std::string& dir) {
-  double t0 = bench::now_s();
+  Timer timer;
   Model m = load_model(dir);
-  const double load = bench::now_s() - t0;
+  const double load = timer.seconds();
   Tokenizer tok = Tokenizer::for_model_dir(dir);  // the bundled GPT-2 tokenizer: ids fit every vocabulary
   std::vector<int> ids = tok.encode("When Mary and John went to the store, John gave a drink to Mary and");
   ids.resize(16, ids.back());
   const Batch b = Batch::from_sequences({ids});
-  t0 = bench::now_s();
+  timer.restart();
   forward(m, b, nullptr, {LogitsAt::Last});
-  const double first = bench::now_s() - t0;
+  const double first = timer.seconds();
   const double s = bench::median_seconds([&] { forward(m, b, nullptr, {LogitsAt::Last}); }, 3);
   std::printf("load_s %.3f\nfirst_forward_s %.3f\ntokens_per_s %.2f\nprecision %s\nweights_gb %.3f\n", load,
               first, 16 / s, precision_name(m.precision), rss_gb());
@@ -62,9 +62,9 @@ int child_run(const std::string& dir) {
 }
 
 int child_eap(const std::string& dir) {
-  double t0 = bench::now_s();
+  Timer timer;
   Model m = load_model(dir, {.process_weights = true});
-  const double load = bench::now_s() - t0;
+  const double load = timer.seconds();
   const double after_load = rss_gb();  // processed weights (their pages touched once)
   Tokenizer tok = Tokenizer::for_model_dir(dir);
   TaskOptions to;
@@ -72,9 +72,9 @@ int child_eap(const std::string& dir) {
   const TokenizedTask task = make_task("ioi", tok, to);
   MethodSettings s;
   s.n_prompts = 100;
-  t0 = bench::now_s();
+  timer.restart();
   const EdgeAttribution a = edge_attribution(m, task, s, 0);
-  std::printf("load_s %.3f\neap_s %.3f\nbatches %d\nloaded_gb %.3f\n", load, bench::now_s() - t0,
+  std::printf("load_s %.3f\neap_s %.3f\nbatches %d\nloaded_gb %.3f\n", load, timer.seconds(),
               a.batches, after_load);
   return 0;
 }
@@ -88,7 +88,7 @@ struct ChildResult {
 ChildResult spawn(const std::vector<std::string>& args) {
   int fds[2];
   if (pipe(fds) != 0) std::exit(1);
-  const double t0 = bench::now_s();
+  const Timer timer;
   pid_t pid = fork();
   if (pid == 0) {
     dup2(fds[1], 1);
@@ -106,7 +106,7 @@ ChildResult spawn(const std::vector<std::string>& args) {
   close(fds[0]);
   struct rusage ru {};
   wait4(pid, &r.status, 0, &ru);
-  r.wall_s = bench::now_s() - t0;
+  r.wall_s = timer.seconds();
   r.peak_gb = ru.ru_maxrss * 1024.0 / 1e9;  // ru_maxrss is in KiB on Linux
   return r;
 }
@@ -135,9 +135,9 @@ int main(int argc, char** argv) {
     const std::string dir = root + "/" + p;
     const std::string file = dir + "/model.safetensors";
     if (!fs::exists(file)) {
-      const double t0 = bench::now_s();
+      const Timer timer;
       write_random_checkpoint(c, dir, DType::BF16, 1);
-      std::fprintf(stderr, "%s: wrote %s in %.1f s\n", p.c_str(), dir.c_str(), bench::now_s() - t0);
+      std::fprintf(stderr, "%s: wrote %s in %.1f s\n", p.c_str(), dir.c_str(), timer.seconds());
     }
     const double gb = static_cast<double>(fs::file_size(file)) / 1e9;
     const ChildResult run = spawn({argv[0], "--child", "run", dir});

@@ -1,5 +1,5 @@
+#include <algorithm>
 #include <cstdio>
-#include <filesystem>
 #include <sstream>
 
 #include "cli/args.h"
@@ -8,79 +8,130 @@
 #include "cli/progress.h"
 #include "cli/task_flags.h"
 #include "compare/compare.h"
+#include "interp/task_metric.h"
+#include "report/compare_report.h"
+#include "report/text_table.h"
 #include "model/model.h"
 #include "model/save.h"
 #include "model/tokenizer.h"
 #include "ops/error.h"
+#include "ops/files.h"
 
 namespace cs {
 
 int cmd_compare(int argc, char** argv) {
   Args a("compare",
          "Run the SAE method and the baselines on the same model, prompts and ground truth, and print\n"
-         "one table: node ROC AUC, edge AUC (head->head and head->logits), precision/recall/F1 and faithfulness at the\n"
-         "ground truth's size, and wall time (mean ± std over trials for stochastic methods).");
+         "one table: node ROC AUC, edge AUC (head->head and head->logits), precision and faithfulness of the\n"
+         "top k heads (k = the truth's size), the faithfulness curve's CPR and CMD, and wall time (mean ± std\n"
+         "over trials for stochastic methods). Without a truth: CPR, CMD, time and each method's ranking.");
   a.positional("MODEL", "Hugging Face model directory")
       .flag("task", "ioi", "ioi, greater-than, docstring, induction, or a .jsonl file")
-      .flag("truth", "", "ground truth: name (data/truth), file; default MODEL/circuits/TASK.json")
+      .flag("truth", "", "ground truth: name (data/truth), file, or none; default MODEL/circuits/TASK.json")
       .flag("methods", "sae,sae-confirmed,patching,acdc,eap,eap-ig,hisp,sp", "comma-separated methods")
-      .flag("trials", "3", "trials of the stochastic methods (sae, sae-confirmed, sp)")
-      .flag("prompts", "250", "task prompts generated (SAE: positives and as many negatives)")
-      .flag("method-prompts", "100", "prompts the baselines use")
-      .flag("ablation", "resample", "baselines' ablation: resample, mean or zero")
-      .flag("tau", "0.01", "ACDC threshold")
-      .flag("acdc-sweep", "0", "ACDC runs at this many thresholds log-spaced over [1e-4, 0.3] (the paper's\n"
-            "                            ROC; scores = largest tau keeping the head); 0: one run at --tau")
-      .flag("steps", "5", "EAP-IG integration steps")
-      .flag("sp-steps", "200", "subnetwork probing optimisation steps")
-      .flag("faith-prompts", "100", "prompts for faithfulness")
-      .flag("seed", "0", "seed")
+      .int_flag("trials", "3", 1, kMaxTrials, "trials of the stochastic methods (sae, sae-confirmed, sp)")
+      .int_flag("prompts", "250", 1, kMaxPrompts, kPromptsHelp)
+      .int_flag("method-prompts", "100", 1, kMaxPrompts, "prompts the baselines use")
+      .choice_flag("ablation", "resample", {"resample", "mean", "zero"}, "the baselines' ablation (faithfulness: --faith-ablation)")
+      .real_flag("tau", "0.01", RealRange::non_negative(), "ACDC threshold")
+      .int_flag("acdc-sweep", "0", 0, 1000, "ACDC runs at this many thresholds (2 or more) log-spaced over [1e-4, 0.3]\n"
+                "                            (the paper's ROC; scores = largest tau keeping the head); 0: one run at --tau")
+      .int_flag("steps", "5", 1, 10000, "EAP-IG integration steps")
+      .int_flag("sp-steps", "200", 1, 1000000, "subnetwork probing optimisation steps")
+      .int_flag("faith-prompts", "100", 1, kMaxPrompts, "prompts for faithfulness")
+      .choice_flag("faith-ablation", "mean", {"mean", "resample", "zero"},
+                   "faithfulness ablation of every method (mean: discover's default)")
+      .toggle("no-faithfulness", "skip the faithfulness curves")
+      .int_flag("seed", "0", 0, kMaxSeed, "seed")
       .flag("induction-words", "", kInductionWordsHelp)
-      .toggle("prepend-bos", "prepend BOS to every prompt")
+      .toggle("prepend-bos", kPrependBosHelp)
+      .toggle("no-prepend-bos", kNoPrependBosHelp)
       .flag("out", "", "write compare.md, compare.json and compare.html here");
   precision_flag(a);
   if (!a.parse(argc, argv)) return 0;
+  if (a.integer("acdc-sweep") == 1)
+    throw UsageError("compare: --acdc-sweep must be 0 (one run at --tau) or at least 2 thresholds, got 1");
+  const std::string out = a.str("out");
+  const std::vector<std::string> files = {"compare.md", "compare.json", "compare.html"};
+  if (!out.empty()) check_output_dir(out, "--out", files);
   CompareOptions o;
   std::stringstream ss(a.str("methods"));
   for (std::string m; std::getline(ss, m, ',');) {
     bool ok = false;
     for (auto& k : known_methods()) ok |= k == m;
-    if (!ok) throw UsageError("compare: unknown method '" + m + "' (sae, patching, acdc, eap, eap-ig, hisp, sp)");
+    if (!ok) throw UsageError("compare: unknown method '" + m + "' (sae, sae-confirmed, patching, acdc, eap, eap-ig, hisp, sp)");
     o.methods.push_back(m);
   }
   Model m = load_model(a.str("MODEL"), {.process_weights = true, .precision = precision_from_flag(a)});
   Tokenizer tok = Tokenizer::for_model_dir(a.str("MODEL"));
+  const BosChoice bos = bos_from_flags(a, a.str("MODEL"), tok);
   TokenizedTask task = task_from_flags(a, tok, a.str("MODEL"));
+  print_warnings(task.warnings);
   std::optional<GroundTruth> truth = resolve_truth(a.str("truth"), a.str("MODEL"), task.name);
   o.trials = a.integer("trials");
   o.settings.n_prompts = a.integer("method-prompts");
   o.settings.ablation = parse_ablation_kind(a.str("ablation"));
-  o.settings.seed = static_cast<uint64_t>(a.integer("seed"));
+  o.settings.seed = a.seed("seed");
   o.settings.params["tau"] = a.number("tau");
   if (a.integer("acdc-sweep") > 1) o.settings.params["tau_sweep"] = a.integer("acdc-sweep");
   o.settings.params["steps"] = a.integer("steps");
   o.settings.params["sp_steps"] = a.integer("sp-steps");
   o.sae.sae.sae.l1 = task.name == "docstring" ? 0.05f : 0.02f;
   o.faith.n_prompts = a.integer("faith-prompts");
-  o.faith.ablation = AblationKind::Mean;
-  ProgressBar bar;
+  o.faith.ablation = parse_ablation_kind(a.str("faith-ablation"));
+  o.faithfulness = !a.on("no-faithfulness");
+
+  CompareInfo info;
+  info.model = a.str("MODEL");
+  info.task = task.name;
+  info.truth = truth ? truth->name : "";
+  info.metric = metric_label(task);
+  info.method_ablation = to_string(o.settings.ablation);
+  info.faith_ablation = to_string(o.faith.ablation);
+  info.bos = std::string(bos.prepend ? "prepended" : "not prepended") + " (" + bos.why + ")";
+  info.n_layers = m.cfg.n_layers;
+  info.n_heads = m.cfg.n_heads;
+  info.trials = o.trials;
+  if (truth) {
+    info.truth_heads = head_labels(*truth, m.cfg.n_layers, m.cfg.n_heads);
+    const std::vector<bool> e = head_edge_labels(*truth, m.cfg.n_layers, m.cfg.n_heads);
+    info.truth_head_edges = static_cast<int>(std::count(e.begin(), e.end(), true));
+  }
+
+  std::printf("model %s, task %s (metric: %s), truth %s, BOS %s\n", info.model.c_str(), task.name.c_str(),
+              info.metric.c_str(), truth ? truth->name.c_str() : "none", info.bos.c_str());
+  std::printf("%zu methods; baselines ablate by %s; faithfulness: %s\n", o.methods.size(), info.method_ablation.c_str(),
+              !o.faithfulness ? "off" : task.corrupt.empty() ? "not computed (no corrupt prompts)"
+                                                             : (info.faith_ablation + " ablation, as discover's default").c_str());
+  std::fflush(stdout);
+  ProgressBar bar(/*eta=*/true, /*every_phase=*/true);
   o.progress = [&](const std::string& p, double f) { bar.update(p, f); };
   std::vector<MethodRow> rows = compare(m, task, truth ? &*truth : nullptr, o);
   bar.finish();
-  std::printf("model %s, task %s, truth %s\n\n%s", a.str("MODEL").c_str(), task.name.c_str(),
-              truth ? truth->name.c_str() : "none", compare_table(rows, false).c_str());
-  if (truth)
-    std::printf("\nedge AUC: against the truth's edges, over every head -> later head edge (q/k/v merged) and\n"
-                "head -> logits edge; \"(pairs)\": the method scores no logit edges, head -> head only;\n"
-                "\"-\": no truth edge among the method's candidates.\n");
-  if (!a.str("out").empty()) {
-    namespace fs = std::filesystem;
-    fs::create_directories(a.str("out"));
-    const std::string tn = truth ? truth->name : "";
-    write_file_atomic((fs::path(a.str("out")) / "compare.md").string(), compare_table(rows, true));
-    write_file_atomic((fs::path(a.str("out")) / "compare.json").string(), compare_json(rows, a.str("MODEL"), task.name, tn));
-    write_file_atomic((fs::path(a.str("out")) / "compare.html").string(), compare_html(rows, a.str("MODEL"), task.name, tn));
-    std::printf("\nwrote %s/{compare.md,compare.json,compare.html}\n", a.str("out").c_str());
+  // Notes wrapped at 100 columns, continuation lines indented.
+  std::string notes;
+  std::istringstream in(compare_notes(rows, info));
+  for (std::string line; std::getline(in, line);) {
+    size_t col = 0;
+    std::istringstream words(line);
+    for (std::string w; words >> w;) {
+      if (col > 0 && col + 1 + TextTable::width(w) > 100) notes += "\n  ", col = 2;
+      else if (col > 0) notes += ' ', ++col;
+      notes += w, col += TextTable::width(w);
+    }
+    notes += '\n';
+  }
+  std::printf("\n%s\n%s", compare_table(rows, info, false).c_str(), notes.c_str());
+  if (truth) std::printf("\nrankings (best first):\n%s", compare_rankings(rows, info, 12).c_str());
+  if (!out.empty()) {
+    const std::string md = compare_table(rows, info, true) + "\n" + compare_notes(rows, info),
+                      json = compare_json(rows, info), html = compare_html(rows, info);
+    StagedDir dir(out);  // the three files appear together or not at all
+    write_file_atomic(dir.path(files[0]), md);
+    write_file_atomic(dir.path(files[1]), json);
+    write_file_atomic(dir.path(files[2]), html);
+    dir.commit();
+    std::printf("\nwrote %s/{compare.md,compare.json,compare.html}\n", out.c_str());
   }
   return 0;
 }

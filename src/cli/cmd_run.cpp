@@ -6,11 +6,14 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/precision_flag.h"
+#include "cli/task_flags.h"
+#include "model/hook_list.h"
 #include "model/model.h"
 #include "model/safetensors.h"
 #include "model/tokenizer.h"
 #include "model/transformer.h"
 #include "ops/error.h"
+#include "ops/files.h"
 
 namespace cs {
 
@@ -19,28 +22,45 @@ int cmd_run(int argc, char** argv) {
                 "cache hooked activations (TransformerLens names) and save them as safetensors.");
   a.positional("MODEL", "Hugging Face model directory")
       .positional("PROMPT", "the prompt text")
-      .flag("top-k", "10", "how many next tokens to print")
+      .int_flag("top-k", "10", 1, 1000000, "how many next tokens to print (at most the vocabulary)")
       .toggle("json", "print JSON instead of a table")
-      .repeated("cache", "hook point to cache, e.g. blocks.0.attn.hook_z")
+      .repeated("cache", "hook point to cache, e.g. blocks.0.attn.hook_z; '*' matches any run of characters\n"
+                "                            (blocks.*.attn.hook_z: every layer's); `circuitscan hooks MODEL` lists them")
       .flag("save", "", "write the cached activations to this .safetensors file")
       .toggle("process-weights", "apply TransformerLens weight processing (fold LN etc.)")
-      .toggle("prepend-bos", "prepend the BOS token (tokenizers that add it, as Llama 3's, always do)");
+      .toggle("prepend-bos", kPrependBosHelp)
+      .toggle("no-prepend-bos", kNoPrependBosHelp);
   precision_flag(a);
   if (!a.parse(argc, argv)) return 0;
-  std::vector<HookPoint> points;
-  for (const std::string& h : a.all("cache")) points.push_back(HookPoint::parse(h));
-  if (!a.str("save").empty() && points.empty())
+  if (!a.str("save").empty() && a.all("cache").empty())
     throw UsageError("run: --save needs at least one --cache HOOK");
+  for (const std::string& h : a.all("cache"))
+    if (h.find_first_of("*?[") == std::string::npos) HookPoint::parse(h);  // a malformed name fails before loading
+  if (!a.str("save").empty()) check_output_file(a.str("save"), "--save");
 
   Model m = load_model(a.str("MODEL"), {.process_weights = a.on("process-weights"),
                                         .precision = precision_from_flag(a)});
   Tokenizer tok = Tokenizer::for_model_dir(a.str("MODEL"));
-  std::vector<int> ids = tok.encode_for_model(a.str("PROMPT"));  // BOS where transformers adds it
-  if (a.on("prepend-bos") && !tok.adds_bos()) ids.insert(ids.begin(), tok.bos_id());
+  std::vector<int> ids = tok.encode(a.str("PROMPT"));
+  const BosChoice bos = bos_from_flags(a, a.str("MODEL"), tok);
+  if (bos.prepend) {
+    if (tok.bos_id() < 0) throw Error("--prepend-bos: this tokenizer has no BOS token");
+    ids.insert(ids.begin(), tok.bos_id());
+  }
   if (ids.empty()) throw Error("the prompt is empty after tokenization: give some text");
-  for (const HookPoint& p : points)
-    if (p.layer >= m.cfg.n_layers)
-      throw Error("hook " + p.name() + ": the model has only " + std::to_string(m.cfg.n_layers) + " layers");
+  // --cache names and patterns against the points this model's forward visits.
+  std::vector<HookPoint> points;
+  if (!a.all("cache").empty()) {
+    for (const std::string& h : a.all("cache")) {
+      const HookPoint p = h.find_first_of("*?[") == std::string::npos ? HookPoint::parse(h) : HookPoint{};
+      if (h.find_first_of("*?[") == std::string::npos && p.layer >= m.cfg.n_layers)
+        throw Error("hook " + p.name() + ": the model has only " + std::to_string(m.cfg.n_layers) + " layers");
+    }
+    const std::vector<HookShape> all = hook_shapes(m, 1, static_cast<int>(ids.size()));
+    for (const std::string& h : a.all("cache"))
+      for (const HookPoint& p : match_hooks(h, all))
+        if (std::find(points.begin(), points.end(), p) == points.end()) points.push_back(p);
+  }
 
   Hooks hooks;
   ActivationCache cache;
@@ -63,28 +83,40 @@ int cmd_run(int argc, char** argv) {
 
   if (!a.str("save").empty()) {
     std::vector<std::pair<std::string, const Tensor*>> t;
-    for (auto& [name, tensor] : cache) t.push_back({name, &tensor});
-    write_safetensors(a.str("save"), t, DType::F32, {{"prompt", a.str("PROMPT")}});
+    for (const HookPoint& p : points)  // in forward order
+      if (cache.count(p.name())) t.push_back({p.name(), &cache.at(p.name())});
+    // Header strings must be UTF-8: a prompt that is not keeps its text with U+FFFD.
+    const std::string prompt = nlohmann::json::parse(nlohmann::json(a.str("PROMPT")).dump(
+                                                         -1, ' ', false, nlohmann::json::error_handler_t::replace))
+                                   .get<std::string>();
+    write_safetensors(a.str("save"), t, DType::F32, {{"prompt", prompt}});
   }
 
   if (a.on("json")) {
+    // A token may be part of a UTF-8 character (byte-level BPE splits them): such text is shown
+    // with U+FFFD, as Hugging Face's decode does; "tokens" keeps the exact ids.
     nlohmann::json j;
+    j["bos"] = bos.prepend;
     j["tokens"] = ids;
     for (int id : ids) j["token_text"].push_back(tok.token_text(id));
     for (int i = 0; i < k; ++i)
       j["top"].push_back({{"id", order[i]}, {"text", text_of(order[i])},
                           {"logit", logits.data[order[i]]}, {"prob", prob[order[i]] / sum}});
     for (auto& [name, t] : cache) j["cache"][name] = {{"shape", t.shape}, {"values", t.data}};
-    std::printf("%s\n", j.dump(2).c_str());
+    std::printf("%s\n", j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
     return 0;
   }
+  std::printf("BOS %s (%s)\n", bos.prepend ? "prepended" : "not prepended", bos.why.c_str());
   std::printf("%zu tokens:", ids.size());
   for (int id : ids) std::printf(" %d:'%s'", id, tok.token_text(id).c_str());
   std::printf("\n\n%-6s %-8s %-10s %-9s %s\n", "rank", "id", "logit", "prob", "token");
   for (int i = 0; i < k; ++i)
     std::printf("%-6d %-8d %-10.4f %-9.5f '%s'\n", i + 1, order[i], logits.data[order[i]],
                 prob[order[i]] / sum, text_of(order[i]).c_str());
-  for (auto& [name, t] : cache) {
+  for (const HookPoint& p : points) {  // in forward order
+    const std::string name = p.name();
+    if (!cache.count(name)) continue;
+    const Tensor& t = cache.at(name);
     double s = 0, s2 = 0, lo = 1e300, hi = -1e300;
     for (float x : t.data) s += x, s2 += double(x) * x, lo = std::min<double>(lo, x), hi = std::max<double>(hi, x);
     const double n = static_cast<double>(t.numel());

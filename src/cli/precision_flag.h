@@ -14,7 +14,9 @@ inline constexpr const char* kPrecisionHelp =
     "exact (f32 math) or bf16 (bf16 matmul inputs, f32 sums); default: bf16 for bf16\n"
     "                            checkpoints, exact otherwise";
 
-inline Args& precision_flag(Args& a) { return a.flag("precision", "", kPrecisionHelp); }
+inline Args& precision_flag(Args& a) {
+  return a.choice_flag("precision", "", {"exact", "bf16"}, kPrecisionHelp);
+}
 
 // Unset when the flag was not given (load_model then picks by the checkpoint's dtype).
 inline std::optional<Precision> precision_from_flag(const Args& a) {

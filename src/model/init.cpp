@@ -50,9 +50,15 @@ ModelConfig llama_shape(const char* type, int layers, int heads, int kv, int d_m
 
 }  // namespace
 
+std::vector<std::string> preset_list() {
+  return {"gpt2-small",   "gpt2-tiny",  "toy-gpt2-4l",  "attn-only-4l", "pythia-160m",
+          "llama-1b",     "qwen2.5-0.5b", "gemma-2-2b", "llama-3.2-1b", "llama-3.1-8b"};
+}
+
 std::string preset_names() {
-  return "gpt2-small, gpt2-tiny, toy-gpt2-4l, attn-only-4l, pythia-160m, llama-1b, qwen2.5-0.5b, "
-         "gemma-2-2b, llama-3.2-1b, llama-3.1-8b";
+  std::string s;
+  for (const std::string& n : preset_list()) s += (s.empty() ? "" : ", ") + n;
+  return s;
 }
 
 ModelConfig preset_config(const std::string& name) {

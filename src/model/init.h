@@ -2,6 +2,7 @@
 // `init-random` (speed benchmarks: no pretrained weights can be downloaded here) and the trainer.
 #pragma once
 #include <string>
+#include <vector>
 
 #include "model/model.h"
 #include "ops/dtype.h"
@@ -13,7 +14,9 @@ namespace cs {
 // published shapes of the models the field studies now: "qwen2.5-0.5b", "gemma-2-2b",
 // "llama-3.2-1b", "llama-3.1-8b" (written by write_random_checkpoint, in bf16 by default).
 ModelConfig preset_config(const std::string& name);
-std::string preset_names();
+std::string preset_names();              // comma-separated
+std::vector<std::string> preset_list();  // the same names
+
 
 // GPT-2 initialisation (normal 0.02; residual-writing projections scaled by 1/sqrt(2 n_layers);
 // norms 1, biases 0), deterministic per seed.

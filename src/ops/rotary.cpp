@@ -31,13 +31,13 @@ std::vector<float> rope_inv_freq(int64_t rot_dim, const Rope& rope) {
 }
 
 static void rotate(float* x, int64_t T, int64_t n, int64_t dh, int64_t ld, int64_t rot_dim,
-                   const Rope& rope, float sign) {
+                   const Rope& rope, int64_t pos0, float sign) {
   const int64_t half = rot_dim / 2;
   const std::vector<float> inv_freq = rope_inv_freq(rot_dim, rope);
   for (int64_t t = 0; t < T; ++t)
     for (int64_t i = 0; i < half; ++i) {
       // float32 angle as Hugging Face computes it (inv_freq * t in float32)
-      float ang = inv_freq[i] * static_cast<float>(t);
+      float ang = inv_freq[i] * static_cast<float>(pos0 + t);
       float c = std::cos(ang), s = sign * std::sin(ang);
       for (int64_t h = 0; h < n; ++h) {
         float* row = x + t * ld + h * dh;
@@ -49,13 +49,13 @@ static void rotate(float* x, int64_t T, int64_t n, int64_t dh, int64_t ld, int64
 }
 
 void rotary_forward(float* x, int64_t T, int64_t n, int64_t dh, int64_t ld, int64_t rot_dim,
-                    const Rope& rope) {
-  rotate(x, T, n, dh, ld, rot_dim, rope, 1.0f);
+                    const Rope& rope, int64_t pos0) {
+  rotate(x, T, n, dh, ld, rot_dim, rope, pos0, 1.0f);
 }
 
 void rotary_backward(float* dx, int64_t T, int64_t n, int64_t dh, int64_t ld, int64_t rot_dim,
-                     const Rope& rope) {
-  rotate(dx, T, n, dh, ld, rot_dim, rope, -1.0f);
+                     const Rope& rope, int64_t pos0) {
+  rotate(dx, T, n, dh, ld, rot_dim, rope, pos0, -1.0f);
 }
 
 }  // namespace cs

@@ -1,19 +1,18 @@
 #include "sae/discover.h"
 
 #include <algorithm>
-#include <chrono>
+#include <cstdio>
 #include <cmath>
 #include <numeric>
 
 #include "sae/code_scores.h"
 #include "attribution/eap.h"
 #include "ops/error.h"
+#include "ops/timer.h"
 
 namespace cs {
 
 namespace {
-using Clock = std::chrono::steady_clock;
-double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
 PositionChoice position_for(const TokenizedTask& task, const DiscoverOptions& o, bool negative) {
   PositionChoice p;
@@ -26,12 +25,36 @@ PositionChoice position_for(const TokenizedTask& task, const DiscoverOptions& o,
       for (auto& [k, v] : task.positions) names += (names.empty() ? "" : ", ") + k;
       throw Error("task " + task.name + " has no position '" + o.position_name + "': use one of " + names);
     }
+    // "end" is every prompt's own last token, the negatives' included (a JSONL task's negative
+    // prompts may be longer or shorter than their prompts): the Last reduction.
+    if (o.position_name == "end") {
+      p.mode = PositionReduce::Last;
+      return p;
+    }
+    // Other named positions index the prompt's layout, which a negative shares only when it has
+    // the prompt's length (the builtin tasks' do: task.h).
+    const auto& prompts = negative ? task.negative : task.clean;
+    for (size_t i = 0; negative && i < prompts.size() && i < task.clean.size(); ++i)
+      if (prompts[i].size() != task.clean[i].size())
+        throw Error("--position " + o.position_name + ": negative prompt " + std::to_string(i + 1) + " of " + task.name +
+                    " is " + std::to_string(prompts[i].size()) + " tokens, its prompt " +
+                    std::to_string(task.clean[i].size()) + ", so the position does not carry over; use mean, last or end");
     p.index = it->second;
-    (void)negative;  // builtin negatives share the clean layout (task.h)
   }
   return p;
 }
 }  // namespace
+
+std::string paper_score_label(const DiscoverOptions& o) {
+  if (o.level == Level::Edge) return "edge count";
+  return o.sae.normalise ? "|P\\N| / |P u N|" : "|P\\N|";
+}
+
+std::string ranking_label(const DiscoverOptions& o) {
+  if (o.level == Level::Edge || o.score == "paper") return paper_score_label(o);
+  if (o.score == "null") return "null-corrected |P\\N|";
+  return o.score + " (rank mean)";
+}
 
 std::vector<double> combine_ranks(const std::vector<double>& a, const std::vector<double>& b) {
   auto ranks = [](const std::vector<double>& v) {  // average rank in [0, 1], ties share a rank
@@ -55,12 +78,27 @@ std::vector<double> combine_ranks(const std::vector<double>& a, const std::vecto
 
 DiscoverResult discover(const Model& m, const TokenizedTask& task, const DiscoverOptions& opts,
                         const GroundTruth* truth) {
-  auto t_all = Clock::now();
+  const Timer total;
   DiscoverResult r;
   const int H = m.cfg.n_heads, HT = m.cfg.n_heads_total();
   if (task.negative.empty())
     throw Error("task " + task.name + " has no negative prompts: the SAE method needs them (add \"negative\" to each line of the task file)");
   if (opts.trials < 1) throw Error("--trials must be at least 1");
+  // Preconditions in the terms of what the user asked for, checked before any work (the scores'
+  // own checks would name internals: the null-corrected score, EAP).
+  if (task.size() < 2 || task.negative.size() < 1)
+    throw Error("task " + task.name + " has " + std::to_string(task.size()) +
+                " prompt(s): the SAE method needs at least 2 positive prompts (its scores compare codes across prompts)");
+  const bool confirm = opts.score == "causal" || opts.score == "confirmed";
+  if (confirm && opts.level == Level::Node && !task.corrupt.empty()) {
+    const size_t n = std::min<size_t>(100, task.size());  // the attribution pass's prompts, below
+    for (size_t i = 0; i < n; ++i)
+      if (task.corrupt[i].size() != task.clean[i].size())
+        throw Error("--score " + opts.score + " confirms the ranking with one attribution-patching pass, which pairs each "
+                    "corrupt prompt with its prompt token by token, but prompt " + std::to_string(i + 1) + " of " +
+                    task.name + " is " + std::to_string(task.clean[i].size()) + " tokens and its corrupt version " +
+                    std::to_string(task.corrupt[i].size()) + ": make them equal, or use --score paper");
+  }
   std::vector<bool> labels;
   if (truth) {
     labels = head_labels(*truth, m.cfg.n_layers, H);
@@ -70,19 +108,19 @@ DiscoverResult discover(const Model& m, const TokenizedTask& task, const Discove
   }
 
   auto report = [&](const std::string& phase, double f) { if (opts.progress) opts.progress(phase, f); };
-  auto t0 = Clock::now();
+  Timer phase;
   report("forward passes", 0);
   Tensor pos = collect_head_outputs(m, task.clean, position_for(task, opts, false));
   report("forward passes", 0.5);
   Tensor neg = collect_head_outputs(m, task.negative, position_for(task, opts, true));
   report("forward passes", 1);
-  r.seconds_collect = since(t0);
+  r.seconds_collect = phase.seconds();
   r.collect_flops = collect_head_outputs_flops(m.cfg, task.clean) + collect_head_outputs_flops(m.cfg, task.negative);
   r.n_positive = static_cast<int>(pos.dim(0));
   r.n_negative = static_cast<int>(neg.dim(0));
 
   SaeMethodOptions so = opts.sae;
-  so.edges = opts.level == Level::Edge;
+  so.edges = opts.level == Level::Edge || opts.pair_scores;
   for (int t = 0; t < opts.trials; ++t) {
     report("SAE trials", double(t) / opts.trials);
     SaeTrial trial = run_sae_trial(pos, neg, H, so, opts.seed + t);
@@ -90,7 +128,6 @@ DiscoverResult discover(const Model& m, const TokenizedTask& task, const Discove
     r.seconds_codes += trial.seconds_codes;
     r.seconds_scores += trial.seconds_scores;
     r.train_flops += trial.train_flops;
-    const bool confirm = opts.score == "causal" || opts.score == "confirmed";
     r.head_scores.push_back(opts.level == Level::Edge                                   ? trial.edge_node
                             : opts.score == "paper" || opts.score == "confirmed" ? trial.node_raw
                                                                                  : trial.node_null);
@@ -101,9 +138,9 @@ DiscoverResult discover(const Model& m, const TokenizedTask& task, const Discove
         MethodSettings ms;
         ms.n_prompts = std::min<int>(100, static_cast<int>(task.size()));
         ms.ablation = task.corrupt.empty() ? AblationKind::Zero : AblationKind::Resample;
-        auto ta = Clock::now();
+        const Timer attribution;
         r.attribution = eap(m, task, ms).head_scores;
-        r.seconds_scores += since(ta);
+        r.seconds_scores += attribution.seconds();
       }
       r.head_scores.back() = combine_ranks(r.head_scores.back(), r.attribution);
     }
@@ -126,8 +163,18 @@ DiscoverResult discover(const Model& m, const TokenizedTask& task, const Discove
     r.mean_scores[h] = ms.mean;
     r.std_scores[h] = ms.std;
   }
-  r.mean_softmax = softmax(r.mean_scores);
-  if (opts.level == Level::Edge) {
+  const bool edge = opts.level == Level::Edge;
+  r.paper_scores.assign(HT, 0.0);
+  r.paper_std.assign(HT, 0.0);
+  for (int h = 0; h < HT; ++h) {
+    std::vector<double> v;
+    for (const SaeTrial& t : r.trials) v.push_back(edge ? t.edge_node[h] : t.node_raw[h]);
+    const MeanStd ms = mean_std(v);
+    r.paper_scores[h] = ms.mean;
+    r.paper_std[h] = ms.std;
+  }
+  r.paper_softmax = softmax(r.paper_scores);
+  if (edge) {
     r.mean_edge_U.assign(static_cast<size_t>(HT) * HT, 0.0);
     for (auto& tr : r.trials)
       for (size_t i = 0; i < tr.edge_U.size(); ++i) r.mean_edge_U[i] += tr.edge_U[i] / opts.trials;
@@ -140,40 +187,63 @@ DiscoverResult discover(const Model& m, const TokenizedTask& task, const Discove
     r.mean_eval = e;
   }
 
-  // The circuit: top-k, or a threshold on the softmax of the paper's score |P \ N| (mean over
-  // trials), or (default) the ground truth's size, or (no truth) as many heads as have a paper
-  // score above its mean over heads. Sizes come from the paper's score for every ranking: the
-  // confirmed and causal rankings are rank averages (about half the heads above any mean, and a
-  // near-flat softmax); the ranking then picks which heads.
+  // The circuit: top-k, or a threshold on the softmax of the paper's score, or (default) as many
+  // heads as have a paper score above its mean over heads. Sizes come from the paper's score for
+  // every ranking (the confirmed and causal rankings are rank means: about half the heads are
+  // above any mean, and their softmax is near flat); the ranking then picks which heads. The
+  // ground truth plays no part: its size would leak the answer into precision and recall.
   std::vector<int> order(HT);
   std::iota(order.begin(), order.end(), 0);
   std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return r.mean_scores[a] > r.mean_scores[b]; });
-  std::vector<double> paper(HT, 0.0);
-  for (const SaeTrial& t : r.trials)
-    for (int h = 0; h < HT; ++h) paper[h] += (opts.level == Level::Edge ? t.edge_node[h] : t.node_raw[h]) / r.trials.size();
+  const std::string pname = paper_score_label(opts);
+  char rule[160];
   int k;
-  if (opts.top_k >= 0) k = std::min(opts.top_k, HT);
-  else if (opts.threshold >= 0) {
-    const std::vector<double> sm = softmax(paper);
-    k = static_cast<int>(std::count_if(sm.begin(), sm.end(), [&](double s) { return s >= opts.threshold; }));
-  } else if (truth) k = static_cast<int>(truth->heads.size());
-  else {
-    const double mu = std::accumulate(paper.begin(), paper.end(), 0.0) / HT;
-    k = static_cast<int>(std::count_if(paper.begin(), paper.end(), [&](double s) { return s > mu; }));
+  if (opts.top_k >= 0) {
+    k = std::min(opts.top_k, HT);
+    std::snprintf(rule, sizeof rule, "--top-k %d", opts.top_k);
+  } else if (opts.threshold >= 0) {
+    k = static_cast<int>(std::count_if(r.paper_softmax.begin(), r.paper_softmax.end(),
+                                       [&](double s) { return s >= opts.threshold; }));
+    std::snprintf(rule, sizeof rule, "heads with softmax(%s) >= %g", pname.c_str(), opts.threshold);
+  } else {
+    const double mu = std::accumulate(r.paper_scores.begin(), r.paper_scores.end(), 0.0) / HT;
+    k = static_cast<int>(std::count_if(r.paper_scores.begin(), r.paper_scores.end(), [&](double s) { return s > mu; }));
+    std::snprintf(rule, sizeof rule, "heads with %s above its mean over heads (%.3g)", pname.c_str(), mu);
+  }
+  r.size_rule = rule;
+  // A count of 0 (no code, or no code pair, seen only on positive prompts) is no evidence for a
+  // head: such heads never fill a circuit, whatever the size rule asked for, rather than joining
+  // in index order.
+  if (opts.score == "paper" || edge) {
+    const int nonzero = static_cast<int>(std::count_if(r.mean_scores.begin(), r.mean_scores.end(), [](double s) { return s > 0; }));
+    if (k > nonzero) {
+      r.size_rule += "; cut to the " + std::to_string(nonzero) + " heads with a nonzero " + ranking_label(opts) +
+                     " (" + std::to_string(k) + " asked for)";
+      k = nonzero;
+    }
   }
   r.circuit.assign(order.begin(), order.begin() + k);
+  if (k > 0 && k < HT)
+    for (int i = k; i < HT && r.mean_scores[order[i]] == r.mean_scores[order[k - 1]]; ++i) ++r.boundary_ties;
+  if (truth) {
+    std::vector<double> in(HT, 0.0);
+    for (int h : r.circuit) in[h] = 1;
+    r.circuit_eval = confusion_at_threshold(in, labels, 1.0);
+  }
 
   if (opts.faithfulness && !task.corrupt.empty()) {
-    t0 = Clock::now();
+    phase.restart();
     report("faithfulness", 0);
     r.faith = faithfulness_curve(m, task, r.mean_scores, opts.faith);
     AblationSource src = task_ablation_source(m, task, opts.faith);
-    double kept = circuit_metric(m, task, top_k_heads(r.mean_scores, H, k), src, opts.faith.n_prompts);
+    HeadSet keep;
+    for (int h : r.circuit) keep.heads.push_back({h / H, h % H});
+    double kept = circuit_metric(m, task, keep, src, opts.faith.n_prompts);
     r.circuit_faithfulness = r.faith->full != 0 ? kept / r.faith->full : 0;
-    r.seconds_faithfulness = since(t0);
+    r.seconds_faithfulness = phase.seconds();
     report("faithfulness", 1);
   }
-  r.seconds_total = since(t_all);
+  r.seconds_total = total.seconds();
   return r;
 }
 
