@@ -6,8 +6,8 @@
 set -euo pipefail
 # clang-14 with libFuzzer and libomp: the fuzz targets (scripts/fuzz.sh), which test.sh runs.
 PKGS=(build-essential cmake ninja-build pkg-config ccache
-      libopenblas-openmp-dev nlohmann-json3-dev libpcre2-dev libsentencepiece-dev libgtest-dev googletest
-      clang-14 libclang-rt-14-dev libomp-14-dev)
+      libopenblas-openmp-dev nlohmann-json3-dev libpcre2-dev libsentencepiece-dev libdnnl-dev
+      libgtest-dev googletest clang-14 libclang-rt-14-dev libomp-14-dev)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

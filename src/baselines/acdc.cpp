@@ -11,6 +11,7 @@
 #include "model/blocks.h"
 #include "model/process_weights.h"
 #include "ops/error.h"
+#include "ops/gemm.h"
 #include "ops/kl.h"
 #include "ops/matmul.h"
 #include "ops/timer.h"
@@ -305,7 +306,7 @@ class Engine {
     }
     norm_rows(c_, normed_.data(), src, lw.ln1_w, lw.ln1_b, rows);
     float* dst = sub ? zrows_.data() : out;
-    head_projection(c_, lw, static_cast<Qkv>(x), h, normed_.data(), D_, rows, dst, dh_);
+    head_projection(c_, lw, static_cast<Qkv>(x), h, normed_.data(), D_, rows, dst, dh_, m_.precision);
     if (sub) {  // each prompt's last row, at its own position
       scatter(out, dst, dh_, cur_proj((l * H_ + h) * 3));
       for (int b = 0; b < a_.B; ++b) attn_[l].rotate(out + last_[b] * dh_, 1, 1, dh_, a_.lengths[b] - 1);
@@ -320,7 +321,7 @@ class Engine {
     const int B = a_.B, T = a_.T;
     const int64_t dh = dh_;
     const Attention& attn = attn_[l];
-    const float* W_O = m_.w.layers[l].W_O.ptr() + h * dh * D_;
+    const LayerWeights& lw = m_.w.layers[l];
     float* z = z_.data();
     // Small work stays on one thread: a parallel region costs more than it saves there.
     if (last_only(l)) {  // one query row per prompt, at its last position t; keys 0..t
@@ -331,7 +332,7 @@ class Engine {
         std::vector<float> p(static_cast<size_t>(t + 1));
         attn.head(z + b * dh, dh, p.data(), q + o + t * dh, dh, k + o, v + o, dh, t + 1, t);
       }
-      matmul(zrows_.data(), z, W_O, nullptr, B, dh, D_);
+      head_output(c_, lw, h, z, dh, B, zrows_.data(), D_, m_.precision);
       scatter(out, zrows_.data(), D_, prev);
       return;
     }
@@ -341,7 +342,7 @@ class Engine {
       const int64_t o = int64_t{b} * T * dh;
       attn.head(z + o, dh, p.data(), q + o, dh, k + o, v + o, dh, T);
     }
-    matmul(out, z, W_O, nullptr, BT_, dh, D_);
+    head_output(c_, lw, h, z, dh, BT_, out, D_, m_.precision);
   }
 
   void mlp(int l, const float* in, float* out, const float* prev) {
@@ -352,7 +353,7 @@ class Engine {
       in = tmp_.data();
     }
     cs::mlp(c_, m_.w.layers[l], in, rows, {normed_.data(), pre_.data(), up_.data(), post_.data()},
-            sub ? zrows_.data() : out);
+            sub ? zrows_.data() : out, m_.precision);
     if (sub) scatter(out, zrows_.data(), D_, prev);
   }
 

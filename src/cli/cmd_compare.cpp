@@ -5,6 +5,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/method_flags.h"
+#include "cli/precision_flag.h"
 #include "cli/progress.h"
 #include "cli/task_flags.h"
 #include "compare/compare.h"
@@ -48,6 +49,7 @@ int cmd_compare(int argc, char** argv) {
       .toggle("prepend-bos", kPrependBosHelp)
       .toggle("no-prepend-bos", kNoPrependBosHelp)
       .flag("out", "", "write compare.md, compare.json and compare.html here");
+  precision_flag(a);
   if (!a.parse(argc, argv)) return 0;
   const std::string out = a.str("out");
   const std::vector<std::string> files = {"compare.md", "compare.json", "compare.html"};
@@ -56,7 +58,7 @@ int cmd_compare(int argc, char** argv) {
   std::stringstream ss(a.str("methods"));
   for (std::string m; std::getline(ss, m, ',');) o.methods.push_back(parse_method(m));
   method_options_from_flags(a, o.options);  // usage errors before the model loads
-  Model m = load_model(a.str("MODEL"), {.process_weights = true});
+  Model m = load_model(a.str("MODEL"), {.process_weights = true, .precision = precision_from_flag(a)});
   Tokenizer tok = Tokenizer::for_model_dir(a.str("MODEL"));
   const BosChoice bos = bos_from_flags(a, a.str("MODEL"), tok);
   TokenizedTask task = task_from_flags(a, tok, a.str("MODEL"));

@@ -4,6 +4,7 @@
 
 #include "model/transformer.h"
 #include "ops/error.h"
+#include "ops/gemm.h"
 #include "ops/matmul.h"
 
 namespace cs {
@@ -50,9 +51,8 @@ Tensor collect_head_outputs(const Model& m, const std::vector<std::vector<int>>&
     // out[start+b, l*H+h, :] = zred[l,b,h,:] @ W_O[l][h]
     for (int64_t l = 0; l < L; ++l)
       for (int64_t h = 0; h < H; ++h)
-        sgemm(false, false, n, D, dh, 1.0f, zred.ptr() + (l * n * H + h) * dh, H * dh,
-              m.w.layers[l].W_O.ptr() + h * dh * D, D, 0.0f,
-              out.ptr() + (start * HT + l * H + h) * D, HT * D);
+        gemm(out.ptr() + (start * HT + l * H + h) * D, HT * D, zred.ptr() + (l * n * H + h) * dh,
+             H * dh, n, m.w.layers[l].W_O.mat().block(h * dh, dh, 0, D), false, m.precision);
   }
   return out;
 }
