@@ -18,7 +18,9 @@
 
 namespace cs {
 
-int cmd_compare(int argc, char** argv) {
+// compare's flags, declared once: cmd_compare parses them, and `sweep` checks a plan's options
+// against them before any job runs.
+Args compare_args() {
   Args a("compare",
          "Run the SAE method and the baselines on the same model, prompts and ground truth, and print\n"
          "one table: node ROC AUC, edge AUC (head->head and head->logits), precision and faithfulness of the\n"
@@ -46,6 +48,11 @@ int cmd_compare(int argc, char** argv) {
       .toggle("prepend-bos", kPrependBosHelp)
       .toggle("no-prepend-bos", kNoPrependBosHelp)
       .flag("out", "", "write compare.md, compare.json and compare.html here");
+  return a;
+}
+
+int cmd_compare(int argc, char** argv) {
+  Args a = compare_args();
   if (!a.parse(argc, argv)) return 0;
   if (a.integer("acdc-sweep") == 1)
     throw UsageError("compare: --acdc-sweep must be 0 (one run at --tau) or at least 2 thresholds, got 1");
