@@ -10,6 +10,7 @@
 #include <cstdlib>
 
 #include "attribution/eap.h"
+#include "baselines/acdc.h"
 #include "baselines/activation_patching.h"
 #include "interp/faithfulness.h"
 #include "interp/head_outputs.h"
@@ -127,6 +128,28 @@ TEST(MpiParallel, ActivationPatchingEqualsOneProcess) {
   });
   expect_close(alone, ranks, 1e-4, "activation patching");
   EXPECT_EQ(ranks, again);
+}
+
+// ACDC: each rank's engine holds its block; every evaluation's metric is allreduced, so every
+// rank takes the same decisions. KL and task-metric variants, resample and zero ablation.
+TEST(MpiParallel, AcdcEqualsOneProcess) {
+  Fixture& f = fx();
+  for (const auto& [kind, kl] : {std::pair{AblationKind::Resample, 1.0}, std::pair{AblationKind::Zero, 0.0}}) {
+    MethodSettings s;
+    s.n_prompts = 25, s.ablation = kind;
+    s.params["tau"] = 0.02, s.params["metric_kl"] = kl, s.params["max_evaluations"] = 100;
+    std::vector<char> kept_alone, kept_ranks;
+    auto [alone, ranks, again] = both([&] {
+      const AcdcResult a = acdc_run(f.m, f.task, s);
+      (Comm::current().size() == 1 && &Comm::current() == &Comm::self() ? kept_alone : kept_ranks) = a.kept;
+      std::vector<double> v = a.effect;
+      v.push_back(a.initial_metric), v.push_back(a.final_metric);
+      return v;
+    });
+    expect_close(alone, ranks, 1e-4, kl ? "ACDC (KL)" : "ACDC (metric)");
+    EXPECT_EQ(ranks, again);
+    EXPECT_EQ(kept_alone, kept_ranks) << "the ranks took other keep/remove decisions than one process";
+  }
 }
 
 TEST(MpiParallel, FaithfulnessCurveEqualsOneProcess) {

@@ -150,10 +150,16 @@ int cmd_sweep(int argc, char** argv) {
   const SweepPlan plan = load_sweep_plan(a.str("PLAN"), a.str("out"));
   check_output_dir(plan.out, "--out", {"sweep.md", "sweep.csv", "sweep.json", "sweep.html"});
 
+  // Which jobs are done: rank 0 looks, and every rank takes its answer (a rank that looked
+  // later could see a job another rank has just finished, and split the rest differently).
+  std::string done(plan.jobs.size(), '0');
+  if (comm.is_root())
+    for (size_t i = 0; i < plan.jobs.size(); ++i) done[i] = sweep_job_complete(plan.jobs[i]) ? '1' : '0';
+  comm.broadcast(done);
   std::vector<int> todo;
   std::vector<bool> reused(plan.jobs.size(), false);
   for (size_t i = 0; i < plan.jobs.size(); ++i) {
-    reused[i] = sweep_job_complete(plan.jobs[i]);
+    reused[i] = done[i] == '1';
     if (!reused[i]) todo.push_back(static_cast<int>(i));
   }
   // This rank's share: every size-th job left, from its rank on.

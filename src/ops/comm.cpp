@@ -95,6 +95,7 @@ void Comm::allreduce_impl(T* x, size_t n) {
     }
   }
   MPI_Bcast(x, static_cast<int>(n), mpi_type<T>(), 0, MPI_COMM_WORLD);
+  ++collectives_;
   bytes_moved_ += (rank_ == 0 ? 2 * static_cast<uint64_t>(size_ - 1) : 2) * n * sizeof(T);
 #endif
 }
@@ -115,6 +116,7 @@ std::vector<std::string> Comm::gather(const std::string& bytes) {
     all.resize(total);
   }
   MPI_Gatherv(bytes.data(), len, MPI_CHAR, all.data(), lens.data(), offs.data(), MPI_CHAR, 0, MPI_COMM_WORLD);
+  ++collectives_;
   bytes_moved_ += rank_ == 0 ? all.size() - bytes.size() : bytes.size();
   std::vector<std::string> out;
   if (rank_ == 0)
@@ -138,6 +140,7 @@ std::vector<float> Comm::gather(const std::vector<float>& x) {
     all.resize(total);
   }
   MPI_Gatherv(x.data(), len, MPI_FLOAT, all.data(), lens.data(), offs.data(), MPI_FLOAT, 0, MPI_COMM_WORLD);
+  ++collectives_;
   bytes_moved_ += (rank_ == 0 ? all.size() - x.size() : x.size()) * sizeof(float);
   return all;
 #else
@@ -152,6 +155,7 @@ void Comm::broadcast(std::string& bytes) {
   MPI_Bcast(&len, 1, MPI_INT, 0, MPI_COMM_WORLD);
   bytes.resize(len);
   MPI_Bcast(bytes.data(), len, MPI_CHAR, 0, MPI_COMM_WORLD);
+  ++collectives_;
   bytes_moved_ += rank_ == 0 ? static_cast<uint64_t>(size_ - 1) * len : len;
 #endif
 }
@@ -165,6 +169,7 @@ void Comm::broadcast(std::vector<float>& x) {
   // In pieces of at most 2^30 floats: MPI counts are ints.
   for (int64_t at = 0; at < len; at += int64_t{1} << 30)
     MPI_Bcast(x.data() + at, static_cast<int>(std::min<int64_t>(len - at, int64_t{1} << 30)), MPI_FLOAT, 0, MPI_COMM_WORLD);
+  ++collectives_;
   bytes_moved_ += (rank_ == 0 ? static_cast<uint64_t>(size_ - 1) : 1) * x.size() * sizeof(float);
 #endif
 }

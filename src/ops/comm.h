@@ -61,7 +61,9 @@ class Comm {
   // Bytes this process has sent plus received through the calls above (for benchmarks): the
   // payload, not MPI's own overhead.
   uint64_t bytes_moved() const { return bytes_moved_; }
-  void reset_bytes_moved() { bytes_moved_ = 0; }
+  // Collective calls made through this object (allreduce, gather, broadcast; not barrier).
+  uint64_t collectives() const { return collectives_; }
+  void reset_bytes_moved() { bytes_moved_ = 0, collectives_ = 0; }
 
   Comm(const Comm&) = delete;
   Comm& operator=(const Comm&) = delete;
@@ -71,7 +73,7 @@ class Comm {
   template <class T>
   void allreduce_impl(T* x, size_t n);
   int rank_ = 0, size_ = 1;
-  uint64_t bytes_moved_ = 0;
+  uint64_t bytes_moved_ = 0, collectives_ = 0;
 };
 
 // Makes `c` the current communicator for its lifetime (then the previous one again).
