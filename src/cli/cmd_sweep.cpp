@@ -19,6 +19,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -126,6 +127,66 @@ std::string job_name(const SweepJob& j) {
   return j.model_label + " " + j.task_label + " " + j.method + " seed " + std::to_string(j.seed);
 }
 
+// Runs this rank's jobs, n_threads at a time, each child with per_job OpenMP threads; a line per
+// finished job. Results indexed like plan.jobs (only `mine` filled).
+std::vector<ChildResult> run_jobs(const SweepPlan& plan, const std::vector<int>& mine, int n_threads, int per_job,
+                                  int rank) {
+  const std::string exe = self_exe();
+  const std::vector<std::string> env = child_env(per_job);
+  std::vector<ChildResult> results(plan.jobs.size());
+  std::atomic<size_t> next{0};
+  std::atomic<int> finished{0};
+  std::mutex print;
+  auto worker = [&] {
+    for (size_t k; (k = next++) < mine.size();) {
+      const SweepJob& job = plan.jobs[mine[k]];
+      const auto t0 = std::chrono::steady_clock::now();
+      results[mine[k]] = run_job(exe, job, env);
+      const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      std::lock_guard<std::mutex> lock(print);
+      const int f = ++finished;
+      std::printf("[rank %d: %d/%zu] %s %s (%.1f s)%s%s\n", rank, f, mine.size(), job_name(job).c_str(),
+                  results[mine[k]].ok ? "done" : "FAILED", s, results[mine[k]].ok ? "" : ": ",
+                  results[mine[k]].error.c_str());
+      std::fflush(stdout);
+    }
+  };
+  std::vector<std::thread> pool;
+  for (int t = 0; t < n_threads; ++t) pool.emplace_back(worker);
+  for (auto& t : pool) t.join();
+  return results;
+}
+
+// Rank 0: every job's outcome (its folder's compare.json, or its error) into OUT/sweep.{md,csv,
+// json,html}, the four files staged together. Returns how many jobs failed.
+int write_combined(const SweepPlan& plan, const std::vector<bool>& reused, std::map<int, std::string>& errors) {
+  std::vector<SweepOutcome> outcomes;
+  int n_failed = 0;
+  for (size_t i = 0; i < plan.jobs.size(); ++i) {
+    const SweepJob& j = plan.jobs[i];
+    SweepOutcome o;
+    o.model = j.model_label, o.task = j.task_label, o.method = j.method, o.seed = j.seed, o.dir = j.dir;
+    o.reused = reused[i];
+    o.ok = !errors.count(static_cast<int>(i)) && sweep_job_complete(j);
+    if (o.ok) o.compare_json = read_input_file(j.dir + "/compare.json", kMaxLargeInputBytes);
+    else o.error = errors.count(static_cast<int>(i)) ? errors[static_cast<int>(i)] : "no complete output in " + j.dir;
+    n_failed += !o.ok;
+    outcomes.push_back(std::move(o));
+  }
+  const std::string md = sweep_markdown(outcomes, plan.path), csv = sweep_csv(outcomes),
+                    json = sweep_json(outcomes, plan.path), html = sweep_html(outcomes, plan.path);
+  {
+    StagedDir dir(plan.out);  // the four files appear together
+    write_file_atomic(dir.path("sweep.md"), md);
+    write_file_atomic(dir.path("sweep.csv"), csv);
+    write_file_atomic(dir.path("sweep.json"), json);
+    write_file_atomic(dir.path("sweep.html"), html);
+    dir.commit();
+  }
+  std::printf("\n%s\nwrote %s/{sweep.md,sweep.csv,sweep.json,sweep.html}\n", md.c_str(), plan.out.c_str());
+  return n_failed;
+}
+
 }  // namespace
 
 int cmd_sweep(int argc, char** argv) {
@@ -181,29 +242,8 @@ int cmd_sweep(int argc, char** argv) {
     return 0;
   }
 
-  const std::string exe = self_exe();
-  const std::vector<std::string> env = child_env(per_job);
-  std::vector<ChildResult> results(plan.jobs.size());
-  std::atomic<size_t> next{0};
-  std::atomic<int> finished{0};
-  std::mutex print;
-  auto worker = [&] {
-    for (size_t k; (k = next++) < mine.size();) {
-      const SweepJob& job = plan.jobs[mine[k]];
-      const auto t0 = std::chrono::steady_clock::now();
-      results[mine[k]] = run_job(exe, job, env);
-      const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      std::lock_guard<std::mutex> lock(print);
-      const int f = ++finished;
-      std::printf("[rank %d: %d/%zu] %s %s (%.1f s)%s%s\n", comm.rank(), f, mine.size(), job_name(job).c_str(),
-                  results[mine[k]].ok ? "done" : "FAILED", s, results[mine[k]].ok ? "" : ": ",
-                  results[mine[k]].error.c_str());
-      std::fflush(stdout);
-    }
-  };
-  std::vector<std::thread> pool;
-  for (int t = 0; t < n_threads; ++t) pool.emplace_back(worker);
-  for (auto& t : pool) t.join();
+
+  const std::vector<ChildResult> results = run_jobs(plan, mine, n_threads, per_job, comm.rank());
 
   // Every rank's failures to rank 0 (its finished jobs are on the shared file system already).
   nlohmann::json failed = nlohmann::json::object();
@@ -220,30 +260,7 @@ int cmd_sweep(int argc, char** argv) {
     for (auto& [k, v] : rank_failed.items()) errors[std::stoi(k)] = v.get<std::string>();
   }
 
-  std::vector<SweepOutcome> outcomes;
-  int n_failed = 0;
-  for (size_t i = 0; i < plan.jobs.size(); ++i) {
-    const SweepJob& j = plan.jobs[i];
-    SweepOutcome o;
-    o.model = j.model_label, o.task = j.task_label, o.method = j.method, o.seed = j.seed, o.dir = j.dir;
-    o.reused = reused[i];
-    o.ok = !errors.count(static_cast<int>(i)) && sweep_job_complete(j);
-    if (o.ok) o.compare_json = read_input_file(j.dir + "/compare.json", kMaxLargeInputBytes);
-    else o.error = errors.count(static_cast<int>(i)) ? errors[static_cast<int>(i)] : "no complete output in " + j.dir;
-    n_failed += !o.ok;
-    outcomes.push_back(std::move(o));
-  }
-  const std::string md = sweep_markdown(outcomes, plan.path), csv = sweep_csv(outcomes),
-                    json = sweep_json(outcomes, plan.path), html = sweep_html(outcomes, plan.path);
-  {
-    StagedDir dir(plan.out);  // the four files appear together
-    write_file_atomic(dir.path("sweep.md"), md);
-    write_file_atomic(dir.path("sweep.csv"), csv);
-    write_file_atomic(dir.path("sweep.json"), json);
-    write_file_atomic(dir.path("sweep.html"), html);
-    dir.commit();
-  }
-  std::printf("\n%s\nwrote %s/{sweep.md,sweep.csv,sweep.json,sweep.html}\n", md.c_str(), plan.out.c_str());
+  const int n_failed = write_combined(plan, reused, errors);
   comm.barrier();
   if (n_failed) {
     std::fprintf(stderr, "error: %d of %zu jobs failed (their errors are in %s/sweep.md); run the sweep again to retry them\n",
