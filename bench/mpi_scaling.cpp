@@ -85,9 +85,9 @@ int worker(const std::string& preset, int n_prompts, bool light) {
   if (!light) {
     run(kPasses[3], [&] { node_patching(m, task, s); });
     run(kPasses[4], [&] { faithfulness_curve(m, task, scores, fo); });
-    MethodSettings a = s;
-    a.params["max_evaluations"] = 200;
-    run(kPasses[5], [&] { acdc_run(m, task, a); });
+    AcdcOptions a;
+    a.max_evaluations = 200;
+    run(kPasses[5], [&] { acdc_run(m, task, s, a); });
   }
   std::fflush(stdout);
   return 0;

@@ -99,9 +99,10 @@ void check_eap(AblationKind kind, int steps) {
   Fixture& f = fx();
   MethodSettings s;
   s.n_prompts = 25, s.ablation = kind;
-  s.params["batch"] = 5;
+  EapOptions o;
+  o.batch = 5;
   auto [alone, ranks, again] = both([&] {
-    const EdgeAttribution a = edge_attribution(f.m, f.task, s, steps);
+    const EdgeAttribution a = edge_attribution(f.m, f.task, s, steps, o);
     std::vector<double> v = a.edge_signed;
     v.push_back(a.clean_metric);
     return v;
@@ -118,9 +119,10 @@ TEST(MpiParallel, ActivationPatchingEqualsOneProcess) {
   Fixture& f = fx();
   MethodSettings s;
   s.n_prompts = 25;
-  s.params["batch"] = 13;
+  PatchingOptions o;
+  o.batch = 13;
   auto [alone, ranks, again] = both([&] {
-    const NodePatching p = node_patching(f.m, f.task, s);
+    const NodePatching p = node_patching(f.m, f.task, s, o);
     std::vector<double> v = p.head_delta;
     v.insert(v.end(), p.mlp_delta.begin(), p.mlp_delta.end());
     v.push_back(p.clean_metric);
@@ -134,13 +136,14 @@ TEST(MpiParallel, ActivationPatchingEqualsOneProcess) {
 // rank takes the same decisions. KL and task-metric variants, resample and zero ablation.
 TEST(MpiParallel, AcdcEqualsOneProcess) {
   Fixture& f = fx();
-  for (const auto& [kind, kl] : {std::pair{AblationKind::Resample, 1.0}, std::pair{AblationKind::Zero, 0.0}}) {
+  for (const auto& [kind, kl] : {std::pair{AblationKind::Resample, true}, std::pair{AblationKind::Zero, false}}) {
     MethodSettings s;
     s.n_prompts = 25, s.ablation = kind;
-    s.params["tau"] = 0.02, s.params["metric_kl"] = kl, s.params["max_evaluations"] = 100;
+    AcdcOptions o;
+    o.tau = 0.02, o.metric_kl = kl, o.max_evaluations = 100;
     std::vector<char> kept_alone, kept_ranks;
     auto [alone, ranks, again] = both([&] {
-      const AcdcResult a = acdc_run(f.m, f.task, s);
+      const AcdcResult a = acdc_run(f.m, f.task, s, o);
       (Comm::current().size() == 1 && &Comm::current() == &Comm::self() ? kept_alone : kept_ranks) = a.kept;
       std::vector<double> v = a.effect;
       v.push_back(a.initial_metric), v.push_back(a.final_metric);

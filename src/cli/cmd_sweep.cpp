@@ -197,7 +197,7 @@ int cmd_sweep(int argc, char** argv) {
          "threads and over MPI ranks under mpirun; then one combined table: OUT/sweep.{md,csv,json,html}.\n"
          "Finished jobs are skipped (a killed sweep resumes); a failed job is recorded with its error and\n"
          "the others go on (exit code 1 when any failed). The plan is JSON:\n"
-         "  {\"models\": [\"models/toy-gpt2-4l\"], \"tasks\": [\"ioi\", \"docstring\"], \"methods\": [\"sae-confirmed\", \"eap\"],\n"
+         "  {\"models\": [\"models/toy-gpt2-4l\"], \"tasks\": [\"ioi\", \"docstring\"], \"methods\": [\"sae\", \"eap\"],\n"
          "   \"seeds\": [0, 1], \"options\": {\"prompts\": 100, \"trials\": 1}, \"out\": \"out/sweep\"}\n"
          "options are compare's flags (see circuitscan compare --help; a toggle: true); relative paths are\n"
          "relative to the plan's folder.");

@@ -7,7 +7,8 @@
 #include <set>
 
 #include "cli/commands.h"
-#include "compare/compare.h"
+#include "cli/method_flags.h"
+#include "compare/methods.h"
 #include "interp/task.h"
 #include "ops/error.h"
 #include "ops/files.h"
@@ -113,11 +114,14 @@ SweepPlan load_sweep_plan(const std::string& path, const std::string& out_overri
   }
   const std::vector<std::string> task_labels = unique_labels(task_names);
 
-  const std::vector<std::string> known = known_methods();
   const std::vector<std::string> methods = string_list(j, "methods", path);
-  for (const std::string& m : methods)
-    if (std::find(known.begin(), known.end(), m) == known.end())
-      throw Error(path + ": unknown method '" + m + "' (sae, sae-confirmed, patching, acdc, eap, eap-ig, hisp, sp)");
+  for (const std::string& m : methods) {
+    try {
+      parse_method(m);
+    } catch (const UsageError& e) {
+      throw Error(path + ": " + e.what());
+    }
+  }
 
   std::vector<uint64_t> seeds = {0};
   if (j.contains("seeds")) {
@@ -176,6 +180,8 @@ SweepPlan load_sweep_plan(const std::string& path, const std::string& out_overri
     try {
       Args a = compare_args();
       a.parse(static_cast<int>(argv.size()), argv.data());
+      MethodOptions checked;
+      method_options_from_flags(a, checked);  // compare's checks across flags (e.g. --acdc-sweep 1)
     } catch (const UsageError& e) {
       throw Error(path + ": options: " + e.what());
     }

@@ -3,7 +3,7 @@
 // method, writing its usual folder (compare.md, compare.json, compare.html).
 //
 //   {"models": ["models/toy-gpt2-4l"], "tasks": ["ioi", "greater-than"],
-//    "methods": ["sae-confirmed", "eap"], "seeds": [0, 1],
+//    "methods": ["sae", "eap"], "seeds": [0, 1],
 //    "options": {"prompts": 100, "trials": 1}, "out": "out/sweep"}
 //
 // Relative paths (models, .jsonl tasks, out) are relative to the plan file's folder. The whole
