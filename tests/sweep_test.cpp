@@ -165,7 +165,7 @@ TEST(Sweep, AKilledSweepResumesWithoutRedoingFinishedJobs) {
 // table: the same numbers as one process.
 TEST(Sweep, TwoRanksShareTheJobsAndWriteTheSameTable) {
 #ifndef CS_MPIEXEC
-  GTEST_SKIP() << "this build has no MPI (CS_WITH_MPI=OFF): nothing to spread over ranks";
+  GTEST_SKIP() << "no mpirun in this build (CS_WITH_MPI=OFF, or the sanitizer build): nothing to spread over ranks";
 #else
   TempDir tmp;
   const fs::path plan = write_plan(tmp, {{"models", {kModel}}, {"tasks", {"ioi"}}, {"methods", {"hisp"}},
