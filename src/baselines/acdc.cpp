@@ -10,6 +10,8 @@
 #include "interp/task_metric.h"
 #include "model/blocks.h"
 #include "model/process_weights.h"
+#include "interp/task_block.h"
+#include "ops/comm.h"
 #include "ops/error.h"
 #include "ops/gemm.h"
 #include "ops/kl.h"
@@ -73,10 +75,12 @@ struct AcdcGraph {
 // * 3 + x indexes a head's q/k/v projection (after rotary: what the scores read).
 class Engine {
  public:
+  // MPI: comm != nullptr when the prompts are split over ranks; n_total = every rank's prompts.
   Engine(const Model& m, const AcdcGraph& g, const EdgeActivations& a, const TokenizedTask& task,
-         size_t n_prompts, bool kl)
+         size_t n_prompts, bool kl, Comm* comm = nullptr, size_t n_total = 0)
       : m_(m), c_(m.cfg), g_(g), a_(a), task_(task), kl_(kl), L_(g.n_layers), H_(g.n_heads),
         BT_(a.BT()), D_(a.D), dh_(a.dh) {
+    comm_ = comm, n_total_ = comm ? static_cast<double>(n_total) : a.B;
     const size_t P = static_cast<size_t>(L_) * H_ * 3;
     clean_proj_.assign(a.clean_qkv.begin(), a.clean_qkv.end());
     abl_proj_.assign(a.abl_qkv.begin(), a.abl_qkv.end());
@@ -383,14 +387,21 @@ class Engine {
       task_metric_grad(task_, logits, 0, vocab_, 1.0, &values);
       double sum = 0;
       for (double x : values) sum += x;
-      return -sum / B;
+      return over_ranks(-sum);
     }
     std::vector<double> kl(B);
 #pragma omp parallel for schedule(static) if (B * V > 65536)
     for (int b = 0; b < B; ++b) kl[b] = kl_to_softmax(p_clean_.data() + b * V, negent_[b], logits.ptr() + b * V, V);
     double sum = 0;
     for (double x : kl) sum += x;
-    return sum / B;
+    return over_ranks(sum);
+  }
+
+  // MPI: the mean over every rank's prompts of a sum over this rank's (one allreduce per
+  // evaluation: every rank then takes the same keep/remove decision).
+  double over_ranks(double sum) {
+    if (comm_) comm_->allreduce_sum(&sum, 1);
+    return sum / n_total_;
   }
 
   const Model& m_;
@@ -398,6 +409,8 @@ class Engine {
   const AcdcGraph& g_;
   const EdgeActivations& a_;
   const TokenizedTask& task_;
+  Comm* comm_ = nullptr;
+  double n_total_ = 1;
   const bool kl_;
   const int L_, H_;
   const int64_t BT_, D_, dh_;
@@ -439,16 +452,25 @@ AcdcResult acdc_run(const Model& m, const TokenizedTask& task, const MethodSetti
 
   const Graph graph(c);
   const AcdcGraph g(graph);
-  const Batch clean = clean_batch(task, 0, n);
+  // --- MPI (ops/comm.h): each rank's engine holds its block of the prompts; every evaluation's
+  // metric is allreduced. Mean ablation needs the means over all prompts: it runs unsplit.
+  Comm& comm = Comm::current();
+  const bool split_prompts = comm.active() && s.ablation != AblationKind::Mean && n >= static_cast<size_t>(comm.size());
+  const LocalRange mine = split_prompts ? comm.local_range(n) : LocalRange{0, n};
+  const TokenizedTask block = split_prompts ? task_block(task, mine.begin, mine.end) : TokenizedTask{};
+  const TokenizedTask& t = split_prompts ? block : task;
+  const size_t n_mine = mine.size();
+  // --- end MPI
+  const Batch clean = clean_batch(t, 0, n_mine);
   Batch corrupt;
-  if (s.ablation != AblationKind::Zero) corrupt = corrupt_batch(task, 0, n);
+  if (s.ablation != AblationKind::Zero) corrupt = corrupt_batch(t, 0, n_mine);
   const EdgeActivations act = collect_edge_activations(m, graph, clean, &corrupt, s.ablation);
 
   AcdcResult r;
   std::vector<char> evaluated(g.n_items(), 0);
   std::vector<double> effect(g.n_items(), 0.0);
   r.forward_passes = 2;
-  Engine E(m, g, act, task, n, kl);
+  Engine E(m, g, act, t, n_mine, kl, split_prompts ? &comm : nullptr, n);
   r.initial_metric = E.full_metric();
   r.seconds_setup = timer.seconds();
 

@@ -21,7 +21,9 @@
 
 namespace cs {
 
-int cmd_compare(int argc, char** argv) {
+// compare's flags, declared once: cmd_compare parses them, and `sweep` checks a plan's options
+// against them before any job runs.
+Args compare_args() {
   std::string all;
   for (const MethodInfo& i : method_table()) {
     if (!all.empty()) all += ',';
@@ -50,6 +52,11 @@ int cmd_compare(int argc, char** argv) {
       .toggle("no-prepend-bos", kNoPrependBosHelp)
       .flag("out", "", "write compare.md, compare.json and compare.html here");
   precision_flag(a);
+  return a;
+}
+
+int cmd_compare(int argc, char** argv) {
+  Args a = compare_args();
   if (!a.parse(argc, argv)) return 0;
   const std::string out = a.str("out");
   const std::vector<std::string> files = {"compare.md", "compare.json", "compare.html"};
