@@ -10,6 +10,7 @@
 #include <string>
 
 #include "sae/sae_step.h"
+#include "ops/cancel.h"
 #include "ops/error.h"
 #include "ops/matmul.h"
 
@@ -108,6 +109,7 @@ float Sae::train(const float* X_in, int64_t n) {
   const bool parallel = n * d * F >= kParallelWork;
   loss_history_.reserve(loss_history_.size() + cfg_.epochs);
   for (int e = 0; e < cfg_.epochs; ++e) {
+    check_cancelled();
     const AdamCoef a(cfg_.lr, step_ + 1);
 #pragma omp parallel if (parallel)
     {
