@@ -7,6 +7,11 @@
 
 namespace cs {
 
+// The MODEL argument of every command (resolved by load_model: model/model_path.h).
+inline constexpr const char* kModelHelp =
+    "Hugging Face model directory, or a hub id in the local Hugging Face cache\n"
+    "                            (ORG/NAME[@REVISION]; $HF_HUB_CACHE, $HF_HOME, ~/.cache/huggingface/hub)";
+
 class Args {
  public:
   Args(std::string command, std::string summary) : command_(std::move(command)), summary_(std::move(summary)) {}

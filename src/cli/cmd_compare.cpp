@@ -19,7 +19,7 @@ int cmd_compare(int argc, char** argv) {
          "Run the SAE method and the baselines on the same model, prompts and ground truth, and print\n"
          "one table: node ROC AUC, edge AUC (head->head and head->logits), precision/recall/F1 and faithfulness at the\n"
          "ground truth's size, and wall time (mean ± std over trials for stochastic methods).");
-  a.positional("MODEL", "Hugging Face model directory")
+  a.positional("MODEL", kModelHelp)
       .flag("task", "ioi", "ioi, greater-than, docstring, induction, or a .jsonl file")
       .flag("truth", "", "ground truth: name (data/truth), file; default MODEL/circuits/TASK.json")
       .flag("methods", "sae,sae-confirmed,patching,acdc,eap,eap-ig,hisp,sp", "comma-separated methods")
@@ -47,9 +47,9 @@ int cmd_compare(int argc, char** argv) {
     o.methods.push_back(m);
   }
   Model m = load_model(a.str("MODEL"), {.process_weights = true});
-  Tokenizer tok = Tokenizer::for_model_dir(a.str("MODEL"));
-  TokenizedTask task = task_from_flags(a, tok, a.str("MODEL"));
-  std::optional<GroundTruth> truth = resolve_truth(a.str("truth"), a.str("MODEL"), task.name);
+  Tokenizer tok = Tokenizer::for_model_dir(m.dir);
+  TokenizedTask task = task_from_flags(a, tok, m.dir);
+  std::optional<GroundTruth> truth = resolve_truth(a.str("truth"), m.dir, task.name);
   o.trials = a.integer("trials");
   o.settings.n_prompts = a.integer("method-prompts");
   o.settings.ablation = parse_ablation_kind(a.str("ablation"));

@@ -26,7 +26,7 @@ int cmd_discover(int argc, char** argv) {
          "Find a task's circuit with the discrete sparse-autoencoder method (O'Neill & Bui 2024):\n"
          "head outputs on positive and negative prompts, one SAE over all heads, integer codes,\n"
          "heads scored by the codes that appear only on positive prompts.");
-  a.positional("MODEL", "Hugging Face model directory")
+  a.positional("MODEL", kModelHelp)
       .flag("task", "ioi", "ioi, greater-than, docstring, induction, or a .jsonl file of prompts")
       .flag("method", "sae", "discovery method (sae)")
       .flag("level", "node", "node: head scores |P\\N|; edge: head-pair code scores reduced to heads")
@@ -56,10 +56,10 @@ int cmd_discover(int argc, char** argv) {
   if (a.given("top-k") && a.given("threshold")) throw UsageError("discover: give --top-k or --threshold, not both");
 
   Model m = load_model(a.str("MODEL"), {.process_weights = !a.on("no-process-weights")});
-  Tokenizer tok = Tokenizer::for_model_dir(a.str("MODEL"));
-  TokenizedTask task = task_from_flags(a, tok, a.str("MODEL"));
+  Tokenizer tok = Tokenizer::for_model_dir(m.dir);
+  TokenizedTask task = task_from_flags(a, tok, m.dir);
   for (const std::string& w : task.warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
-  std::optional<GroundTruth> truth = resolve_truth(a.str("truth"), a.str("MODEL"), task.name);
+  std::optional<GroundTruth> truth = resolve_truth(a.str("truth"), m.dir, task.name);
 
   DiscoverOptions o;
   o.sae.sae.n_features = a.integer("features");
@@ -136,7 +136,7 @@ int cmd_discover(int argc, char** argv) {
 
   if (!a.str("out").empty()) {
     RunInfo info;
-    info.model_dir = a.str("MODEL");
+    info.model_dir = m.dir;
     info.model_family = m.cfg.family;
     info.task = task.name;
     info.method = "sae";

@@ -8,10 +8,11 @@ namespace cs {
 
 int cmd_info(int argc, char** argv) {
   Args a("info", "Print a model's architecture, sizes, on-disk dtype and parameter count.");
-  a.positional("MODEL", "Hugging Face model directory (config.json + *.safetensors)");
+  a.positional("MODEL", kModelHelp);
   if (!a.parse(argc, argv)) return 0;
   Model m = load_model(a.str("MODEL"));
-  std::printf("model: %s\n%s\nparameters: %lld (%.2fM)\n", a.str("MODEL").c_str(),
+  const std::string where = m.dir == a.str("MODEL") ? "" : " (" + m.dir + ")";
+  std::printf("model: %s%s\n%s\nparameters: %lld (%.2fM)\n", a.str("MODEL").c_str(), where.c_str(),
               m.cfg.describe().c_str(), static_cast<long long>(m.parameter_count()),
               m.parameter_count() / 1e6);
   return 0;

@@ -20,7 +20,7 @@ int cmd_reference_circuit(int argc, char** argv) {
          "of heads (remove the head whose ablation hurts least while the circuit keeps >= 90% of the\n"
          "full metric), then path patching among the kept heads for the edges. Writes a ground-truth\n"
          "file that `discover --truth` and `eval` read.");
-  a.positional("MODEL", "Hugging Face model directory")
+  a.positional("MODEL", kModelHelp)
       .flag("task", "ioi", "ioi, greater-than, docstring, induction, or a .jsonl file with corrupt prompts")
       .flag("prompts", "1000", "prompts for pruning and the per-head effect table")
       .flag("edge-prompts", "200", "prompts for path patching")
@@ -34,8 +34,8 @@ int cmd_reference_circuit(int argc, char** argv) {
   if (!a.parse(argc, argv)) return 0;
   if (a.str("out").empty()) throw UsageError("reference-circuit: --out FILE is required");
   Model m = load_model(a.str("MODEL"));
-  Tokenizer tok = Tokenizer::for_model_dir(a.str("MODEL"));
-  TokenizedTask task = task_from_flags(a, tok, a.str("MODEL"));
+  Tokenizer tok = Tokenizer::for_model_dir(m.dir);
+  TokenizedTask task = task_from_flags(a, tok, m.dir);
   ReferenceOptions o;
   o.n_prompts = a.integer("prompts");
   o.edge_prompts = a.integer("edge-prompts");

@@ -8,6 +8,7 @@
 #include "cli/task_flags.h"
 #include "interp/task.h"
 #include "interp/task_metric.h"
+#include "model/data_dir.h"
 #include "model/tokenizer.h"
 #include "ops/error.h"
 
@@ -83,7 +84,7 @@ int cmd_tasks(int argc, char** argv) {
   if (n < 1) throw UsageError("tasks: --n must be at least 1");
 
   const std::string model = a.str("model");
-  const Tokenizer tok = Tokenizer::for_model_dir(model.empty() ? CS_SOURCE_DIR "/data/gpt2-tokenizer" : model);
+  const Tokenizer tok = Tokenizer::for_model_dir(model.empty() ? data_dir() + "/gpt2-tokenizer" : model);
   TaskOptions o;
   o.n = n;
   o.seed = static_cast<uint64_t>(a.integer("seed"));

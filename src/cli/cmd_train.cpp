@@ -7,6 +7,7 @@
 
 #include "cli/args.h"
 #include "model/save.h"
+#include "model/data_dir.h"
 #include "model/tokenizer.h"
 #include "cli/commands.h"
 #include "ops/error.h"
@@ -116,7 +117,7 @@ int cmd_train(int argc, char** argv) {
   c.time_budget_s = 60.0 * a.number("time-budget-min");
   if (c.batch < 1 || c.steps < 1 || c.seq_len < 2 || c.eval_n < 1)
     throw UsageError("train: --batch, --steps, --eval-n must be >= 1 and --seq-len >= 2");
-  const Tokenizer tok = Tokenizer::for_model_dir(c.resume.empty() ? std::string(CS_SOURCE_DIR) + "/data/gpt2-tokenizer" : c.resume);
+  const Tokenizer tok = Tokenizer::for_model_dir(c.resume.empty() ? data_dir() + "/gpt2-tokenizer" : c.resume);
   const TrainResult r = train(c, tok, [](const std::string& s) {
     std::printf("%s\n", s.c_str());
     std::fflush(stdout);

@@ -57,7 +57,7 @@ struct GroundTruth {
 // the offending entry.
 GroundTruth load_ground_truth(const std::string& path);
 
-// Loads CS_SOURCE_DIR "/data/truth/<name>.json"; an unknown name lists the available ones.
+// Loads data_dir() "/truth/<name>.json"; an unknown name lists the available ones.
 GroundTruth ground_truth_by_name(const std::string& name);
 
 // Names (file stems) of the shipped ground truths, sorted.

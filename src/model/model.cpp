@@ -4,6 +4,7 @@
 #include <fstream>
 
 #include "model/architecture.h"
+#include "model/model_path.h"
 #include "model/process_weights.h"
 #include "ops/error.h"
 
@@ -85,10 +86,9 @@ int64_t Model::parameter_count() const {
   return n;
 }
 
-Model load_model(const std::string& dir, const LoadOptions& opts) {
+Model load_model(const std::string& path, const LoadOptions& opts) {
   namespace fs = std::filesystem;
-  if (!fs::is_directory(dir))
-    throw Error("model directory '" + dir + "' does not exist: pass a Hugging Face model directory (config.json + *.safetensors)");
+  const std::string dir = resolve_model_path(path);
   const std::string cfg_path = (fs::path(dir) / "config.json").string();
   std::ifstream in(cfg_path);
   if (!in)

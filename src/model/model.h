@@ -16,13 +16,14 @@ struct LoadOptions {
 struct Model {
   ModelConfig cfg;
   Weights w;
-  std::string dir;               // where it was loaded from ("" if built in memory)
+  std::string dir;               // the directory it was loaded from ("" if built in memory)
 
   int64_t parameter_count() const;
 };
 
-// Reads config.json and the safetensors weights of a Hugging Face model directory.
-Model load_model(const std::string& dir, const LoadOptions& opts = {});
+// Reads config.json and the safetensors weights of a Hugging Face model directory, or of a hub id
+// in the local Hugging Face cache (resolve_model_path); Model::dir is the directory read.
+Model load_model(const std::string& path, const LoadOptions& opts = {});
 // The model types load_model understands, for error messages and `info`.
 std::string supported_model_types();
 

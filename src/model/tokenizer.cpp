@@ -10,6 +10,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "model/data_dir.h"
+#include "model/model_path.h"
 #include "ops/error.h"
 
 namespace cs {
@@ -403,10 +405,8 @@ Tokenizer Tokenizer::from_tokenizer_json(const std::string& path) {
   return t;
 }
 
-Tokenizer Tokenizer::for_model_dir(const std::string& dir) {
-  std::error_code ec;
-  if (!fs::is_directory(dir, ec))
-    throw Error(dir + ": not a directory; pass the model directory (with config.json)");
+Tokenizer Tokenizer::for_model_dir(const std::string& path) {
+  const std::string dir = resolve_model_path(path);
   fs::path d(dir);
   bool has_vocab = fs::exists(d / "vocab.json"), has_merges = fs::exists(d / "merges.txt");
   Tokenizer t;
@@ -420,7 +420,7 @@ Tokenizer Tokenizer::for_model_dir(const std::string& dir) {
     throw Error(dir + ": has " + (has_vocab ? "vocab.json but no merges.txt" : "merges.txt but no vocab.json") +
                 "; add the missing file or a tokenizer.json");
   } else {
-    fs::path bundled = fs::path(CS_SOURCE_DIR) / "data" / "gpt2-tokenizer";
+    fs::path bundled = fs::path(data_dir()) / "gpt2-tokenizer";
     if (!fs::exists(bundled / "vocab.json") || !fs::exists(bundled / "merges.txt"))
       throw Error(dir + ": no tokenizer.json or vocab.json+merges.txt, and the bundled GPT-2 tokenizer is missing from " +
                   bundled.string());

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "interp/task.h"
+#include "model/data_dir.h"
 #include "model/init.h"
 #include "model/save.h"
 #include "ops/error.h"
@@ -273,7 +274,7 @@ std::string slurp(const std::string& path) {
 
 void write_model_dir(const Model& m, const std::string& dir, DType dt) {
   save_model(m, dir, dt);
-  const std::string src = std::string(CS_SOURCE_DIR) + "/data/gpt2-tokenizer/";
+  const std::string src = data_dir() + "/gpt2-tokenizer/";
   for (const char* f : {"vocab.json", "merges.txt"}) write_file_atomic(dir + "/" + f, slurp(src + f));
   // The held-out words of the evaluation's induction score, for `--task induction` on this model
   // (the default pool holds thousands of words the corpus never uses).
