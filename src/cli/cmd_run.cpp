@@ -5,6 +5,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "interp/ablation.h"
 #include "model/model.h"
 #include "model/safetensors.h"
 #include "model/tokenizer.h"
@@ -16,11 +17,12 @@ namespace cs {
 int cmd_run(int argc, char** argv) {
   Args a("run", "Run one prompt: print its tokens and the next-token distribution; optionally\n"
                 "cache hooked activations (TransformerLens names) and save them as safetensors.");
-  a.positional("MODEL", "Hugging Face model directory")
+  a.positional("MODEL", kModelHelp)
       .positional("PROMPT", "the prompt text")
       .flag("top-k", "10", "how many next tokens to print")
       .toggle("json", "print JSON instead of a table")
       .repeated("cache", "hook point to cache, e.g. blocks.0.attn.hook_z")
+      .repeated("ablate", "zero-ablate head LAYER.HEAD (its slice of blocks.LAYER.attn.hook_z), e.g. 1.2")
       .flag("save", "", "write the cached activations to this .safetensors file")
       .toggle("process-weights", "apply TransformerLens weight processing (fold LN etc.)")
       .toggle("prepend-bos", "prepend the BOS token");
@@ -31,7 +33,7 @@ int cmd_run(int argc, char** argv) {
     throw UsageError("run: --save needs at least one --cache HOOK");
 
   Model m = load_model(a.str("MODEL"), {.process_weights = a.on("process-weights")});
-  Tokenizer tok = Tokenizer::for_model_dir(a.str("MODEL"));
+  Tokenizer tok = Tokenizer::for_model_dir(m.dir);
   std::vector<int> ids = tok.encode(a.str("PROMPT"));
   if (a.on("prepend-bos")) ids.insert(ids.begin(), tok.bos_id());
   if (ids.empty()) throw Error("the prompt is empty after tokenization: give some text");
@@ -40,6 +42,16 @@ int cmd_run(int argc, char** argv) {
       throw Error("hook " + p.name() + ": the model has only " + std::to_string(m.cfg.n_layers) + " layers");
 
   Hooks hooks;
+  HeadSet ablate;
+  for (const std::string& s : a.all("ablate")) {
+    int layer = -1, head = -1;
+    char end = 0;
+    if (std::sscanf(s.c_str(), "%d.%d%c", &layer, &head, &end) != 2)
+      throw UsageError("run: --ablate takes LAYER.HEAD, e.g. 1.2, got '" + s + "'");
+    ablate.heads.push_back({layer, head});
+  }
+  const AblationSource zero = make_ablation_source(m, AblationKind::Zero, nullptr);
+  if (!ablate.heads.empty()) add_ablation_hooks(hooks, m, zero, ablate);  // before the caches: they see it
   ActivationCache cache;
   for (const HookPoint& p : points) hooks.cache(p, &cache);
   Batch batch = Batch::from_sequences({ids});
@@ -69,7 +81,7 @@ int cmd_run(int argc, char** argv) {
       j["top"].push_back({{"id", order[i]}, {"text", tok.token_text(order[i])},
                           {"logit", logits.data[order[i]]}, {"prob", prob[order[i]] / sum}});
     for (auto& [name, t] : cache) j["cache"][name] = {{"shape", t.shape}, {"values", t.data}};
-    std::printf("%s\n", j.dump(2).c_str());
+    std::printf("%s\n", j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
     return 0;
   }
   std::printf("%zu tokens:", ids.size());
