@@ -2,7 +2,8 @@
 # Installs circuitscan's build dependencies from Debian bookworm packages. Idempotent.
 set -euo pipefail
 PKGS=(build-essential cmake ninja-build pkg-config ccache
-      libopenblas-openmp-dev nlohmann-json3-dev libpcre2-dev libsentencepiece-dev libgtest-dev googletest)
+      libopenblas-openmp-dev nlohmann-json3-dev libpcre2-dev libsentencepiece-dev libgtest-dev googletest
+      python3-dev python3-pybind11 python3-numpy python3-pytest)  # the Python module and its tests
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
