@@ -110,6 +110,7 @@ class Model:
         self._m = core
         self.cfg = Config(**core.config())
         self._hooks = []  # persistent (name, fn) pairs: add_hook / hooks()
+        self._hook_names = None
 
     @classmethod
     def load(cls, path, *, process_weights=False):
@@ -187,6 +188,21 @@ class Model:
         point of every layer, without the ones TransformerLens computes only on request
         (hook_result, hook_q/k/v_input: name those explicitly)."""
         return self._m.candidate_hook_names(False)
+
+    def hook_names(self):
+        """Every hook point this model's forward visits, in forward order, hook_result and
+        hook_q/k/v_input included (found by running one token with the points cached: once the
+        standard ones, once those computed on request, since hooking the split inputs replaces
+        ln1.hook_normalized by per-head normalisation)."""
+        if self._hook_names is None:
+            one = np.zeros((1, 1), np.int64)
+            every = self._m.candidate_hook_names(True)
+            standard = self._m.candidate_hook_names(False)
+            seen = set()
+            for names in (standard, [n for n in every if n not in set(standard)]):
+                seen |= set(self._m.run(one, names, False, [], "none")[1])
+            self._hook_names = [n for n in every if n in seen]
+        return list(self._hook_names)
 
     def _names(self, which):
         """A name, a list of names or a callable filter -> (names, strict)."""

@@ -106,3 +106,11 @@ def test_loss_is_next_token_cross_entropy(tiny, tiny_ref):
     want = -np.mean([lp[b, t, tokens[b, t + 1]] for b in range(tokens.shape[0]) for t in range(tokens.shape[1] - 1)])
     assert abs(loss - want) < 1e-5
     assert tiny(tokens, return_type=None) is None
+
+
+def test_hook_names_are_what_the_forward_visits(tiny):
+    names = tiny.hook_names()
+    assert names[:3] == ["hook_embed", "hook_pos_embed", "blocks.0.hook_resid_pre"]
+    assert names[-1] == "ln_final.hook_normalized"
+    assert "blocks.2.attn.hook_result" in names and "blocks.0.hook_q_input" in names
+    assert len(names) == 2 + 3 * 20 + 1  # every per-layer point of a GPT-2 block
