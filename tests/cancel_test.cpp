@@ -74,6 +74,7 @@ TEST(Cancel, NotThrownInsideRawParallelRegionButAfterIt) {
 TEST(Cancel, ParallelJobsCarryItOut) {
   CancelScope scope(stop_now);
   wait_past_poll_interval();
+  EXPECT_THROW(check_cancelled(), Cancelled);  // the request is made (only this thread polls)
   std::atomic<int> finished{0};
   EXPECT_THROW(parallel_jobs(8, [&](size_t) {
                  check_cancelled();
