@@ -4,6 +4,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/discover_command.h"
 #include "cli/progress.h"
 #include "cli/task_flags.h"
 #include "sae/discover.h"
@@ -22,68 +23,18 @@ std::string head_name(int idx, int H) { return std::to_string(idx / H) + "." + s
 }  // namespace
 
 int cmd_discover(int argc, char** argv) {
-  Args a("discover",
-         "Find a task's circuit with the discrete sparse-autoencoder method (O'Neill & Bui 2024):\n"
-         "head outputs on positive and negative prompts, one SAE over all heads, integer codes,\n"
-         "heads scored by the codes that appear only on positive prompts.");
-  a.positional("MODEL", kModelHelp)
-      .flag("task", "ioi", "ioi, greater-than, docstring, induction, or a .jsonl file of prompts")
-      .flag("method", "sae", "discovery method (sae)")
-      .flag("level", "node", "node: head scores |P\\N|; edge: head-pair code scores reduced to heads")
-      .flag("features", "200", "SAE features")
-      .flag("l1", "", "SAE L1 coefficient (default 0.05 for docstring, else 0.02, as the paper)")
-      .flag("lr", "0.001", "SAE Adam learning rate")
-      .flag("epochs", "500", "SAE full-batch epochs")
-      .flag("train-prompts", "10", "prompts (pooled positives+negatives) the SAE is trained on")
-      .flag("prompts", "250", "positive prompts, and as many negative prompts")
-      .flag("trials", "1", "independent trials (different SAE prompts and seeds): mean ± std")
-      .flag("seed", "0", "seed of the task prompts and of trial 0 (trial t uses seed+t)")
-      .flag("position", "mean", "head output reduction: mean (paper), last, or a task position (e.g. S2)")
-      .flag("score", "confirmed", "node ranking: confirmed (paper's |P\\N| + one attribution pass; the default: higher AUC on every zoo task), paper (O'Neill & Bui's |P\\N| alone), null (null-corrected), causal (null + one attribution pass)")
-      .toggle("normalise", "divide |P\\N| by |P u N| (the paper's normalised variant)")
-      .flag("top-k", "", "circuit = the K best heads")
-      .flag("threshold", "", "circuit size = heads whose softmax of the paper's |P\\N| is >= X (the ranking picks which)")
-      .flag("truth", "", "ground truth: name (data/truth), file, or none; default MODEL/circuits/TASK.json if present")
-      .flag("ablation", "mean", "faithfulness ablation: mean (over corrupted prompts), resample, zero")
-      .flag("faith-prompts", "100", "prompts for the faithfulness curve")
-      .toggle("no-faithfulness", "skip the faithfulness curve")
-      .toggle("no-process-weights", "use raw weights (the paper used TransformerLens-processed weights)")
-      .flag("induction-words", "", kInductionWordsHelp)
-      .toggle("prepend-bos", "prepend BOS to every prompt")
-      .flag("out", "", "write circuit.json, circuit.dot and report.html here");
+  Args a = discover_args();
   if (!a.parse(argc, argv)) return 0;
-  if (a.str("method") != "sae") throw UsageError("discover: unknown --method '" + a.str("method") + "' (sae; the baselines are in `compare`)");
-  if (a.given("top-k") && a.given("threshold")) throw UsageError("discover: give --top-k or --threshold, not both");
+  check_discover_flags(a);
 
-  Model m = load_model(a.str("MODEL"), {.process_weights = !a.on("no-process-weights")});
+  Model m = load_model(a.str("MODEL"), {.process_weights = discover_processes_weights(a)});
   Tokenizer tok = Tokenizer::for_model_dir(m.dir);
-  TokenizedTask task = task_from_flags(a, tok, m.dir);
+  DiscoverPlan plan = plan_discover(a, m, tok);
+  const TokenizedTask& task = plan.task;
   for (const std::string& w : task.warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
-  std::optional<GroundTruth> truth = resolve_truth(a.str("truth"), m.dir, task.name);
-
-  DiscoverOptions o;
-  o.sae.sae.n_features = a.integer("features");
-  o.sae.sae.l1 = static_cast<float>(a.given("l1") ? a.number("l1") : task.name == "docstring" ? 0.05 : 0.02);
-  o.sae.sae.lr = static_cast<float>(a.number("lr"));
-  o.sae.sae.epochs = a.integer("epochs");
-  o.sae.train_prompts = a.integer("train-prompts");
-  o.sae.normalise = a.on("normalise");
-  o.trials = a.integer("trials");
-  o.score = a.str("score");
-  if (o.score != "paper" && o.score != "null" && o.score != "causal" && o.score != "confirmed")
-    throw UsageError("discover: --score must be paper, null, causal or confirmed");
-  o.seed = static_cast<uint64_t>(a.integer("seed"));
-  const std::string level = a.str("level");
-  if (level != "node" && level != "edge") throw UsageError("discover: --level must be node or edge");
-  o.level = level == "edge" ? Level::Edge : Level::Node;
-  const std::string pos = a.str("position");
-  o.position = pos == "mean" ? PositionReduce::Mean : pos == "last" ? PositionReduce::Last : PositionReduce::Named;
-  o.position_name = pos;
-  if (a.given("top-k")) o.top_k = a.integer("top-k");
-  if (a.given("threshold")) o.threshold = a.number("threshold");
-  o.faithfulness = !a.on("no-faithfulness");
-  o.faith.ablation = parse_ablation_kind(a.str("ablation"));
-  o.faith.n_prompts = a.integer("faith-prompts");
+  const std::optional<GroundTruth>& truth = plan.truth;
+  DiscoverOptions& o = plan.options;
+  const std::string level = a.str("level"), pos = a.str("position");
   ProgressBar bar;
   o.progress = [&](const std::string& phase, double f) { bar.update(phase, f); };
 
@@ -135,24 +86,10 @@ int cmd_discover(int argc, char** argv) {
               r.seconds_collect, r.seconds_train, r.seconds_codes, r.seconds_scores, r.seconds_faithfulness, r.seconds_total);
 
   if (!a.str("out").empty()) {
-    RunInfo info;
-    info.model_dir = m.dir;
-    info.model_family = m.cfg.family;
-    info.task = task.name;
-    info.method = "sae";
-    info.level = level;
-    info.settings = a.values();
-    info.seed = o.seed;
-    info.n_layers = m.cfg.n_layers;
-    info.n_heads = H;
-    info.truth_name = truth ? truth->name : "";
-    if (truth) info.truth_heads = truth->heads;
-    info.metric_name = metric_name(task.metric);
     std::ostringstream cl;
     cl << "circuitscan discover";
     for (int i = 0; i < argc; ++i) cl << " " << argv[i];
-    info.command_line = cl.str();
-    write_outputs(a.str("out"), r, info);
+    write_outputs(a.str("out"), r, discover_run_info(a, m, plan, cl.str()));
     std::printf("wrote %s/{circuit.json,circuit.dot,report.html}\n", a.str("out").c_str());
   }
   return 0;

@@ -33,14 +33,20 @@ inline std::vector<int> induction_pool_from_flags(const Args& a, const Tokenizer
   return own;
 }
 
-// The task named by --task, with --prompts prompts from --seed (BOS prepended with --prepend-bos).
-inline TokenizedTask task_from_flags(const Args& a, const Tokenizer& tok, const std::string& model_dir) {
+// --prompts prompts from --seed (BOS prepended with --prepend-bos), for the task named `task`.
+inline TaskOptions task_options_from_flags(const Args& a, const Tokenizer& tok, const std::string& model_dir,
+                                           const std::string& task) {
   TaskOptions to;
   to.n = a.integer("prompts");
   to.seed = static_cast<uint64_t>(a.integer("seed"));
   to.prepend_bos = a.on("prepend-bos");
-  to.induction_pool = induction_pool_from_flags(a, tok, a.str("task"), model_dir);
-  return make_task(a.str("task"), tok, to);
+  to.induction_pool = induction_pool_from_flags(a, tok, task, model_dir);
+  return to;
+}
+
+// The task named by --task, with task_options_from_flags.
+inline TokenizedTask task_from_flags(const Args& a, const Tokenizer& tok, const std::string& model_dir) {
+  return make_task(a.str("task"), tok, task_options_from_flags(a, tok, model_dir, a.str("task")));
 }
 
 // --truth: a name under data/truth, a file path, "none", or (empty) the model's own reference

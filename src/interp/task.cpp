@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <tuple>
 
 #include "ops/error.h"
@@ -173,8 +174,16 @@ std::string string_field(const json& obj, const char* key, const std::string& wh
 }  // namespace
 
 TokenizedTask jsonl_task(const std::string& path, const Tokenizer& tok, const TaskOptions& opts) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(path + ": cannot open task file (" + std::strerror(errno) + ")");
+  std::ifstream f(path, std::ios::binary);
+  if (!f) throw Error(path + ": cannot open task file (" + std::strerror(errno) + ")");
+  std::ostringstream text;
+  text << f.rdbuf();
+  return jsonl_task_from_text(text.str(), path, tok, opts);
+}
+
+TokenizedTask jsonl_task_from_text(const std::string& text, const std::string& path, const Tokenizer& tok,
+                                   const TaskOptions& opts) {
+  std::istringstream in(text);
   const std::string file = std::filesystem::path(path).filename().string();
   TokenizedTask t = task_detail::begin_task(file, MetricKind::LogitDiff, tok, opts);
   bool all_wrong = true;

@@ -1,0 +1,67 @@
+#include "cli/compare_command.h"
+
+#include <sstream>
+
+#include "cli/task_flags.h"
+#include "ops/error.h"
+
+namespace cs {
+
+Args compare_args() {
+  Args a("compare",
+         "Run the SAE method and the baselines on the same model, prompts and ground truth, and print\n"
+         "one table: node ROC AUC, edge AUC (head->head and head->logits), precision/recall/F1 and faithfulness at the\n"
+         "ground truth's size, and wall time (mean ± std over trials for stochastic methods).");
+  a.positional("MODEL", kModelHelp)
+      .flag("task", "ioi", "ioi, greater-than, docstring, induction, or a .jsonl file")
+      .flag("truth", "", "ground truth: name (data/truth), file; default MODEL/circuits/TASK.json")
+      .flag("methods", "sae,sae-confirmed,patching,acdc,eap,eap-ig,hisp,sp", "comma-separated methods")
+      .flag("trials", "3", "trials of the stochastic methods (sae, sae-confirmed, sp)")
+      .flag("prompts", "250", "task prompts generated (SAE: positives and as many negatives)")
+      .flag("method-prompts", "100", "prompts the baselines use")
+      .flag("ablation", "resample", "baselines' ablation: resample, mean or zero")
+      .flag("tau", "0.01", "ACDC threshold")
+      .flag("acdc-sweep", "0", "ACDC runs at this many thresholds log-spaced over [1e-4, 0.3] (the paper's\n"
+            "                            ROC; scores = largest tau keeping the head); 0: one run at --tau")
+      .flag("steps", "5", "EAP-IG integration steps")
+      .flag("sp-steps", "200", "subnetwork probing optimisation steps")
+      .flag("faith-prompts", "100", "prompts for faithfulness")
+      .flag("seed", "0", "seed")
+      .flag("induction-words", "", kInductionWordsHelp)
+      .toggle("prepend-bos", "prepend BOS to every prompt")
+      .flag("out", "", "write compare.md, compare.json and compare.html here");
+  return a;
+}
+
+CompareOptions compare_options(const Args& a) {
+  CompareOptions o;
+  std::stringstream ss(a.str("methods"));
+  for (std::string m; std::getline(ss, m, ',');) {
+    bool ok = false;
+    for (auto& k : known_methods()) ok |= k == m;
+    if (!ok) throw UsageError("compare: unknown method '" + m + "' (sae, patching, acdc, eap, eap-ig, hisp, sp)");
+    o.methods.push_back(m);
+  }
+  o.trials = a.integer("trials");
+  o.settings.n_prompts = a.integer("method-prompts");
+  o.settings.ablation = parse_ablation_kind(a.str("ablation"));
+  o.settings.seed = static_cast<uint64_t>(a.integer("seed"));
+  o.settings.params["tau"] = a.number("tau");
+  if (a.integer("acdc-sweep") > 1) o.settings.params["tau_sweep"] = a.integer("acdc-sweep");
+  o.settings.params["steps"] = a.integer("steps");
+  o.settings.params["sp_steps"] = a.integer("sp-steps");
+  o.faith.n_prompts = a.integer("faith-prompts");
+  o.faith.ablation = AblationKind::Mean;
+  return o;
+}
+
+ComparePlan plan_compare(const Args& a, const Model& m, const Tokenizer& tok, std::optional<TokenizedTask> given) {
+  ComparePlan p;
+  p.options = compare_options(a);
+  p.task = given ? std::move(*given) : task_from_flags(a, tok, m.dir);
+  p.truth = resolve_truth(a.str("truth"), m.dir, p.task.name);
+  p.options.sae.sae.sae.l1 = p.task.name == "docstring" ? 0.05f : 0.02f;
+  return p;
+}
+
+}  // namespace cs
