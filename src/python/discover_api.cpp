@@ -1,15 +1,211 @@
 #include "python/discover_api.h"
 
+#include <pybind11/numpy.h>
 #include <pybind11/stl.h>
 
-#include "interp/task.h"
+#include <climits>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cli/compare_command.h"
+#include "cli/discover_command.h"
+#include "cli/task_flags.h"
+#include "evaluation/roc.h"
+#include "ops/error.h"
+#include "python/arrays.h"
+#include "python/interrupt.h"
+#include "python/model_api.h"
+#include "report/circuit_report.h"
 
 namespace cs::py_bind {
 
 namespace py = pybind11;
 
+namespace {
+
+// A discover run as Python sees it: the result and the record circuit.json is written from.
+struct PyDiscoverRun {
+  DiscoverResult r;
+  RunInfo info;
+  std::vector<std::string> warnings;
+};
+
+// The command's flags parsed from what the Python wrapper made of the keyword arguments
+// ("--name=value", one per option, in the CLI's spelling), after the model's directory.
+void parse_flags(Args& a, const std::string& model_dir, const std::vector<std::string>& flags) {
+  std::vector<std::string> argv = {model_dir};
+  for (const std::string& f : flags) {
+    if (f == "--help" || f.rfind("--", 0) != 0) throw UsageError("malformed option '" + f + "'");
+    argv.push_back(f);
+  }
+  std::vector<char*> ptrs;
+  for (std::string& s : argv) ptrs.push_back(s.data());
+  a.parse(static_cast<int>(ptrs.size()), ptrs.data());
+}
+
+// The command line that would run the same (for circuit.json and the report).
+std::string command_line(const char* command, const std::string& model_dir, const std::vector<std::string>& flags,
+                         bool task_list) {
+  std::string s = std::string("circuitscan ") + command + " " + model_dir;
+  for (const std::string& f : flags) s += " " + f;
+  if (task_list) s += "  # with the task given as a Python list";
+  return s;
+}
+
+// A task given as a list of JSONL records (the Python wrapper dumps each dict as one line), with
+// the prompt count, seed and BOS of the flags; errors name the item as "task list:N".
+std::optional<TokenizedTask> task_from_records(const Args& a, const Tokenizer& tok, const std::string& model_dir,
+                                               const std::optional<std::string>& records) {
+  if (!records) return std::nullopt;
+  return jsonl_task_from_text(*records, "task list", tok, task_options_from_flags(a, tok, model_dir, ""));
+}
+
+// Calls a Python progress(phase, fraction) from inside the engine (any thread); an exception it
+// raises stops the run at the next poll and comes out of the call. The function refers to
+// `progress` without owning it (no reference counting without the GIL): the caller's argument
+// outlives the run.
+std::function<void(const std::string&, double)> progress_fn(const py::object& progress) {
+  if (progress.is_none()) return {};
+  const py::object* fn = &progress;
+  return [fn](const std::string& phase, double f) {
+    py::gil_scoped_acquire gil;
+    try {
+      (*fn)(phase, f);
+    } catch (py::error_already_set& e) {
+      e.restore();
+      keep_python_error();
+    }
+  };
+}
+
+PyDiscoverRun* run_discover(PyModel& pm, const std::vector<std::string>& flags, const std::optional<std::string>& records,
+                            const py::object& progress) {
+  Args a = discover_args();
+  parse_flags(a, pm.model.dir, flags);
+  check_discover_flags(a);
+  auto run = std::make_unique<PyDiscoverRun>();
+  {
+    Interruptible interruptible;
+    py::gil_scoped_release nogil;
+    const Model& m = model_with_weights(pm, discover_processes_weights(a));
+    DiscoverPlan plan = plan_discover(a, m, pm.tok, task_from_records(a, pm.tok, m.dir, records));
+    plan.options.progress = progress_fn(progress);
+    run->r = discover(m, plan.task, plan.options, plan.truth ? &*plan.truth : nullptr);
+    run->info = discover_run_info(a, m, plan, command_line("discover", m.dir, flags, records.has_value()));
+    run->warnings = plan.task.warnings;
+  }
+  raise_kept_error();
+  return run.release();
+}
+
+py::array_t<double> heads(const std::vector<double>& v, int L, int H) {  // [L*H] -> [L, H] (one copy)
+  if (v.empty()) return py::array_t<double>(std::vector<py::ssize_t>{0});
+  if (static_cast<int>(v.size()) != L * H) throw Error("internal: " + std::to_string(v.size()) + " head scores for " +
+                                                        std::to_string(L) + " x " + std::to_string(H) + " heads");
+  py::array_t<double> a({L, H});
+  std::copy(v.begin(), v.end(), a.mutable_data());
+  return a;
+}
+
+std::string head_node(int idx, int H) { return "a" + std::to_string(idx / H) + ".h" + std::to_string(idx % H); }
+
+// {"a0.h1->a2.h3": score} for the edge-level run's head pairs that score above 0.
+py::dict edge_scores(const PyDiscoverRun& run) {
+  py::dict d;
+  for (const HeadPair& p : top_head_pairs(run.r, INT_MAX))
+    d[py::str(head_node(p.from, run.info.n_heads) + "->" + head_node(p.to, run.info.n_heads))] = p.score;
+  return d;
+}
+
+// compare: one dict per method; each per-trial list also as its mean and (sample) std, as the
+// CLI's table prints them.
+py::list compare_rows(const std::vector<MethodRow>& rows, int L, int H) {
+  py::list out;
+  for (const MethodRow& r : rows) {
+    py::dict d;
+    d["method"] = r.method;
+    d["trials"] = r.seconds.size();
+    auto add = [&](const char* name, const std::vector<double>& v) {
+      if (v.empty()) {
+        d[name] = py::float_(NAN);
+        d[(std::string(name) + "_std").c_str()] = py::float_(NAN);
+      } else {
+        const MeanStd ms = mean_std(v);
+        d[name] = ms.mean;
+        d[(std::string(name) + "_std").c_str()] = ms.std;
+      }
+      d[(std::string(name) + "_trials").c_str()] = v;
+    };
+    add("node_auc", r.node_auc);
+    add("edge_auc", r.edge_auc);
+    add("precision_at_k", r.precision);
+    add("recall_at_k", r.recall);
+    add("f1_at_k", r.f1);
+    add("faithfulness_at_k", r.faithfulness);
+    add("seconds", r.seconds);
+    d["scores_edges"] = r.has_edges;
+    d["edge_auc_with_logits"] = r.edges_to_logits;
+    d["mean_head_scores"] = heads(r.mean_head_scores, L, H);
+    out.append(d);
+  }
+  return out;
+}
+
+py::list run_compare(PyModel& pm, const std::vector<std::string>& flags, const std::optional<std::string>& records,
+                     const py::object& progress) {
+  Args a = compare_args();
+  parse_flags(a, pm.model.dir, flags);
+  compare_options(a);
+  std::vector<MethodRow> rows;
+  const Model* used = nullptr;
+  {
+    Interruptible interruptible;
+    py::gil_scoped_release nogil;
+    const Model& m = model_with_weights(pm, true);
+    used = &m;
+    ComparePlan plan = plan_compare(a, m, pm.tok, task_from_records(a, pm.tok, m.dir, records));
+    plan.options.progress = progress_fn(progress);
+    rows = compare(m, plan.task, plan.truth ? &*plan.truth : nullptr, plan.options);
+  }
+  raise_kept_error();
+  return compare_rows(rows, used->cfg.n_layers, used->cfg.n_heads);
+}
+
+}  // namespace
+
 void bind_discover(py::module_& m) {
   m.def("builtin_tasks", &builtin_task_names);
+  m.def("help", [](const std::string& command) {
+    if (command == "discover") return discover_args().help();
+    if (command == "compare") return compare_args().help();
+    throw UsageError("help: no command '" + command + "' here (discover, compare)");
+  });
+  m.def("discover", &run_discover, py::arg("model"), py::arg("flags"), py::arg("records"), py::arg("progress"));
+  m.def("compare", &run_compare, py::arg("model"), py::arg("flags"), py::arg("records"), py::arg("progress"));
+
+  py::class_<PyDiscoverRun>(m, "DiscoverRun")
+      .def("circuit_json", [](const PyDiscoverRun& r) { return circuit_json(r.r, r.info); })
+      .def("save", [](const PyDiscoverRun& r, const std::string& dir) {
+        py::gil_scoped_release nogil;
+        write_outputs(dir, r.r, r.info);
+      })
+      .def_property_readonly("scores", [](const PyDiscoverRun& r) { return heads(r.r.mean_scores, r.info.n_layers, r.info.n_heads); })
+      .def_property_readonly("scores_std", [](const PyDiscoverRun& r) { return heads(r.r.std_scores, r.info.n_layers, r.info.n_heads); })
+      .def_property_readonly("softmax", [](const PyDiscoverRun& r) { return heads(r.r.mean_softmax, r.info.n_layers, r.info.n_heads); })
+      .def_property_readonly("trial_scores", [](const PyDiscoverRun& r) {
+        py::list l;
+        for (const auto& s : r.r.head_scores) l.append(heads(s, r.info.n_layers, r.info.n_heads));
+        return l;
+      })
+      .def_property_readonly("circuit", [](const PyDiscoverRun& r) {
+        std::vector<std::pair<int, int>> c;
+        for (int h : r.r.circuit) c.push_back({h / r.info.n_heads, h % r.info.n_heads});
+        return c;
+      })
+      .def_property_readonly("edge_scores", &edge_scores)
+      .def_property_readonly("warnings", [](const PyDiscoverRun& r) { return r.warnings; })
+      .def_property_readonly("command_line", [](const PyDiscoverRun& r) { return r.info.command_line; });
 }
 
 }  // namespace cs::py_bind

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "model/hooks.h"
+#include "model/process_weights.h"
 #include "model/transformer.h"
 #include "ops/error.h"
 #include "python/arrays.h"
@@ -245,6 +246,20 @@ std::vector<double> cpp_run_with_cache_seconds(const PyModel& pm, const py::arra
 }
 
 }  // namespace
+
+const Model& model_with_weights(PyModel& pm, bool processed) {
+  if (pm.processed == processed) return pm.model;
+  if (!pm.twin) {
+    if (processed) {
+      auto t = std::make_shared<Model>(pm.model);
+      process_weights(*t);
+      pm.twin = std::move(t);
+    } else {
+      pm.twin = std::make_shared<Model>(load_model(pm.model.dir, {.process_weights = false}));
+    }
+  }
+  return *pm.twin;
+}
 
 void bind_model(py::module_& m) {
   py::class_<PyModel>(m, "Model")

@@ -5,6 +5,7 @@
 #pragma once
 #include <pybind11/pybind11.h>
 
+#include <memory>
 #include <string>
 
 #include "model/model.h"
@@ -18,7 +19,13 @@ struct PyModel {
   std::string name;                 // as the user gave it (a directory or a hub id)
   bool default_prepend_bos = true;  // config.json's default_prepend_bos, else TransformerLens's
   bool processed = false;           // TransformerLens weight processing applied
+  // The same model with the other weights (processed or raw), made when a run asks for them
+  // (discover and compare run on processed weights, as the CLI, unless told otherwise).
+  std::shared_ptr<Model> twin;
 };
+
+// pm's model with processed (TransformerLens) or raw weights: the loaded one, or its twin.
+const Model& model_with_weights(PyModel& pm, bool processed);
 
 void bind_model(pybind11::module_& m);
 

@@ -23,12 +23,24 @@ PyObject *g_int_type = nullptr, *g_int_value = nullptr, *g_int_tb = nullptr;
 
 bool python_interrupted() {
   py::gil_scoped_acquire gil;
+  if (g_int_type) return true;
   if (PyErr_CheckSignals() == 0) return false;
-  Py_XDECREF(g_int_type);
-  Py_XDECREF(g_int_value);
-  Py_XDECREF(g_int_tb);
-  PyErr_Fetch(&g_int_type, &g_int_value, &g_int_tb);
+  keep_python_error();
   return true;
+}
+
+void keep_python_error() {
+  if (g_int_type) {  // the first one stops the run; later ones are dropped
+    PyErr_Clear();
+    return;
+  }
+  PyErr_Fetch(&g_int_type, &g_int_value, &g_int_tb);
+}
+
+void raise_kept_error() {
+  if (!g_int_type) return;
+  restore_interrupt();
+  throw py::error_already_set();
 }
 
 void restore_interrupt() {

@@ -1,0 +1,114 @@
+"""Circuit discovery from Python: circuitscan.discover and circuitscan.compare run the commands of
+the same names on a loaded model. Keyword options are the command's flags with "_" for "-"
+(``trials=3`` is ``--trials 3``, ``no_faithfulness=True`` is ``--no-faithfulness``); the engine
+parses them with the command's own declarations, so defaults, checks and error messages are the
+command line's (``circuitscan.help("discover")`` lists them). The task is a built-in name, a .jsonl
+path, or a list of dicts with the JSONL fields (prompt, answer, wrong, corrupt, negative).
+"""
+
+import json
+import os
+import warnings
+
+from . import _core
+from ._core import Error
+
+__all__ = ["discover", "compare", "help", "builtin_tasks", "DiscoverResult"]
+
+
+def help(command="discover"):
+    """The options of "discover" or "compare", as ``circuitscan COMMAND --help`` prints them."""
+    return _core.help(command)
+
+
+def builtin_tasks():
+    return _core.builtin_tasks()
+
+
+def _flag(name, value):
+    flag = "--" + name.replace("_", "-")
+    if isinstance(value, bool):
+        return [f"{flag}={'true' if value else 'false'}"]
+    if isinstance(value, (list, tuple)):
+        return [f"{flag}={','.join(map(str, value))}"]
+    if isinstance(value, os.PathLike):
+        value = os.fspath(value)
+    if isinstance(value, float):
+        value = repr(value)
+    return [f"{flag}={value}"]
+
+
+def _command_input(model, task, options):
+    """(engine model, flags, task records or None) for a command run."""
+    from .model import Model
+    if not isinstance(model, Model):
+        raise Error("the first argument must be a circuitscan.Model (circuitscan.Model.load(path))")
+    flags, records = [], None
+    if isinstance(task, (str, os.PathLike)):
+        flags += _flag("task", task)
+    elif isinstance(task, (list, tuple)):
+        if not task or not all(isinstance(t, dict) for t in task):
+            raise Error("task: give a built-in task name, a .jsonl path, or a non-empty list of dicts "
+                        "with the JSONL fields (prompt, answer, wrong, corrupt, negative)")
+        records = "".join(json.dumps(t) + "\n" for t in task)
+    else:
+        raise Error(f"task: expected a name, a path or a list of dicts, got {type(task).__name__}")
+    for name, value in options.items():
+        if value is None:
+            continue
+        flags += _flag(name, value)
+    return model.core, flags, records
+
+
+def discover(model, task="ioi", method="sae", *, progress=None, **options):
+    """Finds the task's circuit in `model` as ``circuitscan discover`` does, with the same seed
+    giving the same numbers. progress: an optional function (phase, fraction done). Returns a
+    DiscoverResult."""
+    core, flags, records = _command_input(model, task, dict(options, method=method))
+    run = _core.discover(core, flags, records, progress)
+    for w in run.warnings:
+        warnings.warn(w, stacklevel=2)
+    return DiscoverResult(run)
+
+
+def compare(model, task="ioi", methods=None, *, progress=None, **options):
+    """Runs several methods on the same prompts as ``circuitscan compare`` does; returns one dict per
+    method (``pandas.DataFrame(rows)`` makes the table): each metric's mean over trials, its std
+    and its per-trial values (``node_auc``, ``node_auc_std``, ``node_auc_trials``, ... for node
+    AUC, edge AUC, precision, recall, F1 and faithfulness at the truth's size, and seconds), and
+    ``mean_head_scores`` [n_layers, n_heads]."""
+    core, flags, records = _command_input(model, task, dict(options, methods=methods))
+    return _core.compare(core, flags, records, progress)
+
+
+class DiscoverResult:
+    """What discover found. Arrays are per head [n_layers, n_heads]; the rest are the fields of the
+    run's circuit.json (the file ``save`` writes with circuit.dot and report.html, as the command
+    line's --out does)."""
+
+    def __init__(self, run):
+        self._run = run
+        self.record = json.loads(run.circuit_json())  # circuit.json's content
+        self.scores = run.scores              # the ranking's score, mean over trials
+        self.scores_std = run.scores_std      # its std over trials
+        self.softmax = run.softmax            # softmax of the mean scores (the paper's threshold)
+        self.trial_scores = run.trial_scores  # per trial, [n_layers, n_heads] each
+        self.circuit = run.circuit            # [(layer, head)], best first
+        self.edge_scores = run.edge_scores    # edge level: {"a0.h1->a2.h3": score}; else {}
+        self.command_line = run.command_line  # the command that runs the same
+
+    method = property(lambda self: self.record["method"])
+    task = property(lambda self: self.record["task"])
+    level = property(lambda self: self.record["level"])
+    evaluation = property(lambda self: self.record.get("evaluation"), doc="against the truth (None without one)")
+    faithfulness = property(lambda self: self.record.get("faithfulness"), doc="the circuit's faithfulness curve")
+    timings = property(lambda self: self.record["timings"], doc="seconds per phase (and FLOPs)")
+
+    def save(self, directory):
+        """Writes circuit.json, circuit.dot and report.html into `directory` (created)."""
+        self._run.save(os.fspath(directory))
+
+    def __repr__(self):
+        ev = self.evaluation
+        auc = f", AUC {ev['mean_scores']['auc']:.3f} against {ev['truth']}" if ev else ""
+        return f"DiscoverResult({self.method}, {self.task}: circuit of {len(self.circuit)} heads{auc})"
