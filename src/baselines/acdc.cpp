@@ -14,6 +14,7 @@
 #include "model/process_weights.h"
 #include "ops/activations.h"
 #include "ops/attention.h"
+#include "ops/cancel.h"
 #include "ops/error.h"
 #include "ops/matmul.h"
 #include "ops/rotary.h"
@@ -562,6 +563,7 @@ AcdcResult acdc_run(const Model& m, const TokenizedTask& task, const MethodSetti
   const auto t1 = Clock::now();
   const std::clock_t c1 = std::clock();
   auto evaluate = [&](int e) {
+    check_cancelled();  // the engine's trials do not go through forward(), which checks per layer
     if (!E.present[e]) return;
     if (r.evaluations >= max_eval) return;  // budget spent: the edge stays
     const double after = E.trial(e);
