@@ -111,6 +111,7 @@ class Model:
         self.cfg = Config(**core.config())
         self._hooks = []  # persistent (name, fn) pairs: add_hook / hooks()
         self._hook_names = None
+        self._candidates = None
 
     @classmethod
     def load(cls, path, *, process_weights=False):
@@ -187,7 +188,9 @@ class Model:
         """The hook names a callable names_filter or fwd_hooks filter is matched against: every
         point of every layer, without the ones TransformerLens computes only on request
         (hook_result, hook_q/k/v_input: name those explicitly)."""
-        return self._m.candidate_hook_names(False)
+        if self._candidates is None:
+            self._candidates = tuple(self._m.candidate_hook_names(False))
+        return list(self._candidates)
 
     def hook_names(self):
         """Every hook point this model's forward visits, in forward order, hook_result and
@@ -207,11 +210,13 @@ class Model:
     def _names(self, which):
         """A name, a list of names or a callable filter -> (names, strict)."""
         if which is None:
-            return self.hook_candidates(), False
+            self.hook_candidates()
+            return self._candidates, False
         if isinstance(which, str):
             return [which], True
         if callable(which):
-            return [n for n in self.hook_candidates() if which(n)], False
+            self.hook_candidates()
+            return [n for n in self._candidates if which(n)], False
         names = list(which)
         if not all(isinstance(n, str) for n in names):
             raise Error("names_filter: give a hook name, a list of hook names or a callable name -> bool")
