@@ -6,6 +6,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <utility>
 #include <vector>
@@ -249,6 +250,8 @@ std::vector<double> cpp_run_with_cache_seconds(const PyModel& pm, const py::arra
 
 const Model& model_with_weights(PyModel& pm, bool processed) {
   if (pm.processed == processed) return pm.model;
+  static std::mutex making;  // two Python threads may start runs on one model (the GIL is released)
+  std::lock_guard<std::mutex> lock(making);
   if (!pm.twin) {
     if (processed) {
       auto t = std::make_shared<Model>(pm.model);
