@@ -67,6 +67,9 @@ def read_tl_config(cfg):
         "d_vocab": int(need("d_vocab")),
         "eps": float(cfg.get("eps", 1e-5) or 1e-5),
         "tokenizer_name": cfg.get("tokenizer_name"),
+        # TransformerLens's own BOS default for the model (True unless its config says otherwise);
+        # circuitscan's commands follow it (docs/method.md, "Prompts and BOS").
+        "default_prepend_bos": bool(cfg.get("default_prepend_bos", True)),
     }
     if not cfg.get("attn_only", False):
         fail("the model is not attention-only (attn_only is false): it has MLP layers")
@@ -214,6 +217,7 @@ def circuitscan_config(c, source):
     }
     if c.get("tokenizer_name"):
         cfg["tokenizer_name"] = c["tokenizer_name"]
+    cfg["default_prepend_bos"] = c.get("default_prepend_bos", True)
     return cfg
 
 

@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
-# Installs circuitscan's build dependencies from Debian bookworm packages. Idempotent.
+# Installs circuitscan's build dependencies from Debian bookworm packages. Idempotent: with
+# everything installed it changes nothing and needs no privileges. When packages are missing it
+# runs apt-get as root directly, or through sudo for a user (a fresh Debian has no sudo, and
+# root needs none), so the README's `scripts/setup.sh && scripts/demo.sh` works as both.
 set -euo pipefail
 PKGS=(build-essential cmake ninja-build pkg-config ccache
       libopenblas-openmp-dev nlohmann-json3-dev libpcre2-dev libsentencepiece-dev libgtest-dev googletest
@@ -12,11 +15,15 @@ if [ ${#missing[@]} -eq 0 ]; then
   echo "setup: all build dependencies are installed"
   exit 0
 fi
+as_root=()
 if [ "$(id -u)" -ne 0 ]; then
-  echo "setup: missing packages: ${missing[*]}; run this script as root (sudo scripts/setup.sh)" >&2
-  exit 1
+  if ! command -v sudo >/dev/null 2>&1; then
+    echo "setup: missing packages: ${missing[*]}; run this script as root (no sudo found)" >&2
+    exit 1
+  fi
+  echo "setup: installing ${missing[*]} with sudo"
+  as_root=(sudo)
 fi
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${missing[@]}"
+"${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+"${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 echo "setup: installed ${missing[*]}"

@@ -99,7 +99,7 @@ double printed_auc(const std::string& out) {
 
 TEST(CliTasks, ShowPrintsThePrompts) {
   TempDir tmp;
-  const Result r = run("tasks show ioi --n 2", tmp);
+  const Result r = run("tasks show ioi --n 2 --no-prepend-bos", tmp);
   ASSERT_EQ(r.rc, 0) << r.err;
   cs::TaskOptions o;
   o.n = 2;
@@ -115,11 +115,13 @@ TEST(CliTasks, ShowPrintsThePrompts) {
   EXPECT_EQ(r.out.find("#2\n"), std::string::npos);
   EXPECT_NE(r.out.find("IO="), std::string::npos);
   EXPECT_NE(r.out.find("S2="), std::string::npos);
-  EXPECT_NE(r.out.find(std::string("metric ") + cs::metric_name(t.metric)), std::string::npos);
+  EXPECT_NE(r.out.find("metric: " + cs::metric_label(t)), std::string::npos) << r.out;
 
-  // BOS shows up as token 0 and shifts the positions.
-  const Result b = run("tasks show ioi --n 1 --prepend-bos", tmp);
+  // BOS shows up as token 0 and shifts the positions. It is the default for a tokenizer with no
+  // model that says otherwise, as in TransformerLens.
+  const Result b = run("tasks show ioi --n 1", tmp);
   ASSERT_EQ(b.rc, 0) << b.err;
+  EXPECT_NE(b.out.find("BOS prepended (TransformerLens's default)"), std::string::npos) << b.out;
   EXPECT_NE(b.out.find("0:'<|endoftext|>'"), std::string::npos) << b.out;
   EXPECT_NE(b.out.find("end=" + std::to_string(t.clean[0].size())), std::string::npos) << b.out;
 }

@@ -207,6 +207,48 @@ TEST(DiscoverPipeline, CircuitSizeWithoutTruthFollowsThePaperScore) {
   EXPECT_EQ(static_cast<long>(no_truth("paper", x).circuit.size()), k3);
 }
 
+// The ground truth is for evaluation only: a run with a truth picks the same circuit as the same
+// run without one (the size once came from the truth, leaking the answer into precision/recall).
+TEST(DiscoverPipeline, TruthNeverSizesOrPicksTheCircuit) {
+  Model m = induction_toy_model(0);
+  TokenizedTask t = toy_task(0, {});
+  for (const char* score : {"paper"}) {
+    DiscoverOptions o;
+    o.trials = 1;
+    o.sae.sae.epochs = 200;
+    o.score = score;
+    o.faithfulness = false;
+    GroundTruth g = toy_truth();
+    g.heads = {{kToyInductionLayer, kToyInductionHead}};  // a truth of another size than the circuit
+    const DiscoverResult with = discover(m, t, o, &g), without = discover(m, t, o, nullptr);
+    EXPECT_EQ(with.circuit, without.circuit) << score;
+    EXPECT_NE(with.circuit.size(), g.heads.size()) << score;
+  }
+}
+
+// Heads with no code pair seen only on positive prompts (an edge count of 0) never fill a
+// circuit, whatever size was asked for: at edge level most heads tie at 0, and index order used
+// to pick among them.
+TEST(DiscoverPipeline, HeadsAtZeroCountNeverJoinTheCircuit) {
+  Model m = induction_toy_model(0);
+  TokenizedTask t = toy_task(0, {});
+  const int HT = m.cfg.n_heads_total();
+  for (Level level : {Level::Edge}) {
+    DiscoverOptions o;
+    o.trials = 1;
+    o.sae.sae.epochs = 200;
+    o.score = "paper";
+    o.level = level;
+    o.faithfulness = false;
+    o.top_k = HT;  // ask for every head
+    const DiscoverResult r = discover(m, t, o, nullptr);
+    const auto nonzero = std::count_if(r.mean_scores.begin(), r.mean_scores.end(), [](double s) { return s > 0; });
+    ASSERT_LT(nonzero, HT) << "the test needs heads at count 0";
+    EXPECT_EQ(static_cast<long>(r.circuit.size()), nonzero);
+    for (int h : r.circuit) EXPECT_GT(r.mean_scores[h], 0) << "head " << h;
+  }
+}
+
 TEST(ReferenceCircuit, KeepsTheKnownCircuitOfTheToyModel) {
   Model m = induction_toy_model(0);
   TokenizedTask t = toy_task(0, {});

@@ -11,9 +11,11 @@
 #include <nlohmann/json.hpp>
 #include <regex>
 
+#include "sae/code_scores.h"
 #include "ops/error.h"
 #include "report/report_html.h"
 #include "report/svg.h"
+#include "report/text_table.h"
 
 namespace fs = std::filesystem;
 
@@ -28,7 +30,9 @@ cs::RunInfo info(bool with_truth, bool edge) {
   i.model_family = "gpt2";
   i.task = "ioi";
   i.level = edge ? "edge" : "node";
-  i.settings = {{"trials", "2"}, {"l1", "0.02"}};
+  i.settings = {{"trials", "2"}, {"SAE", "200 features, l1 0.02 (task default)"}};
+  i.ranking = "confirmed (rank mean)";
+  i.paper_score = "|P\\N|";
   i.seed = 7;
   i.n_layers = kL;
   i.n_heads = kH;
@@ -46,10 +50,10 @@ cs::DiscoverResult result(bool with_truth, bool edge) {
   r.head_scores = {{0, 5, 0, 0, 3, 0, 9, 2}, {0, 7, 1, 0, 3, 0, 7, 2}};
   r.mean_scores = {0, 6, 0.5, 0, 3, 0, 8, 2};
   r.std_scores = {0, 1.414, 0.707, 0, 0, 0, 1.414, 0};
-  r.mean_softmax.resize(kHT);
-  double z = 0;
-  for (double s : r.mean_scores) z += std::exp(s);
-  for (int h = 0; h < kHT; ++h) r.mean_softmax[h] = std::exp(r.mean_scores[h]) / z;
+  r.paper_scores = {1, 9, 2, 0, 4, 0, 12, 3};
+  r.paper_std = {0, 1, 0, 0, 1, 0, 2, 0};
+  r.paper_softmax = cs::softmax(r.paper_scores);
+  r.size_rule = "heads with |P\\N| above its mean over heads (3.88)";
   r.circuit = {6, 1, 4};  // 1.2, 0.1, 1.0
   for (int t = 0; t < 2; ++t) {
     cs::SaeTrial tr;
@@ -69,6 +73,7 @@ cs::DiscoverResult result(bool with_truth, bool edge) {
     r.roc = cs::roc_curve(r.mean_scores, y);
     for (auto& s : r.head_scores) r.evals.push_back({cs::roc_auc(s, y), cs::confusion_top_k(s, y, 3)});
     r.mean_eval = cs::TrialEval{r.roc->auc, cs::confusion_top_k(r.mean_scores, y, 3)};
+    r.circuit_eval = cs::confusion_at_threshold({0, 1, 0, 0, 1, 0, 1, 0}, y, 1.0);
   }
   cs::FaithfulnessCurve f;
   f.size = {0, 2, 4, 8};
@@ -120,7 +125,9 @@ TEST(Report, CircuitJsonFieldsAndValues) {
   EXPECT_EQ(j["seed"], 7);
   EXPECT_EQ(j["trials"], 2);
   EXPECT_EQ(j["truth"], "toy-truth");
-  EXPECT_EQ(j["settings"]["l1"], "0.02");
+  EXPECT_EQ(j["settings"]["SAE"], "200 features, l1 0.02 (task default)");
+  EXPECT_EQ(j["ranking"], "confirmed (rank mean)");
+  EXPECT_EQ(j["size_rule"], "heads with |P\\N| above its mean over heads (3.88)");
   EXPECT_EQ(j["command_line"], "circuitscan discover models/tiny ioi --trials 2");
 
   ASSERT_EQ(j["heads"].size(), static_cast<size_t>(kHT));
@@ -130,7 +137,9 @@ TEST(Report, CircuitJsonFieldsAndValues) {
   EXPECT_EQ(h12["head"], 2);
   EXPECT_DOUBLE_EQ(h12["score"].get<double>(), 8.0);
   EXPECT_DOUBLE_EQ(h12["std"].get<double>(), 1.414);
-  EXPECT_DOUBLE_EQ(h12["softmax"].get<double>(), r.mean_softmax[6]);
+  EXPECT_DOUBLE_EQ(h12["softmax"].get<double>(), r.paper_softmax[6]);  // of the paper's score
+  EXPECT_DOUBLE_EQ(h12["paper_score"].get<double>(), 12.0);
+  EXPECT_DOUBLE_EQ(h12["paper_std"].get<double>(), 2.0);
   EXPECT_EQ(h12["rank"], 1);
   EXPECT_TRUE(h12["in_circuit"].get<bool>());
   EXPECT_TRUE(h12["in_truth"].get<bool>());
@@ -144,15 +153,20 @@ TEST(Report, CircuitJsonFieldsAndValues) {
   EXPECT_EQ(j["heads"][5]["rank"], 8);
   EXPECT_EQ(j["circuit"], nlohmann::json({"1.2", "0.1", "1.0"}));
 
-  ASSERT_EQ(j["edges"].size(), 3u);  // every pair with U > 0, each unordered pair once
+  // Every pair with U > 0 of heads in different layers, once, from the earlier layer; the
+  // same-layer pair 1.0 - 1.2 is left out (no information flows between them).
+  ASSERT_EQ(j["edges"].size(), 2u);
   EXPECT_EQ(j["edges"][0]["from"], "a0.1");
   EXPECT_EQ(j["edges"][0]["to"], "a1.2");
   EXPECT_DOUBLE_EQ(j["edges"][0]["score"].get<double>(), 4.0);
-  EXPECT_EQ(j["edges"][1]["from"], "a1.0");
-  EXPECT_EQ(j["edges"][2]["to"], "a1.3");
+  EXPECT_EQ(j["edges"][1]["from"], "a0.0");
+  EXPECT_EQ(j["edges"][1]["to"], "a1.3");
 
   const auto& ev = j["evaluation"];
   EXPECT_EQ(ev["k"], 3);
+  EXPECT_EQ(ev["circuit"]["k"], 3);
+  EXPECT_EQ(ev["circuit"]["tp"], 2);  // 1.2 and 0.1 of 1.2, 0.1, 1.0
+  EXPECT_DOUBLE_EQ(ev["circuit"]["recall"].get<double>(), 2.0 / 3);
   EXPECT_DOUBLE_EQ(ev["mean_scores"]["auc"].get<double>(), r.roc->auc);
   EXPECT_DOUBLE_EQ(ev["mean_scores"]["precision"].get<double>(), r.mean_eval->at_k.precision);
   const cs::MeanStd auc = cs::mean_std({r.evals[0].auc, r.evals[1].auc});
@@ -198,7 +212,8 @@ TEST(Report, DotHasCircuitHeadsByLayerAndEdgesAmongThem) {
   EXPECT_EQ(dot.find("\"a1.3\""), std::string::npos);  // not in the circuit
   EXPECT_EQ(count(dot, "rank=same"), 2u);              // two layers hold circuit heads
   EXPECT_NE(dot.find("\"a0.1\" -> \"a1.2\" [penwidth=5.00"), std::string::npos);  // best pair widest
-  EXPECT_NE(dot.find("\"a1.0\" -> \"a1.2\""), std::string::npos);
+  EXPECT_EQ(dot.find("\"a1.0\" -> \"a1.2\""), std::string::npos);  // one layer: no edge
+  EXPECT_EQ(dot.find("dir=none"), std::string::npos);               // drawn directed
   EXPECT_EQ(dot.find("\"a0.0\" -> \"a1.3\""), std::string::npos);  // endpoints outside the circuit
   EXPECT_NE(dot.find("\"L0\" -> \"L1\" [style=invis]"), std::string::npos);
   EXPECT_EQ(dot.back(), '\n');
@@ -220,7 +235,7 @@ TEST(Report, HtmlIsSelfContainedWithHeatmapRocAndTables) {
   EXPECT_EQ(count(heat, "<rect class=\"cell\""), static_cast<size_t>(kHT));
   EXPECT_EQ(count(heat, "class=\"outline\""), 3u);
   EXPECT_EQ(count(heat, "class=\"mark\""), 3u);
-  EXPECT_NE(heat.find("<title>1.2: 8"), std::string::npos);
+  EXPECT_NE(heat.find("<title>1.2: confirmed (rank mean) 8 ± 1.414, |P\\N| 12 ± 2"), std::string::npos);
   // ROC with its AUC in the legend; faithfulness curve; graph with the circuit filled.
   char auc[32];
   std::snprintf(auc, sizeof auc, "AUC %.3f", r.roc->auc);
@@ -232,7 +247,7 @@ TEST(Report, HtmlIsSelfContainedWithHeatmapRocAndTables) {
   const std::string graph = html.substr(g, html.find("</svg>", g) - g);
   EXPECT_EQ(count(graph, "class=\"node in-circuit\""), 3u);
   EXPECT_EQ(count(graph, "class=\"node\""), static_cast<size_t>(kHT - 3));
-  EXPECT_EQ(count(graph, "class=\"edge\""), 3u);
+  EXPECT_EQ(count(graph, "class=\"edge\""), 2u);
   EXPECT_NE(html.find("mean ± std"), std::string::npos);  // per-trial table summary row
   EXPECT_NE(html.find("SAE training"), std::string::npos);  // timings
   // Self-contained: nothing fetched from anywhere, no scripts.
@@ -241,7 +256,7 @@ TEST(Report, HtmlIsSelfContainedWithHeatmapRocAndTables) {
   EXPECT_EQ(html.find("<script"), std::string::npos);
   EXPECT_FALSE(std::regex_search(html, std::regex(R"((src|href)\s*=)")));
   EXPECT_EQ(html.find("@import"), std::string::npos);
-  EXPECT_EQ(html.find("url("), std::string::npos);
+  EXPECT_FALSE(std::regex_search(html, std::regex(R"(url\((?!#))")));  // only in-page refs (the arrowhead)
 }
 
 TEST(Report, HtmlWithoutTruthHasNoRocAndEscapesText) {
@@ -319,4 +334,62 @@ TEST(Svg, RampAndEscape) {
   EXPECT_EQ(cs::ramp_color(1), "#fde725");
   EXPECT_EQ(cs::ramp_color(2), "#fde725");
   EXPECT_EQ(cs::xml_escape("a<b>&'\""), "a&lt;b&gt;&amp;&#39;&quot;");
+}
+
+// The head graph draws head pairs as arrows from the earlier layer to the later one, never
+// between heads of one layer, and labels every head.
+TEST(Report, GraphArrowsGoForwardAndHeadsAreLabelled) {
+  const std::string html = cs::report_html(result(true, true), info(true, true));
+  const size_t g = html.find("<svg class=\"graph\"");
+  ASSERT_NE(g, std::string::npos);
+  const std::string graph = html.substr(g, html.find("</svg>", g) - g);
+  EXPECT_EQ(count(graph, "marker-end=\"url(#cs-arrow)\""), 2u + 1u);  // two edges, one legend arrow
+  EXPECT_NE(graph.find("<title>0.1 \u2192 1.2: 4</title>"), std::string::npos);
+  EXPECT_NE(graph.find("<title>0.0 \u2192 1.3: 1</title>"), std::string::npos);
+  EXPECT_EQ(graph.find("1.0 \u2192 1.2"), std::string::npos);
+  EXPECT_EQ(count(graph, "class=\"head-label\""), static_cast<size_t>(kHT));
+  for (const char* name : {">0.0</text>", ">1.3</text>"}) EXPECT_NE(graph.find(name), std::string::npos) << name;
+}
+
+// The faithfulness plot's x axis ends at the head count (8), not at a rounded 10, and marks the
+// circuit's size.
+TEST(Report, FaithfulnessAxisEndsAtHeadCountAndMarksCircuitSize) {
+  const std::string html = cs::report_html(result(true, false), info(true, false));
+  const size_t f = html.find("Faithfulness along the ranking");
+  ASSERT_NE(f, std::string::npos);
+  const std::string plot = html.substr(f, html.find("</svg>", f) - f);
+  EXPECT_NE(plot.find(">8</text>"), std::string::npos);
+  EXPECT_EQ(plot.find(">10</text>"), std::string::npos);
+  EXPECT_EQ(count(plot, "class=\"vline\""), 1u);
+  EXPECT_NE(plot.find("circuit: 3 heads"), std::string::npos);
+}
+
+// Settings: what the run used, as the frontend passes it (not raw flags); precision and recall
+// of the circuit itself and, labelled, at the truth's size.
+TEST(Report, HtmlShowsEffectiveSettingsAndLabelledEvaluation) {
+  const std::string html = cs::report_html(result(true, false), info(true, false));
+  EXPECT_NE(html.find("<td>SAE</td><td>200 features, l1 0.02 (task default)</td>"), std::string::npos);
+  EXPECT_NE(html.find("the circuit: precision / recall / F1"), std::string::npos);
+  EXPECT_NE(html.find("at the truth&#39;s size (top 3): precision = recall"), std::string::npos);
+  EXPECT_EQ(html.find("<tr><th></th><th></th></tr>"), std::string::npos);  // no empty header row
+  // The ranking and the paper's score each get a heatmap when they differ.
+  EXPECT_EQ(count(html, "<svg class=\"heatmap\""), 2u);
+  EXPECT_NE(html.find("|P\\N| (sizes the circuit)"), std::string::npos);
+}
+
+// Terminal tables align by characters, not bytes: "±" is two bytes of UTF-8, and a column padded
+// by printf's byte widths shifted every row that had one. Numeric columns right-align.
+TEST(TextTable, AlignsUtf8CellsAndRightAlignsNumbers) {
+  cs::TextTable t({"method", "node AUC", "seconds"});
+  t.row({"sae", "0.817 ± 0.069", "0.31 ± 0.07"});
+  t.row({"patching", "0.923", "1.69"});
+  t.row({"sp", "0.868 ± 0.013", "67.15 ± 21.70"});
+  const std::string s = t.str();
+  std::vector<std::string> lines;
+  for (size_t a = 0, b; (b = s.find('\n', a)) != std::string::npos; a = b + 1) lines.push_back(s.substr(a, b - a));
+  ASSERT_EQ(lines.size(), 4u);
+  // The last column is right-aligned, so every line ends at the same character column.
+  for (const std::string& l : lines) EXPECT_EQ(cs::TextTable::width(l), cs::TextTable::width(lines[0])) << l;
+  EXPECT_EQ(lines[2], "patching          0.923           1.69");
+  EXPECT_EQ(cs::TextTable::width("0.817 ± 0.069"), 13u);
 }

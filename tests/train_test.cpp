@@ -2,6 +2,9 @@
 // schedule's shape; checkpoints resume.
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <nlohmann/json.hpp>
+
 #include <set>
 
 #include <algorithm>
@@ -183,11 +186,28 @@ TEST(Train, CheckpointResumesToTheSameModel) {
   EXPECT_NEAR(resumed2.final_loss, full.final_loss, 1e-4f);
   EXPECT_TRUE(fs::exists(dir + "/full/model.safetensors"));
   EXPECT_TRUE(fs::exists(dir + "/full/vocab.json"));
+  // Rows start at a document start without BOS: the saved config says so (TransformerLens's key),
+  // so discover and run do not prepend one by default.
+  {
+    std::ifstream in(dir + "/full/config.json");
+    const nlohmann::json j = nlohmann::json::parse(in);
+    ASSERT_TRUE(j.contains("default_prepend_bos"));
+    EXPECT_EQ(j["default_prepend_bos"], false);
+  }
   // The held-out words, for `--task induction` on the saved model: exactly the evaluation's.
   const std::vector<int> words = own_induction_words(dir + "/full", gpt2_tok());
   EXPECT_EQ(std::set<int>(words.begin(), words.end()),
             [] { auto v = lexicon_pool_split(gpt2_tok(), true); return std::set<int>(v.begin(), v.end()); }());
   fs::remove_all(dir);
+}
+
+// The printed scores say what each is: the induction score is a top-1 accuracy over the
+// repeated half, not the task's "answer beats one wrong token" of discover.
+TEST(Train, ScoresSayWhatTheyMeasure) {
+  const std::string s = TaskScores{}.str();
+  EXPECT_NE(s.find("induction top-1 acc (argmax = the repeated word, second half)"), std::string::npos) << s;
+  EXPECT_NE(s.find("ioi acc (IO above every other name)"), std::string::npos) << s;
+  EXPECT_NE(s.find("docstring acc (answer above the other names)"), std::string::npos) << s;
 }
 
 }  // namespace

@@ -71,14 +71,35 @@ def discover(model, task="ioi", method="sae", *, progress=None, **options):
     return DiscoverResult(run)
 
 
+_PER_TRIAL = ("node_auc", "edge_auc", "precision_at_k", "recall_at_k", "f1_at_k", "faithfulness_at_k", "seconds")
+
+
 def compare(model, task="ioi", methods=None, *, progress=None, **options):
     """Runs several methods on the same prompts as ``circuitscan compare`` does; returns one dict per
-    method (``pandas.DataFrame(rows)`` makes the table): each metric's mean over trials, its std
-    and its per-trial values (``node_auc``, ``node_auc_std``, ``node_auc_trials``, ... for node
-    AUC, edge AUC, precision, recall, F1 and faithfulness at the truth's size, and seconds), and
-    ``mean_head_scores`` [n_layers, n_heads]."""
+    method (``pandas.DataFrame(rows)`` makes the table). Each is the method's entry of the
+    compare.json the command writes, with every per-trial list (node_auc, edge_auc, precision_at_k,
+    recall_at_k, f1_at_k, faithfulness_at_k, seconds) turned into its mean over trials, plus
+    ``<name>_std`` (sample std, 0 for one trial) and ``<name>_trials`` (the list; NaN where a trial
+    has no value); ``cpr`` and ``cmd`` from the faithfulness curve; ``mean_head_scores`` as an array
+    [n_layers, n_heads]."""
+    import numpy as np
     core, flags, records = _command_input(model, task, dict(options, methods=methods))
-    return _core.compare(core, flags, records, progress)
+    report = json.loads(_core.compare(core, flags, records, progress))
+    shape = (model.cfg.n_layers, model.cfg.n_heads)
+    rows = []
+    for entry in report["methods"]:
+        row = dict(entry)
+        for name in _PER_TRIAL:
+            trials = [float("nan") if v is None else float(v) for v in entry[name]]
+            row[name] = float(np.mean(trials)) if trials else float("nan")
+            row[name + "_std"] = float(np.std(trials, ddof=1)) if len(trials) > 1 else (0.0 if trials else float("nan"))
+            row[name + "_trials"] = trials
+        curve = entry.get("faithfulness_curve")
+        row["cpr"] = curve["cpr"] if curve else float("nan")
+        row["cmd"] = curve["cmd"] if curve else float("nan")
+        row["mean_head_scores"] = np.asarray(entry["mean_head_scores"], np.float64).reshape(shape)
+        rows.append(row)
+    return rows
 
 
 class DiscoverResult:

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <sstream>
@@ -8,6 +9,9 @@
 #include "cli/progress.h"
 #include "cli/task_flags.h"
 #include "compare/compare.h"
+#include "interp/task_metric.h"
+#include "report/compare_report.h"
+#include "report/text_table.h"
 #include "model/model.h"
 #include "model/save.h"
 #include "model/tokenizer.h"
@@ -25,23 +29,40 @@ int cmd_compare(int argc, char** argv) {
   const TokenizedTask& task = plan.task;
   const std::optional<GroundTruth>& truth = plan.truth;
   CompareOptions& o = plan.options;
-  ProgressBar bar;
+  const CompareInfo info = compare_info(m, plan, a.str("MODEL"));
+
+  std::printf("model %s, task %s (metric: %s), truth %s, BOS %s\n", info.model.c_str(), task.name.c_str(),
+              info.metric.c_str(), truth ? truth->name.c_str() : "none", info.bos.c_str());
+  std::printf("%zu methods; baselines ablate by %s; faithfulness: %s\n", o.methods.size(), info.method_ablation.c_str(),
+              !o.faithfulness ? "off" : task.corrupt.empty() ? "not computed (no corrupt prompts)"
+                                                             : (info.faith_ablation + " ablation, as discover's default").c_str());
+  std::fflush(stdout);
+  ProgressBar bar(/*eta=*/true, /*every_phase=*/true);
   o.progress = [&](const std::string& p, double f) { bar.update(p, f); };
   std::vector<MethodRow> rows = compare(m, task, truth ? &*truth : nullptr, o);
   bar.finish();
-  std::printf("model %s, task %s, truth %s\n\n%s", a.str("MODEL").c_str(), task.name.c_str(),
-              truth ? truth->name.c_str() : "none", compare_table(rows, false).c_str());
-  if (truth)
-    std::printf("\nedge AUC: against the truth's edges, over every head -> later head edge (q/k/v merged) and\n"
-                "head -> logits edge; \"(pairs)\": the method scores no logit edges, head -> head only;\n"
-                "\"-\": no truth edge among the method's candidates.\n");
+  // Notes wrapped at 100 columns, continuation lines indented.
+  std::string notes;
+  std::istringstream in(compare_notes(rows, info));
+  for (std::string line; std::getline(in, line);) {
+    size_t col = 0;
+    std::istringstream words(line);
+    for (std::string w; words >> w;) {
+      if (col > 0 && col + 1 + TextTable::width(w) > 100) notes += "\n  ", col = 2;
+      else if (col > 0) notes += ' ', ++col;
+      notes += w, col += TextTable::width(w);
+    }
+    notes += '\n';
+  }
+  std::printf("\n%s\n%s", compare_table(rows, info, false).c_str(), notes.c_str());
+  if (truth) std::printf("\nrankings (best first):\n%s", compare_rankings(rows, info, 12).c_str());
   if (!a.str("out").empty()) {
     namespace fs = std::filesystem;
     fs::create_directories(a.str("out"));
-    const std::string tn = truth ? truth->name : "";
-    write_file_atomic((fs::path(a.str("out")) / "compare.md").string(), compare_table(rows, true));
-    write_file_atomic((fs::path(a.str("out")) / "compare.json").string(), compare_json(rows, a.str("MODEL"), task.name, tn));
-    write_file_atomic((fs::path(a.str("out")) / "compare.html").string(), compare_html(rows, a.str("MODEL"), task.name, tn));
+    write_file_atomic((fs::path(a.str("out")) / "compare.md").string(),
+                      compare_table(rows, info, true) + "\n" + compare_notes(rows, info));
+    write_file_atomic((fs::path(a.str("out")) / "compare.json").string(), compare_json(rows, info));
+    write_file_atomic((fs::path(a.str("out")) / "compare.html").string(), compare_html(rows, info));
     std::printf("\nwrote %s/{compare.md,compare.json,compare.html}\n", a.str("out").c_str());
   }
   return 0;

@@ -109,7 +109,8 @@ int cmd_eval(int argc, char** argv) {
       .flag("top-k", "", "also evaluate the k best heads")
       .flag("layers", "", "number of layers of the model (overrides the scores file)")
       .flag("heads", "", "heads per layer of the model (overrides the scores file)")
-      .flag("field", "score", "circuit.json: the per-head field to evaluate (score, softmax, std, ...)");
+      .flag("field", "score", "circuit.json: the per-head field to evaluate (score: the run's ranking; paper_score: |P\\N|;\n"
+            "                            softmax: of paper_score; std, ...)");
   if (!a.parse(argc, argv)) return 0;
   if (a.str("scores").empty()) throw UsageError("eval: --scores FILE is required (see circuitscan eval --help)");
   if (a.str("truth").empty()) throw UsageError("eval: --truth NAME|FILE is required (see circuitscan eval --help)");

@@ -2,7 +2,9 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/task_flags.h"
 #include "model/model.h"
+#include "model/tokenizer.h"
 
 namespace cs {
 
@@ -15,6 +17,10 @@ int cmd_info(int argc, char** argv) {
   std::printf("model: %s%s\n%s\nparameters: %lld (%.2fM)\n", a.str("MODEL").c_str(), where.c_str(),
               m.cfg.describe().c_str(), static_cast<long long>(m.parameter_count()),
               m.parameter_count() / 1e6);
+  const Tokenizer tok = Tokenizer::for_model_dir(m.dir);
+  const BosChoice bos = bos_from_flags(a, m.dir, tok);
+  std::printf("prompts: BOS %s by default (%s; the commands' --prepend-bos / --no-prepend-bos change it)\n",
+              bos.prepend ? "prepended" : "not prepended", bos.why.c_str());
   return 0;
 }
 

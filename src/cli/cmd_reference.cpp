@@ -29,12 +29,14 @@ int cmd_reference_circuit(int argc, char** argv) {
       .flag("name", "", "name recorded in the file (default MODELNAME-TASK)")
       .toggle("no-edges", "skip path patching")
       .flag("induction-words", "", kInductionWordsHelp)
-      .toggle("prepend-bos", "prepend BOS to every prompt")
+      .toggle("prepend-bos", kPrependBosHelp)
+      .toggle("no-prepend-bos", kNoPrependBosHelp)
       .flag("out", "", "ground-truth JSON file to write");
   if (!a.parse(argc, argv)) return 0;
   if (a.str("out").empty()) throw UsageError("reference-circuit: --out FILE is required");
   Model m = load_model(a.str("MODEL"));
   Tokenizer tok = Tokenizer::for_model_dir(m.dir);
+  const BosChoice bos = bos_from_flags(a, m.dir, tok);
   TokenizedTask task = task_from_flags(a, tok, m.dir);
   ReferenceOptions o;
   o.n_prompts = a.integer("prompts");
@@ -53,6 +55,10 @@ int cmd_reference_circuit(int argc, char** argv) {
   for (int i = 0; i < argc; ++i) cl << " " << argv[i];
   GroundTruth g = to_ground_truth(r, m, a.str("name").empty() ? model_name + "-" + task.name : a.str("name"),
                                   model_name, task.name, cl.str());
+  // The notes' numbers are in the task's metric, on prompts with or without BOS: say which.
+  g.notes = "metric: " + metric_label(task) + "; " + std::to_string(std::min<size_t>(o.n_prompts, task.size())) +
+            " prompts (seed " + a.str("seed") + "), BOS " + (bos.prepend ? "prepended" : "not prepended") + " (" + bos.why +
+            ")\n" + g.notes;
   write_file_atomic(a.str("out"), ground_truth_to_json(g));
   std::printf("%s\nwrote %s (%zu heads, %zu edges)\n", g.notes.c_str(), a.str("out").c_str(), g.heads.size(), g.edges.size());
   return 0;

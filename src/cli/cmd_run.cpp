@@ -5,7 +5,9 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/task_flags.h"
 #include "interp/ablation.h"
+#include "model/hook_list.h"
 #include "model/model.h"
 #include "model/safetensors.h"
 #include "model/tokenizer.h"
@@ -21,25 +23,41 @@ int cmd_run(int argc, char** argv) {
       .positional("PROMPT", "the prompt text")
       .flag("top-k", "10", "how many next tokens to print")
       .toggle("json", "print JSON instead of a table")
-      .repeated("cache", "hook point to cache, e.g. blocks.0.attn.hook_z")
+      .repeated("cache", "hook point to cache, e.g. blocks.0.attn.hook_z; '*' matches any run of characters\n"
+                "                            (blocks.*.attn.hook_z: every layer's); `circuitscan hooks MODEL` lists them")
       .repeated("ablate", "zero-ablate head LAYER.HEAD (its slice of blocks.LAYER.attn.hook_z), e.g. 1.2")
       .flag("save", "", "write the cached activations to this .safetensors file")
       .toggle("process-weights", "apply TransformerLens weight processing (fold LN etc.)")
-      .toggle("prepend-bos", "prepend the BOS token");
+      .toggle("prepend-bos", kPrependBosHelp)
+      .toggle("no-prepend-bos", kNoPrependBosHelp);
   if (!a.parse(argc, argv)) return 0;
-  std::vector<HookPoint> points;
-  for (const std::string& h : a.all("cache")) points.push_back(HookPoint::parse(h));
-  if (!a.str("save").empty() && points.empty())
+  if (!a.str("save").empty() && a.all("cache").empty())
     throw UsageError("run: --save needs at least one --cache HOOK");
+  for (const std::string& h : a.all("cache"))
+    if (h.find_first_of("*?[") == std::string::npos) HookPoint::parse(h);  // a malformed name fails before loading
 
   Model m = load_model(a.str("MODEL"), {.process_weights = a.on("process-weights")});
   Tokenizer tok = Tokenizer::for_model_dir(m.dir);
   std::vector<int> ids = tok.encode(a.str("PROMPT"));
-  if (a.on("prepend-bos")) ids.insert(ids.begin(), tok.bos_id());
+  const BosChoice bos = bos_from_flags(a, m.dir, tok);
+  if (bos.prepend) {
+    if (tok.bos_id() < 0) throw Error("--prepend-bos: this tokenizer has no BOS token");
+    ids.insert(ids.begin(), tok.bos_id());
+  }
   if (ids.empty()) throw Error("the prompt is empty after tokenization: give some text");
-  for (const HookPoint& p : points)
-    if (p.layer >= m.cfg.n_layers)
-      throw Error("hook " + p.name() + ": the model has only " + std::to_string(m.cfg.n_layers) + " layers");
+  // --cache names and patterns against the points this model's forward visits.
+  std::vector<HookPoint> points;
+  if (!a.all("cache").empty()) {
+    for (const std::string& h : a.all("cache")) {
+      const HookPoint p = h.find_first_of("*?[") == std::string::npos ? HookPoint::parse(h) : HookPoint{};
+      if (h.find_first_of("*?[") == std::string::npos && p.layer >= m.cfg.n_layers)
+        throw Error("hook " + p.name() + ": the model has only " + std::to_string(m.cfg.n_layers) + " layers");
+    }
+    const std::vector<HookShape> all = hook_shapes(m, 1, static_cast<int>(ids.size()));
+    for (const std::string& h : a.all("cache"))
+      for (const HookPoint& p : match_hooks(h, all))
+        if (std::find(points.begin(), points.end(), p) == points.end()) points.push_back(p);
+  }
 
   Hooks hooks;
   HeadSet ablate;
@@ -69,12 +87,14 @@ int cmd_run(int argc, char** argv) {
 
   if (!a.str("save").empty()) {
     std::vector<std::pair<std::string, const Tensor*>> t;
-    for (auto& [name, tensor] : cache) t.push_back({name, &tensor});
+    for (const HookPoint& p : points)  // in forward order
+      if (cache.count(p.name())) t.push_back({p.name(), &cache.at(p.name())});
     write_safetensors(a.str("save"), t, DType::F32, {{"prompt", a.str("PROMPT")}});
   }
 
   if (a.on("json")) {
     nlohmann::json j;
+    j["bos"] = bos.prepend;
     j["tokens"] = ids;
     for (int id : ids) j["token_text"].push_back(tok.token_text(id));
     for (int i = 0; i < k; ++i)
@@ -84,13 +104,17 @@ int cmd_run(int argc, char** argv) {
     std::printf("%s\n", j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
     return 0;
   }
+  std::printf("BOS %s (%s)\n", bos.prepend ? "prepended" : "not prepended", bos.why.c_str());
   std::printf("%zu tokens:", ids.size());
   for (int id : ids) std::printf(" %d:'%s'", id, tok.token_text(id).c_str());
   std::printf("\n\n%-6s %-8s %-10s %-9s %s\n", "rank", "id", "logit", "prob", "token");
   for (int i = 0; i < k; ++i)
     std::printf("%-6d %-8d %-10.4f %-9.5f '%s'\n", i + 1, order[i], logits.data[order[i]],
                 prob[order[i]] / sum, tok.token_text(order[i]).c_str());
-  for (auto& [name, t] : cache) {
+  for (const HookPoint& p : points) {  // in forward order
+    const std::string name = p.name();
+    if (!cache.count(name)) continue;
+    const Tensor& t = cache.at(name);
     double s = 0, s2 = 0, lo = 1e300, hi = -1e300;
     for (float x : t.data) s += x, s2 += double(x) * x, lo = std::min<double>(lo, x), hi = std::max<double>(hi, x);
     const double n = static_cast<double>(t.numel());

@@ -9,6 +9,7 @@
 #include "interp/task.h"
 #include "interp/task_metric.h"
 #include "model/data_dir.h"
+#include "model/model_path.h"
 #include "model/tokenizer.h"
 #include "ops/error.h"
 
@@ -20,7 +21,8 @@ const char* describe(const std::string& name) {
   if (name == "ioi") return "indirect object identification (Wang et al. 2022), 30 templates; logit diff IO - S";
   if (name == "greater-than") return "\"The {noun} lasted from the year XXYY to the year XX\" (Hanna et al. 2023); prob diff";
   if (name == "docstring") return "predict the next :param name in a Python docstring (Heimersheim & Janiak 2023); logit diff";
-  if (name == "induction") return "a random sequence of word tokens, repeated; accuracy on the repeated half";
+  if (name == "induction")
+    return "20 random word tokens, repeated; accuracy: the next token after the repeat (the first word) beats one wrong word's logit (chance 0.5)";
   return "";
 }
 
@@ -74,7 +76,8 @@ int cmd_tasks(int argc, char** argv) {
       .flag("model", "", "model directory whose tokenizer to use (default: the bundled GPT-2 tokenizer)")
       .flag("variant", "", "task variant (ioi: all | acdc)")
       .flag("induction-words", "", kInductionWordsHelp)
-      .toggle("prepend-bos", "prepend the BOS token, as `discover --prepend-bos` does");
+      .toggle("prepend-bos", kPrependBosHelp)
+      .toggle("no-prepend-bos", kNoPrependBosHelp);
   if (!a.parse(argc, argv)) return 0;
   const std::string action = a.str("ACTION");
   if (action == "list") return list_tasks();
@@ -83,21 +86,23 @@ int cmd_tasks(int argc, char** argv) {
   const int n = a.integer("n");
   if (n < 1) throw UsageError("tasks: --n must be at least 1");
 
-  const std::string model = a.str("model");
+  const std::string model = a.str("model").empty() ? "" : resolve_model_path(a.str("model"));
   const Tokenizer tok = Tokenizer::for_model_dir(model.empty() ? data_dir() + "/gpt2-tokenizer" : model);
   TaskOptions o;
   o.n = n;
   o.seed = static_cast<uint64_t>(a.integer("seed"));
-  o.prepend_bos = a.on("prepend-bos");
+  const BosChoice bos = bos_from_flags(a, model, tok);
+  o.prepend_bos = bos.prepend;
   o.variant = a.str("variant");
   o.induction_pool = induction_pool_from_flags(a, tok, a.str("TASK"), model);
   const TokenizedTask t = make_task(a.str("TASK"), tok, o);
   for (const std::string& w : t.warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
 
   const size_t shown = std::min(t.size(), static_cast<size_t>(n));
-  std::printf("%s: showing %zu of %zu prompts (seed %s%s), metric %s, tokenizer %s, BOS %s\n", t.name.c_str(), shown,
+  std::printf("%s: showing %zu of %zu prompts (seed %s%s), tokenizer %s, BOS %s (%s)\nmetric: %s\n", t.name.c_str(), shown,
               t.size(), a.str("seed").c_str(), o.variant.empty() ? "" : (", variant " + o.variant).c_str(),
-              metric_name(t.metric), model.empty() ? "bundled GPT-2" : model.c_str(), o.prepend_bos ? "prepended" : "no");
+              model.empty() ? "bundled GPT-2" : model.c_str(), o.prepend_bos ? "prepended" : "not prepended", bos.why.c_str(),
+              metric_label(t).c_str());
   for (size_t i = 0; i < shown; ++i) {
     const TaskPrompt& p = t.prompts[i];
     std::printf("\n#%zu\n", i);

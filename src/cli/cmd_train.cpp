@@ -60,10 +60,17 @@ int cmd_train(int argc, char** argv) {
     TaskScores s = evaluate_heldout(m, tok, n, seed);
     nlohmann::json j = {{"n", n}, {"seed", seed}, {"ioi_acc", s.ioi_acc}, {"ioi_logit_diff", s.ioi_logit_diff},
                         {"gt_prob_diff", s.gt_prob_diff}, {"docstring_acc", s.docstring_acc},
-                        {"induction_acc", s.induction_acc}, {"induction_acc_train_words", s.induction_acc_train}};
+                        {"induction_acc", s.induction_acc}, {"induction_acc_train_words", s.induction_acc_train},
+                        {"definitions",
+                         {{"ioi_acc", "IO's logit above every other IOI name's"},
+                          {"ioi_logit_diff", "logit(IO) - logit(S)"},
+                          {"gt_prob_diff", "sum p(years > YY) - sum p(years <= YY)"},
+                          {"docstring_acc", "the answer's logit above every other :param name's"},
+                          {"induction_acc", "top-1: argmax = the repeated word, over the second half, held-out words"}}}};
     write_file_atomic(dir + "/scores.json", j.dump(2) + "\n");
-    std::printf("%s: held-out IOI accuracy %.3f (logit diff %.3f), greater-than prob diff %.3f, docstring "
-                "accuracy %.3f, induction accuracy %.3f (%d prompts per task, seed %llu)\n",
+    std::printf("%s: held-out IOI accuracy (IO above every other name) %.3f (logit diff IO - S %.3f), greater-than prob "
+                "diff %.3f, docstring accuracy (answer above the other names) %.3f, induction top-1 accuracy (argmax = the "
+                "repeated word) %.3f (%d prompts per task, seed %llu)\n",
                 dir.c_str(), s.ioi_acc, s.ioi_logit_diff, s.gt_prob_diff, s.docstring_acc, s.induction_acc, n,
                 static_cast<unsigned long long>(seed));
     return 0;

@@ -7,6 +7,7 @@ namespace cs {
 
 int cmd_info(int argc, char** argv);
 int cmd_run(int argc, char** argv);
+int cmd_hooks(int argc, char** argv);
 int cmd_init_random(int argc, char** argv);
 int cmd_discover(int argc, char** argv);
 int cmd_eval(int argc, char** argv);

@@ -1,8 +1,9 @@
 #include "cli/compare_command.h"
 
+#include <algorithm>
 #include <sstream>
 
-#include "cli/task_flags.h"
+#include "interp/task_metric.h"
 #include "ops/error.h"
 
 namespace cs {
@@ -10,25 +11,29 @@ namespace cs {
 Args compare_args() {
   Args a("compare",
          "Run the SAE method and the baselines on the same model, prompts and ground truth, and print\n"
-         "one table: node ROC AUC, edge AUC (head->head and head->logits), precision/recall/F1 and faithfulness at the\n"
-         "ground truth's size, and wall time (mean ± std over trials for stochastic methods).");
+         "one table: node ROC AUC, edge AUC (head->head and head->logits), precision and faithfulness of the\n"
+         "top k heads (k = the truth's size), the faithfulness curve's CPR and CMD, and wall time (mean ± std\n"
+         "over trials for stochastic methods). Without a truth: CPR, CMD, time and each method's ranking.");
   a.positional("MODEL", kModelHelp)
       .flag("task", "ioi", "ioi, greater-than, docstring, induction, or a .jsonl file")
-      .flag("truth", "", "ground truth: name (data/truth), file; default MODEL/circuits/TASK.json")
+      .flag("truth", "", "ground truth: name (data/truth), file, or none; default MODEL/circuits/TASK.json")
       .flag("methods", "sae,sae-confirmed,patching,acdc,eap,eap-ig,hisp,sp", "comma-separated methods")
       .flag("trials", "3", "trials of the stochastic methods (sae, sae-confirmed, sp)")
       .flag("prompts", "250", "task prompts generated (SAE: positives and as many negatives)")
       .flag("method-prompts", "100", "prompts the baselines use")
-      .flag("ablation", "resample", "baselines' ablation: resample, mean or zero")
+      .flag("ablation", "resample", "the baselines' ablation: resample, mean or zero (faithfulness: --faith-ablation)")
       .flag("tau", "0.01", "ACDC threshold")
       .flag("acdc-sweep", "0", "ACDC runs at this many thresholds log-spaced over [1e-4, 0.3] (the paper's\n"
             "                            ROC; scores = largest tau keeping the head); 0: one run at --tau")
       .flag("steps", "5", "EAP-IG integration steps")
       .flag("sp-steps", "200", "subnetwork probing optimisation steps")
       .flag("faith-prompts", "100", "prompts for faithfulness")
+      .flag("faith-ablation", "mean", "faithfulness ablation of every method: mean (discover's default), resample, zero")
+      .toggle("no-faithfulness", "skip the faithfulness curves")
       .flag("seed", "0", "seed")
       .flag("induction-words", "", kInductionWordsHelp)
-      .toggle("prepend-bos", "prepend BOS to every prompt")
+      .toggle("prepend-bos", kPrependBosHelp)
+      .toggle("no-prepend-bos", kNoPrependBosHelp)
       .flag("out", "", "write compare.md, compare.json and compare.html here");
   return a;
 }
@@ -39,7 +44,7 @@ CompareOptions compare_options(const Args& a) {
   for (std::string m; std::getline(ss, m, ',');) {
     bool ok = false;
     for (auto& k : known_methods()) ok |= k == m;
-    if (!ok) throw UsageError("compare: unknown method '" + m + "' (sae, patching, acdc, eap, eap-ig, hisp, sp)");
+    if (!ok) throw UsageError("compare: unknown method '" + m + "' (sae, sae-confirmed, patching, acdc, eap, eap-ig, hisp, sp)");
     o.methods.push_back(m);
   }
   o.trials = a.integer("trials");
@@ -51,17 +56,44 @@ CompareOptions compare_options(const Args& a) {
   o.settings.params["steps"] = a.integer("steps");
   o.settings.params["sp_steps"] = a.integer("sp-steps");
   o.faith.n_prompts = a.integer("faith-prompts");
-  o.faith.ablation = AblationKind::Mean;
+  o.faith.ablation = parse_ablation_kind(a.str("faith-ablation"));
+  o.faithfulness = !a.on("no-faithfulness");
   return o;
 }
 
 ComparePlan plan_compare(const Args& a, const Model& m, const Tokenizer& tok, std::optional<TokenizedTask> given) {
   ComparePlan p;
   p.options = compare_options(a);
+  p.bos = bos_from_flags(a, m.dir, tok);
   p.task = given ? std::move(*given) : task_from_flags(a, tok, m.dir);
   p.truth = resolve_truth(a.str("truth"), m.dir, p.task.name);
   p.options.sae.sae.sae.l1 = p.task.name == "docstring" ? 0.05f : 0.02f;
   return p;
+}
+
+CompareInfo compare_info(const Model& m, const ComparePlan& p, const std::string& model_name) {
+  const TokenizedTask& task = p.task;
+  const std::optional<GroundTruth>& truth = p.truth;
+  const CompareOptions& o = p.options;
+  const BosChoice& bos = p.bos;
+  CompareInfo info;
+  info.model = model_name;
+  info.task = task.name;
+  info.truth = truth ? truth->name : "";
+  info.metric = metric_label(task);
+  info.method_ablation = to_string(o.settings.ablation);
+  info.faith_ablation = to_string(o.faith.ablation);
+  info.bos = std::string(bos.prepend ? "prepended" : "not prepended") + " (" + bos.why + ")";
+  info.n_layers = m.cfg.n_layers;
+  info.n_heads = m.cfg.n_heads;
+  info.trials = o.trials;
+  if (truth) {
+    info.truth_heads = head_labels(*truth, m.cfg.n_layers, m.cfg.n_heads);
+    const std::vector<bool> e = head_edge_labels(*truth, m.cfg.n_layers, m.cfg.n_heads);
+    info.truth_head_edges = static_cast<int>(std::count(e.begin(), e.end(), true));
+  }
+
+  return info;
 }
 
 }  // namespace cs

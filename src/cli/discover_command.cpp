@@ -1,10 +1,38 @@
 #include "cli/discover_command.h"
 
+#include <cstdio>
+#include <filesystem>
+
 #include "cli/task_flags.h"
 #include "interp/task_metric.h"
 #include "ops/error.h"
+#include "sae/code_scores.h"
 
 namespace cs {
+
+namespace {
+
+std::string fmt(const char* f, double v) {
+  char b[64];
+  std::snprintf(b, sizeof b, f, v);
+  return b;
+}
+
+}  // namespace
+
+// The ranking in a sentence, for the run's header and its settings.
+std::string ranking_description(const DiscoverOptions& o) {
+  const std::string p = paper_score_label(o);
+  if (o.level == Level::Edge)
+    return "edge count: how often a head is in the top code pairs seen only on positive prompts (the paper's edge variant)";
+  if (o.score == "paper")
+    return p + ": codes a head emits on positive prompts and never on negative ones" +
+           (o.sae.normalise ? std::string(", over all its codes") : std::string()) + " (O'Neill & Bui)";
+  if (o.score == "null")
+    return "null-corrected |P\\N|: mean over random splits of |P_A \\ N_B| - |P_A \\ P_B| (P_A, P_B halves of the positives)";
+  const std::string base = o.score == "causal" ? "the null-corrected |P\\N|" : p;
+  return o.score + " (rank mean): mean of the normalised ranks of " + base + " and of one attribution-patching pass";
+}
 
 Args discover_args() {
   Args a("discover",
@@ -14,7 +42,8 @@ Args discover_args() {
   a.positional("MODEL", kModelHelp)
       .flag("task", "ioi", "ioi, greater-than, docstring, induction, or a .jsonl file of prompts")
       .flag("method", "sae", "discovery method (sae)")
-      .flag("level", "node", "node: head scores |P\\N|; edge: head-pair code scores reduced to heads")
+      .flag("level", "node", "node: heads ranked by --score; edge: head-pair code scores reduced to heads\n"
+            "                            (the edge count, as the paper's edge variant; --score does not apply)")
       .flag("features", "200", "SAE features")
       .flag("l1", "", "SAE L1 coefficient (default 0.05 for docstring, else 0.02, as the paper)")
       .flag("lr", "0.001", "SAE Adam learning rate")
@@ -26,15 +55,18 @@ Args discover_args() {
       .flag("position", "mean", "head output reduction: mean (paper), last, or a task position (e.g. S2)")
       .flag("score", "confirmed", "node ranking: confirmed (paper's |P\\N| + one attribution pass; the default: higher AUC on every zoo task), paper (O'Neill & Bui's |P\\N| alone), null (null-corrected), causal (null + one attribution pass)")
       .toggle("normalise", "divide |P\\N| by |P u N| (the paper's normalised variant)")
-      .flag("top-k", "", "circuit = the K best heads")
-      .flag("threshold", "", "circuit size = heads whose softmax of the paper's |P\\N| is >= X (the ranking picks which)")
-      .flag("truth", "", "ground truth: name (data/truth), file, or none; default MODEL/circuits/TASK.json if present")
+      .flag("top-k", "", "circuit = the K best heads of the ranking")
+      .flag("threshold", "", "circuit size = heads whose softmax of the paper's |P\\N| (edge level: edge count)\n"
+            "                            is >= X (the ranking picks which); default: heads whose |P\\N| is above its mean")
+      .flag("truth", "", "ground truth to evaluate against (never used to size or pick the circuit): name\n"
+            "                            (data/truth), file, or none; default MODEL/circuits/TASK.json if present")
       .flag("ablation", "mean", "faithfulness ablation: mean (over corrupted prompts), resample, zero")
       .flag("faith-prompts", "100", "prompts for the faithfulness curve")
       .toggle("no-faithfulness", "skip the faithfulness curve")
       .toggle("no-process-weights", "use raw weights (the paper used TransformerLens-processed weights)")
       .flag("induction-words", "", kInductionWordsHelp)
-      .toggle("prepend-bos", "prepend BOS to every prompt")
+      .toggle("prepend-bos", kPrependBosHelp)
+      .toggle("no-prepend-bos", kNoPrependBosHelp)
       .flag("out", "", "write circuit.json, circuit.dot and report.html here");
   return a;
 }
@@ -42,17 +74,20 @@ Args discover_args() {
 void check_discover_flags(const Args& a) {
   if (a.str("method") != "sae") throw UsageError("discover: unknown --method '" + a.str("method") + "' (sae; the baselines are in `compare`)");
   if (a.given("top-k") && a.given("threshold")) throw UsageError("discover: give --top-k or --threshold, not both");
+  const std::string level = a.str("level");
+  if (level != "node" && level != "edge") throw UsageError("discover: --level must be node or edge");
+  if (level == "edge" && a.given("score"))
+    throw UsageError("discover: --score ranks heads at node level; --level edge ranks them by their edge count");
   const std::string score = a.str("score");
   if (score != "paper" && score != "null" && score != "causal" && score != "confirmed")
     throw UsageError("discover: --score must be paper, null, causal or confirmed");
-  const std::string level = a.str("level");
-  if (level != "node" && level != "edge") throw UsageError("discover: --level must be node or edge");
 }
 
 bool discover_processes_weights(const Args& a) { return !a.on("no-process-weights"); }
 
 DiscoverPlan plan_discover(const Args& a, const Model& m, const Tokenizer& tok, std::optional<TokenizedTask> given) {
   DiscoverPlan p;
+  p.bos = bos_from_flags(a, m.dir, tok);
   p.task = given ? std::move(*given) : task_from_flags(a, tok, m.dir);
   const TokenizedTask& task = p.task;
   p.truth = resolve_truth(a.str("truth"), m.dir, task.name);
@@ -79,20 +114,59 @@ DiscoverPlan plan_discover(const Args& a, const Model& m, const Tokenizer& tok, 
   return p;
 }
 
-RunInfo discover_run_info(const Args& a, const Model& m, const DiscoverPlan& p, const std::string& command_line) {
+RunInfo discover_run_info(const Args& a, const Model& m, const DiscoverPlan& p, const DiscoverResult& r,
+                          const std::string& command_line) {
+  const TokenizedTask& task = p.task;
+  const std::optional<GroundTruth>& truth = p.truth;
+  const DiscoverOptions& o = p.options;
+  const BosChoice& bos = p.bos;
+  const std::string level = a.str("level"), pos = a.str("position"), metric = metric_label(task);
+  const int H = m.cfg.n_heads;
   RunInfo info;
   info.model_dir = m.dir;
   info.model_family = m.cfg.family;
-  info.task = p.task.name;
+  info.task = task.name;
   info.method = "sae";
-  info.level = a.str("level");
-  info.settings = a.values();
-  info.seed = p.options.seed;
+  info.level = level;
+  info.ranking = ranking_label(o);
+  info.paper_score = paper_score_label(o);
+  // The settings the run used, after defaults: not the raw flags.
+  auto& st = info.settings;
+  st.push_back({"task", task.name + " (" + std::to_string(r.n_positive) + " positive, " + std::to_string(r.n_negative) +
+                            " negative prompts, seed " + std::to_string(o.seed) + ")"});
+  st.push_back({"metric", metric});
+  if (task.name == "induction")
+    st.push_back({"induction words", !a.str("induction-words").empty() ? a.str("induction-words")
+                                     : std::filesystem::exists(own_induction_words_path(m.dir))
+                                         ? own_induction_words_path(m.dir) + " (the model's own)"
+                                         : "every plain word token of the vocabulary"});
+  st.push_back({"BOS", std::string(bos.prepend ? "prepended" : "not prepended") + " (" + bos.why + ")"});
+  st.push_back({"weights", a.on("no-process-weights") ? "raw" : "TransformerLens-processed (LayerNorm folded, centred)"});
+  st.push_back({"level", level});
+  st.push_back({o.level == Level::Node ? "ranking (--score " + o.score + ")" : "ranking",
+                ranking_description(o) + (o.level == Level::Edge ? " (k = " + std::to_string(reference_edge_k(H)) +
+                                                                       " entries of the sorted pair list)"
+                                                                 : "")});
+  st.push_back({"head output", pos == "mean" ? "mean over positions" : pos == "last" ? "last position" : "position " + pos});
+  st.push_back({"SAE", std::to_string(o.sae.sae.n_features) + " features, l1 " + fmt("%g", o.sae.sae.l1) +
+                           (a.given("l1") ? "" : " (task default)") + ", lr " + fmt("%g", o.sae.sae.lr) + ", " +
+                           std::to_string(o.sae.sae.epochs) + " epochs, " + std::to_string(o.sae.train_prompts) +
+                           " training prompts"});
+  st.push_back({"|P\\N|", o.sae.normalise ? "normalised by |P u N|" : "count"});
+  st.push_back({"trials", std::to_string(o.trials) + (o.trials > 1 ? " (trial t uses seed + t)" : "")});
+  st.push_back({"circuit size", r.size_rule});
+  st.push_back({"ground truth", truth ? truth->name + (a.str("truth").empty() ? " (the model's own reference circuit)" : "") +
+                                            ", for evaluation only"
+                                      : "none"});
+  st.push_back({"faithfulness", r.faith ? to_string(o.faith.ablation) + " ablation, " +
+                                              std::to_string(std::min<size_t>(o.faith.n_prompts, task.size())) + " prompts"
+                                : o.faithfulness ? "not computed (no corrupt prompts)" : "off (--no-faithfulness)"});
+  info.seed = o.seed;
   info.n_layers = m.cfg.n_layers;
-  info.n_heads = m.cfg.n_heads;
-  info.truth_name = p.truth ? p.truth->name : "";
-  if (p.truth) info.truth_heads = p.truth->heads;
-  info.metric_name = metric_name(p.task.metric);
+  info.n_heads = H;
+  info.truth_name = truth ? truth->name : "";
+  if (truth) info.truth_heads = truth->heads;
+  info.metric_name = metric;
   info.command_line = command_line;
   return info;
 }

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "cli/args.h"
+#include "cli/task_flags.h"
 #include "evaluation/ground_truth.h"
 #include "interp/task.h"
 #include "model/model.h"
@@ -27,6 +28,7 @@ struct DiscoverPlan {
   TokenizedTask task;
   std::optional<GroundTruth> truth;
   DiscoverOptions options;  // progress left empty: the frontend's
+  BosChoice bos;            // whether prompts start with BOS, and why
 };
 
 // Whether the run wants TransformerLens-processed weights (the default; --no-process-weights).
@@ -37,7 +39,11 @@ bool discover_processes_weights(const Args& a);
 // `m` must be loaded as discover_processes_weights says; m.dir locates its own files.
 DiscoverPlan plan_discover(const Args& a, const Model& m, const Tokenizer& tok, std::optional<TokenizedTask> given = {});
 
-// The run's identity and settings for circuit.json and the report.
-RunInfo discover_run_info(const Args& a, const Model& m, const DiscoverPlan& p, const std::string& command_line);
+// The run's identity and settings (as used, after defaults) for circuit.json and the report.
+RunInfo discover_run_info(const Args& a, const Model& m, const DiscoverPlan& p, const DiscoverResult& r,
+                          const std::string& command_line);
+
+// The ranking in a sentence, for the run's header and its settings.
+std::string ranking_description(const DiscoverOptions& o);
 
 }  // namespace cs

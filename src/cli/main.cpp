@@ -20,6 +20,7 @@ struct Command {
 const Command kCommands[] = {
     {"info", "print a model's architecture, sizes, dtype and parameter count", cs::cmd_info},
     {"run", "run a prompt: next-token distribution, cached or saved hook activations", cs::cmd_run},
+    {"hooks", "list a model's hook points (TransformerLens names) with their shapes", cs::cmd_hooks},
     {"init-random", "write a random-weight checkpoint in Hugging Face format", cs::cmd_init_random},
     {"discover", "find a task's circuit with the discrete-SAE method (report, scores, evaluation)", cs::cmd_discover},
     {"reference-circuit", "find a reference circuit by greedy ablation pruning and path patching", cs::cmd_reference_circuit},

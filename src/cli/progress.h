@@ -1,6 +1,9 @@
 // Progress of long steps on stderr: a bar redrawn in place when stderr is a terminal; otherwise
 // (a log file, a batch job) one plain line at most every 10 s, so a run that takes seconds writes
-// nothing and one that takes minutes shows it is alive.
+// nothing and one that takes minutes shows it is alive. With `every_phase`, a plain line also
+// starts each new phase ("method 5/8: acdc"); with `eta`, the time left is estimated from the
+// time so far and the fraction done (as good as the caller's fraction: compare weighs it by each
+// method's usual cost) and shown as "about 1:40 left".
 #pragma once
 #include <chrono>
 #include <cstdio>
@@ -11,34 +14,53 @@ namespace cs {
 
 class ProgressBar {
  public:
-  ProgressBar() : tty_(::isatty(STDERR_FILENO)), last_(Clock::now()) {}
+  explicit ProgressBar(bool eta = false, bool every_phase = false)
+      : tty_(::isatty(STDERR_FILENO)), eta_(eta), every_phase_(every_phase), start_(Clock::now()), last_(start_) {}
   ~ProgressBar() { finish(); }
   void update(const std::string& phase, double fraction) {
     const int pct = static_cast<int>(fraction * 100 + 0.5);
+    const auto now = Clock::now();
+    const double elapsed = std::chrono::duration<double>(now - start_).count();
+    std::string left;
+    if (eta_ && fraction > 0.01 && fraction < 1 && elapsed > 1)
+      left = "about " + clock(elapsed * (1 - fraction) / fraction) + " left";
     if (!tty_) {
-      const auto now = Clock::now();
-      if (now - last_ < std::chrono::seconds(10)) return;
+      const bool new_phase = every_phase_ && phase != last_phase_;
+      if (!new_phase && now - last_ < std::chrono::seconds(10)) return;
       last_ = now;
-      std::fprintf(stderr, "%s %d%%\n", phase.c_str(), pct);
+      last_phase_ = phase;
+      std::fprintf(stderr, "%s: %d%% done, %s elapsed%s%s\n", phase.c_str(), pct, clock(elapsed).c_str(),
+                   left.empty() ? "" : ", ", left.c_str());
       std::fflush(stderr);
       return;
     }
-    const int width = 30, filled = static_cast<int>(fraction * width + 0.5);
-    std::fprintf(stderr, "\r%-16s [%s%s] %3d%%", phase.c_str(), std::string(filled, '#').c_str(),
-                 std::string(width - filled, ' ').c_str(), pct);
+    const int width = 24, filled = static_cast<int>(fraction * width + 0.5);
+    std::string line = phase.substr(0, 40);
+    line += std::string(40 - line.size(), ' ') + " [" + std::string(filled, '#') + std::string(width - filled, ' ') + "] ";
+    line += std::to_string(pct) + "%";
+    if (!left.empty()) line += "  " + left;
+    std::fprintf(stderr, "\r%-90s", line.c_str());
     std::fflush(stderr);
     drawn_ = true;
   }
   void finish() {
-    if (tty_ && drawn_) std::fprintf(stderr, "\r%60s\r", "");
+    if (tty_ && drawn_) std::fprintf(stderr, "\r%90s\r", "");
     drawn_ = false;
   }
 
  private:
   using Clock = std::chrono::steady_clock;
-  bool tty_;
+  static std::string clock(double s) {
+    const long t = static_cast<long>(s + 0.5);
+    char b[32];
+    if (t >= 3600) std::snprintf(b, sizeof b, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
+    else std::snprintf(b, sizeof b, "%ld:%02ld", t / 60, t % 60);
+    return b;
+  }
+  bool tty_, eta_, every_phase_;
   bool drawn_ = false;
-  Clock::time_point last_;
+  Clock::time_point start_, last_;
+  std::string last_phase_;
 };
 
 }  // namespace cs

@@ -1,5 +1,5 @@
 // Flags shared by the commands that run a task on a model (discover, compare, reference-circuit):
-// the task's prompts (--task, --prompts, --seed, --prepend-bos) and the ground truth to evaluate
+// the task's prompts (--task, --prompts, --seed, --prepend-bos / --no-prepend-bos) and the ground truth to evaluate
 // against.
 #pragma once
 #include <cstdio>
@@ -11,7 +11,9 @@
 #include "cli/args.h"
 #include "evaluation/ground_truth.h"
 #include "interp/task.h"
+#include "model/bos.h"
 #include "model/tokenizer.h"
+#include "ops/error.h"
 
 namespace cs {
 
@@ -33,13 +35,29 @@ inline std::vector<int> induction_pool_from_flags(const Args& a, const Tokenizer
   return own;
 }
 
-// --prompts prompts from --seed (BOS prepended with --prepend-bos), for the task named `task`.
+inline constexpr const char* kPrependBosHelp =
+    "prepend BOS to every prompt (default: the model's config.json \"default_prepend_bos\",\n"
+    "                            else yes, as TransformerLens and the paper)";
+inline constexpr const char* kNoPrependBosHelp = "do not prepend BOS (see --prepend-bos)";
+
+// Whether prompts start with BOS, and why: --prepend-bos / --no-prepend-bos, else the model's
+// default (model/bos.h).
+inline BosChoice bos_from_flags(const Args& a, const std::string& model_dir, const Tokenizer& tok) {
+  const bool on = a.given("prepend-bos") && a.on("prepend-bos");
+  const bool off = a.given("no-prepend-bos") && a.on("no-prepend-bos");
+  if (on && off) throw UsageError("give --prepend-bos or --no-prepend-bos, not both");
+  if (on) return {true, "--prepend-bos"};
+  if (off || (a.given("prepend-bos") && !a.on("prepend-bos"))) return {false, "--no-prepend-bos"};
+  return default_prepend_bos(model_dir, tok);
+}
+
+// --prompts prompts from --seed, BOS as bos_from_flags says, for the task named `task`.
 inline TaskOptions task_options_from_flags(const Args& a, const Tokenizer& tok, const std::string& model_dir,
                                            const std::string& task) {
   TaskOptions to;
   to.n = a.integer("prompts");
   to.seed = static_cast<uint64_t>(a.integer("seed"));
-  to.prepend_bos = a.on("prepend-bos");
+  to.prepend_bos = bos_from_flags(a, model_dir, tok).prepend;
   to.induction_pool = induction_pool_from_flags(a, tok, task, model_dir);
   return to;
 }

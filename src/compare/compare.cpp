@@ -4,7 +4,6 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <nlohmann/json.hpp>
 #include <set>
 #include <utility>
 
@@ -13,6 +12,7 @@
 #include "attribution/eap.h"
 #include "baselines/hisp.h"
 #include "baselines/subnetwork_probing.h"
+#include "interp/faithfulness.h"
 #include "interp/task_metric.h"
 #include "ops/error.h"
 
@@ -22,6 +22,18 @@ std::vector<std::string> known_methods() {
   return {"sae", "sae-confirmed", "patching", "acdc", "eap", "eap-ig", "hisp", "sp"};
 }
 bool method_is_stochastic(const std::string& n) { return n == "sae" || n == "sae-confirmed" || n == "sp"; }
+
+double method_cost_weight(const std::string& n) {
+  if (n == "sae") return 0.3;
+  if (n == "sae-confirmed") return 0.6;
+  if (n == "patching") return 1.7;
+  if (n == "acdc") return 6.0;
+  if (n == "eap") return 0.3;
+  if (n == "eap-ig") return 1.5;
+  if (n == "hisp") return 0.1;
+  if (n == "sp") return 22.0;
+  return 1.0;
+}
 
 namespace {
 
@@ -37,19 +49,37 @@ bool parse_head_node(const std::string& s, int* layer, int* head, std::string* s
   return true;
 }
 
-// One trial of discover with compare's SAE settings (no faithfulness: compare measures it), and
-// its wall time.
-std::pair<DiscoverResult, double> discover_once(const Model& m, const TokenizedTask& task, const CompareOptions& o,
-                                                uint64_t seed, Level level, const std::string& score) {
+// One trial of discover at node level with compare's SAE settings and the head-pair scores (no
+// faithfulness: compare measures it), as a method result: head scores = the ranking, edges = the
+// code pairs seen only on positives, from each head to every head of a later layer (q/k/v alike:
+// the codes say nothing of which input).
+MethodResult sae_method(const std::string& name, const Model& m, const TokenizedTask& task, const CompareOptions& o,
+                        uint64_t seed, const std::string& score) {
   DiscoverOptions d = o.sae;
   d.seed = seed;
   d.trials = 1;
   d.faithfulness = false;
-  d.level = level;
+  d.level = Level::Node;
+  d.pair_scores = true;
   d.score = score;
   auto t0 = Clock::now();
-  DiscoverResult r = discover(m, task, d, nullptr);
-  return {std::move(r), std::chrono::duration<double>(Clock::now() - t0).count()};
+  const DiscoverResult r = discover(m, task, d, nullptr);
+  MethodResult mr;
+  mr.method = name;
+  mr.head_scores = r.head_scores[0];
+  const int H = m.cfg.n_heads, HT = m.cfg.n_heads_total();
+  for (int a = 0; a < HT; ++a)
+    for (int b = 0; b < HT; ++b) {
+      if (b / H <= a / H) continue;  // forward pairs only: sender layer < receiver layer
+      const double u = r.trials[0].edge_U[static_cast<size_t>(a) * HT + b];
+      const std::string from = "a" + std::to_string(a / H) + "." + std::to_string(a % H);
+      for (const char* x : {".q", ".k", ".v"}) {
+        mr.edges.push_back({from, "a" + std::to_string(b / H) + "." + std::to_string(b % H) + x});
+        mr.edge_scores.push_back(u);
+      }
+    }
+  mr.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  return mr;
 }
 
 MethodResult run_method(const std::string& name, const Model& m, const TokenizedTask& task,
@@ -64,34 +94,8 @@ MethodResult run_method(const std::string& name, const Model& m, const Tokenized
   if (name == "eap-ig") return eap_ig(m, task, s);
   if (name == "hisp") return hisp(m, task, s);
   if (name == "sp") return subnetwork_probing(m, task, s);
-  if (name == "sae") {
-    // Edge level: node scores come from node_raw (or the edge reduction), edges from U.
-    const auto [r, seconds] = discover_once(m, task, o, seed, Level::Edge, o.sae.score);
-    MethodResult mr;
-    mr.method = "sae";
-    mr.head_scores = o.sae.level == Level::Edge ? r.trials[0].edge_node : r.trials[0].node_raw;
-    const int H = m.cfg.n_heads, HT = m.cfg.n_heads_total();
-    for (int a = 0; a < HT; ++a)
-      for (int b = 0; b < HT; ++b) {
-        if (b / H <= a / H) continue;  // forward pairs only: sender layer < receiver layer
-        double u = r.trials[0].edge_U[static_cast<size_t>(a) * HT + b];
-        std::string from = "a" + std::to_string(a / H) + "." + std::to_string(a % H);
-        for (const char* x : {".q", ".k", ".v"}) {
-          mr.edges.push_back({from, "a" + std::to_string(b / H) + "." + std::to_string(b % H) + x});
-          mr.edge_scores.push_back(u);
-        }
-      }
-    mr.seconds = seconds;
-    return mr;
-  }
-  if (name == "sae-confirmed") {  // discover's default ranking: |P \ N| + one attribution pass
-    const auto [r, seconds] = discover_once(m, task, o, seed, Level::Node, "confirmed");
-    MethodResult mr;
-    mr.method = name;
-    mr.head_scores = r.head_scores[0];
-    mr.seconds = seconds;
-    return mr;
-  }
+  if (name == "sae") return sae_method(name, m, task, o, seed, "paper");
+  if (name == "sae-confirmed") return sae_method(name, m, task, o, seed, "confirmed");  // discover's default
   throw UsageError("unknown method '" + name + "': choose from sae, sae-confirmed, patching, acdc, eap, eap-ig, hisp, sp");
 }
 
@@ -169,19 +173,33 @@ std::vector<MethodRow> compare(const Model& m, const TokenizedTask& task, const 
     labels = head_labels(*truth, L, H);
     edge_labels = head_edge_labels(*truth, L, H);
   }
+  const bool faith = o.faithfulness && !task.corrupt.empty();
   AblationSource src;
-  if (truth && !task.corrupt.empty()) src = task_ablation_source(m, task, o.faith);
-  const double full = truth && !task.corrupt.empty() ? model_metric(m, task, std::min<size_t>(o.faith.n_prompts, task.size())) : 0;
+  if (truth && faith) src = task_ablation_source(m, task, o.faith);
+  const double full = truth && faith ? model_metric(m, task, std::min<size_t>(o.faith.n_prompts, task.size())) : 0;
 
+  // Progress: the work of each method-trial (and each faithfulness curve) weighed by its cost.
+  std::vector<double> work;
+  double total = 0, done = 0;
+  for (const std::string& name : o.methods) {
+    work.push_back(method_cost_weight(name) * (method_is_stochastic(name) ? std::max(1, o.trials) : 1) + (faith ? 0.5 : 0));
+    total += work.back();
+  }
   std::vector<MethodRow> rows;
-  for (size_t mi = 0; mi < o.methods.size(); ++mi) {
+  const int n_methods = static_cast<int>(o.methods.size());
+  for (int mi = 0; mi < n_methods; ++mi) {
     const std::string& name = o.methods[mi];
     MethodRow row;
     row.method = name;
+    row.k = truth ? static_cast<int>(truth->heads.size()) : 0;
     const int trials = method_is_stochastic(name) ? std::max(1, o.trials) : 1;
+    const std::string phase = "method " + std::to_string(mi + 1) + "/" + std::to_string(n_methods) + ": " + name;
+    const double per_trial = method_cost_weight(name);
     std::vector<std::vector<double>> scores;
     for (int t = 0; t < trials; ++t) {
-      if (o.progress) o.progress(name, double(t) / trials);
+      if (o.progress)
+        o.progress(trials > 1 ? phase + ", trial " + std::to_string(t + 1) + "/" + std::to_string(trials) : phase,
+                   (done + t * per_trial) / total);
       auto t0 = Clock::now();
       MethodResult r = run_method(name, m, task, o, o.settings.seed + t);
       double secs = std::chrono::duration<double>(Clock::now() - t0).count();
@@ -192,7 +210,7 @@ std::vector<MethodRow> compare(const Model& m, const TokenizedTask& task, const 
       row.has_edges = !r.edges.empty();
       if (truth) {
         row.node_auc.push_back(roc_auc(r.head_scores, labels));
-        Confusion c = confusion_top_k(r.head_scores, labels, static_cast<int64_t>(truth->heads.size()));
+        Confusion c = confusion_top_k(r.head_scores, labels, row.k);
         row.precision.push_back(c.precision);
         row.recall.push_back(c.recall);
         row.f1.push_back(c.f1);
@@ -203,8 +221,8 @@ std::vector<MethodRow> compare(const Model& m, const TokenizedTask& task, const 
           const double auc = head_edge_auc(es, edge_labels, L, H, logits);
           if (!std::isnan(auc)) row.edge_auc.push_back(auc);
         }
-        if (!task.corrupt.empty()) {
-          double kept = circuit_metric(m, task, top_k_heads(r.head_scores, H, static_cast<int>(truth->heads.size())), src, o.faith.n_prompts);
+        if (faith) {
+          double kept = circuit_metric(m, task, top_k_heads(r.head_scores, H, row.k), src, o.faith.n_prompts);
           row.faithfulness.push_back(full != 0 ? kept / full : 0);
         }
       }
@@ -213,73 +231,15 @@ std::vector<MethodRow> compare(const Model& m, const TokenizedTask& task, const 
     for (auto& s : scores)
       for (int h = 0; h < HT; ++h) row.mean_head_scores[h] += s[h] / scores.size();
     if (truth) row.roc = roc_curve(row.mean_head_scores, labels);
+    if (faith) {
+      if (o.progress) o.progress(phase + ", faithfulness curve", (done + trials * per_trial) / total);
+      row.faith = faithfulness_curve(m, task, row.mean_head_scores, o.faith);
+    }
+    done += work[mi];
     rows.push_back(std::move(row));
   }
   if (o.progress) o.progress("done", 1);
   return rows;
-}
-
-namespace {
-std::string ms(const std::vector<double>& v, int prec = 3) {
-  if (v.empty()) return "-";
-  MeanStd s = mean_std(v);
-  char buf[64];
-  if (v.size() > 1) std::snprintf(buf, sizeof buf, "%.*f ± %.*f", prec, s.mean, prec, s.std);
-  else std::snprintf(buf, sizeof buf, "%.*f", prec, s.mean);
-  return buf;
-}
-}  // namespace
-
-std::string compare_table(const std::vector<MethodRow>& rows, bool md) {
-  const char* cols[] = {"method", "node AUC", "edge AUC", "precision@k", "recall@k", "F1@k", "faithfulness@k", "seconds"};
-  std::string out;
-  char buf[512];
-  if (md) {
-    out += "|";
-    for (auto* c : cols) out += std::string(" ") + c + " |";
-    out += "\n|---|---|---|---|---|---|---|---|\n";
-  } else {
-    std::snprintf(buf, sizeof buf, "%-13s %-15s %-21s %-15s %-15s %-15s %-15s %s\n", cols[0], cols[1], cols[2], cols[3], cols[4], cols[5], cols[6], cols[7]);
-    out += buf;
-  }
-  for (const MethodRow& r : rows) {
-    std::string f[] = {r.method, ms(r.node_auc), r.has_edges ? ms(r.edge_auc) + (r.edges_to_logits || r.edge_auc.empty() ? "" : " (pairs)") : "(nodes only)", ms(r.precision),
-                       ms(r.recall), ms(r.f1), ms(r.faithfulness), ms(r.seconds, 2)};
-    if (md) {
-      out += "|";
-      for (auto& x : f) out += " " + x + " |";
-      out += "\n";
-    } else {
-      std::snprintf(buf, sizeof buf, "%-13s %-15s %-21s %-15s %-15s %-15s %-15s %s\n", f[0].c_str(), f[1].c_str(), f[2].c_str(),
-                    f[3].c_str(), f[4].c_str(), f[5].c_str(), f[6].c_str(), f[7].c_str());
-      out += buf;
-    }
-  }
-  return out;
-}
-
-std::string compare_json(const std::vector<MethodRow>& rows, const std::string& model, const std::string& task,
-                         const std::string& truth) {
-  nlohmann::json j;
-  j["model"] = model;
-  j["task"] = task;
-  j["truth"] = truth;
-  for (const MethodRow& r : rows) {
-    nlohmann::json x;
-    x["method"] = r.method;
-    x["node_auc"] = r.node_auc;
-    x["edge_auc"] = r.edge_auc;
-    if (r.has_edges) x["edge_auc_edges"] = r.edges_to_logits ? "head->head (q/k/v merged) and head->logits" : "head->head (q/k/v merged)";
-    x["precision_at_k"] = r.precision;
-    x["recall_at_k"] = r.recall;
-    x["f1_at_k"] = r.f1;
-    x["faithfulness_at_k"] = r.faithfulness;
-    x["seconds"] = r.seconds;
-    x["mean_head_scores"] = r.mean_head_scores;
-    if (r.roc) x["roc"] = {{"fpr", r.roc->fpr}, {"tpr", r.roc->tpr}, {"auc", r.roc->auc}};
-    j["methods"].push_back(x);
-  }
-  return j.dump(2) + "\n";
 }
 
 }  // namespace cs

@@ -13,26 +13,39 @@
 namespace cs {
 
 // Methods by name: "sae" (the paper's |P \ N|), "sae-confirmed" (discover's default: |P \ N|
-// confirmed by one attribution pass), "patching", "acdc", "eap", "eap-ig", "hisp", "sp".
+// confirmed by one attribution pass), "patching", "acdc", "eap", "eap-ig", "hisp", "sp". Both SAE
+// rows score head pairs too (code pairs seen only on positives: head -> later-head edges).
 std::vector<std::string> known_methods();
 bool method_is_stochastic(const std::string& name);  // sae, sae-confirmed, sp: once per trial
+// Relative run time of one run of a method (seconds on the shipped model, IOI, README's table),
+// to weigh the progress fraction and the time-left estimate: nothing else.
+double method_cost_weight(const std::string& name);
 
 struct CompareOptions {
   std::vector<std::string> methods;
   int trials = 3;              // for stochastic methods
   MethodSettings settings;     // baselines: prompts, ablation, seed
   DiscoverOptions sae;         // the SAE method's settings (faithfulness off: compare does it)
-  FaithfulnessOptions faith;
+  FaithfulnessOptions faith;   // the faithfulness of every method (discover's default: mean ablation)
+  bool faithfulness = true;    // a faithfulness curve per method (tasks with corrupt prompts)
+  // (phase, fraction of the whole run done, weighted by method_cost_weight); phase names the
+  // method and its place: "method 5/8: acdc", with "trial 2/3" for the stochastic ones.
   std::function<void(const std::string&, double)> progress;
 };
 
 struct MethodRow {
   std::string method;
-  std::vector<double> node_auc, edge_auc, precision, recall, f1, faithfulness, seconds;  // per trial
+  // Per trial, with a truth: node ROC AUC, edge AUC, and precision / recall / F1 / faithfulness of
+  // the top k heads with k = the truth's size (so precision = recall = F1).
+  std::vector<double> node_auc, edge_auc, precision, recall, f1, faithfulness;
+  std::vector<double> seconds;           // per trial
   std::vector<double> mean_head_scores;  // over trials
-  std::optional<RocCurve> roc;           // of the mean head scores
-  bool has_edges = false;
+  std::optional<RocCurve> roc;           // with a truth: of the mean head scores (its AUC can
+                                         // differ from the mean of the per-trial AUCs)
+  std::optional<FaithfulnessCurve> faith;  // along the mean scores' ranking (needs corrupt prompts)
+  bool has_edges = false;        // the method scores edges at all
   bool edges_to_logits = false;  // edge AUC over head pairs and head -> logits (else head pairs only)
+  int k = 0;                     // the truth's size (0 without a truth)
 };
 
 // Edge evaluation over the edges between heads and into the logits (the reference circuits' edges:
@@ -50,12 +63,6 @@ double head_edge_auc(const std::vector<double>& scores, const std::vector<bool>&
 std::vector<MethodRow> compare(const Model& m, const TokenizedTask& task, const GroundTruth* truth,
                                const CompareOptions& opts);
 
-// Output: a terminal table, a markdown table, JSON, and an HTML page with the ROC curves of all
-// methods in one plot.
-std::string compare_table(const std::vector<MethodRow>& rows, bool markdown);
-std::string compare_json(const std::vector<MethodRow>& rows, const std::string& model,
-                         const std::string& task, const std::string& truth);
-std::string compare_html(const std::vector<MethodRow>& rows, const std::string& model,
-                         const std::string& task, const std::string& truth);
+// The table, JSON and HTML page of a comparison are in report/compare_report.h.
 
 }  // namespace cs

@@ -17,6 +17,19 @@ const char* metric_name(MetricKind k) {
   return "?";
 }
 
+std::string metric_label(const TokenizedTask& task) {
+  if (task.metric != MetricKind::Accuracy) return metric_name(task.metric);
+  size_t none = 0, one = 0;
+  for (size_t i = 0; i < task.size(); ++i) {
+    const size_t w = i < task.wrong.size() ? task.wrong[i].size() : 0;
+    none += w == 0, one += w == 1;
+  }
+  if (none == task.size()) return "top-1 accuracy: answer is the argmax over the vocabulary";
+  if (one == task.size()) return "accuracy: answer logit above the wrong token's (chance 0.5)";
+  if (none == 0) return "accuracy: answer logit above every wrong token's";
+  return "accuracy: answer logit above the wrong tokens' (argmax where a prompt lists none)";
+}
+
 std::vector<double> task_metric(const TokenizedTask& task, const Tensor& logits, size_t first) {
   const size_t n = static_cast<size_t>(logits.dim(0));
   if (first + n > task.size()) throw Error("task_metric: more logit rows than prompts");

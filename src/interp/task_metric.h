@@ -1,6 +1,7 @@
 // The task's own metric on last-position logits: IOI/docstring logit difference, greater-than
 // probability difference, accuracy for induction and answer-only user tasks.
 #pragma once
+#include <string>
 #include <vector>
 
 #include "interp/task.h"
@@ -13,6 +14,11 @@ namespace cs {
 // logits [n,V] for prompts [first, first + n) of the task.
 std::vector<double> task_metric(const TokenizedTask& task, const Tensor& logits, size_t first = 0);
 const char* metric_name(MetricKind k);
+// What the task's metric measures, for every place it is printed: "logit difference",
+// "probability difference", or for accuracy what counts as right and what chance is:
+// "accuracy: answer logit above the wrong token's (chance 0.5)" when every prompt has one wrong
+// token (induction), "top-1 accuracy: answer is the argmax" when none has, else both rules.
+std::string metric_label(const TokenizedTask& task);
 
 // The vocabulary ids whose logits the metric reads (answers and wrong answers, sorted), or empty
 // when it reads them all (probability difference; accuracy without wrong answers).

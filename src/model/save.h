@@ -10,7 +10,7 @@ namespace cs {
 
 // Supported: model_type gpt2 and circuitscan_attn_only (GPT-2 tensor names). Weights must be
 // unprocessed (processing is a view for analysis, not a checkpoint). Files are written
-// atomically; `extra_config` entries (JSON text values) are merged into config.json.
+// atomically.
 void save_model(const Model& m, const std::string& dir, DType dtype = DType::F32);
 
 // Atomic text write (temp file + rename), used for every output file.

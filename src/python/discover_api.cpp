@@ -11,7 +11,6 @@
 #include "cli/compare_command.h"
 #include "cli/discover_command.h"
 #include "cli/task_flags.h"
-#include "evaluation/roc.h"
 #include "ops/error.h"
 #include "python/arrays.h"
 #include "python/interrupt.h"
@@ -92,7 +91,7 @@ PyDiscoverRun* run_discover(PyModel& pm, const std::vector<std::string>& flags, 
     DiscoverPlan plan = plan_discover(a, m, pm.tok, task_from_records(a, pm.tok, m.dir, records));
     plan.options.progress = progress_fn(progress);
     run->r = discover(m, plan.task, plan.options, plan.truth ? &*plan.truth : nullptr);
-    run->info = discover_run_info(a, m, plan, command_line("discover", m.dir, flags, records.has_value()));
+    run->info = discover_run_info(a, m, plan, run->r, command_line("discover", m.dir, flags, records.has_value()));
     run->warnings = plan.task.warnings;
   }
   raise_kept_error();
@@ -118,58 +117,24 @@ py::dict edge_scores(const PyDiscoverRun& run) {
   return d;
 }
 
-// compare: one dict per method; each per-trial list also as its mean and (sample) std, as the
-// CLI's table prints them.
-py::list compare_rows(const std::vector<MethodRow>& rows, int L, int H) {
-  py::list out;
-  for (const MethodRow& r : rows) {
-    py::dict d;
-    d["method"] = r.method;
-    d["trials"] = r.seconds.size();
-    auto add = [&](const char* name, const std::vector<double>& v) {
-      if (v.empty()) {
-        d[name] = py::float_(NAN);
-        d[(std::string(name) + "_std").c_str()] = py::float_(NAN);
-      } else {
-        const MeanStd ms = mean_std(v);
-        d[name] = ms.mean;
-        d[(std::string(name) + "_std").c_str()] = ms.std;
-      }
-      d[(std::string(name) + "_trials").c_str()] = v;
-    };
-    add("node_auc", r.node_auc);
-    add("edge_auc", r.edge_auc);
-    add("precision_at_k", r.precision);
-    add("recall_at_k", r.recall);
-    add("f1_at_k", r.f1);
-    add("faithfulness_at_k", r.faithfulness);
-    add("seconds", r.seconds);
-    d["scores_edges"] = r.has_edges;
-    d["edge_auc_with_logits"] = r.edges_to_logits;
-    d["mean_head_scores"] = heads(r.mean_head_scores, L, H);
-    out.append(d);
-  }
-  return out;
-}
-
-py::list run_compare(PyModel& pm, const std::vector<std::string>& flags, const std::optional<std::string>& records,
-                     const py::object& progress) {
+// compare.json's content (the Python wrapper makes its rows), as `compare --out` writes it.
+std::string run_compare(PyModel& pm, const std::vector<std::string>& flags, const std::optional<std::string>& records,
+                        const py::object& progress) {
   Args a = compare_args();
   parse_flags(a, pm.model.dir, flags);
   compare_options(a);
-  std::vector<MethodRow> rows;
-  const Model* used = nullptr;
+  std::string json;
   {
     Interruptible interruptible;
     py::gil_scoped_release nogil;
     const Model& m = model_with_weights(pm, true);
-    used = &m;
     ComparePlan plan = plan_compare(a, m, pm.tok, task_from_records(a, pm.tok, m.dir, records));
     plan.options.progress = progress_fn(progress);
-    rows = compare(m, plan.task, plan.truth ? &*plan.truth : nullptr, plan.options);
+    const std::vector<MethodRow> rows = compare(m, plan.task, plan.truth ? &*plan.truth : nullptr, plan.options);
+    json = compare_json(rows, compare_info(m, plan, pm.name));
   }
   raise_kept_error();
-  return compare_rows(rows, used->cfg.n_layers, used->cfg.n_heads);
+  return json;
 }
 
 }  // namespace

@@ -4,13 +4,11 @@
 #include <pybind11/stl.h>
 
 #include <chrono>
-#include <filesystem>
-#include <fstream>
 #include <mutex>
-#include <nlohmann/json.hpp>
 #include <utility>
 #include <vector>
 
+#include "model/bos.h"
 #include "model/hooks.h"
 #include "model/process_weights.h"
 #include "model/transformer.h"
@@ -22,16 +20,6 @@ namespace cs::py_bind {
 
 namespace {
 
-// TransformerLens prepends BOS unless the model says otherwise; a model trained without BOS says
-// so with TransformerLens's config key "default_prepend_bos": false (the shipped zoo model).
-bool model_prepends_bos(const std::string& dir, const Tokenizer& tok) {
-  std::ifstream in(std::filesystem::path(dir) / "config.json");
-  const nlohmann::json j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
-  if (j.is_object() && j.contains("default_prepend_bos") && j["default_prepend_bos"].is_boolean())
-    return j["default_prepend_bos"].get<bool>();
-  return tok.bos_id() >= 0;
-}
-
 PyModel load(const std::string& path, bool process_weights) {
   Interruptible interruptible;
   py::gil_scoped_release nogil;
@@ -40,7 +28,7 @@ PyModel load(const std::string& path, bool process_weights) {
   r.tok = Tokenizer::for_model_dir(r.model.dir);
   r.name = path;
   r.processed = process_weights;
-  r.default_prepend_bos = model_prepends_bos(r.model.dir, r.tok);
+  r.default_prepend_bos = default_prepend_bos(r.model.dir, r.tok).prepend;  // as the CLI
   return r;
 }
 

@@ -56,15 +56,16 @@ std::string dot_quote(const std::string& s) {
 
 }  // namespace
 
-std::vector<HeadPair> top_head_pairs(const DiscoverResult& r, int max_pairs, const std::vector<bool>& among) {
+std::vector<HeadPair> top_head_pairs(const DiscoverResult& r, int n_heads, int max_pairs, const std::vector<bool>& among) {
   std::vector<HeadPair> pairs;
   const size_t HT = r.mean_scores.size();
   if (r.mean_edge_U.size() != HT * HT || max_pairs <= 0) return pairs;
   auto ok = [&](size_t h) { return among.empty() || (h < among.size() && among[h]); };
+  const size_t H = n_heads > 0 ? static_cast<size_t>(n_heads) : 0;
   for (size_t a = 0; a < HT; ++a) {
     if (!ok(a)) continue;
     for (size_t b = a + 1; b < HT; ++b) {
-      if (!ok(b)) continue;
+      if (!ok(b) || H == 0 || a / H == b / H) continue;  // one layer: no information flows
       // Symmetric in exact arithmetic; take the larger side in case rounding differs.
       const double u = std::max(r.mean_edge_U[a * HT + b], r.mean_edge_U[b * HT + a]);
       if (u > 0) pairs.push_back({static_cast<int>(a), static_cast<int>(b), u});
@@ -116,16 +117,20 @@ std::string circuit_json(const DiscoverResult& r, const RunInfo& info) {
   j["command_line"] = info.command_line;
   j["settings"] = nlohmann::ordered_json::object();
   for (const auto& [k, v] : info.settings) j["settings"][k] = v;
+  j["ranking"] = info.ranking;
+  j["paper_score"] = info.paper_score;
+  j["size_rule"] = r.size_rule;
   j["truth"] = info.truth_name.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(info.truth_name);
   j["n_positive"] = r.n_positive;
   j["n_negative"] = r.n_negative;
 
   j["heads"] = nlohmann::ordered_json::array();
   for (int h = 0; h < HT; ++h) {
+    auto at = [&](const std::vector<double>& v) { return h < static_cast<int>(v.size()) ? v[h] : 0.0; };
     nlohmann::ordered_json e = {{"name", head_name(h, H)}, {"layer", h / H}, {"head", h % H},
-                                {"score", r.mean_scores[h]},
-                                {"std", h < static_cast<int>(r.std_scores.size()) ? r.std_scores[h] : 0.0},
-                                {"softmax", h < static_cast<int>(r.mean_softmax.size()) ? r.mean_softmax[h] : 0.0},
+                                {"score", r.mean_scores[h]}, {"std", at(r.std_scores)},
+                                {"paper_score", at(r.paper_scores)}, {"paper_std", at(r.paper_std)},
+                                {"softmax", at(r.paper_softmax)},
                                 {"rank", rank[h]}, {"in_circuit", static_cast<bool>(in_circuit[h])}};
     if (!truth.empty()) e["in_truth"] = static_cast<bool>(truth[h]);
     j["heads"].push_back(e);
@@ -133,12 +138,16 @@ std::string circuit_json(const DiscoverResult& r, const RunInfo& info) {
   j["circuit"] = nlohmann::ordered_json::array();
   for (int h : r.circuit) j["circuit"].push_back(head_name(h, H));
   j["edges"] = nlohmann::ordered_json::array();
-  for (const HeadPair& p : top_head_pairs(r, info.top_edges))
+  for (const HeadPair& p : top_head_pairs(r, H, info.top_edges))
     j["edges"].push_back({{"from", prefixed("a", head_name(p.from, H))}, {"to", prefixed("a", head_name(p.to, H))}, {"score", p.score}});
 
   if (r.mean_eval) {
     nlohmann::ordered_json ev;
     ev["truth"] = info.truth_name;
+    if (r.circuit_eval) {
+      ev["circuit"] = {{"k", r.circuit.size()}};
+      ev["circuit"].update(confusion_json(*r.circuit_eval));
+    }
     ev["k"] = r.mean_eval->at_k.tp + r.mean_eval->at_k.fn;
     ev["mean_scores"] = {{"auc", r.mean_eval->auc}};
     ev["mean_scores"].update(confusion_json(r.mean_eval->at_k));
@@ -203,7 +212,7 @@ std::string circuit_dot(const DiscoverResult& r, const RunInfo& info) {
     << "digraph circuit {\n"
     << "  graph [rankdir=TB, labelloc=t, fontname=\"Helvetica\", label=" << dot_quote(label) << "];\n"
     << "  node [shape=box, style=\"rounded,filled\", fillcolor=\"white\", fontname=\"Helvetica\"];\n"
-    << "  edge [dir=none, color=\"#d55e00\"];\n";
+    << "  edge [color=\"#d55e00\"];\n";
   for (const auto& [l, heads] : by_layer) {
     o << "  { rank=same; " << dot_quote(prefixed("L", std::to_string(l))) << " [shape=plaintext, style=\"\", label="
       << dot_quote(prefixed("layer ", std::to_string(l))) << "];";
@@ -219,7 +228,7 @@ std::string circuit_dot(const DiscoverResult& r, const RunInfo& info) {
     o << "  " << dot_quote(prefixed("L", std::to_string(it->first))) << " -> " << dot_quote(prefixed("L", std::to_string(std::next(it)->first)))
       << " [style=invis];\n";
   if (edges) {
-    const std::vector<HeadPair> pairs = top_head_pairs(r, info.top_edges, in_circuit);
+    const std::vector<HeadPair> pairs = top_head_pairs(r, H, info.top_edges, in_circuit);
     const double mx = pairs.empty() ? 1 : pairs.front().score;
     for (const HeadPair& p : pairs) {
       char pw[32];

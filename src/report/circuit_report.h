@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 #include <map>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -15,12 +16,16 @@ namespace cs {
 // Identity and settings of a run, as the frontend knows them (DiscoverResult holds numbers only).
 struct RunInfo {
   std::string model_dir, model_family, task, method = "sae", level;  // level "node" or "edge"
-  std::map<std::string, std::string> settings;  // every flag of the run (Args::values())
+  std::string ranking;                          // what heads are ranked by (ranking_label)
+  std::string paper_score;                      // the paper's score (paper_score_label)
+  // The settings the run used, after defaults (effective l1, the truth used, BOS, ...), in the
+  // order a reader wants them: shown in report.html and circuit.json.
+  std::vector<std::pair<std::string, std::string>> settings;
   uint64_t seed = 0;
   int n_layers = 0, n_heads = 0;
   std::string truth_name;                       // "" without a ground truth
   std::string command_line;
-  std::string metric_name;                      // "logit_diff", ... (metric_name(MetricKind))
+  std::string metric_name;                      // what the metric measures (metric_label)
   // Ground-truth heads, to mark them in the heatmap and graph and to flag them in circuit.json.
   // When empty and truth_name is set, the report loads truth_name (a shipped name or a path)
   // itself; if that fails the heads are simply not marked.
@@ -28,17 +33,19 @@ struct RunInfo {
   int top_edges = 100;                          // head pairs listed in circuit.json / drawn
 };
 
-// One head pair of the edge variant: heads by index (layer * n_heads + head), from < to, so
-// "from" is the earlier head in forward order. U is symmetric (a code pair seen only on
-// positives is seen in either order), so each unordered pair appears once.
+// One head pair of the edge variant: heads by index (layer * n_heads + head), "from" in an
+// earlier layer than "to", so the pair reads as the direction information can flow. U is
+// symmetric (a code pair seen only on positives is seen in either order), so each pair appears
+// once; pairs of heads in one layer never do (no information flows between them).
 struct HeadPair {
   int from, to;
   double score;  // mean over trials of U[from, to]
 };
 
-// The `max_pairs` highest-scoring pairs with score > 0, best first (ties: lower indices first).
+// The `max_pairs` highest-scoring pairs of heads in different layers with score > 0, best
+// first (ties: lower indices first).
 // With `among` non-empty, only pairs of heads for which among[h] is true. Empty at node level.
-std::vector<HeadPair> top_head_pairs(const DiscoverResult& r, int max_pairs,
+std::vector<HeadPair> top_head_pairs(const DiscoverResult& r, int n_heads, int max_pairs,
                                      const std::vector<bool>& among = {});
 
 // Truth labels per head index (empty when the run has no usable truth): info.truth_heads, or
@@ -48,27 +55,35 @@ std::vector<bool> report_truth_labels(const RunInfo& info);
 // circuit.json:
 //   { "format": "circuitscan-circuit", "version": 1, "method", "level", "task", "metric",
 //     "model": {"dir", "family", "n_layers", "n_heads"}, "seed", "trials" (count),
-//     "command_line", "settings": {flag: value}, "n_positive", "n_negative",
-//     "heads": [ {"name": "9.9", "layer", "head", "score" (mean over trials), "std",
-//                 "softmax", "rank" (1 = best), "in_circuit", "in_truth" (with a truth)} ],
+//     "command_line", "settings": {name: value} (effective), "n_positive", "n_negative",
+//     "ranking" (what "score" is), "paper_score" (what "paper_score" is), "size_rule",
+//     "heads": [ {"name": "9.9", "layer", "head", "score" (the ranking, mean over trials),
+//                 "std", "paper_score", "paper_std", "softmax" (of paper_score over heads:
+//                 what --threshold compares), "rank" (1 = best), "in_circuit", "in_truth"
+//                 (with a truth)} ],
 //     "circuit": ["9.9", ...] (best first),
-//     "edges": [ {"from": "a9.6", "to": "a9.9", "score"} ]  (edge level; top_edges pairs),
-//     "evaluation": (with a truth) {"truth", "k", "mean_scores": {"auc", "precision",
-//                   "recall", "f1", "tp", "fp", "fn", "tn"}, "over_trials": {"auc":
-//                   {"mean", "std"}, "precision": ..., "recall": ..., "f1": ...}},
+//     "edges": [ {"from": "a8.6", "to": "a9.9", "score"} ]  (edge level; top_edges pairs,
+//                   from an earlier layer to a later one),
+//     "evaluation": (with a truth) {"truth", "circuit": {"k", "precision", "recall", "f1",
+//                   "tp", "fp", "fn", "tn"} (the chosen circuit), "k" (the truth's size),
+//                   "mean_scores": {"auc", and the same counts for the top k of the ranking},
+//                   "over_trials": {"auc": {"mean", "std"}, "precision": ..., "recall": ...,
+//                   "f1": ...} (top k per trial)},
 //     "trial_results": [ {"trial", "seed", "sae_loss", "head_scores": [...], and with a
 //                   truth "auc", "precision", "recall", "f1"} ],
 //     "faithfulness": {"size", "metric", "fraction", "normalised", "full", "empty", "cpr",
 //                   "cmd"} (when computed), "circuit_faithfulness",
 //     "timings": {"collect_s", "train_s", "codes_s", "scores_s", "faithfulness_s", "total_s",
 //                 "collect_flops", "train_flops"} }
-// Precision / recall / F1 are at k = ground-truth size (top-k of the scores).
+// Precision / recall / F1 other than "evaluation.circuit" are at k = the ground truth's size
+// (top-k of the ranking), reported as such; the truth never sizes the circuit.
 // Throws cs::Error when the result does not match n_layers x n_heads.
 std::string circuit_json(const DiscoverResult& r, const RunInfo& info);
 
 // Graphviz (dot -Tsvg circuit.dot > circuit.svg): circuit heads as nodes "aL.H", one row per
 // layer (rank=same, layers top to bottom), ground-truth heads filled. Edge level: the top pairs
-// among circuit heads, undirected, penwidth by score. Node level: the nodes only.
+// among circuit heads, as arrows from the earlier layer to the later, penwidth by score. Node
+// level: the nodes only.
 std::string circuit_dot(const DiscoverResult& r, const RunInfo& info);
 
 // Creates out_dir (and parents) and writes circuit.json, circuit.dot and report.html there,

@@ -4,6 +4,7 @@
 #include <cctype>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <sstream>
 
 #include "ops/error.h"
@@ -29,18 +30,30 @@ th{background:#f4f4f4}td.n{text-align:right;font-variant-numeric:tabular-nums}pr
 
 struct Table {
   std::ostringstream o;
+  // An empty header draws no header row.
   explicit Table(const std::vector<std::string>& header) {
-    o << "<table><tr>";
-    for (const std::string& h : header) o << "<th>" << xml_escape(h) << "</th>";
-    o << "</tr>\n";
+    o << "<table>";
+    if (!header.empty()) {
+      o << "<tr>";
+      for (const std::string& h : header) o << "<th>" << xml_escape(h) << "</th>";
+      o << "</tr>";
+    }
+    o << "\n";
   }
-  // Cells starting with a digit, sign or dot are right-aligned numbers.
+  // Cells that are a number ("0.93", "12%", "0.90 ± 0.02") are right-aligned; text is not.
+  static bool is_number(const std::string& c) {
+    auto one = [](const std::string& t) {
+      if (t.empty()) return false;
+      char* end = nullptr;
+      std::strtod(t.c_str(), &end);
+      return end != t.c_str() && (*end == '\0' || (*end == '%' && end[1] == '\0'));
+    };
+    const size_t pm = c.find(" ± ");
+    return pm == std::string::npos ? one(c) : one(c.substr(0, pm)) && one(c.substr(pm + std::string(" ± ").size()));
+  }
   void row(const std::vector<std::string>& cells) {
     o << "<tr>";
-    for (const std::string& c : cells) {
-      const bool n = !c.empty() && (std::isdigit(static_cast<unsigned char>(c[0])) || c[0] == '-' || c[0] == '.');
-      o << (n ? "<td class=\"n\">" : "<td>") << xml_escape(c) << "</td>";
-    }
+    for (const std::string& c : cells) o << (is_number(c) ? "<td class=\"n\">" : "<td>") << xml_escape(c) << "</td>";
     o << "</tr>\n";
   }
   std::string str() { return o.str() + "</table>\n"; }
@@ -68,6 +81,11 @@ std::string report_html(const DiscoverResult& r, const RunInfo& info) {
   const std::string level = info.level.empty() ? (edge_level ? "edge" : "node") : info.level;
   const std::string model = info.model_family.empty() ? info.model_dir : info.model_family;
   const int trials = static_cast<int>(r.head_scores.size());
+  const std::string ranking = info.ranking.empty() ? "score" : info.ranking;
+  const std::string paper = info.paper_score.empty() ? "paper score" : info.paper_score;
+  const bool two_scores = !r.paper_scores.empty() && ranking != paper;
+  auto at = [](const std::vector<double>& v, int h) { return static_cast<size_t>(h) < v.size() ? v[h] : NAN; };
+  auto with_std = [&](double m, double sd) { return trials > 1 ? num(m) + " ± " + num(sd) : num(m); };
 
   std::ostringstream o;
   o << "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>"
@@ -78,9 +96,9 @@ std::string report_html(const DiscoverResult& r, const RunInfo& info) {
     << "</p>\n";
   if (!info.command_line.empty()) o << "<pre>" << xml_escape(info.command_line) << "</pre>\n";
 
-  // Summary and settings.
-  o << "<h2>Run</h2>\n<div class=\"row\">";
-  Table run({"", ""});
+  // Summary and the settings the run used.
+  o << "<h2 id=\"run\">Run</h2>\n<div class=\"row\">";
+  Table run({});
   run.row({"model", info.model_dir});
   if (!info.model_family.empty()) run.row({"architecture", info.model_family});
   run.row({"heads", std::to_string(L) + " layers × " + std::to_string(H) + " heads = " + std::to_string(HT)});
@@ -88,71 +106,84 @@ std::string report_html(const DiscoverResult& r, const RunInfo& info) {
   if (!info.metric_name.empty()) run.row({"metric", info.metric_name});
   run.row({"prompts", std::to_string(r.n_positive) + " positive, " + std::to_string(r.n_negative) + " negative"});
   run.row({"method", info.method + " (" + level + " level)"});
+  run.row({"ranking", ranking});
   run.row({"seed", std::to_string(info.seed) + (trials > 1 ? " (trial t uses seed + t)" : "")});
-  run.row({"ground truth", info.truth_name.empty() ? "none" : info.truth_name});
-  run.row({"circuit size", std::to_string(r.circuit.size())});
+  run.row({"ground truth", info.truth_name.empty() ? "none" : info.truth_name + " (evaluation only)"});
+  run.row({"circuit size", std::to_string(r.circuit.size()) + (r.size_rule.empty() ? "" : ": " + r.size_rule)});
   if (r.mean_eval) {
-    run.row({"ROC AUC (mean scores)", num(r.mean_eval->auc, "%.4f")});
+    run.row({"ROC AUC of the " + std::string(trials > 1 ? "mean ranking" : "ranking"), num(r.mean_eval->auc, "%.4f")});
     std::vector<double> auc;
     for (const TrialEval& e : r.evals) auc.push_back(e.auc);
-    if (!auc.empty()) run.row({"ROC AUC over trials", pm(auc)});
-    run.row({"precision / recall / F1 at k = " + std::to_string(r.mean_eval->at_k.tp + r.mean_eval->at_k.fn),
-             num(r.mean_eval->at_k.precision, "%.3f") + " / " + num(r.mean_eval->at_k.recall, "%.3f") + " / " +
-                 num(r.mean_eval->at_k.f1, "%.3f")});
+    if (auc.size() > 1) run.row({"ROC AUC per trial", pm(auc)});
+    if (r.circuit_eval)
+      run.row({"the circuit: precision / recall / F1", num(r.circuit_eval->precision, "%.3f") + " / " +
+                                                           num(r.circuit_eval->recall, "%.3f") + " / " +
+                                                           num(r.circuit_eval->f1, "%.3f")});
+    run.row({"at the truth's size (top " + std::to_string(r.mean_eval->at_k.tp + r.mean_eval->at_k.fn) + "): precision = recall",
+             num(r.mean_eval->at_k.precision, "%.3f")});
   }
   if (r.faith) run.row({"circuit faithfulness", num(r.circuit_faithfulness, "%.3f") + " of the full metric"});
   o << run.str();
   if (!info.settings.empty()) {
     Table set({"setting", "value"});
     for (const auto& [k, v] : info.settings) set.row({k, v});
-    o << set.str();
+    o << "<div id=\"settings\">" << set.str() << "</div>";
   }
   o << "</div>\n";
 
-  // Heatmap of the mean scores.
-  HeatmapSpec hm;
-  hm.title = "Mean head score" + std::string(trials > 1 ? " over " + std::to_string(trials) + " trials" : "");
-  hm.rows = L, hm.cols = H, hm.values = r.mean_scores, hm.outlined = in_circuit, hm.marked = truth;
-  hm.outlined_legend = "in circuit";
-  if (!truth.empty()) hm.marked_legend = "ground truth (" + info.truth_name + ")";
-  for (int h = 0; h < HT; ++h) {
-    std::string t = head_name(h, H) + ": " + num(r.mean_scores[h]);
-    if (static_cast<size_t>(h) < r.std_scores.size() && trials > 1) t += " ± " + num(r.std_scores[h]);
-    if (static_cast<size_t>(h) < r.mean_softmax.size()) t += ", softmax " + num(r.mean_softmax[h], "%.3g");
-    hm.tooltips.push_back(t);
-  }
-  o << "<h2>Head scores</h2>\n" << svg_heatmap(hm);
+  // Heatmaps: the ranking, and the paper's score beside it when they differ.
+  auto heatmap = [&](const std::string& what, const std::vector<double>& mean) {
+    HeatmapSpec hm;
+    hm.title = what + (trials > 1 ? " (mean over " + std::to_string(trials) + " trials)" : "");
+    hm.rows = L, hm.cols = H, hm.values = mean, hm.outlined = in_circuit, hm.marked = truth;
+    hm.outlined_legend = "in circuit";
+    if (!truth.empty()) hm.marked_legend = "ground truth (" + info.truth_name + ")";
+    for (int h = 0; h < HT; ++h) {
+      std::string t = head_name(h, H) + ": " + ranking + " " + with_std(at(r.mean_scores, h), at(r.std_scores, h));
+      if (two_scores) t += ", " + paper + " " + with_std(at(r.paper_scores, h), at(r.paper_std, h));
+      if (!r.paper_softmax.empty()) t += ", softmax(" + paper + ") " + num(at(r.paper_softmax, h), "%.3g");
+      hm.tooltips.push_back(t);
+    }
+    return svg_heatmap(hm);
+  };
+  o << "<h2 id=\"scores\">Head scores</h2>\n<div class=\"row\">" << heatmap(ranking, r.mean_scores);
+  if (two_scores) o << heatmap(paper + " (sizes the circuit)", r.paper_scores);
+  o << "</div>\n";
 
   // ROC and faithfulness side by side.
   if (r.roc || r.faith) {
-    o << "<h2>Evaluation</h2>\n<div class=\"row\">\n";
+    o << "<h2 id=\"evaluation\">Evaluation</h2>\n<div class=\"row\">\n";
     if (r.roc) {
       PlotAxes ax;
       ax.title = "ROC vs " + info.truth_name;
       ax.x_label = "false positive rate", ax.y_label = "true positive rate";
       ax.x_lo = 0, ax.x_hi = 1, ax.y_lo = 0, ax.y_hi = 1, ax.diagonal = true;
       Series s;
-      s.label = info.method + " (AUC " + num(r.roc->auc, "%.3f") + ")";
+      s.label = ranking + " (AUC " + num(r.roc->auc, "%.3f") + ")";
       s.x = r.roc->fpr, s.y = r.roc->tpr;
       o << svg_line_plot({s}, ax);
     }
     if (r.faith && !r.faith->size.empty()) {
       const FaithfulnessCurve& f = *r.faith;
       PlotAxes ax;
-      ax.title = "Faithfulness";
-      ax.x_label = "heads kept (rest ablated)";
-      ax.y_label = "fraction of full " + (info.metric_name.empty() ? std::string("metric") : info.metric_name);
+      ax.title = "Faithfulness along the ranking";
+      ax.x_label = "heads kept, best first (the rest ablated)";
+      ax.y_label = "fraction of the full model's metric";
+      ax.x_lo = 0, ax.x_hi = HT;
+      ax.vlines = {static_cast<double>(r.circuit.size())};
+      ax.vline_labels = {"circuit: " + std::to_string(r.circuit.size()) + " heads"};
       std::vector<double> x(f.size.begin(), f.size.end());
       Series frac{"metric / full", x, f.fraction, "", false, true};
-      Series norm{"(metric - empty) / (full - empty)", x, f.normalised, "", true, false};
-      Series one{"", {x.front(), x.back()}, {1.0, 1.0}, "#999", true, false};
+      Series norm{"(metric - ablated) / (full - ablated)", x, f.normalised, "", true, false};
+      Series one{"", {0.0, static_cast<double>(HT)}, {1.0, 1.0}, "#999", true, false};
       o << svg_line_plot({frac, norm, one}, ax);
     }
     o << "</div>\n";
     if (r.faith)
-      o << "<p class=\"note\">" << xml_escape("full model " + num(r.faith->full) + ", all heads ablated " + num(r.faith->empty) +
+      o << "<p class=\"note\">" << xml_escape("Metric: " + (info.metric_name.empty() ? std::string("the task's") : info.metric_name) +
+                                             ". Full model " + num(r.faith->full) + ", all heads ablated " + num(r.faith->empty) +
                                              "; CPR " + num(r.faith->cpr, "%.3f") + ", CMD " + num(r.faith->cmd, "%.3f") +
-                                             " (areas over circuit size as a fraction of all heads)")
+                                             " (areas over circuit size as a fraction of all heads).")
         << "</p>\n";
   }
 
@@ -162,33 +193,43 @@ std::string report_html(const DiscoverResult& r, const RunInfo& info) {
   g.n_layers = L, g.n_heads = H, g.highlighted = in_circuit, g.marked = truth;
   g.highlighted_legend = "in circuit";
   if (!truth.empty()) g.marked_legend = "ground truth";
-  const std::vector<HeadPair> pairs = top_head_pairs(r, std::min(info.top_edges, 60));
+  const std::vector<HeadPair> pairs = top_head_pairs(r, H, std::min(info.top_edges, 40));
   for (const HeadPair& p : pairs) g.edges.push_back({p.from, p.to, p.score});
-  o << "<h2>Graph</h2>\n" << svg_head_graph(g);
+  g.edge_legend = "code pair seen only on positives (earlier → later layer)";
+  o << "<h2 id=\"graph\">Graph</h2>\n" << svg_head_graph(g);
   if (edge_level)
     o << "<p class=\"note\">" << pairs.size()
-      << " highest-scoring head pairs (code pairs seen only on positive prompts, mean over trials); line width by score.</p>\n";
+      << " highest-scoring pairs of heads in different layers (code pairs seen only on positive prompts, mean over "
+         "trials), drawn from the earlier head to the later, which is the only way information can flow; pairs within "
+         "one layer are left out. Line width by score.</p>\n";
 
   // Circuit table.
-  o << "<h2>Circuit</h2>\n";
-  Table ct({"rank", "head", "mean score", "std", "softmax", "ground truth"});
+  o << "<h2 id=\"circuit\">Circuit</h2>\n";
+  std::vector<std::string> ch = {"rank", "head", ranking + (trials > 1 ? " (mean ± std)" : "")};
+  if (two_scores) ch.push_back(paper + (trials > 1 ? " (mean ± std)" : ""));
+  ch.insert(ch.end(), {"softmax(" + paper + ")", "ground truth"});
+  Table ct(ch);
   for (size_t k = 0; k < r.circuit.size(); ++k) {
     const int h = r.circuit[k];
     if (h < 0 || h >= HT) continue;
-    ct.row({std::to_string(k + 1), head_name(h, H), num(r.mean_scores[h]),
-            static_cast<size_t>(h) < r.std_scores.size() ? num(r.std_scores[h]) : "",
-            static_cast<size_t>(h) < r.mean_softmax.size() ? num(r.mean_softmax[h], "%.3g") : "",
-            truth.empty() ? "" : truth[h] ? "yes" : "no"});
+    std::vector<std::string> row = {std::to_string(k + 1), head_name(h, H), with_std(r.mean_scores[h], at(r.std_scores, h))};
+    if (two_scores) row.push_back(with_std(at(r.paper_scores, h), at(r.paper_std, h)));
+    row.push_back(r.paper_softmax.empty() ? "" : num(at(r.paper_softmax, h), "%.3g"));
+    row.push_back(truth.empty() ? "" : truth[h] ? "yes" : "no");
+    ct.row(row);
   }
   o << ct.str();
+  if (r.boundary_ties > 0)
+    o << "<p class=\"note\">" << r.boundary_ties << " more head" << (r.boundary_ties == 1 ? "" : "s")
+      << " tie the last circuit head's score; the lower head indices were kept.</p>\n";
 
   // Per-trial table.
-  o << "<h2>Trials</h2>\n";
+  o << "<h2 id=\"trials\">Trials</h2>\n";
   const bool ev = !r.evals.empty();
   std::vector<std::string> hdr = {"trial", "seed", "SAE loss"};
-  if (ev) hdr.insert(hdr.end(), {"AUC", "precision@k", "recall@k", "F1@k"});
+  if (ev) hdr.insert(hdr.end(), {"ROC AUC", "precision = recall at the truth's size"});
   Table tt(hdr);
-  std::vector<double> loss, auc, p, rc, f1;
+  std::vector<double> loss, auc, p;
   for (int t = 0; t < trials; ++t) {
     std::vector<std::string> row = {std::to_string(t)};
     if (static_cast<size_t>(t) < r.trials.size()) {
@@ -200,20 +241,20 @@ std::string report_html(const DiscoverResult& r, const RunInfo& info) {
     }
     if (ev && static_cast<size_t>(t) < r.evals.size()) {
       const TrialEval& e = r.evals[t];
-      row.insert(row.end(), {num(e.auc, "%.4f"), num(e.at_k.precision, "%.3f"), num(e.at_k.recall, "%.3f"), num(e.at_k.f1, "%.3f")});
-      auc.push_back(e.auc), p.push_back(e.at_k.precision), rc.push_back(e.at_k.recall), f1.push_back(e.at_k.f1);
+      row.insert(row.end(), {num(e.auc, "%.4f"), num(e.at_k.precision, "%.3f")});
+      auc.push_back(e.auc), p.push_back(e.at_k.precision);
     }
     tt.row(row);
   }
   if (trials > 1) {
     std::vector<std::string> row = {"mean ± std", "", pm(loss)};
-    if (ev) row.insert(row.end(), {pm(auc), pm(p), pm(rc), pm(f1)});
+    if (ev) row.insert(row.end(), {pm(auc), pm(p)});
     tt.row(row);
   }
   o << tt.str();
 
   // Timings.
-  o << "<h2>Timings</h2>\n";
+  o << "<h2 id=\"timings\">Timings</h2>\n";
   Table tm({"phase", "seconds", "share", "GFLOP", "GFLOP/s"});
   auto phase = [&](const std::string& name, double s, double flops) {
     const double share = r.seconds_total > 0 ? s / r.seconds_total : 0;

@@ -8,11 +8,14 @@
 
 namespace cs {
 
-// Sections: title and command line; model / task / run summary; settings; layer x head
-// heatmap of the mean scores (circuit heads outlined, ground-truth heads dotted); ROC curve of
-// the mean scores with its AUC (with a truth); faithfulness curve (fraction of the full-model
-// metric vs heads kept, when computed); head graph (layers as rows, circuit heads filled, top
-// head pairs as lines at edge level); circuit table; per-trial table; timings.
+// Sections (each <h2> with an id: run, scores, evaluation, graph, circuit, trials, timings):
+// title and command line; model / task / run summary; the effective settings (id settings);
+// layer x head heatmap of the ranking (circuit heads outlined, ground-truth heads dotted), and of
+// the paper's score when the ranking is another; ROC curve of the mean ranking with its AUC (with
+// a truth); faithfulness curve (fraction of the full-model metric vs heads kept along the
+// ranking, x from 0 to the head count, the circuit's size marked; when computed); head graph
+// (layers as rows, heads labelled, circuit heads filled, top head pairs of different layers as
+// arrows at edge level); circuit table; per-trial table; timings.
 // Throws cs::Error when the result does not match info.n_layers x info.n_heads.
 std::string report_html(const DiscoverResult& r, const RunInfo& info);
 

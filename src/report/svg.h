@@ -17,15 +17,21 @@ std::string xml_escape(const std::string& s);
 // as "#rrggbb". t is clamped.
 std::string ramp_color(double t);
 
-// Colours for the i-th series of a plot: distinct, colour-blind safe (Okabe-Ito).
+// Colours for the i-th series of a plot: distinct, colour-blind safe (Okabe-Ito, with Tol's
+// wine for its yellow, which is unreadable as a thin line on white). Eight, then repeating.
 std::string series_color(int i);
+// Dash patterns (SVG stroke-dasharray, "" = solid) for the i-th series, so that series of one
+// colour, or a reader without colour, still tell them apart. series_dash(i) differs for the
+// eight series that series_color tells apart as well.
+std::string series_dash(int i);
 
 struct Series {
   std::string label;          // shown in the legend; "" leaves it out of the legend
   std::vector<double> x, y;   // same length; points joined in order
   std::string color;          // "" takes series_color(index)
-  bool dashed = false;
+  bool dashed = false;        // "6 4" dashes (when dash is empty)
   bool markers = false;       // a dot on each point
+  std::string dash;           // explicit stroke-dasharray, e.g. series_dash(i); wins over dashed
 };
 
 struct PlotAxes {
@@ -34,6 +40,12 @@ struct PlotAxes {
   double x_lo = 0, x_hi = 0, y_lo = 0, y_hi = 0;
   bool diagonal = false;      // dashed y = x line (chance level of a ROC plot)
   int width = 440, height = 330;
+  // Vertical reference lines (e.g. the chosen circuit size) at these x, each labelled at its top.
+  std::vector<double> vlines;
+  std::vector<std::string> vline_labels;
+  bool legend = true;         // false: no legend box
+  bool legend_right = false;  // the legend beside the frame (the SVG grows by its width), not over
+                              // the curves: for plots of many series
 };
 
 // Line plot of several series in one frame with ticks, labels and a legend (bottom right).
@@ -64,11 +76,12 @@ struct HeadGraphSpec {
   std::vector<bool> highlighted;         // (n_layers * n_heads): filled circles
   std::vector<bool> marked;              // (n_layers * n_heads) or empty: ring around the circle
   std::vector<GraphEdge> edges;
-  std::string highlighted_legend, marked_legend;
+  std::string highlighted_legend, marked_legend, edge_legend;
 };
 
-// Layers as rows (layer 0 at the top), heads as circles, edges as straight lines (curved
-// within one layer so they do not run through the heads between).
+// Layers as rows (layer 0 at the top), heads as circles labelled "L.H" (where they fit; head
+// numbers head the columns in any case), edges as arrows from `from` to `to` (curved within one
+// layer so they do not run through the heads between).
 std::string svg_head_graph(const HeadGraphSpec& spec);
 
 }  // namespace cs

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cmath>
 #include <numeric>
 
@@ -32,6 +33,17 @@ PositionChoice position_for(const TokenizedTask& task, const DiscoverOptions& o,
   return p;
 }
 }  // namespace
+
+std::string paper_score_label(const DiscoverOptions& o) {
+  if (o.level == Level::Edge) return "edge count";
+  return o.sae.normalise ? "|P\\N| / |P u N|" : "|P\\N|";
+}
+
+std::string ranking_label(const DiscoverOptions& o) {
+  if (o.level == Level::Edge || o.score == "paper") return paper_score_label(o);
+  if (o.score == "null") return "null-corrected |P\\N|";
+  return o.score + " (rank mean)";
+}
 
 std::vector<double> combine_ranks(const std::vector<double>& a, const std::vector<double>& b) {
   auto ranks = [](const std::vector<double>& v) {  // average rank in [0, 1], ties share a rank
@@ -82,7 +94,7 @@ DiscoverResult discover(const Model& m, const TokenizedTask& task, const Discove
   r.n_negative = static_cast<int>(neg.dim(0));
 
   SaeMethodOptions so = opts.sae;
-  so.edges = opts.level == Level::Edge;
+  so.edges = opts.level == Level::Edge || opts.pair_scores;
   for (int t = 0; t < opts.trials; ++t) {
     report("SAE trials", double(t) / opts.trials);
     SaeTrial trial = run_sae_trial(pos, neg, H, so, opts.seed + t);
@@ -126,8 +138,18 @@ DiscoverResult discover(const Model& m, const TokenizedTask& task, const Discove
     r.mean_scores[h] = ms.mean;
     r.std_scores[h] = ms.std;
   }
-  r.mean_softmax = softmax(r.mean_scores);
-  if (opts.level == Level::Edge) {
+  const bool edge = opts.level == Level::Edge;
+  r.paper_scores.assign(HT, 0.0);
+  r.paper_std.assign(HT, 0.0);
+  for (int h = 0; h < HT; ++h) {
+    std::vector<double> v;
+    for (const SaeTrial& t : r.trials) v.push_back(edge ? t.edge_node[h] : t.node_raw[h]);
+    const MeanStd ms = mean_std(v);
+    r.paper_scores[h] = ms.mean;
+    r.paper_std[h] = ms.std;
+  }
+  r.paper_softmax = softmax(r.paper_scores);
+  if (edge) {
     r.mean_edge_U.assign(static_cast<size_t>(HT) * HT, 0.0);
     for (auto& tr : r.trials)
       for (size_t i = 0; i < tr.edge_U.size(); ++i) r.mean_edge_U[i] += tr.edge_U[i] / opts.trials;
@@ -140,35 +162,58 @@ DiscoverResult discover(const Model& m, const TokenizedTask& task, const Discove
     r.mean_eval = e;
   }
 
-  // The circuit: top-k, or a threshold on the softmax of the paper's score |P \ N| (mean over
-  // trials), or (default) the ground truth's size, or (no truth) as many heads as have a paper
-  // score above its mean over heads. Sizes come from the paper's score for every ranking: the
-  // confirmed and causal rankings are rank averages (about half the heads above any mean, and a
-  // near-flat softmax); the ranking then picks which heads.
+  // The circuit: top-k, or a threshold on the softmax of the paper's score, or (default) as many
+  // heads as have a paper score above its mean over heads. Sizes come from the paper's score for
+  // every ranking (the confirmed and causal rankings are rank means: about half the heads are
+  // above any mean, and their softmax is near flat); the ranking then picks which heads. The
+  // ground truth plays no part: its size would leak the answer into precision and recall.
   std::vector<int> order(HT);
   std::iota(order.begin(), order.end(), 0);
   std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return r.mean_scores[a] > r.mean_scores[b]; });
-  std::vector<double> paper(HT, 0.0);
-  for (const SaeTrial& t : r.trials)
-    for (int h = 0; h < HT; ++h) paper[h] += (opts.level == Level::Edge ? t.edge_node[h] : t.node_raw[h]) / r.trials.size();
+  const std::string pname = paper_score_label(opts);
+  char rule[160];
   int k;
-  if (opts.top_k >= 0) k = std::min(opts.top_k, HT);
-  else if (opts.threshold >= 0) {
-    const std::vector<double> sm = softmax(paper);
-    k = static_cast<int>(std::count_if(sm.begin(), sm.end(), [&](double s) { return s >= opts.threshold; }));
-  } else if (truth) k = static_cast<int>(truth->heads.size());
-  else {
-    const double mu = std::accumulate(paper.begin(), paper.end(), 0.0) / HT;
-    k = static_cast<int>(std::count_if(paper.begin(), paper.end(), [&](double s) { return s > mu; }));
+  if (opts.top_k >= 0) {
+    k = std::min(opts.top_k, HT);
+    std::snprintf(rule, sizeof rule, "--top-k %d", opts.top_k);
+  } else if (opts.threshold >= 0) {
+    k = static_cast<int>(std::count_if(r.paper_softmax.begin(), r.paper_softmax.end(),
+                                       [&](double s) { return s >= opts.threshold; }));
+    std::snprintf(rule, sizeof rule, "heads with softmax(%s) >= %g", pname.c_str(), opts.threshold);
+  } else {
+    const double mu = std::accumulate(r.paper_scores.begin(), r.paper_scores.end(), 0.0) / HT;
+    k = static_cast<int>(std::count_if(r.paper_scores.begin(), r.paper_scores.end(), [&](double s) { return s > mu; }));
+    std::snprintf(rule, sizeof rule, "heads with %s above its mean over heads (%.3g)", pname.c_str(), mu);
+  }
+  r.size_rule = rule;
+  // A count of 0 (no code, or no code pair, seen only on positive prompts) is no evidence for a
+  // head: such heads never fill a circuit, whatever the size rule asked for, rather than joining
+  // in index order.
+  if (opts.score == "paper" || edge) {
+    const int nonzero = static_cast<int>(std::count_if(r.mean_scores.begin(), r.mean_scores.end(), [](double s) { return s > 0; }));
+    if (k > nonzero) {
+      r.size_rule += "; cut to the " + std::to_string(nonzero) + " heads with a nonzero " + ranking_label(opts) +
+                     " (" + std::to_string(k) + " asked for)";
+      k = nonzero;
+    }
   }
   r.circuit.assign(order.begin(), order.begin() + k);
+  if (k > 0 && k < HT)
+    for (int i = k; i < HT && r.mean_scores[order[i]] == r.mean_scores[order[k - 1]]; ++i) ++r.boundary_ties;
+  if (truth) {
+    std::vector<double> in(HT, 0.0);
+    for (int h : r.circuit) in[h] = 1;
+    r.circuit_eval = confusion_at_threshold(in, labels, 1.0);
+  }
 
   if (opts.faithfulness && !task.corrupt.empty()) {
     t0 = Clock::now();
     report("faithfulness", 0);
     r.faith = faithfulness_curve(m, task, r.mean_scores, opts.faith);
     AblationSource src = task_ablation_source(m, task, opts.faith);
-    double kept = circuit_metric(m, task, top_k_heads(r.mean_scores, H, k), src, opts.faith.n_prompts);
+    HeadSet keep;
+    for (int h : r.circuit) keep.heads.push_back({h / H, h % H});
+    double kept = circuit_metric(m, task, keep, src, opts.faith.n_prompts);
     r.circuit_faithfulness = r.faith->full != 0 ? kept / r.faith->full : 0;
     r.seconds_faithfulness = since(t0);
     report("faithfulness", 1);

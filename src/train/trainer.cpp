@@ -1,5 +1,7 @@
 #include "train/trainer.h"
 
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -274,6 +276,14 @@ std::string slurp(const std::string& path) {
 
 void write_model_dir(const Model& m, const std::string& dir, DType dt) {
   save_model(m, dir, dt);
+  // Training rows start at a document start without BOS (pack_rows), and the held-out scores are
+  // measured that way: say so in TransformerLens's key, which circuitscan's commands follow.
+  {
+    const std::string cfg = dir + "/config.json";
+    nlohmann::ordered_json j = nlohmann::ordered_json::parse(slurp(cfg));
+    j["default_prepend_bos"] = false;
+    write_file_atomic(cfg, j.dump(2) + "\n");
+  }
   const std::string src = data_dir() + "/gpt2-tokenizer/";
   for (const char* f : {"vocab.json", "merges.txt"}) write_file_atomic(dir + "/" + f, slurp(src + f));
   // The held-out words of the evaluation's induction score, for `--task induction` on this model
@@ -313,11 +323,12 @@ double TaskScores::progress() const {
 }
 
 std::string TaskScores::str() const {
-  return "ioi acc " + fmt("%.3f", ioi_acc) + " (logit diff " + fmt("%.2f", ioi_logit_diff) +
-         ", n " + std::to_string(n_ioi) + "), greater-than prob diff " + fmt("%.3f", gt_prob_diff) +
-         " (n " + std::to_string(n_gt) + "), docstring acc " + fmt("%.3f", docstring_acc) + " (n " +
-         std::to_string(n_docstring) + "), induction acc " + fmt("%.3f", induction_acc) + " (train words " +
-         fmt("%.3f", induction_acc_train) + ", n " + std::to_string(n_induction) + ")";
+  return "ioi acc (IO above every other name) " + fmt("%.3f", ioi_acc) + " (logit diff IO - S " +
+         fmt("%.2f", ioi_logit_diff) + ", n " + std::to_string(n_ioi) + "), greater-than prob diff " +
+         fmt("%.3f", gt_prob_diff) + " (n " + std::to_string(n_gt) + "), docstring acc (answer above the other names) " +
+         fmt("%.3f", docstring_acc) + " (n " + std::to_string(n_docstring) +
+         "), induction top-1 acc (argmax = the repeated word, second half) " + fmt("%.3f", induction_acc) +
+         " (train words " + fmt("%.3f", induction_acc_train) + ", n " + std::to_string(n_induction) + ")";
 }
 
 std::vector<float> train_on_docs(Model& m, const std::vector<std::vector<int>>& docs, int eos,

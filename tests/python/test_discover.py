@@ -97,7 +97,9 @@ def test_compare_rows_equal_the_cli(cs, toy, tmp_path):
         assert row["node_auc_trials"] == pytest.approx(ref["node_auc"], rel=1e-12)
         assert row["node_auc"] == pytest.approx(np.mean(ref["node_auc"]), rel=1e-12)
         assert row["f1_at_k_trials"] == pytest.approx(ref["f1_at_k"], rel=1e-12)
+        assert row["ranking"] == ref["ranking"]
+        assert row["cpr"] == pytest.approx(ref["faithfulness_curve"]["cpr"], rel=1e-12)
         assert row["mean_head_scores"].shape == (toy.cfg.n_layers, toy.cfg.n_heads)
         np.testing.assert_allclose(row["mean_head_scores"].ravel(), ref["mean_head_scores"], rtol=1e-12)
-    assert rows[2]["trials"] == 2 and rows[0]["trials"] == 1
+    assert len(rows[2]["seconds_trials"]) == 2 and len(rows[0]["seconds_trials"]) == 1
     assert math.isfinite(rows[2]["node_auc_std"])
