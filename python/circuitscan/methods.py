@@ -110,9 +110,10 @@ class DiscoverResult:
     def __init__(self, run):
         self._run = run
         self.record = json.loads(run.circuit_json())  # circuit.json's content
-        self.scores = run.scores              # the ranking's score, mean over trials
+        self.scores = run.scores              # the ranking's score (record["ranking"]), mean over trials
         self.scores_std = run.scores_std      # its std over trials
-        self.softmax = run.softmax            # softmax of the mean scores (the paper's threshold)
+        self.paper_scores = run.paper_scores  # the paper's |P \ N| (or edge count), mean over trials
+        self.paper_softmax = run.paper_softmax  # its softmax over heads (what a threshold compares)
         self.trial_scores = run.trial_scores  # per trial, [n_layers, n_heads] each
         self.circuit = run.circuit            # [(layer, head)], best first
         self.edge_scores = run.edge_scores    # edge level: {"a0.h1->a2.h3": score}; else {}

@@ -194,32 +194,27 @@ class Model:
 
     def hook_names(self):
         """Every hook point this model's forward visits, in forward order, hook_result and
-        hook_q/k/v_input included (found by running one token with the points cached: once the
-        standard ones, once those computed on request, since hooking the split inputs replaces
-        ln1.hook_normalized by per-head normalisation)."""
+        hook_q/k/v_input included (what ``circuitscan hooks MODEL`` lists)."""
         if self._hook_names is None:
-            one = np.zeros((1, 1), np.int64)
-            every = self._m.candidate_hook_names(True)
-            standard = self._m.candidate_hook_names(False)
-            seen = set()
-            for names in (standard, [n for n in every if n not in set(standard)]):
-                seen |= set(self._m.run(one, names, False, [], "none")[1])
-            self._hook_names = [n for n in every if n in seen]
+            self._hook_names = self._m.hook_names()
         return list(self._hook_names)
 
     def _names(self, which):
-        """A name, a list of names or a callable filter -> (names, strict)."""
+        """A name or pattern, a list of them, or a callable filter -> (names, strict)."""
         if which is None:
             self.hook_candidates()
             return self._candidates, False
         if isinstance(which, str):
-            return [which], True
+            which = [which]
         if callable(which):
             self.hook_candidates()
             return [n for n in self._candidates if which(n)], False
-        names = list(which)
-        if not all(isinstance(n, str) for n in names):
-            raise Error("names_filter: give a hook name, a list of hook names or a callable name -> bool")
+        names = []
+        for n in which:
+            if not isinstance(n, str):
+                raise Error("names_filter: give a hook name, a list of hook names or a callable name -> bool")
+            # '*', '?' and '[...]' match as `circuitscan run --cache` does ("blocks.*.attn.hook_z").
+            names += self._m.match_hooks(n) if any(c in n for c in "*?[") else [n]
         return names, True
 
     def _hook_list(self, fwd_hooks):
@@ -276,8 +271,9 @@ class Model:
     forward = __call__
 
     def run_with_cache(self, input, names_filter=None, return_type="logits", prepend_bos=None, remove_batch_dim=False):
-        """-> (logits, ActivationCache). names_filter: None (every point), a hook name, a list of
-        names, or a callable name -> bool. A name the model's forward never visits is an error."""
+        """-> (logits, ActivationCache). names_filter: None (every point), a hook name or a pattern
+        ("blocks.*.attn.hook_z"), a list of them, or a callable name -> bool. A name the model's
+        forward never visits, or a pattern that matches none, is an error."""
         names, strict = self._names(names_filter)
         out, cache = self._run(input, names, strict, (), return_type, prepend_bos)
         cache = ActivationCache(cache)

@@ -112,7 +112,7 @@ std::string head_node(int idx, int H) { return "a" + std::to_string(idx / H) + "
 // {"a0.h1->a2.h3": score} for the edge-level run's head pairs that score above 0.
 py::dict edge_scores(const PyDiscoverRun& run) {
   py::dict d;
-  for (const HeadPair& p : top_head_pairs(run.r, INT_MAX))
+  for (const HeadPair& p : top_head_pairs(run.r, run.info.n_heads, INT_MAX))
     d[py::str(head_node(p.from, run.info.n_heads) + "->" + head_node(p.to, run.info.n_heads))] = p.score;
   return d;
 }
@@ -157,7 +157,8 @@ void bind_discover(py::module_& m) {
       })
       .def_property_readonly("scores", [](const PyDiscoverRun& r) { return heads(r.r.mean_scores, r.info.n_layers, r.info.n_heads); })
       .def_property_readonly("scores_std", [](const PyDiscoverRun& r) { return heads(r.r.std_scores, r.info.n_layers, r.info.n_heads); })
-      .def_property_readonly("softmax", [](const PyDiscoverRun& r) { return heads(r.r.mean_softmax, r.info.n_layers, r.info.n_heads); })
+      .def_property_readonly("paper_scores", [](const PyDiscoverRun& r) { return heads(r.r.paper_scores, r.info.n_layers, r.info.n_heads); })
+      .def_property_readonly("paper_softmax", [](const PyDiscoverRun& r) { return heads(r.r.paper_softmax, r.info.n_layers, r.info.n_heads); })
       .def_property_readonly("trial_scores", [](const PyDiscoverRun& r) {
         py::list l;
         for (const auto& s : r.r.head_scores) l.append(heads(s, r.info.n_layers, r.info.n_heads));

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "model/bos.h"
+#include "model/hook_list.h"
 #include "model/hooks.h"
 #include "model/process_weights.h"
 #include "model/transformer.h"
@@ -284,6 +285,18 @@ void bind_model(py::module_& m) {
       .def("single_token", [](const PyModel& p, const std::string& s) { return p.tok.single_token(s); })
       .def("run", &run, py::arg("tokens"), py::arg("cache"), py::arg("strict"), py::arg("hooks"), py::arg("logits"))
       .def("candidate_hook_names", &candidate_hook_names, py::arg("optional"))
+      .def("hook_names", [](const PyModel& p) {  // every point the forward visits, in forward order
+        std::vector<std::string> names;
+        py::gil_scoped_release nogil;
+        for (const HookShape& s : hook_shapes(p.model, 1, 1)) names.push_back(s.point.name());
+        return names;
+      })
+      .def("match_hooks", [](const PyModel& p, const std::string& pattern) {  // as `run --cache PATTERN`
+        std::vector<std::string> names;
+        py::gil_scoped_release nogil;
+        for (const HookPoint& h : match_hooks(pattern, hook_shapes(p.model, 1, 1))) names.push_back(h.name());
+        return names;
+      })
       .def("_cpp_run_with_cache_seconds", &cpp_run_with_cache_seconds, py::arg("tokens"), py::arg("names"),
            py::arg("repeats"));
 }

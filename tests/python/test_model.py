@@ -78,6 +78,8 @@ def test_names_filter_forms(tiny):
     assert "blocks.0.attn.hook_result" not in all_  # computed only when named (TransformerLens)
     _, some = tiny.run_with_cache(tokens, names_filter=lambda n: n.endswith("hook_z"))
     assert list(some) == [f"blocks.{l}.attn.hook_z" for l in range(3)]
+    _, pattern = tiny.run_with_cache(tokens, names_filter="blocks.*.attn.hook_z")
+    assert list(pattern) == list(some)
     _, one = tiny.run_with_cache(tokens, names_filter="blocks.1.attn.hook_result")
     assert one["blocks.1.attn.hook_result"].shape == (1, 3, 4, 64)
     for k in some:
@@ -110,6 +112,7 @@ def test_loss_is_next_token_cross_entropy(tiny, tiny_ref):
 
 def test_hook_names_are_what_the_forward_visits(tiny):
     names = tiny.hook_names()
+    assert names == [h["name"] for h in json.loads(run_cli("hooks", TINY, "--json").stdout)]
     assert names[:3] == ["hook_embed", "hook_pos_embed", "blocks.0.hook_resid_pre"]
     assert names[-1] == "ln_final.hook_normalized"
     assert "blocks.2.attn.hook_result" in names and "blocks.0.hook_q_input" in names
