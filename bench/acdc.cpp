@@ -8,7 +8,6 @@
 // machine really has free).
 #include <algorithm>
 #include <cstdio>
-#include <ctime>
 #include <filesystem>
 #include <string>
 
@@ -24,8 +23,6 @@
 using namespace cs;
 
 namespace {
-
-double cpu_s() { return static_cast<double>(std::clock()) / CLOCKS_PER_SEC; }
 
 // One table row; cpu = process CPU seconds of the run (all threads).
 void row(const char* model, const std::string& what, const MethodResult& r, double cpu) {
@@ -46,7 +43,7 @@ int main(int argc, char** argv) {
     const std::string a = argv[i];
     if (a == "--quick") quick = true;
     else if (a == "--gpt2") only_gpt2 = true;
-    else if (a == "--prompts" && i + 1 < argc) n = std::stoi(argv[++i]);
+    else if (a == "--prompts" && i + 1 < argc) n = static_cast<int>(bench::int_arg(argv[++i], "--prompts", 1, 100000));
   }
   Tokenizer tok = Tokenizer::for_model_dir(std::string(CS_SOURCE_DIR) + "/data/gpt2-tokenizer");
   TaskOptions to;
@@ -70,19 +67,19 @@ int main(int argc, char** argv) {
     for (double tau : {0.01, 0.001, -1e9}) {  // -1e9: nothing removed, every edge evaluated
       MethodSettings t = s;
       t.params = {{"tau", tau}};
-      const double c0 = cpu_s();
+      const Timer timer;
       const MethodResult r = acdc(m, gt, t);
       const std::string ts = tau < -1 ? "-inf (worst)" : std::to_string(tau).substr(0, 6);
-      row(name, "greater-than: ACDC, tau " + ts, r, cpu_s() - c0);
+      row(name, "greater-than: ACDC, tau " + ts, r, timer.cpu_seconds());
     }
-    double c0 = cpu_s();
+    Timer timer;
     const MethodResult h = hisp(m, gt, s);
-    row(name, "greater-than: HISP (1 fwd + 1 bwd)", h, cpu_s() - c0);
+    row(name, "greater-than: HISP (1 fwd + 1 bwd)", h, timer.cpu_seconds());
     MethodSettings sp = s;
     sp.params = {{"steps", 10}};
-    c0 = cpu_s();
+    timer.restart();
     const MethodResult p = subnetwork_probing(m, gt, sp);
-    row(name, "greater-than: SP, 10 of 200 steps", p, cpu_s() - c0);
+    row(name, "greater-than: SP, 10 of 200 steps", p, timer.cpu_seconds());
   };
   const std::string zoo = std::string(CS_SOURCE_DIR) + "/models/toy-gpt2-4l";
   if (!only_gpt2 && std::filesystem::exists(zoo + "/config.json")) sweep("models/toy-gpt2-4l (trained)", load_model(zoo, {.process_weights = true}));
@@ -96,14 +93,14 @@ int main(int argc, char** argv) {
     process_weights(g);
     MethodSettings q = s;
     q.params = {{"tau", 0.01}, {"max_evaluations", 10}};
-    double c0 = cpu_s();
+    Timer timer;
     MethodResult r = acdc(g, ioi, q);
-    row("gpt2-small random weights", "IOI: 10 edges into output", r, cpu_s() - c0);
+    row("gpt2-small random weights", "IOI: 10 edges into output", r, timer.cpu_seconds());
     for (int top : {11, 6, 0}) {  // tau -inf: every edge kept, everything downstream recomputed
       q.params = {{"tau", -1e9}, {"max_evaluations", 10}, {"top_layer", top}};
-      c0 = cpu_s();
+      timer.restart();
       r = acdc(g, ioi, q);
-      row("gpt2-small random weights", "IOI: 10 edges into m" + std::to_string(top) + ", all alive", r, cpu_s() - c0);
+      row("gpt2-small random weights", "IOI: 10 edges into m" + std::to_string(top) + ", all alive", r, timer.cpu_seconds());
     }
   }
   return 0;

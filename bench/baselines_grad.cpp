@@ -3,7 +3,6 @@
 // the tokens resampled), for gpt2-tiny (tests/data) and random models of preset shapes.
 // Usage: baselines_grad [n_prompts] [T] [preset ...]   (default 32 16 gpt2-tiny toy-gpt2-4l)
 #include <cstdio>
-#include <ctime>
 #include <string>
 #include <vector>
 
@@ -17,8 +16,8 @@ using namespace cs;
 
 int main(int argc, char** argv) {
   cs::setup_process(argv);
-  const int n = argc > 1 ? std::stoi(argv[1]) : 32;
-  const int T = argc > 2 ? std::stoi(argv[2]) : 16;
+  const int n = argc > 1 ? static_cast<int>(bench::int_arg(argv[1], "prompts", 1, 100000)) : 32;
+  const int T = argc > 2 ? static_cast<int>(bench::int_arg(argv[2], "tokens", 2, 4096)) : 16;
   std::vector<std::string> presets;
   for (int i = 3; i < argc; ++i) presets.push_back(argv[i]);
   if (presets.empty()) presets = {"gpt2-tiny", "toy-gpt2-4l"};
@@ -38,9 +37,9 @@ int main(int argc, char** argv) {
       double cpu = 0;  // process CPU seconds of the median run: stable on a shared machine
       const int reps = m.cfg.n_layers * m.cfg.n_heads > 64 ? 1 : 3;
       const double sec = bench::median_seconds([&] {
-        const std::clock_t c0 = std::clock();
+        const Timer timer;
         r = meth.fn(m, task, s);
-        cpu = static_cast<double>(std::clock() - c0) / CLOCKS_PER_SEC;
+        cpu = timer.cpu_seconds();
       }, reps);
       const auto get = [&](const char* k) { auto it = r.stats.find(k); return it == r.stats.end() ? 0.0 : it->second; };
       std::printf("| %s | %d x %d | %d | %zu | %s | %.3f | %.3f | %.0f | %.0f |\n", p.c_str(), m.cfg.n_layers,

@@ -1,19 +1,59 @@
-// Shared helpers for the bench/ programs: wall-clock timing with medians, and the machine's
-// sgemm peak measured in the same run (so ratios compare like with like).
+// Shared helpers for the bench/ programs: wall-clock timing with medians, the machine's sgemm
+// peak measured in the same run (so ratios compare like with like), and the house rules for bad
+// input (a checked argument, one line on stderr for an error).
 #pragma once
 #include <algorithm>
-#include <chrono>
+#include <cerrno>
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <exception>
 #include <string>
 #include <functional>
 #include <vector>
 
 #include "ops/matmul.h"
+#include "ops/timer.h"
 
 namespace cs::bench {
 
-inline double now_s() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+// An error a bench program does not catch (a model that does not load) ends it with one line on
+// stderr and exit 1, as the circuitscan command does, instead of std::terminate's two lines and
+// an abort.
+inline const bool kOneLineErrors = [] {
+  std::set_terminate([] {
+    try {
+      if (std::exception_ptr e = std::current_exception()) std::rethrow_exception(e);
+    } catch (const std::exception& x) {
+      std::fprintf(stderr, "error: %s\n", x.what());
+      std::_Exit(1);
+    } catch (...) {
+    }
+    std::fprintf(stderr, "error: terminated\n");
+    std::_Exit(1);
+  });
+  return true;
+}();
+
+// Command-line arguments, range-checked: a bad one ends the program with one line, exit 2.
+inline long int_arg(const char* text, const char* what, long lo, long hi) {
+  errno = 0;
+  char* end = nullptr;
+  const long v = std::strtol(text, &end, 10);
+  if (errno || !end || *end || end == text || v < lo || v > hi) {
+    std::fprintf(stderr, "error: %s must be an integer from %ld to %ld, got '%s'\n", what, lo, hi, text);
+    std::exit(2);
+  }
+  return v;
+}
+inline double real_arg(const char* text, const char* what, double lo, double hi) {
+  char* end = nullptr;
+  const double v = std::strtod(text, &end);
+  if (!end || *end || end == text || !std::isfinite(v) || v < lo || v > hi) {
+    std::fprintf(stderr, "error: %s must be a number from %g to %g, got '%s'\n", what, lo, hi, text);
+    std::exit(2);
+  }
+  return v;
 }
 
 // Median wall time of `reps` runs after one warm-up run.
@@ -21,9 +61,9 @@ inline double median_seconds(const std::function<void()>& fn, int reps) {
   fn();
   std::vector<double> t;
   for (int i = 0; i < reps; ++i) {
-    double t0 = now_s();
+    const Timer timer;
     fn();
-    t.push_back(now_s() - t0);
+    t.push_back(timer.seconds());
   }
   std::sort(t.begin(), t.end());
   return t[t.size() / 2];

@@ -103,9 +103,9 @@ int main(int argc, char** argv) {
   const std::string zoo = std::string(CS_SOURCE_DIR) + "/models/toy-gpt2-4l";
   if (std::filesystem::exists(zoo + "/config.json")) {
     Model z = load_model(zoo, {.process_weights = true});
-    double t0 = bench::now_s();
+    const Timer timer;
     bench_model("shipped model models/toy-gpt2-4l", z, ioi, peak, 500);
-    std::printf("(whole discover on the zoo model, no faithfulness: %.3f s)\n", bench::now_s() - t0);
+    std::printf("(whole discover on the zoo model, no faithfulness: %.3f s)\n", timer.seconds());
   }
   {
     Model small = random_model(preset_config("toy-gpt2-4l"), 1);

@@ -4,7 +4,6 @@
 // Usage: sae [epochs] [peak_gflops]   (defaults 500, 190: this 2-core machine's sgemm peak)
 #include <omp.h>
 
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <random>
@@ -12,31 +11,29 @@
 
 #include "sae/sae.h"
 #include "ops/matmul.h"
+#include "bench_util.h"
 #include "ops/process_setup.h"
+#include "ops/timer.h"
 
 namespace {
-
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
 
 // Measured sgemm rate on a large square product, for context.
 double square_sgemm_gflops(int64_t m) {
   std::vector<float> a(m * m, 0.5f), b(m * m, 0.25f), c(m * m);
   cs::sgemm(false, false, m, m, m, 1.0f, a.data(), m, b.data(), m, 0.0f, c.data(), m);
   const int reps = 5;
-  auto t0 = std::chrono::steady_clock::now();
+  const cs::Timer timer;
   for (int r = 0; r < reps; ++r)
     cs::sgemm(false, false, m, m, m, 1.0f, a.data(), m, b.data(), m, 0.0f, c.data(), m);
-  return 2.0 * m * m * m * reps / seconds_since(t0) / 1e9;
+  return 2.0 * m * m * m * reps / timer.seconds() / 1e9;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   cs::setup_process(argv);
-  const int epochs = argc > 1 ? std::atoi(argv[1]) : 500;
-  const double peak = argc > 2 ? std::atof(argv[2]) : 190.0;
+  const int epochs = argc > 1 ? static_cast<int>(cs::bench::int_arg(argv[1], "epochs", 1, 1000000)) : 500;
+  const double peak = argc > 2 ? cs::bench::real_arg(argv[2], "peak GFLOP/s", 1e-3, 1e9) : 190.0;
   struct Case {
     const char* what;
     int64_t n, d, features;
@@ -64,9 +61,9 @@ int main(int argc, char** argv) {
       cfg.kernels = k;
       cs::Sae sae(c.d, cfg);
       const double sgemm_rate = square_sgemm_gflops(2048);
-      auto t0 = std::chrono::steady_clock::now();
+      const cs::Timer timer;
       sae.train(X.data(), c.n);
-      const double t = seconds_since(t0);
+      const double t = timer.seconds();
       // GEMM-equivalent work: five GEMMs of 2*n*d*F flops per epoch (forward 2, backward 3;
       // the pre-encoder bias's input-side gradient is a GEMV, see sae_backward.cpp). Sparse epochs do
       // one GEMM plus ~8*nnz*d flops, so auto mode can exceed the machine's peak here.

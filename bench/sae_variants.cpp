@@ -5,21 +5,22 @@
 // paper's score confirmed the same way.
 //   bench/sae_variants [MODEL] [TRIALS] [SCORES]   (default models/toy-gpt2-4l, 5 trials, every
 //   variant; SCORES: comma-separated score names to keep, e.g. paper,confirmed)
-#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <string>
 
 #include "sae/discover.h"
 #include "model/tokenizer.h"
+#include "bench_util.h"
 #include "ops/process_setup.h"
+#include "ops/timer.h"
 
 using namespace cs;
 
 int main(int argc, char** argv) {
   cs::setup_process(argv);
   const std::string model_dir = argc > 1 ? argv[1] : std::string(CS_SOURCE_DIR) + "/models/toy-gpt2-4l";
-  const int trials = argc > 2 ? std::atoi(argv[2]) : 5;
+  const int trials = argc > 2 ? static_cast<int>(bench::int_arg(argv[2], "trials", 1, 1000)) : 5;
   const std::string keep = argc > 3 ? "," + std::string(argv[3]) + "," : "";
   Model m = load_model(model_dir, {.process_weights = true});
   Tokenizer tok = Tokenizer::for_model_dir(model_dir);
@@ -55,9 +56,9 @@ int main(int argc, char** argv) {
       o.level = v.level;
       o.faithfulness = false;
       o.sae.sae.l1 = std::string(task_name) == "docstring" ? 0.05f : 0.02f;
-      auto t0 = std::chrono::steady_clock::now();
+      const Timer timer;
       DiscoverResult r = discover(m, task, o, &truth);
-      double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      double s = timer.seconds();
       std::vector<double> aucs, prec;
       for (auto& e : r.evals) aucs.push_back(e.auc), prec.push_back(e.at_k.precision);
       MeanStd a = mean_std(aucs), p = mean_std(prec);

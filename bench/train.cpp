@@ -27,9 +27,9 @@ int main(int, char** argv) {
       c.batch = 16;
       c.steps = 6;
       c.warmup = 2;
-      const double t0 = bench::now_s();
+      const Timer timer;
       train_on_docs(m, corpus.docs, tok.eos_id(), c);
-      const double dt = (bench::now_s() - t0) / c.steps;
+      const double dt = timer.seconds() / c.steps;
       // Rows are packed close to full; count T targets per row (an upper bound within ~5%).
       std::printf("%-12s %5d %5d %8d %10.3f %12.0f\n", preset, c.batch, T, c.steps, dt, c.batch * T / dt);
     }

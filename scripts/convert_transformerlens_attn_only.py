@@ -38,8 +38,10 @@ import argparse
 import json
 import math
 import os
+import shutil
 import struct
 import sys
+import tempfile
 
 import torch
 
@@ -200,6 +202,33 @@ def write_safetensors(path, tensors, metadata=None):
     os.replace(tmp, path)
 
 
+def write_model_dir(out, config, tensors):
+    """config.json and model.safetensors, staged beside `out` and moved in only when both are
+    written, so a failed run leaves nothing new (as circuitscan's own writers do)."""
+    out = os.path.abspath(out)
+    if os.path.exists(out) and not os.path.isdir(out):
+        fail(f"--out {out} exists and is not a directory")
+    base = out if os.path.isdir(out) else os.path.dirname(out)
+    while not os.path.isdir(base):  # the nearest existing ancestor holds the staging directory
+        base = os.path.dirname(base)
+    stage = tempfile.mkdtemp(prefix="." + os.path.basename(out) + ".staging.", dir=base)
+    try:
+        with open(os.path.join(stage, "config.json"), "w") as f:
+            json.dump(config, f, indent=2)
+            f.write("\n")
+        write_safetensors(os.path.join(stage, "model.safetensors"), tensors, {"format": "pt"})
+        if not os.path.exists(out):
+            os.makedirs(os.path.dirname(out), exist_ok=True)
+            os.replace(stage, out)
+            return
+        for name in ("config.json", "model.safetensors"):
+            os.replace(os.path.join(stage, name), os.path.join(out, name))
+        os.rmdir(stage)
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+
+
 def circuitscan_config(c, source):
     cfg = {
         "model_type": "circuitscan_attn_only",
@@ -256,11 +285,7 @@ def main(argv=None):
     dtype = {"f32": torch.float32, "f16": torch.float16, "bf16": torch.bfloat16}[args.dtype]
     tensors = {k: v.to(dtype) for k, v in tensors.items()}
 
-    os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, "config.json"), "w") as f:
-        json.dump(circuitscan_config(c, source), f, indent=2)
-        f.write("\n")
-    write_safetensors(os.path.join(args.out, "model.safetensors"), tensors, {"format": "pt"})
+    write_model_dir(args.out, circuitscan_config(c, source), tensors)
     n = sum(t.numel() for t in tensors.values())
     print(f"wrote {args.out}: {c['n_layers']} layers, {c['n_heads']} heads, d_model {c['d_model']}, "
           f"{c['positional_embedding_type']} positions, {n} parameters ({args.dtype})")
@@ -269,4 +294,7 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except (OSError, ValueError, TypeError, KeyError) as e:  # json errors are ValueErrors
+        fail(f"{type(e).__name__}: {e}")

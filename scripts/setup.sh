@@ -4,8 +4,10 @@
 # runs apt-get as root directly, or through sudo for a user (a fresh Debian has no sudo, and
 # root needs none), so the README's `scripts/setup.sh && scripts/demo.sh` works as both.
 set -euo pipefail
+# clang-14 with libFuzzer and libomp: the fuzz targets (scripts/fuzz.sh), which test.sh runs.
 PKGS=(build-essential cmake ninja-build pkg-config ccache
       libopenblas-openmp-dev nlohmann-json3-dev libpcre2-dev libsentencepiece-dev libgtest-dev googletest
+      clang-14 libclang-rt-14-dev libomp-14-dev
       python3-dev python3-pybind11 python3-numpy python3-pytest)  # the Python module and its tests
 missing=()
 for p in "${PKGS[@]}"; do

@@ -17,18 +17,13 @@
 #include "ops/layernorm_backward.h"
 #include "ops/matmul_backward.h"
 #include "ops/tensor.h"
+#include "support/random_vectors.h"
 
 using namespace cs;
 
 namespace {
 
-std::vector<float> randv(size_t n, uint32_t seed, float scale = 1.0f, float shift = 0.0f) {
-  std::mt19937 g(seed);
-  std::normal_distribution<float> d(0.0f, scale);
-  std::vector<float> v(n);
-  for (float& x : v) x = shift + d(g);
-  return v;
-}
+using test::randv;
 
 using Vec = std::vector<double>;
 Vec to_double(const std::vector<float>& v) { return Vec(v.begin(), v.end()); }

@@ -1,27 +1,26 @@
 // Every optimised kernel against its naive reference.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 
 #include "ops/activations.h"
+#include "ops/adam.h"
 #include "ops/attention.h"
+#include "ops/kl.h"
 #include "ops/layernorm.h"
 #include "ops/matmul.h"
+#include "ops/position_mean.h"
+#include "ops/rng.h"
 #include "ops/rotary.h"
+#include "ops/simd_math.h"
 #include "ops/tensor.h"
+#include "support/random_vectors.h"
 
 using namespace cs;
 
-namespace {
-std::vector<float> randv(size_t n, uint32_t seed, float scale = 1.0f) {
-  std::mt19937 g(seed);
-  std::normal_distribution<float> d(0.0f, scale);
-  std::vector<float> v(n);
-  for (float& x : v) x = d(g);
-  return v;
-}
-}  // namespace
+using test::randv;
 
 TEST(Ops, MatmulMatchesNaive) {
   for (auto [M, K, N] : {std::tuple{1, 1, 1}, {7, 13, 5}, {64, 96, 33}, {128, 256, 512}}) {
@@ -105,6 +104,38 @@ TEST(Ops, AttentionMatchesNaive) {
     }
 }
 
+// The query rows q0..T-1 alone (ACDC's last-token path) against the naive whole-matrix reference.
+TEST(Ops, AttentionOnTrailingQueryRowsMatchesNaive) {
+  const int T = 13, dh = 8;
+  auto q = randv(T * dh, 21), k = randv(T * dh, 22), v = randv(T * dh, 23);
+  std::vector<float> zref(T * dh), pref(T * T);
+  attention_naive(zref.data(), pref.data(), q.data(), k.data(), v.data(), T, dh, 0.3f);
+  for (int q0 : {0, 5, T - 1}) {
+    const int R = T - q0;
+    std::vector<float> p(R * T), z(R * dh);
+    attention_scores(p.data(), q.data() + q0 * dh, dh, k.data(), dh, T, dh, 0.3f, q0);
+    for (int i = 0; i < R; ++i)
+      for (int j = 0; j < T; ++j) EXPECT_EQ(std::isinf(p[i * T + j]), j > q0 + i) << q0 << " " << i << " " << j;
+    causal_softmax(p.data(), T, q0);
+    attention_values(z.data(), dh, p.data(), v.data(), dh, T, dh, q0);
+    EXPECT_LE(rel_max_error(p.data(), pref.data() + q0 * T, R * T), 1e-5) << q0;
+    EXPECT_LE(rel_max_error(z.data(), zref.data() + q0 * dh, R * dh), 1e-5) << q0;
+  }
+}
+
+// Rotating rows at positions pos0.. equals rotating the whole sequence and keeping those rows.
+TEST(Ops, RotaryFromAnOffsetMatchesTheWholeSequence) {
+  const int T = 9, n = 2, dh = 8, pos0 = 6;
+  auto x = randv(T * n * dh, 15);
+  auto whole = x;
+  rotary_forward(whole.data(), T, n, dh, n * dh, dh, 10000.0f);
+  std::vector<float> tail(x.begin() + pos0 * n * dh, x.end());
+  rotary_forward(tail.data(), T - pos0, n, dh, n * dh, dh, 10000.0f, pos0);
+  for (size_t i = 0; i < tail.size(); ++i) EXPECT_EQ(tail[i], whole[pos0 * n * dh + i]) << i;
+  rotary_backward(tail.data(), T - pos0, n, dh, n * dh, dh, 10000.0f, pos0);
+  EXPECT_LE(rel_max_error(tail.data(), x.data() + pos0 * n * dh, tail.size()), 1e-5);
+}
+
 TEST(Ops, RotaryIsARotationAndInvertible) {
   const int T = 8, n = 2, dh = 16, rot = 8;
   auto x = randv(T * n * dh, 14);
@@ -130,4 +161,79 @@ TEST(Ops, RotaryIsARotationAndInvertible) {
   EXPECT_NEAR(y[(t * n) * dh + i], xr[i] * std::cos(ang) - xr[i + rot / 2] * std::sin(ang), 1e-5);
   rotary_backward(y.data(), T, n, dh, n * dh, rot, 10000.0f);
   EXPECT_LE(rel_max_error(y.data(), x.data(), x.size()), 1e-5);
+}
+
+// splitmix64's published first outputs for state 0 (Vigna's reference splitmix64.c).
+TEST(Ops, SplitMix64MatchesTheReferenceSequence) {
+  SplitMix64 r(0);
+  EXPECT_EQ(r.next(), 0xe220a8397b1dcdafull);
+  EXPECT_EQ(r.next(), 0x6e789e6aa1b965f4ull);
+  EXPECT_EQ(r.next(), 0x06c45d188009454full);
+  SplitMix64 s(7, 3), t(7 * SplitMix64::kGamma ^ 3);  // a stream is a starting state
+  EXPECT_EQ(s.next(), t.next());
+  std::vector<int> hits(5, 0);
+  for (int i = 0; i < 50000; ++i) ++hits[SplitMix64(i, 1).below(5)];
+  for (int h : hits) EXPECT_NEAR(h, 10000, 400);
+  std::vector<int> d = SplitMix64(1, 2).distinct(10, 10);
+  std::sort(d.begin(), d.end());
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(d[i], i);
+}
+
+// AdamStep against Kingma & Ba's algorithm written out in double (bias-corrected moments).
+TEST(Ops, AdamStepMatchesThePaper) {
+  const double lr = 0.01, b1 = 0.9, b2 = 0.999, eps = 1e-8;
+  double w = 0.5, m = 0, v = 0, wr = 0.5, mr = 0, vr = 0;
+  float wf = 0.5f, mf = 0, vf = 0;
+  for (int t = 1; t <= 50; ++t) {
+    const double g = std::sin(0.7 * t) + 0.3 * w;
+    mr = b1 * mr + (1 - b1) * g;
+    vr = b2 * vr + (1 - b2) * g * g;
+    wr -= lr * (mr / (1 - std::pow(b1, t))) / (std::sqrt(vr / (1 - std::pow(b2, t))) + eps);
+    w = AdamStep<double>(lr, t).update(w, std::sin(0.7 * t) + 0.3 * w, m, v);
+    wf = AdamStep<float>(lr, t).update(wf, static_cast<float>(std::sin(0.7 * t) + 0.3 * wf), mf, vf);
+    ASSERT_NEAR(w, wr, 1e-12) << t;
+    ASSERT_NEAR(wf, wr, 1e-5) << t;
+  }
+}
+
+TEST(Ops, PositionMeanMatchesNaive) {
+  const int B = 4, T = 5, F = 3;
+  const int lengths[B] = {5, 2, 3, 1};
+  auto x = randv(B * T * F, 31);
+  std::vector<float> mean(T * F), fallback(F);
+  position_mean(mean.data(), fallback.data(), x.data(), B, T, F, lengths);
+  for (int j = 0; j < F; ++j) {
+    double all = 0;
+    int n_all = 0;
+    for (int t = 0; t < T; ++t) {
+      double s = 0;
+      int n = 0;
+      for (int b = 0; b < B; ++b)
+        if (t < lengths[b]) s += x[(b * T + t) * F + j], ++n, all += x[(b * T + t) * F + j], ++n_all;
+      EXPECT_NEAR(mean[t * F + j], s / n, 1e-6) << t << " " << j;
+    }
+    EXPECT_NEAR(fallback[j], all / n_all, 1e-6) << j;
+  }
+}
+
+TEST(Ops, ExpfNonpositiveMatchesExp) {
+  for (float x = -90.0f; x <= 0.0f; x += 0.0137f) {
+    const double ref = std::exp(static_cast<double>(x));
+    if (ref < 1.2e-38) EXPECT_LE(expf_nonpositive(x), 1.2e-38f) << x;
+    else EXPECT_LE(std::abs(expf_nonpositive(x) - ref), 2e-7 * ref) << x;
+  }
+}
+
+// The fast KL against the naive double one, and its gradient against softmax(z) - p in double.
+TEST(Ops, KlToSoftmaxMatchesNaive) {
+  const int V = 5000;
+  auto a = randv(V, 41, 3.0f), b = randv(V, 42, 3.0f);
+  std::vector<float> p(V), dz(V);
+  const double negent = reference_distribution(p.data(), a.data(), V);
+  const double kl = kl_to_softmax(p.data(), negent, b.data(), V, dz.data(), 0.5);
+  EXPECT_NEAR(kl, kl_naive(a.data(), b.data(), V), 1e-5 * kl);
+  EXPECT_NEAR(kl_to_softmax(p.data(), negent, a.data(), V), 0.0, 1e-6);  // KL(p || p)
+  std::vector<double> lq(V);
+  log_softmax(lq.data(), b.data(), V);
+  for (int v = 0; v < V; ++v) ASSERT_NEAR(dz[v], 0.5 * (std::exp(lq[v]) - p[v]), 1e-7) << v;
 }

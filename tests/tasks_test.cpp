@@ -372,6 +372,8 @@ TEST(Jsonl, ErrorsNameFileAndLine) {
       "tasks.jsonl:2: \"corrupt\" given but line 1 has none");
   bad(ok + "{\"prompt\": \"x\", \"answr\": \" y\"}\n", "tasks.jsonl:2: unknown key \"answr\"");
   bad("\n\n", "no prompts");
+  // A prompt longer than any context is refused before it is tokenized.
+  bad(ok + "{\"prompt\": \"" + std::string(2 << 20, 'a') + "\", \"answer\": \" b\"}\n", "tasks.jsonl:2: \"prompt\" is 2048 KB");
   expect_error_naming([&] { cs::make_task((d.path / "missing.jsonl").string(), gpt2(), opts(10, 0)); },
                       "missing.jsonl: cannot open");
 }
@@ -382,5 +384,6 @@ TEST(Tasks, UnknownNameListsBuiltins) {
   TaskOptions o = opts(10, 0);
   o.variant = "acdc";
   expect_error_naming([&] { cs::make_task("docstring", gpt2(), o); }, "unknown variant");
-  expect_error_naming([] { cs::make_task("ioi", gpt2(), opts(0, 0)); }, "n must be positive");
+  expect_error_naming([] { cs::make_task("ioi", gpt2(), opts(0, 0)); }, "number of prompts must be from 1");
+  expect_error_naming([] { cs::make_task("ioi", gpt2(), opts(cs::kMaxTaskPrompts + 1, 0)); }, "number of prompts must be from 1");
 }

@@ -343,6 +343,28 @@ TEST(Tokenizer, FromTokenizerJsonWithSplitRegex) {
   expect_error_naming([&] { Tokenizer::from_tokenizer_json(bad_path); }, bad_path);
 }
 
+TEST(Tokenizer, TwoRegexStagesKeepTheirOwnMatches) {
+  // Digits, then ByteLevel with its own regex: each piece of the first stage is split again by
+  // the second. The second stage must not disturb the first's place in the text: it once reused
+  // the first's match data, so a gap before a match ("hello " before "1") sent the first stage
+  // back in the text and encode never returned (found by fuzz/tokenizer_json_fuzz).
+  TempDir tmp("stages");
+  json pre = {{"type", "Sequence"},
+              {"pretokenizers",
+               {{{"type", "Digits"}, {"individual_digits", true}},
+                {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", true}}}}};
+  Tokenizer t = Tokenizer::from_tokenizer_json(tmp.write("tokenizer.json", tiny_tokenizer(pre).dump()));
+  EXPECT_EQ(t.encode("hello 12"), (std::vector<int>{259, ' ', '1', '2'}));
+  for (const std::string text : {"hello 12", "a1b2 c3", "2024 hello 1999"}) EXPECT_EQ(t.decode(t.encode(text)), text);
+  json three = {{"type", "Sequence"},
+                {"pretokenizers",
+                 {{{"type", "Split"}, {"pattern", {{"Regex", "\\p{N}{1,3}"}}}, {"behavior", "Isolated"}},
+                  {{"type", "Digits"}, {"individual_digits", true}},
+                  {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", false}}}}};
+  Tokenizer t3 = Tokenizer::from_tokenizer_json(tmp.write("three.json", tiny_tokenizer(three).dump()));
+  EXPECT_EQ(t3.encode("hello 2024"), (std::vector<int>{259, ' ', '2', '0', '2', '4'}));
+}
+
 TEST(Tokenizer, ForModelDirFallsBackToBundledGpt2) {
   Tokenizer t = Tokenizer::for_model_dir(CS_TEST_DATA "/gpt2-tiny");
   EXPECT_EQ(t.vocab_size(), 50257);
@@ -397,5 +419,15 @@ TEST(SentencePiece, ModelDirPrefersTokenizerModelAndBadFilesSayWhatIsWrong) {
     const std::string msg = e.what();
     EXPECT_NE(msg.find("tokenizer.model: not a readable SentencePiece model"), std::string::npos) << msg;
     EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
+  }
+  // A model with an empty piece: libsentencepiece's trie builder throws its own exception type,
+  // which reached the user as "./third_party/darts_clone/darts.h:1143: ..." with no file named
+  // (found by fuzz/sentencepiece_fuzz).
+  fs::copy_file(kSpm + "/bad_empty_piece.model", tmp.path / "tokenizer.model", fs::copy_options::overwrite_existing);
+  try {
+    Tokenizer::for_model_dir(tmp.path.string());
+    FAIL() << "a model with an empty piece must be refused";
+  } catch (const cs::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("tokenizer.model: not a readable SentencePiece model"), std::string::npos) << e.what();
   }
 }

@@ -21,7 +21,7 @@ const fs::path kZoo = fs::path(CS_SOURCE_DIR) / "models" / "toy-gpt2-4l";
 }
 
 TEST(Zoo, HeldOutScoresMatchTheModelCard) {
-  if (!fs::exists(kZoo / "config.json")) GTEST_SKIP() << "no shipped model at " << kZoo;
+  ASSERT_TRUE(fs::is_regular_file(kZoo / "config.json")) << "the shipped model is missing: " << kZoo;
   std::ifstream in(kZoo / "scores.json");
   ASSERT_TRUE(in) << "the model card's scores.json is missing";
   nlohmann::json card = nlohmann::json::parse(in);
@@ -43,13 +43,14 @@ TEST(Zoo, HeldOutScoresMatchTheModelCard) {
 }
 
 TEST(Zoo, ReferenceCircuitsReproduce) {
-  if (!fs::exists(kZoo / "config.json")) GTEST_SKIP() << "no shipped model at " << kZoo;
+  ASSERT_TRUE(fs::is_regular_file(kZoo / "config.json")) << "the shipped model is missing: " << kZoo;
   Model m = load_model(kZoo.string());
   Tokenizer tok = Tokenizer::for_model_dir(kZoo.string());
   int checked = 0;
   for (const char* name : {"ioi", "greater-than", "docstring", "induction"}) {
     fs::path f = kZoo / "circuits" / (std::string(name) + ".json");
-    if (!fs::exists(f)) continue;
+    // The model card promises all four: a missing one fails, it is not skipped.
+    ASSERT_TRUE(fs::is_regular_file(f)) << "shipped reference circuit missing: " << f;
     GroundTruth g = load_ground_truth(f.string());
     // The prompts the reference-circuit command used (its defaults, recorded in the source).
     ASSERT_NE(g.source.find("reference-circuit"), std::string::npos);
@@ -70,5 +71,5 @@ TEST(Zoo, ReferenceCircuitsReproduce) {
     EXPECT_GE(kept, 0.9 * full) << name << ": circuit of " << g.heads.size() << " heads";
     ++checked;
   }
-  EXPECT_GT(checked, 0) << "the shipped model has no reference circuits";
+  EXPECT_EQ(checked, 4);
 }

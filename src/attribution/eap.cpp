@@ -4,7 +4,6 @@
 #include "attribution/eap.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <functional>
@@ -16,6 +15,7 @@
 #include "model/transformer.h"
 #include "ops/error.h"
 #include "ops/matmul.h"
+#include "ops/timer.h"
 
 namespace cs {
 
@@ -349,10 +349,10 @@ MethodResult to_method_result(const EdgeAttribution& a, const std::string& metho
 }
 
 MethodResult eap(const Model& m, const TokenizedTask& task, const MethodSettings& s) {
-  const auto t0 = std::chrono::steady_clock::now();
+  const Timer timer;
   MethodResult r = to_method_result(edge_attribution(m, task, s, 0), "eap", m.cfg.n_layers,
                                     m.cfg.n_heads, s);
-  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  r.seconds = timer.seconds();
   return r;
 }
 

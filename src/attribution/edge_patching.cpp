@@ -7,6 +7,7 @@
 #include "model/hooks.h"
 #include "model/transformer.h"
 #include "ops/error.h"
+#include "ops/position_mean.h"
 
 namespace cs {
 
@@ -18,22 +19,10 @@ std::string mlp_name(int l) { return "m" + std::to_string(l); }
 
 // In place: every row (b, t) of a [B, T, F] array becomes the mean over the prompts that reach
 // position t (t < length), as ablation.h's Mean.
-void position_mean(float* a, int B, int T, int64_t F, const std::vector<int>& lengths) {
-  std::vector<double> sum(static_cast<size_t>(F));
-  for (int t = 0; t < T; ++t) {
-    std::fill(sum.begin(), sum.end(), 0.0);
-    int count = 0;
-    for (int b = 0; b < B; ++b) {
-      if (t >= lengths[b]) continue;
-      const float* row = a + (int64_t{b} * T + t) * F;
-      for (int64_t j = 0; j < F; ++j) sum[j] += row[j];
-      ++count;
-    }
-    for (int b = 0; b < B; ++b) {
-      float* row = a + (int64_t{b} * T + t) * F;
-      for (int64_t j = 0; j < F; ++j) row[j] = count ? static_cast<float>(sum[j] / count) : 0.0f;
-    }
-  }
+void to_position_mean(float* a, int B, int T, int64_t F, const std::vector<int>& lengths) {
+  std::vector<float> mean(static_cast<size_t>(T * F));
+  position_mean(mean.data(), nullptr, a, B, T, F, lengths.data());
+  for (int b = 0; b < B; ++b) std::memcpy(a + int64_t{b} * T * F, mean.data(), T * F * sizeof(float));
 }
 
 // Hooks that copy the sender outputs (and, when qkv != null, hook_q/k/v) of a run into flat
@@ -208,9 +197,9 @@ EdgeActivations collect_edge_activations(const Model& m, const EdgeGraph& g, con
   if (kind == AblationKind::Zero) std::fill(a.abl_out.begin(), a.abl_out.end(), 0.0f);
   if (kind == AblationKind::Mean) {
     for (int s = 0; s < g.n_senders(); ++s)
-      position_mean(a.abl_out.data() + s * BT * D, a.B, a.T, D, a.lengths);
+      to_position_mean(a.abl_out.data() + s * BT * D, a.B, a.T, D, a.lengths);
     for (size_t i = 0; i < static_cast<size_t>(g.n_layers) * g.n_heads * 3; ++i)
-      position_mean(a.abl_qkv.data() + i * BT * dh, a.B, a.T, dh, a.lengths);
+      to_position_mean(a.abl_qkv.data() + i * BT * dh, a.B, a.T, dh, a.lengths);
   }
   return a;
 }

@@ -1,75 +1,24 @@
 #include "baselines/acdc.h"
 
 #include <algorithm>
-#include <bit>
-#include <chrono>
 #include <cmath>
 #include <cstring>
-#include <ctime>
 #include <limits>
 
 #include "attribution/edge_patching.h"
 #include "interp/metric_grad.h"
 #include "interp/task_metric.h"
+#include "model/blocks.h"
 #include "model/process_weights.h"
-#include "ops/activations.h"
-#include "ops/attention.h"
 #include "ops/cancel.h"
 #include "ops/error.h"
+#include "ops/kl.h"
 #include "ops/matmul.h"
-#include "ops/rotary.h"
+#include "ops/timer.h"
 
 namespace cs {
 
 namespace {
-
-using Clock = std::chrono::steady_clock;
-double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
-
-// exp(x) for x <= 0 in float, written so that the loops using it vectorise (no floating-point
-// branches): 2^k exp(r), k = round(x / ln 2), |r| <= ln2 / 2, Cephes expf's degree-5 polynomial;
-// relative error < 1e-7; 0 below 2^-126.
-inline float exp_nonpositive(float x) {
-  const int32_t k = static_cast<int32_t>(x * 1.44269504088896341f - 0.5f);  // x <= 0: rounds
-  const float kf = static_cast<float>(k);
-  const float r = x - kf * 0.693359375f + kf * 2.12194440e-4f;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  const float y = p * r * r + r + 1.0f;
-  return y * std::bit_cast<float>(k < -126 ? 0 : (k + 127) << 23);
-}
-
-// Floats ordered as integers (negative floats flipped), so a max over them vectorises.
-inline int32_t order_key(float x) {
-  const int32_t i = std::bit_cast<int32_t>(x);
-  return i ^ ((i >> 31) & 0x7fffffff);
-}
-
-// KL(p || softmax z) for one prompt, given negent = sum_v p log p:
-//   negent - sum_v p_v z_v + log sum_v exp z_v
-// in float SIMD blocks summed in double (V = 50,257 exps per prompt per evaluation).
-double kl_row(const float* p, const float* z, int64_t V, double negent) {
-  int32_t best = std::numeric_limits<int32_t>::min();
-  for (int64_t v = 0; v < V; ++v) best = std::max(best, order_key(z[v]));
-  const float mx = std::bit_cast<float>(best ^ ((best >> 31) & 0x7fffffff));
-  double dot = 0, sum = 0;
-  for (int64_t v0 = 0; v0 < V; v0 += 2048) {
-    const int64_t v1 = std::min(V, v0 + 2048);
-    float d = 0, e = 0;
-#pragma omp simd reduction(+ : d, e)
-    for (int64_t v = v0; v < v1; ++v) {
-      d += p[v] * z[v];
-      e += exp_nonpositive(z[v] - mx);
-    }
-    dot += d;
-    sum += e;
-  }
-  return negent - dot + mx + std::log(sum);
-}
 
 // The incremental patched forward pass (see acdc.h). Index conventions of edge_patching.h;
 // p = (l * H + h) * 3 + x indexes a head's q/k/v projection (after rotary: what the scores read).
@@ -82,12 +31,12 @@ class Engine {
     const size_t P = static_cast<size_t>(L_) * H_ * 3;
     clean_proj_.assign(a.clean_qkv.begin(), a.clean_qkv.end());
     abl_proj_.assign(a.abl_qkv.begin(), a.abl_qkv.end());
-    if (c_.positions == Positions::Rotary)
-      for (size_t p = 0; p < P; ++p)
-        if (p % 3 < 2) {
-          rotate(clean_proj_.data() + p * BT_ * dh_);
-          rotate(abl_proj_.data() + p * BT_ * dh_);
-        }
+    for (int l = 0; l < L_; ++l) attn_.emplace_back(c_, l);
+    for (size_t p = 0; p < P; ++p)
+      if (p % 3 < 2) {
+        rotate(p / (3 * H_), clean_proj_.data() + p * BT_ * dh_);
+        rotate(p / (3 * H_), abl_proj_.data() + p * BT_ * dh_);
+      }
     cur_in_.resize(g.n_receivers());
     t_in_.resize(g.n_receivers());
     cur_out_.resize(g.n_senders());
@@ -176,37 +125,8 @@ class Engine {
     return cur_proj_[p].empty() ? clean_proj_.data() + p * BT_ * dh_ : cur_proj_[p].data();
   }
 
-  void rotate(float* x) const {  // [B,T,dh], one head
-    for (int b = 0; b < a_.B; ++b)
-      rotary_forward(x + int64_t{b} * a_.T * dh_, a_.T, 1, dh_, dh_, c_.rotary_dim, c_.rope_theta);
-  }
-  // LayerNorm / RMSNorm of rows [rows, D] as ops/layernorm.h, with SIMD reductions (the engine
-  // normalises each head's q, k, v input separately: 3H norms per layer instead of one).
-  void norm(float* out, const float* in, const Tensor& w, const Tensor& b, int64_t rows) const {
-    const int64_t D = D_;
-    const float* pw = w.ptr();
-    const float* pb = b.empty() ? nullptr : b.ptr();
-    const bool ln = c_.norm == Norm::LayerNorm;
-    const float eps = c_.norm_eps;
-#pragma omp parallel for schedule(static) if (rows * D > 65536)
-    for (int64_t i = 0; i < rows; ++i) {
-      const float* x = in + i * D;
-      float* o = out + i * D;
-      float m = 0;
-      if (ln) {
-#pragma omp simd reduction(+ : m)
-        for (int64_t d = 0; d < D; ++d) m += x[d];
-        m /= static_cast<float>(D);
-      }
-      float v = 0;
-#pragma omp simd reduction(+ : v)
-      for (int64_t d = 0; d < D; ++d) v += (x[d] - m) * (x[d] - m);
-      const float r = 1.0f / std::sqrt(v / static_cast<float>(D) + eps);
-      if (pb)
-        for (int64_t d = 0; d < D; ++d) o[d] = (x[d] - m) * r * pw[d] + pb[d];
-      else
-        for (int64_t d = 0; d < D; ++d) o[d] = (x[d] - m) * r * pw[d];
-    }
+  void rotate(int l, float* x) const {  // [B,T,dh], one head of layer l
+    for (int b = 0; b < a_.B; ++b) attn_[l].rotate(x + int64_t{b} * a_.T * dh_, a_.T, 1, dh_);
   }
 
   // Receiver r's input in this trial: seeded, or its current input plus the changes of the
@@ -339,32 +259,15 @@ class Engine {
       }
       src = tmp_.data();
     }
-    norm(normed_.data(), src, lw.ln1_w, lw.ln1_b, rows);
-    const int64_t W = c_.qkv_width(), col = x * H_ * dh_ + h * dh_;
+    norm_rows(c_, normed_.data(), src, lw.ln1_w, lw.ln1_b, rows);
     float* dst = sub ? zrows_.data() : out;
-    sgemm(false, false, rows, dh_, D_, 1.0f, normed_.data(), D_, lw.W_qkv.ptr() + col, W, 0.0f, dst, dh_);
-    if (!lw.b_qkv.empty())
-      for (int64_t r = 0; r < rows; ++r)
-        for (int64_t j = 0; j < dh_; ++j) dst[r * dh_ + j] += lw.b_qkv.data[col + j];
-    if (sub) {
+    head_projection(c_, lw, static_cast<Qkv>(x), h, normed_.data(), D_, rows, dst, dh_);
+    if (sub) {  // each prompt's last row, at its own position
       scatter(out, dst, dh_, cur_proj((l * H_ + h) * 3));
-      if (c_.positions == Positions::Rotary) rotate_last(out);
+      for (int b = 0; b < a_.B; ++b) attn_[l].rotate(out + last_[b] * dh_, 1, 1, dh_, a_.lengths[b] - 1);
       return;
     }
-    if (c_.positions == Positions::Rotary && x < 2) rotate(out);
-  }
-
-  // Rotary on each prompt's last row of [BT,dh] only (positions 0..t of a scratch block, zeros
-  // elsewhere: the rotation acts per position).
-  void rotate_last(float* x) {
-    std::vector<float> blk(static_cast<size_t>(a_.T * dh_));
-    for (int b = 0; b < a_.B; ++b) {
-      const int t = a_.lengths[b] - 1;
-      std::fill(blk.begin(), blk.end(), 0.0f);
-      std::memcpy(blk.data() + t * dh_, x + last_[b] * dh_, dh_ * sizeof(float));
-      rotary_forward(blk.data(), t + 1, 1, dh_, dh_, c_.rotary_dim, c_.rope_theta);
-      std::memcpy(x + last_[b] * dh_, blk.data() + t * dh_, dh_ * sizeof(float));
-    }
+    if (x < 2) rotate(l, out);
   }
 
   // One head's output z W_O[h] [BT,D] from its q, k, v [BT,dh]. `prev`: the head's current
@@ -372,29 +275,17 @@ class Engine {
   void head(int l, int h, const float* q, const float* k, const float* v, float* out, const float* prev) {
     const int B = a_.B, T = a_.T;
     const int64_t dh = dh_;
-    const float scale = 1.0f / std::sqrt(static_cast<float>(dh));
+    const Attention& attn = attn_[l];
     const float* W_O = m_.w.layers[l].W_O.ptr() + h * dh * D_;
     float* z = z_.data();
     // Small work stays on one thread: a parallel region costs more than it saves there.
-    if (last_only(l)) {  // one query row per prompt: z[b] = softmax(q_t k_j / sqrt(dh), j <= t) v_j
+    if (last_only(l)) {  // one query row per prompt, at its last position t; keys 0..t
 #pragma omp parallel for schedule(static) if (BT_ * dh > 65536)
       for (int b = 0; b < B; ++b) {
         const int t = a_.lengths[b] - 1;
         const int64_t o = int64_t{b} * T * dh;
         std::vector<float> p(static_cast<size_t>(t + 1));
-        float mx = -std::numeric_limits<float>::infinity();
-        for (int j = 0; j <= t; ++j) {
-          float sc = 0;
-          for (int64_t i = 0; i < dh; ++i) sc += q[o + t * dh + i] * k[o + j * dh + i];
-          p[j] = sc * scale;
-          mx = std::max(mx, p[j]);
-        }
-        float sum = 0;
-        for (int j = 0; j <= t; ++j) sum += p[j] = std::exp(p[j] - mx);
-        float* zb = z + b * dh;
-        std::fill(zb, zb + dh, 0.0f);
-        for (int j = 0; j <= t; ++j)
-          for (int64_t i = 0; i < dh; ++i) zb[i] += p[j] / sum * v[o + j * dh + i];
+        attn.head(z + b * dh, dh, p.data(), q + o + t * dh, dh, k + o, v + o, dh, t + 1, t);
       }
       matmul(zrows_.data(), z, W_O, nullptr, B, dh, D_);
       scatter(out, zrows_.data(), D_, prev);
@@ -404,88 +295,44 @@ class Engine {
     for (int b = 0; b < B; ++b) {
       std::vector<float> p(static_cast<size_t>(T) * T);
       const int64_t o = int64_t{b} * T * dh;
-      attention_scores(p.data(), q + o, dh, k + o, dh, T, dh, scale);
-      causal_softmax(p.data(), T);
-      attention_values(z + o, dh, p.data(), v + o, dh, T, dh);
+      attn.head(z + o, dh, p.data(), q + o, dh, k + o, v + o, dh, T);
     }
     matmul(out, z, W_O, nullptr, BT_, dh, D_);
   }
 
   void mlp(int l, const float* in, float* out, const float* prev) {
-    const LayerWeights& lw = m_.w.layers[l];
     const bool sub = last_only(l);
-    const int64_t F = c_.d_mlp, rows = sub ? a_.B : BT_, n = rows * F;
+    const int64_t rows = sub ? a_.B : BT_;
     if (sub) {
       gather(tmp_.data(), in, D_);
       in = tmp_.data();
     }
-    norm(normed_.data(), in, lw.ln2_w, lw.ln2_b, rows);
-    const float* b_in = lw.b_in.empty() ? nullptr : lw.b_in.ptr();
-    if (gated(c_.act)) {
-      matmul(pre_.data(), normed_.data(), lw.W_gate.ptr(), nullptr, rows, D_, F);
-      matmul(up_.data(), normed_.data(), lw.W_in.ptr(), b_in, rows, D_, F);
-      if (c_.act == Activation::SwiGLU) swiglu_forward(post_.data(), pre_.data(), up_.data(), n);
-      else geglu_forward(post_.data(), pre_.data(), up_.data(), n);
-    } else {
-      matmul(pre_.data(), normed_.data(), lw.W_in.ptr(), b_in, rows, D_, F);
-      if (c_.act == Activation::GeluNew) gelu_new_forward(post_.data(), pre_.data(), n);
-      else if (c_.act == Activation::GeluErf) gelu_erf_forward(post_.data(), pre_.data(), n);
-      else
-        for (int64_t i = 0; i < n; ++i) post_[i] = pre_[i] > 0 ? pre_[i] : 0.0f;
-    }
-    const float* b_out = lw.b_out.empty() ? nullptr : lw.b_out.ptr();
-    if (!sub) {
-      matmul(out, post_.data(), lw.W_out.ptr(), b_out, BT_, F, D_);
-      return;
-    }
-    matmul(zrows_.data(), post_.data(), lw.W_out.ptr(), b_out, rows, F, D_);
-    scatter(out, zrows_.data(), D_, prev);
+    cs::mlp(c_, m_.w.layers[l], in, rows, {normed_.data(), pre_.data(), up_.data(), post_.data()},
+            sub ? zrows_.data() : out);
+    if (sub) scatter(out, zrows_.data(), D_, prev);
   }
 
   void setup_metric(size_t n) {
     const int B = a_.B;
     const int64_t V = c_.vocab_size;
+    unembed_ = Unembedding(m_);
     if (kl_) {
       p_clean_.resize(static_cast<size_t>(B * V));
-      negent_.assign(B, 0.0);
-      for (int b = 0; b < B; ++b) {
-        const float* z = a_.clean_logits.ptr() + b * V;
-        double mx = z[0], sum = 0;
-        for (int64_t v = 1; v < V; ++v) mx = std::max(mx, static_cast<double>(z[v]));
-        for (int64_t v = 0; v < V; ++v) sum += std::exp(z[v] - mx);
-        const double lse = mx + std::log(sum);
-        for (int64_t v = 0; v < V; ++v) {
-          const double lp = z[v] - lse, p = std::exp(lp);
-          p_clean_[b * V + v] = static_cast<float>(p);
-          if (p > 0) negent_[b] += p * lp;
-        }
-      }
+      negent_.resize(B);
+      for (int b = 0; b < B; ++b)
+        negent_[b] = reference_distribution(p_clean_.data() + b * V, a_.clean_logits.ptr() + b * V, V);
       return;
     }
     vocab_ = metric_vocab(task_, 0, n);
-    if (vocab_.empty()) return;
-    W_U_rows_ = Tensor({static_cast<int64_t>(vocab_.size()), D_});
-    b_U_rows_ = Tensor({static_cast<int64_t>(vocab_.size())});
-    for (size_t i = 0; i < vocab_.size(); ++i) {
-      std::memcpy(W_U_rows_.ptr() + i * D_, m_.w.W_U.ptr() + int64_t{vocab_[i]} * D_, D_ * sizeof(float));
-      if (!m_.w.b_U.empty()) b_U_rows_.data[i] = m_.w.b_U.data[vocab_[i]];
-    }
+    unembed_ = Unembedding(m_, vocab_);
   }
 
   // M from the final residual [BT,D]: only each prompt's last row is read.
   double metric_of(const float* resid) {
     const int B = a_.B;
-    Tensor rows({B, D_}), normed({B, D_});
-    for (int b = 0; b < B; ++b)
-      std::memcpy(rows.ptr() + b * D_, resid + (int64_t{b} * a_.T + a_.lengths[b] - 1) * D_, D_ * sizeof(float));
-    norm(normed.ptr(), rows.ptr(), m_.w.lnf_w, m_.w.lnf_b, B);
-    const bool restricted = !kl_ && !vocab_.empty();
-    const int64_t V = restricted ? static_cast<int64_t>(vocab_.size()) : c_.vocab_size;
-    Tensor logits({B, V});
-    if (restricted)
-      matmul_nt(logits.ptr(), normed.ptr(), W_U_rows_.ptr(), b_U_rows_.ptr(), B, D_, V);
-    else
-      matmul_nt(logits.ptr(), normed.ptr(), m_.w.W_U.ptr(), m_.w.b_U.empty() ? nullptr : m_.w.b_U.ptr(), B, D_, V);
+    const int64_t V = unembed_.columns();
+    Tensor logits = Tensor::uninit({B, V});
+    unembed_.logits_at(logits.ptr(), resid, last_);
     if (!kl_) {
       std::vector<double> values;
       task_metric_grad(task_, logits, 0, vocab_, 1.0, &values);
@@ -495,7 +342,7 @@ class Engine {
     }
     std::vector<double> kl(B);
 #pragma omp parallel for schedule(static) if (B * V > 65536)
-    for (int b = 0; b < B; ++b) kl[b] = kl_row(p_clean_.data() + b * V, logits.ptr() + b * V, V, negent_[b]);
+    for (int b = 0; b < B; ++b) kl[b] = kl_to_softmax(p_clean_.data() + b * V, negent_[b], logits.ptr() + b * V, V);
     double sum = 0;
     for (double x : kl) sum += x;
     return sum / B;
@@ -509,6 +356,7 @@ class Engine {
   const bool kl_;
   const int L_, H_;
   const int64_t BT_, D_, dh_;
+  std::vector<Attention> attn_;  // [L]
   std::vector<float> clean_proj_, abl_proj_;  // [L,H,3,BT,dh] after rotary
   // Current activations (empty = clean) and this trial's (empty = unchanged).
   std::vector<std::vector<float>> cur_in_, t_in_;          // [receivers][BT*D]
@@ -524,7 +372,7 @@ class Engine {
   std::vector<float> p_clean_;  // [B,V] clean next-token probabilities (KL)
   std::vector<double> negent_;  // [B] sum_v p log p
   std::vector<int32_t> vocab_;  // task metric's logit columns (empty: all)
-  Tensor W_U_rows_, b_U_rows_;
+  Unembedding unembed_;         // over vocab_ (task metric) or the whole vocabulary (KL)
 };
 
 }  // namespace
@@ -533,7 +381,7 @@ AcdcResult acdc_run(const Model& m, const TokenizedTask& task, const MethodSetti
   // Grouped-query attention: run on the equivalent model with one k/v head per query head, so
   // every head has its own key and value inputs in the edge graph.
   if (m.cfg.n_kv_heads != m.cfg.n_heads) return acdc_run(expand_kv_heads(m), task, s);
-  const auto t0 = Clock::now();
+  const Timer timer;
   const ModelConfig& c = m.cfg;
   const size_t n = std::min<size_t>(static_cast<size_t>(std::max(s.n_prompts, 0)), task.size());
   if (n == 0) throw Error("acdc: the task has no prompts");
@@ -558,10 +406,9 @@ AcdcResult acdc_run(const Model& m, const TokenizedTask& task, const MethodSetti
   r.forward_passes = 2;
   Engine E(m, g, act, task, n, kl);
   r.initial_metric = E.full_metric();
-  r.seconds_setup = since(t0);
+  r.seconds_setup = timer.seconds();
 
-  const auto t1 = Clock::now();
-  const std::clock_t c1 = std::clock();
+  const Timer sweep;
   auto evaluate = [&](int e) {
     check_cancelled();  // the engine's trials do not go through forward(), which checks per layer
     if (!E.present[e]) return;
@@ -607,8 +454,8 @@ AcdcResult acdc_run(const Model& m, const TokenizedTask& task, const MethodSetti
         else drop_all(g.head_receiver(l, h, x));
       }
   }
-  r.seconds_sweep = since(t1);
-  r.cpu_seconds_sweep = static_cast<double>(std::clock() - c1) / CLOCKS_PER_SEC;
+  r.seconds_sweep = sweep.seconds();
+  r.cpu_seconds_sweep = sweep.cpu_seconds();
   r.kept = E.present;
   r.final_metric = E.metric;
   return r;
@@ -631,7 +478,7 @@ int edge_end_node(const ModelConfig& c, const std::string& name) {
 // edge's) score is the largest threshold at which it is still in the circuit (0: never), so
 // thresholding the scores sweeps tau.
 MethodResult acdc_tau_sweep(const Model& m, const TokenizedTask& task, const MethodSettings& s, int n) {
-  const auto t0 = Clock::now();
+  const Timer timer;
   const ModelConfig& c = m.cfg;
   const double lo = s.param("tau_min", 1e-4), hi = s.param("tau_max", 0.3);
   if (!(lo > 0) || !(hi > lo))
@@ -662,7 +509,7 @@ MethodResult acdc_tau_sweep(const Model& m, const TokenizedTask& task, const Met
   r.stats["tau_max"] = hi;
   r.stats["edges_evaluated"] = evaluations;
   r.stats["forward_passes"] = passes;
-  r.seconds = since(t0);
+  r.seconds = timer.seconds();
   return r;
 }
 
@@ -671,7 +518,7 @@ MethodResult acdc_tau_sweep(const Model& m, const TokenizedTask& task, const Met
 MethodResult acdc(const Model& m, const TokenizedTask& task, const MethodSettings& s) {
   const int sweep = static_cast<int>(s.param("tau_sweep", 0));
   if (sweep > 1) return acdc_tau_sweep(m, task, s, sweep);
-  const auto t0 = Clock::now();
+  const Timer timer;
   const AcdcResult a = acdc_run(m, task, s);
   const ModelConfig& c = m.cfg;
   MethodResult r;
@@ -699,7 +546,7 @@ MethodResult acdc(const Model& m, const TokenizedTask& task, const MethodSetting
   r.stats["initial_metric"] = a.initial_metric;
   r.stats["final_metric"] = a.final_metric;
   for (size_t l = 0; l < mlp.size(); ++l) r.stats["mlp." + std::to_string(l)] = mlp[l];
-  r.seconds = since(t0);
+  r.seconds = timer.seconds();
   return r;
 }
 

@@ -25,8 +25,8 @@
 // embedding) are cached once (attribution/edge_patching.h); a receiver's input is its current input
 // plus the changes of its senders (the residual stream is a sum). Removing an edge s -> r changes
 // r's input by ablated(s) - online(s); only r's node and what lies downstream of it are recomputed,
-// node by node (one head's q/k/v projection, attention and W_O; one MLP; the final norm and
-// unembedding), and only where an input actually changed through an edge still present, so a
+// node by node with the forward's blocks (model/blocks.h: one head's q/k/v projection, attention
+// and W_O; one MLP; the final norm and unembedding), and only where an input actually changed through an edge still present, so a
 // sparse circuit costs little per evaluation. A receiver's new input adds the changes of its
 // present changed senders, or (when most are present) a running sum of all changes minus the
 // absent ones. The last layer runs on each prompt's last token only (the metric reads nothing

@@ -1,7 +1,6 @@
 #include "baselines/activation_patching.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <string>
 
@@ -9,6 +8,7 @@
 #include "interp/task_metric.h"
 #include "model/transformer.h"
 #include "ops/error.h"
+#include "ops/timer.h"
 
 namespace cs {
 
@@ -70,7 +70,7 @@ NodePatching node_patching(const Model& m, const TokenizedTask& task, const Meth
 }
 
 MethodResult activation_patching(const Model& m, const TokenizedTask& task, const MethodSettings& s) {
-  const auto t0 = std::chrono::steady_clock::now();
+  const Timer timer;
   NodePatching p = node_patching(m, task, s);
   MethodResult r;
   r.method = "activation-patching";
@@ -79,7 +79,7 @@ MethodResult activation_patching(const Model& m, const TokenizedTask& task, cons
     r.stats["mlp." + std::to_string(l)] = std::fabs(p.mlp_delta[l]);
   r.stats["clean_metric"] = p.clean_metric;
   r.stats["forward_passes"] = p.forward_passes;
-  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  r.seconds = timer.seconds();
   return r;
 }
 

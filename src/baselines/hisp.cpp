@@ -1,7 +1,6 @@
 #include "baselines/hisp.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <string>
 
@@ -10,11 +9,12 @@
 #include "attribution/last_token_grad.h"
 #include "model/process_weights.h"
 #include "ops/error.h"
+#include "ops/timer.h"
 
 namespace cs {
 
 MethodResult hisp(const Model& m, const TokenizedTask& task, const MethodSettings& s) {
-  const auto t0 = std::chrono::steady_clock::now();
+  const Timer timer;
   const ModelConfig& c = m.cfg;
   const size_t n = std::min<size_t>(static_cast<size_t>(std::max(s.n_prompts, 0)), task.size());
   if (n == 0) throw Error("hisp: the task has no prompts");
@@ -88,7 +88,7 @@ MethodResult hisp(const Model& m, const TokenizedTask& task, const MethodSetting
   for (int l = 0; l < L && mlps; ++l) r.stats["mlp." + std::to_string(l)] = imp[l * slots + slots - 1];
   r.stats["forward_passes"] = passes;
   r.stats["backward_passes"] = passes;
-  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  r.seconds = timer.seconds();
   return r;
 }
 

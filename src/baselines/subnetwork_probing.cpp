@@ -1,7 +1,6 @@
 #include "baselines/subnetwork_probing.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <string>
 
@@ -10,7 +9,12 @@
 #include "attribution/last_token_grad.h"
 #include "model/process_weights.h"
 #include "model/transformer.h"
+#include "ops/adam.h"
 #include "ops/error.h"
+#include "ops/kl.h"
+#include "ops/position_mean.h"
+#include "ops/rng.h"
+#include "ops/timer.h"
 
 namespace cs {
 
@@ -20,35 +24,6 @@ constexpr double kBeta = 2.0 / 3.0, kGamma = -0.1, kZeta = 1.1;
 
 double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
 
-// splitmix64 (Steele et al. 2014): the same draws on every platform.
-struct Rng {
-  uint64_t s;
-  explicit Rng(uint64_t seed) : s(seed * 0x9E3779B97F4A7C15ull ^ 0x5b9e7ull) {}
-  double uniform() {  // [0, 1)
-    uint64_t z = (s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return static_cast<double>((z ^ (z >> 31)) >> 11) * 0x1.0p-53;
-  }
-};
-
-// Per-position mean over the prompts of `act` [n,T,F] that reach each position -> [T,F].
-Tensor position_mean(const Tensor& act, const std::vector<int>& lengths) {
-  const int64_t n = act.dim(0), T = act.dim(1), F = act.numel() / (n * T);
-  Tensor mean({T, F});
-  for (int64_t t = 0; t < T; ++t) {
-    std::vector<double> sum(static_cast<size_t>(F), 0.0);
-    int count = 0;
-    for (int64_t b = 0; b < n; ++b) {
-      if (t >= lengths[b]) continue;
-      ++count;
-      for (int64_t j = 0; j < F; ++j) sum[j] += act.data[(b * T + t) * F + j];
-    }
-    for (int64_t j = 0; j < F; ++j) mean.data[t * F + j] = count ? static_cast<float>(sum[j] / count) : 0.0f;
-  }
-  return mean;
-}
-
 // One batch of prompts: its inputs, ablated activations and metric targets.
 struct Chunk {
   size_t first = 0;
@@ -56,12 +31,13 @@ struct Chunk {
   ActivationCache abl;            // hook name -> ablated value, same shape as the activation
   std::vector<int32_t> vocab;     // task metric columns (empty: all)
   Tensor p_clean;                 // [B,V] clean next-token probabilities (KL)
+  std::vector<double> negent;     // [B] sum_v p log p of each clean distribution
 };
 
 }  // namespace
 
 MethodResult subnetwork_probing(const Model& m, const TokenizedTask& task, const MethodSettings& s) {
-  const auto t0 = std::chrono::steady_clock::now();
+  const Timer timer;
   const ModelConfig& c = m.cfg;
   const size_t n = std::min<size_t>(static_cast<size_t>(std::max(s.n_prompts, 0)), task.size());
   if (n == 0) throw Error("subnetwork probing: the task has no prompts");
@@ -91,7 +67,12 @@ MethodResult subnetwork_probing(const Model& m, const TokenizedTask& task, const
     ActivationCache acts;
     for (const HookPoint& p : points) hk.cache(p, &acts);
     forward(m, ref, &hk, {LogitsAt::None});
-    for (auto& [name, t] : acts) means[name] = position_mean(t, ref.lengths);
+    for (auto& [name, t] : acts) {  // [n,T,...] -> [T,F]: per-position means over the prompts
+      const int64_t T = t.dim(1), F = t.numel() / (t.dim(0) * T);
+      Tensor mean({T, F});
+      position_mean(mean.ptr(), nullptr, t.ptr(), t.dim(0), T, F, ref.lengths.data());
+      means[name] = std::move(mean);
+    }
   }
   int forwards = s.ablation == AblationKind::Mean ? 1 : 0, backwards = 0;
   for (size_t first = 0; first < n; first += batch) {
@@ -118,16 +99,12 @@ MethodResult subnetwork_probing(const Model& m, const TokenizedTask& task, const
       }
     }
     if (kl) {
-      ch.p_clean = forward(m, ch.clean, nullptr, {LogitsAt::Last});
+      const Tensor logits = forward(m, ch.clean, nullptr, {LogitsAt::Last});
       ++forwards;
-      const int64_t V = ch.p_clean.dim(1);
-      for (int64_t b = 0; b < ch.clean.B; ++b) {
-        float* z = ch.p_clean.ptr() + b * V;
-        const float mx = *std::max_element(z, z + V);
-        double sum = 0;
-        for (int64_t v = 0; v < V; ++v) sum += std::exp(static_cast<double>(z[v]) - mx);
-        for (int64_t v = 0; v < V; ++v) z[v] = static_cast<float>(std::exp(static_cast<double>(z[v]) - mx) / sum);
-      }
+      const int64_t V = logits.dim(1);
+      ch.p_clean = Tensor::uninit(logits.shape);
+      for (int64_t b = 0; b < ch.clean.B; ++b)
+        ch.negent.push_back(reference_distribution(ch.p_clean.ptr() + b * V, logits.ptr() + b * V, V));
     } else {
       ch.vocab = metric_vocab(task, first, nb);
     }
@@ -140,7 +117,7 @@ MethodResult subnetwork_probing(const Model& m, const TokenizedTask& task, const
   std::vector<double> mask(n_masks), dmask(n_masks), gmask(n_masks);
   const int n_tensors = L * (3 + mlps);
   const double shift = kBeta * std::log(-kGamma / kZeta);
-  Rng rng(s.seed);
+  SplitMix64 rng(s.seed, 0x5b9e7ull);
   Model mm = m;  // weights scaled by the masks, step by step
   double loss = 0, metric = 0, reg = 0;
 
@@ -198,20 +175,10 @@ MethodResult subnetwork_probing(const Model& m, const TokenizedTask& task, const
       const int64_t B = ch.clean.B, T = ch.clean.T, V = pass.logits.dim(1);
       const Tensor& last = pass.logits;
       Tensor g_last({B, V});
-      if (kl) {  // d/dz KL(p || softmax z) = softmax z - p
-        for (int64_t b = 0; b < B; ++b) {
-          const float* z = last.ptr() + b * V;
-          const float* p = ch.p_clean.ptr() + b * V;
-          const float mx = *std::max_element(z, z + V);
-          double sum = 0;
-          for (int64_t v = 0; v < V; ++v) sum += std::exp(static_cast<double>(z[v]) - mx);
-          const double lse = mx + std::log(sum);
-          for (int64_t v = 0; v < V; ++v) {
-            const double lq = z[v] - lse;
-            if (p[v] > 0) metric += p[v] * (std::log(static_cast<double>(p[v])) - lq) / n;
-            g_last.data[b * V + v] = static_cast<float>((std::exp(lq) - p[v]) / n);
-          }
-        }
+      if (kl) {  // the mean KL over the n prompts, and its gradient (softmax z - p) / n
+        for (int64_t b = 0; b < B; ++b)
+          metric += kl_to_softmax(ch.p_clean.ptr() + b * V, ch.negent[b], last.ptr() + b * V, V,
+                                  g_last.ptr() + b * V, 1.0 / n) / n;
       } else {
         std::vector<double> values;
         g_last = task_metric_grad(task, last, ch.first, ch.vocab, -1.0 / n, &values);
@@ -247,16 +214,13 @@ MethodResult subnetwork_probing(const Model& m, const TokenizedTask& task, const
 
     // Regulariser and Adam.
     reg = 0;
-    const double b1 = 0.9, b2 = 0.999, eps = 1e-8;
+    const AdamStep<double> adam(lr, step + 1);
     for (int i = 0; i < n_masks; ++i) {
       const bool mlp = mlps && i % per_layer == 3 * H;
       const double size = mlp ? 1.0 : H, sg = sigmoid(logit[i] - shift);
       reg += sg / (size * n_tensors);
       const double g = gmask[i] * dmask[i] + lambda * sg * (1 - sg) / (size * n_tensors);
-      m1[i] = b1 * m1[i] + (1 - b1) * g;
-      m2[i] = b2 * m2[i] + (1 - b2) * g * g;
-      const double mh = m1[i] / (1 - std::pow(b1, step + 1)), vh = m2[i] / (1 - std::pow(b2, step + 1));
-      logit[i] -= lr * mh / (std::sqrt(vh) + eps);
+      logit[i] = adam.update(logit[i], g, m1[i], m2[i]);
     }
     loss = metric + lambda * reg;
   }
@@ -279,7 +243,7 @@ MethodResult subnetwork_probing(const Model& m, const TokenizedTask& task, const
   r.stats["expected_l0"] = l0;
   r.stats["forward_passes"] = forwards;
   r.stats["backward_passes"] = backwards;
-  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  r.seconds = timer.seconds();
   return r;
 }
 

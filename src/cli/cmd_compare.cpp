@@ -1,6 +1,5 @@
 #include <algorithm>
 #include <cstdio>
-#include <filesystem>
 #include <sstream>
 
 #include "cli/args.h"
@@ -16,17 +15,22 @@
 #include "model/save.h"
 #include "model/tokenizer.h"
 #include "ops/error.h"
+#include "ops/files.h"
 
 namespace cs {
 
 int cmd_compare(int argc, char** argv) {
   Args a = compare_args();
   if (!a.parse(argc, argv)) return 0;
-  compare_options(a);  // unknown methods fail before the model loads
+  compare_options(a);  // unknown methods and bad combinations fail before the model loads
+  const std::string out = a.str("out");
+  const std::vector<std::string> files = {"compare.md", "compare.json", "compare.html"};
+  if (!out.empty()) check_output_dir(out, "--out", files);
   Model m = load_model(a.str("MODEL"), {.process_weights = true});
   Tokenizer tok = Tokenizer::for_model_dir(m.dir);
   ComparePlan plan = plan_compare(a, m, tok);
   const TokenizedTask& task = plan.task;
+  print_warnings(task.warnings);
   const std::optional<GroundTruth>& truth = plan.truth;
   CompareOptions& o = plan.options;
   const CompareInfo info = compare_info(m, plan, a.str("MODEL"));
@@ -56,14 +60,15 @@ int cmd_compare(int argc, char** argv) {
   }
   std::printf("\n%s\n%s", compare_table(rows, info, false).c_str(), notes.c_str());
   if (truth) std::printf("\nrankings (best first):\n%s", compare_rankings(rows, info, 12).c_str());
-  if (!a.str("out").empty()) {
-    namespace fs = std::filesystem;
-    fs::create_directories(a.str("out"));
-    write_file_atomic((fs::path(a.str("out")) / "compare.md").string(),
-                      compare_table(rows, info, true) + "\n" + compare_notes(rows, info));
-    write_file_atomic((fs::path(a.str("out")) / "compare.json").string(), compare_json(rows, info));
-    write_file_atomic((fs::path(a.str("out")) / "compare.html").string(), compare_html(rows, info));
-    std::printf("\nwrote %s/{compare.md,compare.json,compare.html}\n", a.str("out").c_str());
+  if (!out.empty()) {
+    const std::string md = compare_table(rows, info, true) + "\n" + compare_notes(rows, info),
+                      json = compare_json(rows, info), html = compare_html(rows, info);
+    StagedDir dir(out);  // the three files appear together or not at all
+    write_file_atomic(dir.path(files[0]), md);
+    write_file_atomic(dir.path(files[1]), json);
+    write_file_atomic(dir.path(files[2]), html);
+    dir.commit();
+    std::printf("\nwrote %s/{compare.md,compare.json,compare.html}\n", out.c_str());
   }
   return 0;
 }

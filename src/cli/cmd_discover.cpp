@@ -12,6 +12,7 @@
 #include "model/model.h"
 #include "model/tokenizer.h"
 #include "ops/error.h"
+#include "ops/files.h"
 #include "report/circuit_report.h"
 #include "report/text_table.h"
 #include "sae/code_scores.h"
@@ -41,12 +42,13 @@ int cmd_discover(int argc, char** argv) {
   Args a = discover_args();
   if (!a.parse(argc, argv)) return 0;
   check_discover_flags(a);
+  if (!a.str("out").empty()) check_output_dir(a.str("out"), "--out", {"circuit.json", "circuit.dot", "report.html"});
 
   Model m = load_model(a.str("MODEL"), {.process_weights = discover_processes_weights(a)});
   Tokenizer tok = Tokenizer::for_model_dir(m.dir);
   DiscoverPlan plan = plan_discover(a, m, tok);
   const TokenizedTask& task = plan.task;
-  for (const std::string& w : task.warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
+  print_warnings(task.warnings);
   const std::optional<GroundTruth>& truth = plan.truth;
   const BosChoice& bos = plan.bos;
   DiscoverOptions& o = plan.options;

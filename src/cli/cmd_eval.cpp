@@ -2,88 +2,21 @@
 // precision / recall / F1 at chosen cut-offs), e.g. to compare another tool's output with ours.
 #include <algorithm>
 #include <cstdio>
-#include <filesystem>
-#include <fstream>
-#include <map>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/task_flags.h"
 #include "evaluation/ground_truth.h"
 #include "evaluation/roc.h"
-#include "model/save.h"
+#include "model/config.h"
 #include "ops/error.h"
+#include "ops/files.h"
+#include "evaluation/scores_file.h"
 
 namespace cs {
 
 namespace {
-
-struct Scores {
-  std::map<HeadId, double> by_head;
-  int n_layers = 0, n_heads = 0;  // from circuit.json's "model", else 0
-  std::string kind;               // "circuit.json" or "scores"
-};
-
-std::string one_line(std::string s) {
-  std::replace(s.begin(), s.end(), '\n', ' ');
-  return s;
-}
-
-// circuit.json ("heads": [{"layer", "head", <field>}], "model": {"n_layers", "n_heads"}) or
-// {"scores": {"L.H": number}}. Every error names the file.
-Scores read_scores(const std::string& path, const std::string& field) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(path + ": cannot read the scores file");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(ss.str());
-  } catch (const nlohmann::json::parse_error& e) {
-    throw Error(path + ": not valid JSON (" + one_line(e.what()) + ")");
-  }
-  Scores s;
-  auto number = [&](const nlohmann::json& v, const std::string& what) {
-    if (!v.is_number()) throw Error(path + ": " + what + " must be a number, got " + one_line(v.dump()));
-    return v.get<double>();
-  };
-  auto add = [&](HeadId h, double v, const std::string& what) {
-    if (!s.by_head.emplace(h, v).second) throw Error(path + ": head " + h.str() + " appears twice (" + what + ")");
-  };
-  if (j.is_object() && j.contains("heads") && j["heads"].is_array()) {
-    s.kind = "circuit.json";
-    if (j.contains("model") && j["model"].is_object()) {
-      const auto& m = j["model"];
-      if (m.contains("n_layers") && m["n_layers"].is_number_integer()) s.n_layers = m["n_layers"].get<int>();
-      if (m.contains("n_heads") && m["n_heads"].is_number_integer()) s.n_heads = m["n_heads"].get<int>();
-    }
-    for (size_t i = 0; i < j["heads"].size(); ++i) {
-      const auto& e = j["heads"][i];
-      const std::string where = "heads[" + std::to_string(i) + "]";
-      if (!e.is_object() || !e.contains("layer") || !e.contains("head") || !e["layer"].is_number_integer() ||
-          !e["head"].is_number_integer() || e["layer"].get<int>() < 0 || e["head"].get<int>() < 0)
-        throw Error(path + ": " + where + " needs integer \"layer\" and \"head\" >= 0");
-      if (!e.contains(field)) throw Error(path + ": " + where + " has no \"" + field + "\"");
-      add({e["layer"].get<int>(), e["head"].get<int>()}, number(e[field], where + "." + field), where);
-    }
-  } else if (j.is_object() && j.contains("scores") && j["scores"].is_object()) {
-    s.kind = "scores";
-    for (const auto& [k, v] : j["scores"].items()) {
-      HeadId h;
-      try {
-        h = parse_head(k);
-      } catch (const Error&) {
-        throw Error(path + ": scores key '" + k + "' is not a head name like \"9.9\" (layer.head)");
-      }
-      add(h, number(v, "scores[\"" + k + "\"]"), k);
-    }
-  } else {
-    throw Error(path + ": expected a circuit.json (with \"heads\") or {\"scores\": {\"9.9\": 0.7, ...}}");
-  }
-  if (s.by_head.empty()) throw Error(path + ": no head scores in the file");
-  return s;
-}
 
 nlohmann::ordered_json confusion_json(const Confusion& c) {
   return {{"tp", c.tp}, {"fp", c.fp}, {"fn", c.fn}, {"tn", c.tn},
@@ -105,19 +38,20 @@ int cmd_eval(int argc, char** argv) {
   a.flag("scores", "", "scores file (circuit.json or {\"scores\": {...}})")
       .flag("truth", "", "ground truth: a name from data/truth (e.g. gpt2-small-ioi) or a file path")
       .flag("out", "", "also write the results as JSON to this file")
-      .flag("threshold", "", "also evaluate the heads with score >= this value")
-      .flag("top-k", "", "also evaluate the k best heads")
-      .flag("layers", "", "number of layers of the model (overrides the scores file)")
-      .flag("heads", "", "heads per layer of the model (overrides the scores file)")
+      .real_flag("threshold", "", RealRange::any(), "also evaluate the heads with score >= this value")
+      .int_flag("top-k", "", 0, int64_t{kMaxLayers} * kMaxHeads, "also evaluate the k best heads (at most the model's heads)")
+      .int_flag("layers", "", 1, kMaxLayers, "number of layers of the model (overrides the scores file)")
+      .int_flag("heads", "", 1, kMaxHeads, "heads per layer of the model (overrides the scores file)")
       .flag("field", "score", "circuit.json: the per-head field to evaluate (score: the run's ranking; paper_score: |P\\N|;\n"
             "                            softmax: of paper_score; std, ...)");
   if (!a.parse(argc, argv)) return 0;
   if (a.str("scores").empty()) throw UsageError("eval: --scores FILE is required (see circuitscan eval --help)");
   if (a.str("truth").empty()) throw UsageError("eval: --truth NAME|FILE is required (see circuitscan eval --help)");
+  if (!a.str("out").empty()) check_output_file(a.str("out"), "--out");
 
   const std::string spath = a.str("scores"), tname = a.str("truth");
-  Scores s = read_scores(spath, a.str("field"));
-  const GroundTruth g = std::filesystem::is_regular_file(tname) ? load_ground_truth(tname) : ground_truth_by_name(tname);
+  const HeadScores s = read_head_scores(spath, a.str("field"));
+  const GroundTruth g = truth_from_arg(tname);
   if (g.heads.empty()) throw Error("ground truth " + tname + " lists no heads: nothing to evaluate against");
 
   // Model shape.
@@ -130,7 +64,10 @@ int cmd_eval(int argc, char** argv) {
   if (a.given("layers") || a.given("heads")) shape_from = "--layers/--heads";
   if (a.given("layers")) L = a.integer("layers");
   if (a.given("heads")) H = a.integer("heads");
-  if (L <= 0 || H <= 0) throw UsageError("eval: --layers and --heads must be positive");
+  // Head indices are bounded (scores_file.h, ground_truth.h): L x H <= kMaxLayers x kMaxHeads.
+  if (L > kMaxLayers || H > kMaxHeads)
+    throw Error("a " + std::to_string(L) + " x " + std::to_string(H) + " model (shape from " + shape_from +
+                ") is larger than the largest supported, " + std::to_string(kMaxLayers) + " x " + std::to_string(kMaxHeads));
   for (const auto& [h, v] : s.by_head)
     if (h.layer >= L || h.head >= H)
       throw Error(spath + ": head " + h.str() + " does not exist in a " + std::to_string(L) + " x " + std::to_string(H) +
@@ -164,7 +101,7 @@ int cmd_eval(int argc, char** argv) {
   }
   if (a.given("top-k")) {
     const int k = a.integer("top-k");
-    if (k < 0 || k > HT) throw UsageError("eval: --top-k must be in 0.." + std::to_string(HT));
+    if (k > HT) throw UsageError("eval: --top-k " + std::to_string(k) + " is more than the model's " + std::to_string(HT) + " heads");
     rows.push_back({"top " + std::to_string(k), "at_top_k", confusion_top_k(scores, labels, k), {{"k", k}}});
   }
 

@@ -18,12 +18,11 @@ int cmd_hooks(int argc, char** argv) {
          "of its activation for a batch of --batch prompts of --seq-len tokens: the names `run --cache`\n"
          "takes (with '*' wildcards, e.g. blocks.*.attn.hook_z). Found by running that forward once.");
   a.positional("MODEL", kModelHelp)
-      .flag("seq-len", "16", "tokens per prompt (T)")
-      .flag("batch", "1", "prompts in the batch (B)")
+      .int_flag("seq-len", "16", 1, 1 << 20, "tokens per prompt (T)")
+      .int_flag("batch", "1", 1, 1 << 16, "prompts in the batch (B)")
       .toggle("json", "print JSON: [{\"name\", \"shape\"}]");
   if (!a.parse(argc, argv)) return 0;
   const int T = a.integer("seq-len"), B = a.integer("batch");
-  if (T < 1 || B < 1) throw UsageError("hooks: --seq-len and --batch must be at least 1");
   Model m = load_model(a.str("MODEL"));
   if (T > m.cfg.n_ctx && m.cfg.n_ctx > 0)
     throw UsageError("hooks: --seq-len " + std::to_string(T) + " is longer than the model's context (" +

@@ -5,6 +5,7 @@
 #include "model/init.h"
 #include "model/save.h"
 #include "ops/error.h"
+#include "ops/files.h"
 
 namespace cs {
 
@@ -12,16 +13,16 @@ int cmd_init_random(int argc, char** argv) {
   Args a("init-random",
          "Write a random-weight checkpoint in Hugging Face format (config.json + model.safetensors),\n"
          "for speed benchmarks: no pretrained weights can be downloaded here.");
-  a.flag("preset", "gpt2-small", "model shape: gpt2-small, gpt2-tiny, toy-gpt2-4l, attn-only-4l")
+  a.choice_flag("preset", "gpt2-small", {"gpt2-small", "gpt2-tiny", "toy-gpt2-4l", "attn-only-4l"}, "model shape")
       .flag("out", "", "output directory (created)")
-      .flag("seed", "0", "random seed")
-      .flag("dtype", "f32", "f32, f16 or bf16 on disk");
+      .int_flag("seed", "0", 0, kMaxSeed, "random seed")
+      .choice_flag("dtype", "f32", {"f32", "f16", "bf16"}, "dtype on disk");
   if (!a.parse(argc, argv)) return 0;
   if (a.str("out").empty()) throw UsageError("init-random: --out DIR is required");
+  check_output_dir(a.str("out"), "--out", {"config.json", "model.safetensors"});
   const std::string dt = a.str("dtype");
-  DType dtype = dt == "f32" ? DType::F32 : dt == "f16" ? DType::F16 : dt == "bf16" ? DType::BF16
-                : throw UsageError("init-random: --dtype must be f32, f16 or bf16");
-  Model m = random_model(preset_config(a.str("preset")), static_cast<uint64_t>(a.integer("seed")));
+  const DType dtype = dt == "f32" ? DType::F32 : dt == "f16" ? DType::F16 : DType::BF16;
+  Model m = random_model(preset_config(a.str("preset")), a.seed("seed"));
   save_model(m, a.str("out"), dtype);
   std::printf("wrote %s (%s, %.2fM parameters)\n", a.str("out").c_str(), a.str("preset").c_str(),
               m.parameter_count() / 1e6);

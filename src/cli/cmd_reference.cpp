@@ -11,6 +11,7 @@
 #include "model/save.h"
 #include "model/tokenizer.h"
 #include "ops/error.h"
+#include "ops/files.h"
 
 namespace cs {
 
@@ -22,10 +23,10 @@ int cmd_reference_circuit(int argc, char** argv) {
          "file that `discover --truth` and `eval` read.");
   a.positional("MODEL", kModelHelp)
       .flag("task", "ioi", "ioi, greater-than, docstring, induction, or a .jsonl file with corrupt prompts")
-      .flag("prompts", "1000", "prompts for pruning and the per-head effect table")
-      .flag("edge-prompts", "200", "prompts for path patching")
-      .flag("keep", "0.9", "fraction of the full metric the circuit must keep")
-      .flag("seed", "12345", "seed of the task prompts (differs from discover's default on purpose)")
+      .int_flag("prompts", "1000", 1, kMaxPrompts, "prompts for pruning and the per-head effect table")
+      .int_flag("edge-prompts", "200", 1, kMaxPrompts, "prompts for path patching")
+      .real_flag("keep", "0.9", RealRange::closed(0, 1), "fraction of the full metric the circuit must keep")
+      .int_flag("seed", "12345", 0, kMaxSeed, "seed of the task prompts (differs from discover's default on purpose)")
       .flag("name", "", "name recorded in the file (default MODELNAME-TASK)")
       .toggle("no-edges", "skip path patching")
       .flag("induction-words", "", kInductionWordsHelp)
@@ -34,10 +35,12 @@ int cmd_reference_circuit(int argc, char** argv) {
       .flag("out", "", "ground-truth JSON file to write");
   if (!a.parse(argc, argv)) return 0;
   if (a.str("out").empty()) throw UsageError("reference-circuit: --out FILE is required");
+  check_output_file(a.str("out"), "--out");
   Model m = load_model(a.str("MODEL"));
   Tokenizer tok = Tokenizer::for_model_dir(m.dir);
   const BosChoice bos = bos_from_flags(a, m.dir, tok);
   TokenizedTask task = task_from_flags(a, tok, m.dir);
+  print_warnings(task.warnings);
   ReferenceOptions o;
   o.n_prompts = a.integer("prompts");
   o.edge_prompts = a.integer("edge-prompts");

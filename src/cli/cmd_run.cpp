@@ -13,6 +13,7 @@
 #include "model/tokenizer.h"
 #include "model/transformer.h"
 #include "ops/error.h"
+#include "ops/files.h"
 
 namespace cs {
 
@@ -21,7 +22,7 @@ int cmd_run(int argc, char** argv) {
                 "cache hooked activations (TransformerLens names) and save them as safetensors.");
   a.positional("MODEL", kModelHelp)
       .positional("PROMPT", "the prompt text")
-      .flag("top-k", "10", "how many next tokens to print")
+      .int_flag("top-k", "10", 1, 1000000, "how many next tokens to print (at most the vocabulary)")
       .toggle("json", "print JSON instead of a table")
       .repeated("cache", "hook point to cache, e.g. blocks.0.attn.hook_z; '*' matches any run of characters\n"
                 "                            (blocks.*.attn.hook_z: every layer's); `circuitscan hooks MODEL` lists them")
@@ -35,6 +36,7 @@ int cmd_run(int argc, char** argv) {
     throw UsageError("run: --save needs at least one --cache HOOK");
   for (const std::string& h : a.all("cache"))
     if (h.find_first_of("*?[") == std::string::npos) HookPoint::parse(h);  // a malformed name fails before loading
+  if (!a.str("save").empty()) check_output_file(a.str("save"), "--save");
 
   Model m = load_model(a.str("MODEL"), {.process_weights = a.on("process-weights")});
   Tokenizer tok = Tokenizer::for_model_dir(m.dir);
@@ -89,10 +91,16 @@ int cmd_run(int argc, char** argv) {
     std::vector<std::pair<std::string, const Tensor*>> t;
     for (const HookPoint& p : points)  // in forward order
       if (cache.count(p.name())) t.push_back({p.name(), &cache.at(p.name())});
-    write_safetensors(a.str("save"), t, DType::F32, {{"prompt", a.str("PROMPT")}});
+    // Header strings must be UTF-8: a prompt that is not keeps its text with U+FFFD.
+    const std::string prompt = nlohmann::json::parse(nlohmann::json(a.str("PROMPT")).dump(
+                                                         -1, ' ', false, nlohmann::json::error_handler_t::replace))
+                                   .get<std::string>();
+    write_safetensors(a.str("save"), t, DType::F32, {{"prompt", prompt}});
   }
 
   if (a.on("json")) {
+    // A token may be part of a UTF-8 character (byte-level BPE splits them): such text is shown
+    // with U+FFFD, as Hugging Face's decode does; "tokens" keeps the exact ids.
     nlohmann::json j;
     j["bos"] = bos.prepend;
     j["tokens"] = ids;

@@ -71,10 +71,10 @@ int cmd_tasks(int argc, char** argv) {
          "ids, corrupted and negative prompts, token counts and named positions.");
   a.positional("ACTION", "list | show")
       .positional("TASK", "for show: a builtin task name or a .jsonl file", false)
-      .flag("n", "5", "prompts to show")
-      .flag("seed", "0", "task seed (same seed, same prompts)")
+      .int_flag("n", "5", 1, kMaxPrompts, "prompts to show")
+      .int_flag("seed", "0", 0, kMaxSeed, "task seed (same seed, same prompts)")
       .flag("model", "", "model directory whose tokenizer to use (default: the bundled GPT-2 tokenizer)")
-      .flag("variant", "", "task variant (ioi: all | acdc)")
+      .choice_flag("variant", "", {"all", "acdc"}, "task variant, ioi only: all 30 templates, or ACDC's one")
       .flag("induction-words", "", kInductionWordsHelp)
       .toggle("prepend-bos", kPrependBosHelp)
       .toggle("no-prepend-bos", kNoPrependBosHelp);
@@ -84,19 +84,18 @@ int cmd_tasks(int argc, char** argv) {
   if (action != "show") throw UsageError("tasks: unknown action '" + action + "': use list or show");
   if (!a.given("TASK")) throw UsageError("tasks show: missing TASK (one of `circuitscan tasks list`, or a .jsonl file)");
   const int n = a.integer("n");
-  if (n < 1) throw UsageError("tasks: --n must be at least 1");
 
   const std::string model = a.str("model").empty() ? "" : resolve_model_path(a.str("model"));
   const Tokenizer tok = Tokenizer::for_model_dir(model.empty() ? data_dir() + "/gpt2-tokenizer" : model);
   TaskOptions o;
   o.n = n;
-  o.seed = static_cast<uint64_t>(a.integer("seed"));
+  o.seed = a.seed("seed");
   const BosChoice bos = bos_from_flags(a, model, tok);
   o.prepend_bos = bos.prepend;
   o.variant = a.str("variant");
   o.induction_pool = induction_pool_from_flags(a, tok, a.str("TASK"), model);
   const TokenizedTask t = make_task(a.str("TASK"), tok, o);
-  for (const std::string& w : t.warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
+  print_warnings(t.warnings);
 
   const size_t shown = std::min(t.size(), static_cast<size_t>(n));
   std::printf("%s: showing %zu of %zu prompts (seed %s%s), tokenizer %s, BOS %s (%s)\nmetric: %s\n", t.name.c_str(), shown,

@@ -18,19 +18,20 @@ Args compare_args() {
       .flag("task", "ioi", "ioi, greater-than, docstring, induction, or a .jsonl file")
       .flag("truth", "", "ground truth: name (data/truth), file, or none; default MODEL/circuits/TASK.json")
       .flag("methods", "sae,sae-confirmed,patching,acdc,eap,eap-ig,hisp,sp", "comma-separated methods")
-      .flag("trials", "3", "trials of the stochastic methods (sae, sae-confirmed, sp)")
-      .flag("prompts", "250", "task prompts generated (SAE: positives and as many negatives)")
-      .flag("method-prompts", "100", "prompts the baselines use")
-      .flag("ablation", "resample", "the baselines' ablation: resample, mean or zero (faithfulness: --faith-ablation)")
-      .flag("tau", "0.01", "ACDC threshold")
-      .flag("acdc-sweep", "0", "ACDC runs at this many thresholds log-spaced over [1e-4, 0.3] (the paper's\n"
-            "                            ROC; scores = largest tau keeping the head); 0: one run at --tau")
-      .flag("steps", "5", "EAP-IG integration steps")
-      .flag("sp-steps", "200", "subnetwork probing optimisation steps")
-      .flag("faith-prompts", "100", "prompts for faithfulness")
-      .flag("faith-ablation", "mean", "faithfulness ablation of every method: mean (discover's default), resample, zero")
+      .int_flag("trials", "3", 1, kMaxTrials, "trials of the stochastic methods (sae, sae-confirmed, sp)")
+      .int_flag("prompts", "250", 1, kMaxPrompts, kPromptsHelp)
+      .int_flag("method-prompts", "100", 1, kMaxPrompts, "prompts the baselines use")
+      .choice_flag("ablation", "resample", {"resample", "mean", "zero"}, "the baselines' ablation (faithfulness: --faith-ablation)")
+      .real_flag("tau", "0.01", RealRange::non_negative(), "ACDC threshold")
+      .int_flag("acdc-sweep", "0", 0, 1000, "ACDC runs at this many thresholds (2 or more) log-spaced over [1e-4, 0.3]\n"
+                "                            (the paper's ROC; scores = largest tau keeping the head); 0: one run at --tau")
+      .int_flag("steps", "5", 1, 10000, "EAP-IG integration steps")
+      .int_flag("sp-steps", "200", 1, 1000000, "subnetwork probing optimisation steps")
+      .int_flag("faith-prompts", "100", 1, kMaxPrompts, "prompts for faithfulness")
+      .choice_flag("faith-ablation", "mean", {"mean", "resample", "zero"},
+                   "faithfulness ablation of every method (mean: discover's default)")
       .toggle("no-faithfulness", "skip the faithfulness curves")
-      .flag("seed", "0", "seed")
+      .int_flag("seed", "0", 0, kMaxSeed, "seed")
       .flag("induction-words", "", kInductionWordsHelp)
       .toggle("prepend-bos", kPrependBosHelp)
       .toggle("no-prepend-bos", kNoPrependBosHelp)
@@ -39,6 +40,8 @@ Args compare_args() {
 }
 
 CompareOptions compare_options(const Args& a) {
+  if (a.integer("acdc-sweep") == 1)
+    throw UsageError("compare: --acdc-sweep must be 0 (one run at --tau) or at least 2 thresholds, got 1");
   CompareOptions o;
   std::stringstream ss(a.str("methods"));
   for (std::string m; std::getline(ss, m, ',');) {
@@ -50,7 +53,7 @@ CompareOptions compare_options(const Args& a) {
   o.trials = a.integer("trials");
   o.settings.n_prompts = a.integer("method-prompts");
   o.settings.ablation = parse_ablation_kind(a.str("ablation"));
-  o.settings.seed = static_cast<uint64_t>(a.integer("seed"));
+  o.settings.seed = a.seed("seed");
   o.settings.params["tau"] = a.number("tau");
   if (a.integer("acdc-sweep") > 1) o.settings.params["tau_sweep"] = a.integer("acdc-sweep");
   o.settings.params["steps"] = a.integer("steps");

@@ -41,27 +41,30 @@ Args discover_args() {
          "heads scored by the codes that appear only on positive prompts.");
   a.positional("MODEL", kModelHelp)
       .flag("task", "ioi", "ioi, greater-than, docstring, induction, or a .jsonl file of prompts")
-      .flag("method", "sae", "discovery method (sae)")
-      .flag("level", "node", "node: heads ranked by --score; edge: head-pair code scores reduced to heads\n"
-            "                            (the edge count, as the paper's edge variant; --score does not apply)")
-      .flag("features", "200", "SAE features")
-      .flag("l1", "", "SAE L1 coefficient (default 0.05 for docstring, else 0.02, as the paper)")
-      .flag("lr", "0.001", "SAE Adam learning rate")
-      .flag("epochs", "500", "SAE full-batch epochs")
-      .flag("train-prompts", "10", "prompts (pooled positives+negatives) the SAE is trained on")
-      .flag("prompts", "250", "positive prompts, and as many negative prompts")
-      .flag("trials", "1", "independent trials (different SAE prompts and seeds): mean ± std")
-      .flag("seed", "0", "seed of the task prompts and of trial 0 (trial t uses seed+t)")
-      .flag("position", "mean", "head output reduction: mean (paper), last, or a task position (e.g. S2)")
-      .flag("score", "confirmed", "node ranking: confirmed (paper's |P\\N| + one attribution pass; the default: higher AUC on every zoo task), paper (O'Neill & Bui's |P\\N| alone), null (null-corrected), causal (null + one attribution pass)")
+      .choice_flag("method", "sae", {"sae"}, "discovery method (the baselines are in `compare`)")
+      .choice_flag("level", "node", {"node", "edge"},
+                   "node: heads ranked by --score; edge: head-pair code scores reduced to heads\n"
+                   "                            (the edge count, as the paper's edge variant; --score does not apply)")
+      .int_flag("features", "200", 1, 100000, "SAE features")
+      .real_flag("l1", "", RealRange::non_negative(), "SAE L1 coefficient; by default 0.05 for docstring, else 0.02, as the paper")
+      .real_flag("lr", "0.001", RealRange::positive(), "SAE Adam learning rate")
+      .int_flag("epochs", "500", 1, 1000000, "SAE full-batch epochs")
+      .int_flag("train-prompts", "10", 1, kMaxPrompts, "prompts (pooled positives+negatives) the SAE is trained on")
+      .int_flag("prompts", "250", 1, kMaxPrompts, kPromptsHelp)
+      .int_flag("trials", "1", 1, kMaxTrials, "independent trials (different SAE prompts and seeds): mean ± std")
+      .int_flag("seed", "0", 0, kMaxSeed, "seed of the task prompts and of trial 0 (trial t uses seed+t)")
+      .flag("position", "mean", "head output reduction: mean (paper), last, or a position of the task (e.g. S2, end)")
+      .choice_flag("score", "confirmed", {"confirmed", "paper", "null", "causal"},
+                   "node ranking: confirmed (paper's |P\\N| + one attribution pass; the default: higher AUC on every zoo task), paper (O'Neill & Bui's |P\\N| alone), null (null-corrected), causal (null + one attribution pass)")
       .toggle("normalise", "divide |P\\N| by |P u N| (the paper's normalised variant)")
-      .flag("top-k", "", "circuit = the K best heads of the ranking")
-      .flag("threshold", "", "circuit size = heads whose softmax of the paper's |P\\N| (edge level: edge count)\n"
-            "                            is >= X (the ranking picks which); default: heads whose |P\\N| is above its mean")
+      .int_flag("top-k", "", 0, 1000000, "circuit = the K best heads of the ranking (at most the model's heads)")
+      .real_flag("threshold", "", RealRange::closed(0, 1),
+                 "circuit size = heads whose softmax of the paper's |P\\N| (edge level: edge count)\n"
+                 "                            is >= X (the ranking picks which); default: heads whose |P\\N| is above its mean")
       .flag("truth", "", "ground truth to evaluate against (never used to size or pick the circuit): name\n"
             "                            (data/truth), file, or none; default MODEL/circuits/TASK.json if present")
-      .flag("ablation", "mean", "faithfulness ablation: mean (over corrupted prompts), resample, zero")
-      .flag("faith-prompts", "100", "prompts for the faithfulness curve")
+      .choice_flag("ablation", "mean", {"mean", "resample", "zero"}, "faithfulness ablation: mean (over corrupted prompts), resample, zero")
+      .int_flag("faith-prompts", "100", 1, kMaxPrompts, "prompts for the faithfulness curve")
       .toggle("no-faithfulness", "skip the faithfulness curve")
       .toggle("no-process-weights", "use raw weights (the paper used TransformerLens-processed weights)")
       .flag("induction-words", "", kInductionWordsHelp)
@@ -72,15 +75,10 @@ Args discover_args() {
 }
 
 void check_discover_flags(const Args& a) {
-  if (a.str("method") != "sae") throw UsageError("discover: unknown --method '" + a.str("method") + "' (sae; the baselines are in `compare`)");
+  // Single values (ranges, choices) are checked by the parser; here the combinations.
   if (a.given("top-k") && a.given("threshold")) throw UsageError("discover: give --top-k or --threshold, not both");
-  const std::string level = a.str("level");
-  if (level != "node" && level != "edge") throw UsageError("discover: --level must be node or edge");
-  if (level == "edge" && a.given("score"))
+  if (a.str("level") == "edge" && a.given("score"))
     throw UsageError("discover: --score ranks heads at node level; --level edge ranks them by their edge count");
-  const std::string score = a.str("score");
-  if (score != "paper" && score != "null" && score != "causal" && score != "confirmed")
-    throw UsageError("discover: --score must be paper, null, causal or confirmed");
 }
 
 bool discover_processes_weights(const Args& a) { return !a.on("no-process-weights"); }
@@ -101,16 +99,29 @@ DiscoverPlan plan_discover(const Args& a, const Model& m, const Tokenizer& tok, 
   o.sae.normalise = a.on("normalise");
   o.trials = a.integer("trials");
   o.score = a.str("score");
-  o.seed = static_cast<uint64_t>(a.integer("seed"));
+  o.seed = a.seed("seed");
   o.level = a.str("level") == "edge" ? Level::Edge : Level::Node;
   const std::string pos = a.str("position");
+  if (pos != "mean" && pos != "last" && !task.positions.count(pos)) {
+    std::string names;
+    for (const auto& [k, v] : task.positions) names += ", " + k;
+    throw UsageError("discover: --position must be mean, last" + names + " (the positions of task " + task.name + "), got '" + pos + "'");
+  }
   o.position = pos == "mean" ? PositionReduce::Mean : pos == "last" ? PositionReduce::Last : PositionReduce::Named;
   o.position_name = pos;
-  if (a.given("top-k")) o.top_k = a.integer("top-k");
+  if (a.given("top-k")) {
+    o.top_k = a.integer("top-k");
+    if (o.top_k > m.cfg.n_heads_total())
+      throw UsageError("discover: --top-k " + std::to_string(o.top_k) + " is more than the model's " +
+                       std::to_string(m.cfg.n_heads_total()) + " heads");
+  }
   if (a.given("threshold")) o.threshold = a.number("threshold");
   o.faithfulness = !a.on("no-faithfulness");
   o.faith.ablation = parse_ablation_kind(a.str("ablation"));
   o.faith.n_prompts = a.integer("faith-prompts");
+  // Head outputs of every positive and negative prompt, [N, heads, d_model] floats each.
+  check_memory(2.0 * static_cast<double>(task.size()) * m.cfg.n_heads_total() * m.cfg.d_model * sizeof(float),
+               "the head outputs of " + std::to_string(task.size()) + " positive and negative prompts", "--prompts");
   return p;
 }
 

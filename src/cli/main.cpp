@@ -36,34 +36,53 @@ void usage(FILE* f) {
   for (const Command& c : kCommands) std::fprintf(f, "  %-14s %s\n", c.name, c.summary);
 }
 
+// An error is one line on stderr, whatever its text holds (a path or a JSON key with a newline).
+void print_error(const char* what) {
+  std::string line = what;
+  for (char& c : line)
+    if (c == '\n' || c == '\r') c = ' ';
+  std::fprintf(stderr, "error: %s\n", line.c_str());
+}
+
+std::string command_names() {
+  std::string s;
+  for (const Command& c : kCommands) s += (s.empty() ? "" : ", ") + std::string(c.name);
+  return s;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   cs::setup_process(argv);
-  if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") ||
-      !std::strcmp(argv[1], "help")) {
-    usage(argc < 2 ? stderr : stdout);
-    return argc < 2 ? 2 : 0;
+  if (argc < 2) {  // the list on stdout, the error in one line on stderr
+    usage(stdout);
+    print_error("no command given: pick one of the commands above");
+    return 2;
+  }
+  if (!std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "help")) {
+    usage(stdout);
+    return 0;
   }
   for (const Command& c : kCommands) {
     if (std::strcmp(argv[1], c.name) != 0) continue;
     try {
       return c.fn(argc - 2, argv + 2);
     } catch (const cs::UsageError& e) {
-      std::fprintf(stderr, "error: %s\n", e.what());
+      print_error(e.what());
       return 2;
     } catch (const cs::Error& e) {
-      std::fprintf(stderr, "error: %s\n", e.what());
+      print_error(e.what());
       return 1;
     } catch (const std::bad_alloc&) {
-      std::fprintf(stderr, "error: out of memory: use fewer prompts or a smaller batch\n");
+      print_error("out of memory: the run needs more memory than this machine has; use smaller settings "
+                  "(fewer prompts, features or trials)");
       return 1;
     } catch (const std::exception& e) {
-      std::fprintf(stderr, "error: %s\n", e.what());
+      print_error(e.what());
       return 1;
     }
   }
-  std::fprintf(stderr, "error: unknown command '%s'\n", argv[1]);
-  usage(stderr);
+  print_error(("unknown command '" + std::string(argv[1]) + "': the commands are " + command_names() +
+               " (circuitscan --help)").c_str());
   return 2;
 }

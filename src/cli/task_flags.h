@@ -2,6 +2,8 @@
 // the task's prompts (--task, --prompts, --seed, --prepend-bos / --no-prepend-bos) and the ground truth to evaluate
 // against.
 #pragma once
+#include <unistd.h>
+
 #include <cstdio>
 #include <filesystem>
 #include <optional>
@@ -16,6 +18,35 @@
 #include "ops/error.h"
 
 namespace cs {
+
+// Upper bounds of the count flags: far above any published setting (the paper uses 250 prompts
+// and 10 trials), low enough that a typo fails at once rather than after minutes of allocation.
+inline constexpr int kMaxPrompts = 100000;
+inline constexpr int kMaxTrials = 1000;
+
+inline constexpr const char* kPromptsHelp =
+    "positive prompts, and as many negative prompts; of a .jsonl task, its first N (all when not given)";
+
+// The warnings of a run (task building and the like) as one line on stderr.
+inline void print_warnings(const std::vector<std::string>& warnings) {
+  if (warnings.empty()) return;
+  std::string line = "warning: " + warnings[0];
+  for (size_t i = 1; i < warnings.size(); ++i) line += "; " + warnings[i];
+  for (char& c : line)
+    if (c == '\n') c = ' ';
+  std::fprintf(stderr, "%s\n", line.c_str());
+}
+
+// Refuses, before allocating it, a working set larger than the machine's memory.
+inline void check_memory(double bytes, const std::string& what, const std::string& flag) {
+  const double phys = static_cast<double>(::sysconf(_SC_PHYS_PAGES)) * static_cast<double>(::sysconf(_SC_PAGE_SIZE));
+  if (phys > 0 && bytes > 0.9 * phys) {
+    char b[160];
+    std::snprintf(b, sizeof b, "%.1f GB for %s, more than this machine's %.1f GB of memory: use a smaller ",
+                  bytes / (1 << 30), what.c_str(), phys / (1 << 30));
+    throw Error(std::string("the run needs ") + b + flag);
+  }
+}
 
 inline constexpr const char* kInductionWordsHelp =
     "induction: file of the words to repeat, one per line (default: MODEL/induction_words.txt\n"
@@ -56,7 +87,8 @@ inline TaskOptions task_options_from_flags(const Args& a, const Tokenizer& tok, 
                                            const std::string& task) {
   TaskOptions to;
   to.n = a.integer("prompts");
-  to.seed = static_cast<uint64_t>(a.integer("seed"));
+  to.max_file_prompts = a.given("prompts") ? to.n : 0;
+  to.seed = a.seed("seed");
   to.prepend_bos = bos_from_flags(a, model_dir, tok).prepend;
   to.induction_pool = induction_pool_from_flags(a, tok, task, model_dir);
   return to;
@@ -65,6 +97,15 @@ inline TaskOptions task_options_from_flags(const Args& a, const Tokenizer& tok, 
 // The task named by --task, with task_options_from_flags.
 inline TokenizedTask task_from_flags(const Args& a, const Tokenizer& tok, const std::string& model_dir) {
   return make_task(a.str("task"), tok, task_options_from_flags(a, tok, model_dir, a.str("task")));
+}
+
+// A ground truth named on the command line: a path (anything that exists there, or a name with a
+// '/': the loader refuses what is not a regular file), else a name under data/truth.
+inline GroundTruth truth_from_arg(const std::string& name_or_path) {
+  std::error_code ec;
+  if (name_or_path.find('/') != std::string::npos || std::filesystem::exists(std::filesystem::symlink_status(name_or_path, ec)))
+    return load_ground_truth(name_or_path);
+  return ground_truth_by_name(name_or_path);
 }
 
 // --truth: a name under data/truth, a file path, "none", or (empty) the model's own reference
@@ -77,8 +118,7 @@ inline std::optional<GroundTruth> resolve_truth(const std::string& flag, const s
     if (std::filesystem::exists(own)) return load_ground_truth(own.string());
     return std::nullopt;
   }
-  if (std::filesystem::exists(flag)) return load_ground_truth(flag);
-  return ground_truth_by_name(flag);
+  return truth_from_arg(flag);
 }
 
 }  // namespace cs

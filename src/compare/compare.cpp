@@ -1,7 +1,6 @@
 #include "compare/compare.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <set>
@@ -15,6 +14,7 @@
 #include "interp/faithfulness.h"
 #include "interp/task_metric.h"
 #include "ops/error.h"
+#include "ops/timer.h"
 
 namespace cs {
 
@@ -37,7 +37,6 @@ double method_cost_weight(const std::string& n) {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
 
 bool parse_head_node(const std::string& s, int* layer, int* head, std::string* suffix) {
   if (s.size() < 4 || s[0] != 'a') return false;
@@ -62,7 +61,7 @@ MethodResult sae_method(const std::string& name, const Model& m, const Tokenized
   d.level = Level::Node;
   d.pair_scores = true;
   d.score = score;
-  auto t0 = Clock::now();
+  const Timer timer;
   const DiscoverResult r = discover(m, task, d, nullptr);
   MethodResult mr;
   mr.method = name;
@@ -78,7 +77,7 @@ MethodResult sae_method(const std::string& name, const Model& m, const Tokenized
         mr.edge_scores.push_back(u);
       }
     }
-  mr.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  mr.seconds = timer.seconds();
   return mr;
 }
 
@@ -200,9 +199,9 @@ std::vector<MethodRow> compare(const Model& m, const TokenizedTask& task, const 
       if (o.progress)
         o.progress(trials > 1 ? phase + ", trial " + std::to_string(t + 1) + "/" + std::to_string(trials) : phase,
                    (done + t * per_trial) / total);
-      auto t0 = Clock::now();
+      const Timer timer;
       MethodResult r = run_method(name, m, task, o, o.settings.seed + t);
-      double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+      const double secs = timer.seconds();
       row.seconds.push_back(secs);
       if (static_cast<int>(r.head_scores.size()) != HT)
         throw Error("method " + name + " returned " + std::to_string(r.head_scores.size()) + " head scores");

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
@@ -12,6 +11,7 @@
 
 #include "model/data_dir.h"
 #include "ops/error.h"
+#include "ops/files.h"
 
 namespace cs {
 namespace {
@@ -214,13 +214,17 @@ HeadId parse_head(const std::string& s) {
 }
 
 GroundTruth load_ground_truth(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) fail(path, "cannot open ground-truth file");
+  return ground_truth_from_text(read_input_file(path, kMaxSmallJsonBytes), path);
+}
+
+GroundTruth ground_truth_from_text(const std::string& text, const std::string& path) {
   json j;
   try {
-    j = json::parse(in);
+    j = json::parse(text);
   } catch (const json::parse_error& e) {
-    fail(path, std::string("not valid JSON: ") + e.what());
+    fail(path, "not valid JSON (error at byte " + std::to_string(e.byte) + ")");
+  } catch (const json::exception&) {  // out_of_range.406: a number beyond double's range
+    fail(path, "not valid JSON (a number too large for a double)");
   }
   if (!j.is_object()) fail(path, "top level must be a JSON object");
   static const std::set<std::string> known = {"name",  "model", "task",  "source",

@@ -56,6 +56,8 @@ struct GroundTruth {
 // well-formed forward edges (see the naming above). Errors are cs::Error naming the file and
 // the offending entry.
 GroundTruth load_ground_truth(const std::string& path);
+// The same from the file's text (`path` names it in messages); the truth fuzz target's entry.
+GroundTruth ground_truth_from_text(const std::string& text, const std::string& path);
 
 // Loads data_dir() "/truth/<name>.json"; an unknown name lists the available ones.
 GroundTruth ground_truth_by_name(const std::string& name);

@@ -5,6 +5,7 @@
 #include <map>
 
 #include "ops/error.h"
+#include "ops/position_mean.h"
 
 namespace cs {
 
@@ -17,27 +18,10 @@ std::string mlp_name(int l) { return HookPoint{Hook::mlp_out, l}.name(); }
 // real position; positions at or past a prompt's length are padding and excluded.
 void position_means(const Tensor& act, const Batch& batch, int64_t n, int64_t f, Tensor& mean,
                     Tensor& fallback) {
-  const int64_t B = act.dim(0), T = act.dim(1), F = n * f;
-  std::vector<double> sum(static_cast<size_t>(T * F), 0.0), all(static_cast<size_t>(F), 0.0);
-  std::vector<int64_t> count(T, 0);
-  int64_t total = 0;
-  for (int64_t b = 0; b < B; ++b)
-    for (int64_t t = 0; t < batch.lengths[b]; ++t) {
-      const float* src = act.ptr() + (b * T + t) * F;
-      for (int64_t j = 0; j < F; ++j) {
-        sum[t * F + j] += src[j];
-        all[j] += src[j];
-      }
-      ++count[t];
-      ++total;
-    }
+  const int64_t B = act.dim(0), T = act.dim(1);
   mean = n == 1 ? Tensor({T, f}) : Tensor({T, n, f});
   fallback = n == 1 ? Tensor({f}) : Tensor({n, f});
-  for (int64_t t = 0; t < T; ++t)  // count[t] >= 1: T is the longest prompt's length
-    for (int64_t j = 0; j < F; ++j)
-      mean.data[t * F + j] = static_cast<float>(sum[t * F + j] / static_cast<double>(count[t]));
-  for (int64_t j = 0; j < F; ++j)
-    fallback.data[j] = static_cast<float>(all[j] / static_cast<double>(total));
+  position_mean(mean.ptr(), fallback.ptr(), act.ptr(), B, T, n * f, batch.lengths.data());
 }
 
 // What one hook writes: slots (heads, or {0} for an MLP) of an activation [B,T,n,f].

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "ops/error.h"
+#include "ops/kl.h"
 
 namespace cs {
 
@@ -28,16 +29,6 @@ void check_size(size_t got, int64_t B, const char* fn, const char* what) {
   if (static_cast<int64_t>(got) != B)
     throw Error(std::string(fn) + ": " + what + " has " + std::to_string(got) +
                 " entries, logits have " + std::to_string(B) + " rows");
-}
-
-// out[v] = log softmax(row)[v], in double.
-void log_softmax_row(const float* row, int64_t V, std::vector<double>& out) {
-  out.resize(V);
-  double mx = -std::numeric_limits<double>::infinity(), s = 0;
-  for (int64_t v = 0; v < V; ++v) mx = std::max(mx, static_cast<double>(row[v]));
-  for (int64_t v = 0; v < V; ++v) s += std::exp(row[v] - mx);
-  const double lse = mx + std::log(s);
-  for (int64_t v = 0; v < V; ++v) out[v] = row[v] - lse;
 }
 
 }  // namespace
@@ -70,9 +61,9 @@ std::vector<double> prob_diff(const Tensor& logits, const std::vector<int>& year
   if (year_tokens.empty()) throw Error("prob_diff: no year tokens given");
   for (int t : year_tokens) check_token(t, V, "prob_diff");
   const int n = static_cast<int>(year_tokens.size());
-  std::vector<double> out(B), lp;
+  std::vector<double> out(B), lp(static_cast<size_t>(V));
   for (int64_t b = 0; b < B; ++b) {
-    log_softmax_row(logits.ptr() + b * V, V, lp);
+    log_softmax(lp.data(), logits.ptr() + b * V, V);
     if (threshold[b] < 0 || threshold[b] >= n)
       throw Error("prob_diff: threshold " + std::to_string(threshold[b]) + " of prompt " +
                   std::to_string(b) + " is not an index into the " + std::to_string(n) +
@@ -118,17 +109,9 @@ std::vector<double> kl_div(const Tensor& clean_logits, const Tensor& logits) {
     throw Error("kl_div: clean logits " + clean_logits.shape_str() + " and patched logits " +
                 logits.shape_str() + " differ in shape");
   const int64_t V = logits.dim(1);
-  std::vector<double> out(B), lp, lq;
-  for (int64_t b = 0; b < B; ++b) {
-    log_softmax_row(clean_logits.ptr() + b * V, V, lp);
-    log_softmax_row(logits.ptr() + b * V, V, lq);
-    double kl = 0;
-    for (int64_t v = 0; v < V; ++v) {
-      const double p = std::exp(lp[v]);
-      if (p > 0) kl += p * (lp[v] - lq[v]);
-    }
-    out[b] = std::max(kl, 0.0);  // rounding can give -1e-17 for identical rows
-  }
+  std::vector<double> out(B);
+  for (int64_t b = 0; b < B; ++b)  // rounding can give -1e-17 for identical rows
+    out[b] = std::max(kl_naive(clean_logits.ptr() + b * V, logits.ptr() + b * V, V), 0.0);
   return out;
 }
 

@@ -56,7 +56,7 @@ PathPatchCache cache_for_path_patching(const Model& m, const Batch& clean, const
 Tensor path_patch(const Model& m, const Batch& clean, const PathPatchCache& cache,
                   std::pair<int, int> sender, const std::vector<Receiver>& receivers) {
   const ModelConfig& c = m.cfg;
-  const auto [Ls, Hs] = sender;
+  const int Ls = sender.first, Hs = sender.second;  // not a binding: clang 14 cannot capture those
   if (Ls < 0 || Ls >= c.n_layers || Hs < 0 || Hs >= c.n_heads)
     throw Error("path patching: sender " + std::to_string(Ls) + "." + std::to_string(Hs) +
                 " is not a head of the model");

@@ -2,8 +2,6 @@
 #include "interp/task.h"
 
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -11,35 +9,10 @@
 #include <tuple>
 
 #include "ops/error.h"
+#include "ops/files.h"
 
 namespace cs {
 namespace task_detail {
-
-uint64_t Rng::next() {
-  uint64_t z = (state += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-
-int Rng::below(int n) {
-  // Rejection from the top of the range keeps every value equally likely.
-  const uint64_t un = static_cast<uint64_t>(n);
-  const uint64_t limit = UINT64_MAX - UINT64_MAX % un;
-  uint64_t x;
-  do x = next();
-  while (x >= limit);
-  return static_cast<int>(x % un);
-}
-
-std::vector<int> Rng::distinct(int n, int k) {
-  // Partial Fisher-Yates: O(n) memory, exact, k <= n.
-  std::vector<int> idx(static_cast<size_t>(n));
-  for (int i = 0; i < n; ++i) idx[static_cast<size_t>(i)] = i;
-  for (int i = 0; i < k; ++i) std::swap(idx[static_cast<size_t>(i)], idx[static_cast<size_t>(i + below(n - i))]);
-  idx.resize(static_cast<size_t>(k));
-  return idx;
-}
 
 Rendered render(const std::string& tmpl, const std::map<std::string, std::string>& values) {
   Rendered r;
@@ -118,7 +91,9 @@ void check_attempts(const std::string& task, long attempts, long max_attempts, i
 }
 
 void check_n(const std::string& task, const TaskOptions& opts) {
-  if (opts.n <= 0) throw Error("task " + task + ": n must be positive, got " + std::to_string(opts.n));
+  if (opts.n <= 0 || opts.n > kMaxTaskPrompts)
+    throw Error("task " + task + ": the number of prompts must be from 1 to " + std::to_string(kMaxTaskPrompts) +
+                ", got " + std::to_string(opts.n));
   if (!opts.variant.empty() && task != "ioi")
     throw Error("task " + task + ": unknown variant \"" + opts.variant + "\" (this task has none)");
 }
@@ -152,45 +127,70 @@ std::string quoted(const std::string& s) {
   return json(s).dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
-// First token of `text`, with a warning when it is not exactly one token.
-int first_token(const Tokenizer& tok, const std::string& text, const std::string& where,
-                const char* what, std::vector<std::string>& warnings) {
+// Lines that share one problem, reported as one warning: the line's own message when there is
+// one, else how many, the first few lines, and the first message in full.
+struct LineProblem {
+  std::vector<int> lines;
+  std::string first;  // the first line's message
+  void add(int line, const std::string& message) {
+    if (lines.empty()) first = message;
+    lines.push_back(line);
+  }
+  std::string str(const std::string& path, const std::string& what) const {
+    if (lines.size() == 1) return first;
+    std::string s = path + ": " + std::to_string(lines.size()) + " " + what + " (lines ";
+    for (size_t i = 0; i < lines.size() && i < 5; ++i) s += (i ? ", " : "") + std::to_string(lines[i]);
+    if (lines.size() > 5) s += ", ...";
+    return s + "); the first: " + first;
+  }
+};
+
+// First token of `text`; a text of several tokens is recorded in `cut`.
+int first_token(const Tokenizer& tok, const std::string& text, const std::string& where, int lineno,
+                const char* what, LineProblem& cut) {
   const std::vector<int> ids = tok.encode(text);
   if (ids.empty()) throw Error(where + ": " + what + " is empty");
   if (ids.size() > 1)
-    warnings.push_back(where + ": " + what + " " + quoted(text) + " is " +
-                       std::to_string(ids.size()) + " tokens; using the first, " +
-                       quoted(tok.token_text(ids[0])));
+    cut.add(lineno, where + ": " + what + " " + quoted(text) + " is " + std::to_string(ids.size()) +
+                        " tokens; using the first, " + quoted(tok.token_text(ids[0])));
   return ids[0];
 }
+
+// A prompt longer than this many bytes is longer than any model's context (128k tokens of a few
+// bytes each); refusing it early keeps a hostile file from tokenizing hundreds of megabytes.
+constexpr size_t kMaxPromptBytes = size_t{1} << 20;
 
 std::string string_field(const json& obj, const char* key, const std::string& where) {
   const auto it = obj.find(key);
   if (it == obj.end()) throw Error(where + ": missing \"" + key + "\"");
   if (!it->is_string()) throw Error(where + ": \"" + key + "\" must be a string");
-  return it->get<std::string>();
+  const std::string& v = it->get_ref<const std::string&>();
+  if (v.size() > kMaxPromptBytes)
+    throw Error(where + ": \"" + key + "\" is " + std::to_string(v.size() >> 10) +
+                " KB, longer than any model's context (limit 1 MB)");
+  return v;
 }
 
 }  // namespace
 
 TokenizedTask jsonl_task(const std::string& path, const Tokenizer& tok, const TaskOptions& opts) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw Error(path + ": cannot open task file (" + std::strerror(errno) + ")");
-  std::ostringstream text;
-  text << f.rdbuf();
-  return jsonl_task_from_text(text.str(), path, tok, opts);
+  return jsonl_task_from_text(read_input_file(path, kMaxLargeInputBytes), path, tok, opts);
 }
 
 TokenizedTask jsonl_task_from_text(const std::string& text, const std::string& path, const Tokenizer& tok,
                                    const TaskOptions& opts) {
-  std::istringstream in(text);
   const std::string file = std::filesystem::path(path).filename().string();
   TokenizedTask t = task_detail::begin_task(file, MetricKind::LogitDiff, tok, opts);
   bool all_wrong = true;
   int first_line = 0;              // line of the first prompt, for "on every line or none"
   bool has_corrupt = false, has_negative = false;
+  LineProblem corrupt_len, answer_cut, wrong_cut;
+  std::istringstream in(text);
   std::string line;
   for (int lineno = 1; std::getline(in, line); ++lineno) {
+    if (opts.max_file_prompts > 0 && t.clean.size() >= static_cast<size_t>(opts.max_file_prompts)) break;
+    if (t.clean.size() >= static_cast<size_t>(kMaxTaskPrompts))
+      throw Error(path + ": more than " + std::to_string(kMaxTaskPrompts) + " prompts; take the first N with --prompts N");
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (line.find_first_not_of(" \t") == std::string::npos) continue;
     const std::string where = path + ":" + std::to_string(lineno);
@@ -198,13 +198,14 @@ TokenizedTask jsonl_task_from_text(const std::string& text, const std::string& p
     try {
       obj = json::parse(line);
     } catch (const json::parse_error& e) {
-      throw Error(where + ": not valid JSON (" + e.what() + ")");
+      throw Error(where + ": not valid JSON (error at byte " + std::to_string(e.byte) + ")");
+    } catch (const json::exception&) {  // out_of_range.406: a number beyond double's range
+      throw Error(where + ": not valid JSON (a number too large for a double)");
     }
     if (!obj.is_object()) throw Error(where + ": expected a JSON object {\"prompt\", \"answer\"}");
     for (const auto& [key, value] : obj.items())
       if (key != "prompt" && key != "answer" && key != "wrong" && key != "corrupt" && key != "negative")
-        throw Error(where + ": unknown key \"" + key +
-                    "\" (expected prompt, answer, wrong, corrupt, negative)");
+        throw Error(where + ": unknown key " + quoted(key) + " (expected prompt, answer, wrong, corrupt, negative)");
     TaskPrompt p;
     p.clean = string_field(obj, "prompt", where);
     p.answer = string_field(obj, "answer", where);
@@ -214,6 +215,8 @@ TokenizedTask jsonl_task_from_text(const std::string& text, const std::string& p
       } else if (it->is_array() && !it->empty() &&
                  std::all_of(it->begin(), it->end(), [](const json& w) { return w.is_string(); })) {
         for (const auto& w : *it) p.wrong.push_back(w.get<std::string>());
+      for (const std::string& w : p.wrong)
+        if (w.size() > kMaxPromptBytes) throw Error(where + ": a \"wrong\" answer is longer than any model's context");
       } else {
         throw Error(where + ": \"wrong\" must be a string or a non-empty list of strings");
       }
@@ -238,25 +241,33 @@ TokenizedTask jsonl_task_from_text(const std::string& text, const std::string& p
     std::vector<int> corrupt, negative;
     if (c) {
       corrupt = tok.encode(p.corrupt);
-      if (corrupt.size() != clean.size())
-        t.warnings.push_back(where + ": corrupt prompt is " + std::to_string(corrupt.size()) +
-                             " tokens, clean is " + std::to_string(clean.size()) +
-                             "; position-wise patching needs equal lengths");
       if (corrupt.empty()) throw Error(where + ": \"corrupt\" is empty");
+      if (corrupt.size() != clean.size())
+        corrupt_len.add(lineno, where + ": corrupt prompt is " + std::to_string(corrupt.size()) + " tokens, clean is " +
+                                    std::to_string(clean.size()) + "; position-wise patching needs equal lengths");
     }
     if (ng) {
       negative = tok.encode(p.negative);
       if (negative.empty()) throw Error(where + ": \"negative\" is empty");
     }
-    const int answer = first_token(tok, p.answer, where, "answer", t.warnings);
+    const int answer = first_token(tok, p.answer, where, lineno, "answer", answer_cut);
     std::vector<int> wrong;
-    for (const auto& w : p.wrong) wrong.push_back(first_token(tok, w, where, "wrong answer", t.warnings));
+    for (const auto& w : p.wrong) wrong.push_back(first_token(tok, w, where, lineno, "wrong answer", wrong_cut));
     all_wrong = all_wrong && !wrong.empty();
     task_detail::add_prompt(t, tok, opts, std::move(p), std::move(clean), std::move(corrupt),
                             std::move(negative), answer, std::move(wrong), {});
   }
   if (t.clean.empty()) throw Error(path + ": no prompts (every line blank)");
   if (!all_wrong) t.metric = MetricKind::Accuracy;
+  if (!corrupt_len.lines.empty())
+    t.warnings.push_back(corrupt_len.str(path, "corrupt prompts differ in token length from their prompt"));
+  if (!answer_cut.lines.empty())
+    t.warnings.push_back(answer_cut.str(path, "answers are several tokens, each cut to its first"));
+  if (!wrong_cut.lines.empty())
+    t.warnings.push_back(wrong_cut.str(path, "wrong answers are several tokens, each cut to its first"));
+  if (opts.max_file_prompts > 0 && t.clean.size() < static_cast<size_t>(opts.max_file_prompts))
+    t.warnings.push_back(path + ": " + std::to_string(opts.max_file_prompts) + " prompts asked for, the file has " +
+                         std::to_string(t.clean.size()) + "; using them all");
   for (size_t i = 1; i < t.clean.size(); ++i)
     if (t.clean[i].size() != t.clean[0].size()) {
       t.warnings.push_back(path + ": prompts have different token lengths; methods pad or "

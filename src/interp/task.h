@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "model/tokenizer.h"
+#include "ops/rng.h"
 
 namespace cs {
 
@@ -57,15 +58,20 @@ struct TokenizedTask {
   // Builtin corrupt prompts share the clean layout, so the positions hold for them too.
   std::map<std::string, std::vector<int>> positions;
   std::vector<TaskPrompt> prompts;
-  // JSONL: answers cut to their first token, corrupt/clean length mismatches. Collected, not
-  // printed: the frontend decides where they go.
+    // JSONL: answers cut to their first token, corrupt/clean length mismatches, one entry per kind
+  // of problem (with its count and first lines). Collected, not printed: the frontend decides
+  // where they go.
   std::vector<std::string> warnings;
 
   size_t size() const { return clean.size(); }
 };
 
+// Most prompts a generator makes (TaskOptions::n): a bound on memory, far above any real use.
+inline constexpr int kMaxTaskPrompts = 1000000;
+
 struct TaskOptions {
-  int n = 250;            // prompts to generate (JSONL: ignored, every line is used)
+  int n = 250;            // prompts to generate, 1..kMaxTaskPrompts (JSONL: see max_file_prompts)
+  int max_file_prompts = 0;  // JSONL: use only the first this many prompts (0: every line)
   uint64_t seed = 0;
   bool prepend_bos = false;
   // ioi: "all" (30 templates, default) or "acdc" (template 1 ABBA only, as ACDC's dataset).
@@ -107,7 +113,8 @@ TokenizedTask induction_task(const Tokenizer& tok, const TaskOptions& opts);
 // position. For engine tests and benchmarks (the baselines need corrupt prompts, nothing more).
 TokenizedTask random_token_task(int n, int T, int V, int n_swap, uint32_t seed);
 TokenizedTask jsonl_task(const std::string& path, const Tokenizer& tok, const TaskOptions& opts);
-// The same from the file's text (`path` names it in messages); the Python module's task lists.
+// The same from the file's text (`path` names it in messages): the Python module's task lists
+// and the fuzz target's entry point.
 TokenizedTask jsonl_task_from_text(const std::string& text, const std::string& path, const Tokenizer& tok,
                                    const TaskOptions& opts);
 std::vector<TaskPrompt> ioi_prompts(const Tokenizer& tok, const TaskOptions& opts);
@@ -127,17 +134,6 @@ std::vector<int> induction_token_pool(const Tokenizer& tok);       // ids of " w
 
 // Shared by the generators; not part of the interface methods use.
 namespace task_detail {
-
-// splitmix64 (Steele et al. 2014) with an unbiased bounded draw.
-struct Rng {
-  uint64_t state;
-  explicit Rng(uint64_t seed, uint64_t stream) : state(seed * 0x9E3779B97F4A7C15ull ^ stream) {}
-  uint64_t next();
-  int below(int n);                                  // uniform in [0, n)
-  std::vector<int> distinct(int n, int k);           // k distinct values of [0, n), in draw order
-  template <typename T>
-  const T& pick(const std::vector<T>& v) { return v[static_cast<size_t>(below(static_cast<int>(v.size())))]; }
-};
 
 // A template with "{KEY}" slots filled in; slots records (key, byte offset of the value) for
 // every occurrence, in text order.

@@ -151,7 +151,7 @@ TokenizedTask docstring_task(const Tokenizer& tok, const TaskOptions& opts) {
   const int n_names = static_cast<int>(names.size()), n_words = static_cast<int>(words.size());
 
   TokenizedTask t = task_detail::begin_task("docstring", MetricKind::LogitDiff, tok, opts);
-  task_detail::Rng rng(opts.seed, 0xd0c5ull);
+  SplitMix64 rng(opts.seed, 0xd0c5ull);
   long attempts = 0;
   const long max_attempts = 100L * opts.n + 1000;
   while (static_cast<int>(t.size()) < opts.n) {

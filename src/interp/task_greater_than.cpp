@@ -91,7 +91,7 @@ TokenizedTask greater_than_task(const Tokenizer& tok, const TaskOptions& opts) {
 
   TokenizedTask t = task_detail::begin_task("greater-than", MetricKind::ProbDiff, tok, opts);
   t.year_tokens = greater_than_year_tokens(tok);
-  task_detail::Rng rng(opts.seed, 0x67747468ull);
+  SplitMix64 rng(opts.seed, 0x67747468ull);
   long attempts = 0;
   const long max_attempts = 100L * opts.n + 1000;
   while (static_cast<int>(t.size()) < opts.n) {

@@ -14,10 +14,13 @@
 // tokens concatenate without merging, so the prompt text round-trips (checked anyway).
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <unordered_set>
 
 #include "interp/task.h"
 #include "ops/error.h"
+#include "ops/files.h"
 
 namespace cs {
 
@@ -45,7 +48,7 @@ TokenizedTask induction_task(const Tokenizer& tok, const TaskOptions& opts) {
     throw Error("task induction: only " + std::to_string(n_pool) + " words in the pool; " + std::to_string(2 * n + 1) + " needed for induction_len " + std::to_string(n));
 
   TokenizedTask t = task_detail::begin_task("induction", MetricKind::Accuracy, tok, opts);
-  task_detail::Rng rng(opts.seed, 0x1dc7ull);
+  SplitMix64 rng(opts.seed, 0x1dc7ull);
   long attempts = 0;
   const long max_attempts = 100L * opts.n + 1000;
   while (static_cast<int>(t.size()) < opts.n) {
@@ -74,19 +77,22 @@ TokenizedTask induction_task(const Tokenizer& tok, const TaskOptions& opts) {
 }
 
 std::vector<int> read_induction_words(const std::string& path, const Tokenizer& tok) {
-  std::ifstream f(path);
-  if (!f) throw Error(path + ": cannot read the induction word file");
+  std::istringstream f(read_input_file(path, kMaxSmallJsonBytes));
   std::vector<int> ids;
+  std::unordered_set<int> seen;
   std::string line;
+  // The word as printed in a message: JSON-quoted (control bytes escaped), at most 80 bytes.
+  auto shown = [](const std::string& w) {
+    return nlohmann::json(w.substr(0, 80)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  };
   for (int no = 1; std::getline(f, line); ++no) {
     while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
     if (line.empty()) continue;
     const int id = tok.single_token(" " + line);
     if (id < 0)
-      throw Error(path + ":" + std::to_string(no) + ": \"" + line +
-                  "\" is not one token with a leading space in this tokenizer: list single-token words only");
-    if (std::find(ids.begin(), ids.end(), id) != ids.end())
-      throw Error(path + ":" + std::to_string(no) + ": \"" + line + "\" is listed twice");
+      throw Error(path + ":" + std::to_string(no) + ": " + shown(line) +
+                  " is not one token with a leading space in this tokenizer: list single-token words only");
+    if (!seen.insert(id).second) throw Error(path + ":" + std::to_string(no) + ": " + shown(line) + " is listed twice");
     ids.push_back(id);
   }
   if (ids.empty()) throw Error(path + ": no words (one word per line)");

@@ -77,7 +77,7 @@ TokenizedTask ioi_task(const Tokenizer& tok, const TaskOptions& opts) {
   const int n_templates = variant == "acdc" ? 1 : 30;
 
   TokenizedTask t = task_detail::begin_task("ioi", MetricKind::LogitDiff, tok, opts);
-  task_detail::Rng rng(opts.seed, 0x10110ull);
+  SplitMix64 rng(opts.seed, 0x10110ull);
   long attempts = 0;
   const long max_attempts = 100L * opts.n + 1000;
   while (static_cast<int>(t.size()) < opts.n) {

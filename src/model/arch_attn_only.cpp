@@ -30,20 +30,20 @@ ModelConfig attn_only_config(const nlohmann::json& j, const std::string& path) {
   if (c.d_head <= 0) throw Error(path + ": d_head must be positive");
   c.d_mlp = 0;
   c.n_ctx = config_int(j, path, "n_positions");
-  c.vocab_size = config_int(j, path, "vocab_size");
+  c.vocab_size = config_int(j, path, "vocab_size", 1, kMaxVocab);
   c.norm = Norm::LayerNorm;
-  c.norm_eps = config_float_or(j, "layer_norm_epsilon", 1e-5f);
-  const std::string norm = j.value("normalization", std::string("LN"));
+  c.norm_eps = static_cast<float>(config_number_or(j, path, "layer_norm_epsilon", 1e-5));
+  const std::string norm = config_string_or(j, path, "normalization", "LN");
   if (norm != "LN")
     throw Error(path + ": normalization '" + norm + "' is not supported (only \"LN\"; write a "
                 "LayerNorm without affine parameters as weight 1, bias 0)");
-  const std::string pos = j.value("positional_embedding_type", std::string("shortformer"));
+  const std::string pos = config_string_or(j, path, "positional_embedding_type", "shortformer");
   if (pos == "shortformer") c.positions = Positions::Shortformer;
   else if (pos == "standard") c.positions = Positions::Learned;
   else
     throw Error(path + ": positional_embedding_type '" + pos +
                 "' is not supported (use \"shortformer\" or \"standard\")");
-  c.tied_embeddings = j.value("tie_word_embeddings", false);
+  c.tied_embeddings = config_bool_or(j, path, "tie_word_embeddings", false);
   return c;
 }
 

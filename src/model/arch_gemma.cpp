@@ -17,8 +17,7 @@ namespace cs {
 ModelConfig gemma_config(const nlohmann::json& j, const std::string& path) {
   // hidden_activation (newer configs) wins over hidden_act; transformers runs gelu_pytorch_tanh
   // when it is missing.
-  std::string act = "gelu_pytorch_tanh";
-  if (j.contains("hidden_activation") && j["hidden_activation"].is_string()) act = j["hidden_activation"];
+  const std::string act = config_string_or(j, path, "hidden_activation", "gelu_pytorch_tanh");
   if (act != "gelu_pytorch_tanh" && act != "gelu_new" && act != "gelu_fast")
     throw Error(path + ": hidden_activation '" + act + "' is not supported for gemma (only gelu_pytorch_tanh)");
   nlohmann::json as_llama = j;

@@ -17,19 +17,19 @@ ModelConfig gpt2_config(const nlohmann::json& j, const std::string& path) {
     throw Error(path + ": n_embd (" + std::to_string(c.d_model) + ") is not divisible by n_head (" +
                 std::to_string(c.n_heads) + ")");
   c.d_head = c.d_model / c.n_heads;
-  c.d_mlp = j.contains("n_inner") && j["n_inner"].is_number_integer() ? j["n_inner"].get<int>()
-                                                                       : 4 * c.d_model;
+  c.d_mlp = config_int_or(j, path, "n_inner", 4 * c.d_model);
   c.n_ctx = config_int(j, path, "n_positions");
-  c.vocab_size = config_int(j, path, "vocab_size");
-  c.norm_eps = config_float_or(j, "layer_norm_epsilon", 1e-5f);
-  std::string act = j.value("activation_function", std::string("gelu_new"));
+  c.vocab_size = config_int(j, path, "vocab_size", 1, kMaxVocab);
+  c.norm_eps = static_cast<float>(config_number_or(j, path, "layer_norm_epsilon", 1e-5));
+  std::string act = config_string_or(j, path, "activation_function", "gelu_new");
   if (act == "gelu_new" || act == "gelu_pytorch_tanh") c.act = Activation::GeluNew;
   else if (act == "gelu") c.act = Activation::GeluErf;
   else if (act == "relu") c.act = Activation::Relu;
   else throw Error(path + ": activation_function '" + act + "' is not supported (use gelu_new, gelu or relu)");
-  if (j.value("scale_attn_by_inverse_layer_idx", false) || j.value("reorder_and_upcast_attn", false))
+  if (config_bool_or(j, path, "scale_attn_by_inverse_layer_idx", false) ||
+      config_bool_or(j, path, "reorder_and_upcast_attn", false))
     throw Error(path + ": scale_attn_by_inverse_layer_idx / reorder_and_upcast_attn are not supported");
-  c.tied_embeddings = j.value("tie_word_embeddings", true);
+  c.tied_embeddings = config_bool_or(j, path, "tie_word_embeddings", true);
   c.positions = Positions::Learned;
   return c;
 }

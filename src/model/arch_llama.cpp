@@ -8,32 +8,29 @@ namespace cs {
 
 namespace {
 
-double number_or(const nlohmann::json& j, const char* key, double fallback) {
-  return j.contains(key) && j[key].is_number() ? j[key].get<double>() : fallback;
-}
-
 // sliding_window is an integer, or null when the model attends to its whole context.
-int sliding_window(const nlohmann::json& j) {
-  if (j.value("model_type", std::string()) == "qwen2" && !j.value("use_sliding_window", false)) return 0;
-  return config_int_or(j, "sliding_window", 0);
+int sliding_window(const nlohmann::json& j, const std::string& path) {
+  if (config_string_or(j, path, "model_type", "") == "qwen2" && !config_bool_or(j, path, "use_sliding_window", false))
+    return 0;
+  return config_int_or(j, path, "sliding_window", 0, 0);
 }
 
 }  // namespace
 
 ModelConfig llama_config(const nlohmann::json& j, const std::string& path) {
   ModelConfig c;
-  c.model_type = j.value("model_type", std::string("llama"));
+  c.model_type = config_string_or(j, path, "model_type", "llama");
   c.family = c.model_type == "qwen2" ? "Qwen2" : c.model_type == "mistral" ? "Mistral" : "Llama";
   c.n_layers = config_int(j, path, "num_hidden_layers");
   c.n_heads = config_int(j, path, "num_attention_heads");
-  c.n_kv_heads = config_int_or(j, "num_key_value_heads", c.n_heads);
+  c.n_kv_heads = config_int_or(j, path, "num_key_value_heads", c.n_heads);
   c.d_model = config_int(j, path, "hidden_size");
   if (c.n_heads <= 0 || c.n_kv_heads <= 0 || c.n_heads % c.n_kv_heads != 0)
     throw Error(path + ": num_attention_heads (" + std::to_string(c.n_heads) +
                 ") must be a positive multiple of num_key_value_heads (" +
                 std::to_string(c.n_kv_heads) + ")");
-  if (j.contains("head_dim") && j["head_dim"].is_number_integer()) {
-    c.d_head = j["head_dim"].get<int>();
+  if (const int head_dim = config_int_or(j, path, "head_dim", 0); head_dim > 0) {
+    c.d_head = head_dim;
   } else {
     if (c.d_model % c.n_heads != 0)
       throw Error(path + ": hidden_size (" + std::to_string(c.d_model) +
@@ -42,34 +39,39 @@ ModelConfig llama_config(const nlohmann::json& j, const std::string& path) {
   }
   c.d_mlp = config_int(j, path, "intermediate_size");
   c.n_ctx = config_int(j, path, "max_position_embeddings");
-  if (int window = sliding_window(j); window > 0 && window < c.n_ctx) c.n_ctx = window;
-  c.vocab_size = config_int(j, path, "vocab_size");
+  if (int window = sliding_window(j, path); window > 0 && window < c.n_ctx) c.n_ctx = window;
+  c.vocab_size = config_int(j, path, "vocab_size", 1, kMaxVocab);
   c.norm = Norm::RMSNorm;
-  c.norm_eps = static_cast<float>(number_or(j, "rms_norm_eps", 1e-6));
+  c.norm_eps = static_cast<float>(config_number_or(j, path, "rms_norm_eps", 1e-6));
 
-  const std::string act = j.value("hidden_act", std::string("silu"));
+  const std::string act = config_string_or(j, path, "hidden_act", "silu");
   if (act != "silu" && act != "swish")
     throw Error(path + ": hidden_act '" + act + "' is not supported for " + c.model_type +
                 " (only silu, i.e. SwiGLU)");
   c.act = Activation::SwiGLU;
-  if (j.value("mlp_bias", false))
+  if (config_bool_or(j, path, "mlp_bias", false))
     throw Error(path + ": mlp_bias is not supported (the canonical SwiGLU gate has no bias)");
 
   // RoPE: rope_parameters (transformers 5) or top-level rope_theta plus rope_scaling (4.x).
-  double theta = number_or(j, "rope_theta", 10000.0);
-  double pct = number_or(j, "partial_rotary_factor", 1.0);
+  double theta = config_number_or(j, path, "rope_theta", 10000.0);
+  double pct = config_number_or(j, path, "partial_rotary_factor", 1.0);
   for (const char* key : {"rope_parameters", "rope_scaling"}) {
-    if (!j.contains(key) || !j[key].is_object()) continue;
-    const nlohmann::json& rp = j[key];
-    const std::string type = rp.value("rope_type", rp.value("type", std::string("default")));
+    const nlohmann::json* p = config_object(j, path, key);
+    if (!p) continue;
+    const nlohmann::json& rp = *p;
+    const std::string type = config_string_or(rp, path, "rope_type", config_string_or(rp, path, "type", "default"));
     if (type != "default")
       throw Error(path + ": " + key + " rope_type '" + type +
                   "' is not supported (only the default RoPE; scaled variants such as llama3 or "
                   "yarn change the frequencies)");
-    theta = number_or(rp, "rope_theta", theta);
-    pct = number_or(rp, "partial_rotary_factor", pct);
+    theta = config_number_or(rp, path, "rope_theta", theta);
+    pct = config_number_or(rp, path, "partial_rotary_factor", pct);
   }
+  if (!(pct > 0.0 && pct <= 1.0))
+    throw Error(path + ": partial_rotary_factor " + std::to_string(pct) + " must be in (0, 1]");
   c.positions = Positions::Rotary;
+  if (!(theta > 0 && theta <= 1e30))  // 0 or negative: every rotation angle is NaN or inf
+    throw Error(path + ": rope_theta is " + std::to_string(theta) + "; RoPE needs a positive base (10000 in most models)");
   c.rope_theta = static_cast<float>(theta);
   c.rotary_dim = static_cast<int>(c.d_head * pct);
   if (c.rotary_dim <= 0 || c.rotary_dim % 2 != 0 || c.rotary_dim > c.d_head)
@@ -77,7 +79,7 @@ ModelConfig llama_config(const nlohmann::json& j, const std::string& path) {
                 " rotary dims per head: RoPE needs an even count in (0, head_dim]");
   c.rotary_interleaved = false;
   c.parallel_residual = false;
-  c.tied_embeddings = j.value("tie_word_embeddings", false);
+  c.tied_embeddings = config_bool_or(j, path, "tie_word_embeddings", false);
   return c;
 }
 

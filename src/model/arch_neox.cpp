@@ -9,14 +9,10 @@ namespace cs {
 namespace {
 
 // Transformers 5 nests rotary settings in rope_parameters; 4.x wrote them at the top level.
-const nlohmann::json* rope_parameters(const nlohmann::json& j) {
+const nlohmann::json* rope_parameters(const nlohmann::json& j, const std::string& path) {
   for (const char* key : {"rope_parameters", "rope_scaling"})
-    if (j.contains(key) && j[key].is_object()) return &j[key];
+    if (const nlohmann::json* rp = config_object(j, path, key)) return rp;
   return nullptr;
-}
-
-double number_or(const nlohmann::json& j, const char* key, double fallback) {
-  return j.contains(key) && j[key].is_number() ? j[key].get<double>() : fallback;
 }
 
 }  // namespace
@@ -35,26 +31,26 @@ ModelConfig neox_config(const nlohmann::json& j, const std::string& path) {
   c.d_head = c.d_model / c.n_heads;
   c.d_mlp = config_int(j, path, "intermediate_size");
   c.n_ctx = config_int(j, path, "max_position_embeddings");
-  c.vocab_size = config_int(j, path, "vocab_size");
+  c.vocab_size = config_int(j, path, "vocab_size", 1, kMaxVocab);
   c.norm = Norm::LayerNorm;
-  c.norm_eps = config_float_or(j, "layer_norm_eps", 1e-5f);
+  c.norm_eps = static_cast<float>(config_number_or(j, path, "layer_norm_eps", 1e-5));
 
-  const std::string act = j.value("hidden_act", std::string("gelu"));
+  const std::string act = config_string_or(j, path, "hidden_act", "gelu");
   if (act == "gelu") c.act = Activation::GeluErf;
   else if (act == "gelu_new" || act == "gelu_fast" || act == "gelu_pytorch_tanh") c.act = Activation::GeluNew;
   else if (act == "relu") c.act = Activation::Relu;
   else throw Error(path + ": hidden_act '" + act + "' is not supported (use gelu, gelu_new or relu)");
 
   // Rotary: rope_parameters (transformers 5) > top-level rope_theta / rotary_emb_base (4.x).
-  const nlohmann::json* rp = rope_parameters(j);
-  double pct = number_or(j, "rotary_pct", number_or(j, "partial_rotary_factor", 1.0));
-  double theta = number_or(j, "rotary_emb_base", number_or(j, "rope_theta", 10000.0));
+  const nlohmann::json* rp = rope_parameters(j, path);
+  double pct = config_number_or(j, path, "rotary_pct", config_number_or(j, path, "partial_rotary_factor", 1.0));
+  double theta = config_number_or(j, path, "rotary_emb_base", config_number_or(j, path, "rope_theta", 10000.0));
   if (rp) {
-    const std::string type = rp->value("rope_type", rp->value("type", std::string("default")));
+    const std::string type = config_string_or(*rp, path, "rope_type", config_string_or(*rp, path, "type", "default"));
     if (type != "default")
       throw Error(path + ": rope_type '" + type + "' is not supported (only the default RoPE)");
-    pct = number_or(*rp, "partial_rotary_factor", pct);
-    theta = number_or(*rp, "rope_theta", theta);
+    pct = config_number_or(*rp, path, "partial_rotary_factor", pct);
+    theta = config_number_or(*rp, path, "rope_theta", theta);
   }
   if (!(pct > 0.0 && pct <= 1.0))
     throw Error(path + ": rotary_pct " + std::to_string(pct) + " must be in (0, 1]");
@@ -63,13 +59,15 @@ ModelConfig neox_config(const nlohmann::json& j, const std::string& path) {
   if (c.rotary_dim % 2 != 0 || c.rotary_dim == 0)
     throw Error(path + ": rotary_pct " + std::to_string(pct) + " gives " +
                 std::to_string(c.rotary_dim) + " rotary dims per head; RoPE needs an even, non-zero count");
+  if (!(theta > 0 && theta <= 1e30))  // 0 or negative: every rotation angle is NaN or inf
+    throw Error(path + ": rope_theta is " + std::to_string(theta) + "; RoPE needs a positive base (10000 in most models)");
   c.rope_theta = static_cast<float>(theta);
   c.rotary_interleaved = false;
-  if (j.value("rotary_emb_interleaved", false))
+  if (config_bool_or(j, path, "rotary_emb_interleaved", false))
     throw Error(path + ": interleaved rotary embeddings are not supported");
 
-  c.parallel_residual = j.value("use_parallel_residual", true);
-  c.tied_embeddings = j.value("tie_word_embeddings", false);
+  c.parallel_residual = config_bool_or(j, path, "use_parallel_residual", true);
+  c.tied_embeddings = config_bool_or(j, path, "tie_word_embeddings", false);
   return c;
 }
 

@@ -19,11 +19,22 @@ struct Architecture {
 
 const std::vector<Architecture>& architectures();
 
-// Shared helpers for the architecture files.
-// config value or error "config.json: missing integer 'n_embd'".
-int config_int(const nlohmann::json& j, const std::string& path, const char* key);
-int config_int_or(const nlohmann::json& j, const char* key, int fallback);
-float config_float_or(const nlohmann::json& j, const char* key, float fallback);
+// Shared helpers for the architecture files: typed reads of config.json whose every error names
+// the file and the key ("config.json: n_layer is 4294967300; it must be from 1 to 1048576"). An
+// absent or null key takes the fallback; a present key of the wrong type, out of range or (for
+// numbers) not finite is an error, never silently replaced by the fallback.
+int config_int(const nlohmann::json& j, const std::string& path, const char* key, int lo = 1, int hi = kMaxDim);
+int config_int_or(const nlohmann::json& j, const std::string& path, const char* key, int fallback, int lo = 1,
+                  int hi = kMaxDim);
+double config_number_or(const nlohmann::json& j, const std::string& path, const char* key, double fallback);
+bool config_bool_or(const nlohmann::json& j, const std::string& path, const char* key, bool fallback);
+std::string config_string_or(const nlohmann::json& j, const std::string& path, const char* key,
+                             const std::string& fallback);
+const nlohmann::json* config_object(const nlohmann::json& j, const std::string& path, const char* key);  // or nullptr
+
+// config.json's text -> ModelConfig (architecture by model_type, then validate_config). Errors
+// name `path`. load_model's first step, and the config fuzz target's entry point.
+ModelConfig parse_model_config(const std::string& text, const std::string& path);
 
 // Reads `name` (trying each prefix in turn) and checks its shape; errors name file and tensor.
 Tensor take_tensor(const CheckpointFiles& f, const std::vector<std::string>& prefixes,

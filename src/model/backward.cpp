@@ -4,22 +4,18 @@
 #include "model/backward.h"
 
 #include <algorithm>
-#include <cmath>
 #include <cstring>
 #include <set>
 #include <string>
 
+#include "model/blocks.h"
 #include "model/transformer.h"
-#include "ops/activations_backward.h"
 #include "ops/attention_backward.h"
 #include "ops/cancel.h"
 #include "ops/cross_entropy_backward.h"
 #include "ops/error.h"
-#include "ops/layernorm.h"
-#include "ops/layernorm_backward.h"
 #include "ops/matmul.h"
 #include "ops/matmul_backward.h"
-#include "ops/rotary.h"
 
 namespace cs {
 
@@ -105,37 +101,19 @@ class HookGrads {
   ActivationCache* out_;
 };
 
-// normalize() of the forward on N rows of x [N,D]; also returns the statistics.
-Tensor norm_forward(const ModelConfig& c, const float* x, const Tensor& w, const Tensor& b,
-                    int64_t N, std::vector<float>* mean, std::vector<float>* rstd) {
-  Tensor out({N, c.d_model});
-  mean->resize(N);
-  rstd->resize(N);
-  if (c.norm == Norm::LayerNorm)
-    layernorm_forward(out.ptr(), mean->data(), rstd->data(), x, w.ptr(), opt(b), N, c.d_model,
-                      c.norm_eps);
-  else
-    rmsnorm_forward(out.ptr(), rstd->data(), x, w.ptr(), N, c.d_model, c.norm_eps);
+// norm_rows of the forward on N rows of x [N,D] -> [N,D].
+Tensor norm_forward(const ModelConfig& c, const float* x, const Tensor& w, const Tensor& b, int64_t N) {
+  Tensor out = Tensor::uninit({N, c.d_model});
+  norm_rows(c, out.ptr(), x, w, b, N);
   return out;
-}
-
-// dx [N,D] += d/dx normalize(x) given dout [N,D]; dw, db [D] += (null: skipped).
-void norm_backward(const ModelConfig& c, float* dx, float* dw, float* db, const float* dout,
-                   const float* x, const Tensor& w, const Tensor& b, int64_t N) {
-  std::vector<float> mean, rstd;
-  norm_forward(c, x, w, b, N, &mean, &rstd);
-  if (c.norm == Norm::LayerNorm)
-    layernorm_backward(dx, dw, db, dout, x, w.ptr(), mean.data(), rstd.data(), N, c.d_model);
-  else
-    rmsnorm_backward(dx, dw, dout, x, w.ptr(), rstd.data(), N, c.d_model);
 }
 
 // Final norm and unembedding: dlogits [BT,V'] -> dresid [BT,D] (+=).
 void unembed_backward(const Model& m, const ForwardRecord& rec, const Dims& d,
                       const Tensor& dlogits, Weights* g, const HookGrads& hg, float* dresid) {
   const bool subset = !rec.vocab_rows.empty();
-  const int64_t V = subset ? static_cast<int64_t>(rec.vocab_rows.size()) : m.cfg.vocab_size;
-  const float* W_U = subset ? rec.W_U_rows.ptr() : m.w.W_U.ptr();  // [V',D]
+  const int64_t V = rec.unembed.columns();
+  const float* W_U = rec.unembed.W();  // [V',D]
   const int64_t D = d.D;
 
   // Only rows with a non-zero gradient enter the GEMMs (a metric at the last position has one per
@@ -186,7 +164,7 @@ void unembed_backward(const Model& m, const ForwardRecord& rec, const Dims& d,
     }
   }
   hg.put(Hook::ln_final_normalized, -1, {d.B, d.T, D}, dnormed.ptr());
-  norm_backward(m.cfg, dresid, g ? opt(g->lnf_w) : nullptr, g ? opt(g->lnf_b) : nullptr,
+  norm_rows_backward(m.cfg, dresid, g ? opt(g->lnf_w) : nullptr, g ? opt(g->lnf_b) : nullptr,
                 dnormed.ptr(), rec.resid_final.ptr(), m.w.lnf_w, m.w.lnf_b, d.BT);
 }
 
@@ -209,24 +187,19 @@ void mlp_backward(const Model& m, int l, const LayerRecord& r, const Dims& d, co
   if (gated(c.act)) {  // post = act(gate) * up; up was not hooked: recompute it
     Tensor up({BT, F}), dup({BT, F});
     matmul(up.ptr(), r.ln2.ptr(), lw.W_in.ptr(), opt(lw.b_in), BT, D, F);
-    if (c.act == Activation::SwiGLU)
-      swiglu_backward(dpre.ptr(), dup.ptr(), r.mlp_pre.ptr(), up.ptr(), dpost.ptr(), BT * F);
-    else
-      geglu_backward(dpre.ptr(), dup.ptr(), r.mlp_pre.ptr(), up.ptr(), dpost.ptr(), BT * F);
+    mlp_activation_backward(c, dpre.ptr(), dup.ptr(), r.mlp_pre.ptr(), up.ptr(), dpost.ptr(), BT * F);
     matmul_backward(dnormed.ptr(), gW_in, gb_in, dup.ptr(), r.ln2.ptr(), lw.W_in.ptr(), BT, D, F);
     matmul_backward(dnormed.ptr(), g ? g->W_gate.ptr() : nullptr, nullptr, dpre.ptr(),
                     r.ln2.ptr(), lw.W_gate.ptr(), BT, D, F);
   } else {
-    if (c.act == Activation::GeluNew) gelu_new_backward(dpre.ptr(), r.mlp_pre.ptr(), dpost.ptr(), BT * F);
-    else if (c.act == Activation::GeluErf) gelu_erf_backward(dpre.ptr(), r.mlp_pre.ptr(), dpost.ptr(), BT * F);
-    else relu_backward(dpre.ptr(), r.mlp_pre.ptr(), dpost.ptr(), BT * F);
+    mlp_activation_backward(c, dpre.ptr(), nullptr, r.mlp_pre.ptr(), nullptr, dpost.ptr(), BT * F);
     matmul_backward(dnormed.ptr(), gW_in, gb_in, dpre.ptr(), r.ln2.ptr(), lw.W_in.ptr(), BT, D, F);
   }
   hg.put(Hook::mlp_pre, l, {d.B, d.T, F}, dpre.ptr());
   hg.put(Hook::ln2_normalized, l, {d.B, d.T, D}, dnormed.ptr());
 
   std::fill(dmlp_in, dmlp_in + BT * D, 0.0f);
-  norm_backward(c, dmlp_in, g ? g->ln2_w.ptr() : nullptr, g ? opt(g->ln2_b) : nullptr,
+  norm_rows_backward(c, dmlp_in, g ? g->ln2_w.ptr() : nullptr, g ? opt(g->ln2_b) : nullptr,
                 dnormed.ptr(), r.mlp_in.ptr(), lw.ln2_w, lw.ln2_b, BT);
   hg.put(Hook::mlp_in, l, {d.B, d.T, D}, dmlp_in);
 }
@@ -252,14 +225,13 @@ Tensor per_head_input_backward(const ModelConfig& c, const LayerWeights& lw, con
     sgemm(false, true, BT, D, dh, 1.0f, dqkv + col0 + h * dh, W, lw.W_qkv.ptr() + col0 + h * dh,
           W, 0.0f, dn.ptr() + h * D, n * D);
   if (g) {
-    std::vector<float> mean, rstd;
-    Tensor normed = norm_forward(c, X, lw.ln1_w, lw.ln1_b, BT * n, &mean, &rstd);
+    Tensor normed = norm_forward(c, X, lw.ln1_w, lw.ln1_b, BT * n);
     for (int64_t h = 0; h < n; ++h)  // dW_h += normed_h^T dy_h
       sgemm(true, false, D, dh, BT, 1.0f, normed.ptr() + h * D, n * D, dqkv + col0 + h * dh, W,
             1.0f, g->W_qkv.ptr() + col0 + h * dh, W);
   }
   Tensor dX({d.B, d.T, n, D});
-  norm_backward(c, dX.ptr(), g ? g->ln1_w.ptr() : nullptr, g ? opt(g->ln1_b) : nullptr, dn.ptr(),
+  norm_rows_backward(c, dX.ptr(), g ? g->ln1_w.ptr() : nullptr, g ? opt(g->ln1_b) : nullptr, dn.ptr(),
                 X, lw.ln1_w, lw.ln1_b, BT * n);
   return dX;
 }
@@ -319,11 +291,10 @@ void qkv_input_backward(const Model& m, int l, const LayerRecord& r, const Forwa
   float* gln_b = g ? opt(g->ln1_b) : nullptr;
   Tensor dnormed({d.B, d.T, D});
   if (shortformer) {
-    std::vector<float> mean, rstd;
-    Tensor normed_qk = norm_forward(c, qk_x, lw.ln1_w, lw.ln1_b, BT, &mean, &rstd);
+    Tensor normed_qk = norm_forward(c, qk_x, lw.ln1_w, lw.ln1_b, BT);
     Tensor dn_qk({BT, D}), dx({BT, D});
     columns(0, v_col, normed_qk.ptr(), dn_qk.ptr());
-    norm_backward(c, dx.ptr(), gln_w, gln_b, dn_qk.ptr(), qk_x, lw.ln1_w, lw.ln1_b, BT);
+    norm_rows_backward(c, dx.ptr(), gln_w, gln_b, dn_qk.ptr(), qk_x, lw.ln1_w, lw.ln1_b, BT);
     add_into(dresid, dx.ptr(), BT * D);
     add_into(dpos, dx.ptr(), BT * D);
     columns(v_col, W - v_col, r.ln1.ptr(), dnormed.ptr());  // ln1.hook_normalized feeds only v
@@ -331,7 +302,7 @@ void qkv_input_backward(const Model& m, int l, const LayerRecord& r, const Forwa
     columns(0, W, r.ln1.ptr(), dnormed.ptr());
   }
   hg.put(Hook::ln1_normalized, l, {d.B, d.T, D}, dnormed.ptr());
-  norm_backward(c, dresid, gln_w, gln_b, dnormed.ptr(), r.resid_pre.ptr(), lw.ln1_w, lw.ln1_b, BT);
+  norm_rows_backward(c, dresid, gln_w, gln_b, dnormed.ptr(), r.resid_pre.ptr(), lw.ln1_w, lw.ln1_b, BT);
 
   for (const Part& p : parts)  // per-head input gradients, for the hook points only
     if (hg.wants(p.hook, l)) {
@@ -363,7 +334,7 @@ void attention_block_backward(const Model& m, int l, const LayerRecord& r,
   hg.put(Hook::z, l, dz.shape, dz.ptr());
 
   // Per (batch, kv head): the heads of one group accumulate into the same dk, dv rows.
-  const float scale = 1.0f / std::sqrt(static_cast<float>(dh));
+  const Attention attn(c, l);
   const int64_t group = H / Hk;
   Tensor dq({B, T, H, dh}), dk({B, T, Hk, dh}), dv({B, T, Hk, dh});
   Tensor dpattern, dscores;  // [B,H,T,T], only when requested
@@ -380,16 +351,15 @@ void attention_block_backward(const Model& m, int l, const LayerRecord& r,
         float* ds = dscores.empty() ? scratch.data() + T * T : dscores.ptr() + pat;
         attention_backward(dq.ptr() + qo, dk.ptr() + ko, dv.ptr() + ko, dp, ds, dz.ptr() + qo,
                            H * dh, r.pattern.ptr() + pat, r.q.ptr() + qo, H * dh, r.k.ptr() + ko,
-                           r.v.ptr() + ko, Hk * dh, T, dh, scale);
+                           r.v.ptr() + ko, Hk * dh, T, dh, attn.scale());
       }
     }
   if (!dpattern.empty()) hg.put(Hook::pattern, l, dpattern.shape, dpattern.ptr());
   if (!dscores.empty()) hg.put(Hook::attn_scores, l, dscores.shape, dscores.ptr());
-  if (c.positions == Positions::Rotary)
-    for (int64_t b = 0; b < B; ++b) {
-      rotary_backward(dq.ptr() + b * T * H * dh, T, H, dh, H * dh, c.rotary_dim, c.rope_theta);
-      rotary_backward(dk.ptr() + b * T * Hk * dh, T, Hk, dh, Hk * dh, c.rotary_dim, c.rope_theta);
-    }
+  for (int64_t b = 0; b < B; ++b) {
+    attn.rotate_backward(dq.ptr() + b * T * H * dh, T, H, H * dh);
+    attn.rotate_backward(dk.ptr() + b * T * Hk * dh, T, Hk, Hk * dh);
+  }
   hg.put(Hook::q, l, dq.shape, dq.ptr());
   hg.put(Hook::k, l, dk.shape, dk.ptr());
   hg.put(Hook::v, l, dv.shape, dv.ptr());
@@ -477,12 +447,10 @@ Tensor forward_record(const Model& m, const Batch& batch, ForwardRecord* rec, co
     h.add({p, l}, [dst](const HookPoint&, Tensor& t) { *dst = t; });
   };
   auto keep_rotated = [&h, &c](Hook p, int l, Tensor* dst) {  // hook_q/k come before rotary
-    h.add({p, l}, [dst, &c](const HookPoint&, Tensor& t) {
+    h.add({p, l}, [dst, attn = Attention(c, l)](const HookPoint&, Tensor& t) {
       *dst = t;
-      if (c.positions != Positions::Rotary) return;
       const int64_t B = t.dim(0), T = t.dim(1), n = t.dim(2), dh = t.dim(3);
-      for (int64_t b = 0; b < B; ++b)
-        rotary_forward(dst->ptr() + b * T * n * dh, T, n, dh, n * dh, c.rotary_dim, c.rope_theta);
+      for (int64_t b = 0; b < B; ++b) attn.rotate(dst->ptr() + b * T * n * dh, T, n, n * dh);
     });
   };
   for (int l = 0; l < c.n_layers; ++l) {
@@ -513,35 +481,19 @@ Tensor forward_record(const Model& m, const Batch& batch, ForwardRecord* rec, co
   keep(Hook::ln_final_normalized, -1, &rec->ln_final);
   forward(m, batch, &h, {LogitsAt::None});
 
-  const int64_t D = c.d_model;
   // The unembedding's input rows: every position, or the requested ones gathered.
-  const bool packed = !logit_positions.empty();
-  const int64_t BT = packed ? static_cast<int64_t>(logit_positions.size()) : int64_t{batch.B} * batch.T;
-  Tensor gathered;
-  if (packed) {
-    gathered = Tensor::uninit({BT, D});
-    for (int64_t i = 0; i < BT; ++i)
-      std::memcpy(gathered.ptr() + i * D, rec->ln_final.ptr() + logit_positions[i] * D, D * sizeof(float));
-  }
-  const float* x = packed ? gathered.ptr() : rec->ln_final.ptr();
-  auto logits_shape = [&](int64_t V) {
-    return packed ? std::vector<int64_t>{BT, V} : std::vector<int64_t>{batch.B, batch.T, V};
-  };
-  if (vocab_rows.empty()) {
-    Tensor logits = Tensor::uninit(logits_shape(c.vocab_size));
-    matmul_nt(logits.ptr(), x, m.w.W_U.ptr(), opt(m.w.b_U), BT, D, c.vocab_size);
+  rec->unembed = Unembedding(m, vocab_rows);
+  const int64_t V = rec->unembed.columns();
+  if (logit_positions.empty()) {
+    Tensor logits = Tensor::uninit({batch.B, batch.T, V});
+    rec->unembed.logits(logits.ptr(), rec->ln_final.ptr(), int64_t{batch.B} * batch.T);
     return logits;
   }
-  const int64_t V = static_cast<int64_t>(vocab_rows.size());
-  rec->W_U_rows = Tensor({V, D});
-  rec->b_U_rows = Tensor({V});
-  for (int64_t i = 0; i < V; ++i) {
-    std::memcpy(rec->W_U_rows.ptr() + i * D, m.w.W_U.ptr() + int64_t{vocab_rows[i]} * D,
-                D * sizeof(float));
-    if (!m.w.b_U.empty()) rec->b_U_rows.data[i] = m.w.b_U.data[vocab_rows[i]];
-  }
-  Tensor logits = Tensor::uninit(logits_shape(V));
-  matmul_nt(logits.ptr(), x, rec->W_U_rows.ptr(), rec->b_U_rows.ptr(), BT, D, V);
+  const int64_t P = static_cast<int64_t>(logit_positions.size());
+  Tensor rows = Tensor::uninit({P, c.d_model});
+  gather_rows(rows.ptr(), rec->ln_final.ptr(), logit_positions, c.d_model);
+  Tensor logits = Tensor::uninit({P, V});
+  rec->unembed.logits(logits.ptr(), rows.ptr(), P);
   return logits;
 }
 

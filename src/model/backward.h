@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "model/batch.h"
+#include "model/blocks.h"
 #include "model/hooks.h"
 #include "model/model.h"
 
@@ -53,7 +54,7 @@ struct ForwardRecord {
   Tensor resid_final;                // [B,T,D] input of the final norm
   Tensor ln_final;                   // [B,T,D] ln_final.hook_normalized
   std::vector<int32_t> vocab_rows;   // logit columns = these token ids (sorted); empty: all V
-  Tensor W_U_rows, b_U_rows;         // [V',D], [V']: the unembedding rows of vocab_rows
+  Unembedding unembed;               // over vocab_rows
   std::vector<int64_t> logit_positions;  // logit rows = these positions b*T+t; empty: all B*T
 };
 

@@ -2,11 +2,10 @@
 #include "model/checkpoint_files.h"
 
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "ops/error.h"
+#include "ops/files.h"
 
 namespace cs {
 
@@ -18,18 +17,6 @@ namespace {
 constexpr const char* kSingle = "model.safetensors";
 constexpr const char* kIndex = "model.safetensors.index.json";
 
-ojson read_index(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(path + ": cannot open");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  try {
-    return ojson::parse(ss.str());
-  } catch (const ojson::parse_error& e) {
-    throw Error(path + ": not valid JSON (error at byte " + std::to_string(e.byte) + ")");
-  }
-}
-
 // Shard names come from a downloaded file: keep them inside the model directory.
 bool safe_shard_name(const std::string& s) {
   if (s.empty() || fs::path(s).is_absolute()) return false;
@@ -40,6 +27,29 @@ bool safe_shard_name(const std::string& s) {
 
 }  // namespace
 
+std::vector<std::pair<std::string, std::string>> parse_safetensors_index(const std::string& text, const std::string& index) {
+  ojson j;
+  try {
+    j = ojson::parse(text);
+  } catch (const ojson::parse_error& e) {
+    throw Error(index + ": not valid JSON (error at byte " + std::to_string(e.byte) + ")");
+  } catch (const ojson::exception&) {  // out_of_range.406: a number beyond double's range
+    throw Error(index + ": not valid JSON (a number too large for a double)");
+  }
+  if (!j.is_object() || !j.contains("weight_map") || !j["weight_map"].is_object())
+    throw Error(index + ": no \"weight_map\" object; not a safetensors index");
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& [name, v] : j["weight_map"].items()) {
+    if (!v.is_string()) throw Error(index + ": weight_map entry for " + name + " is not a string");
+    const std::string shard = v.get<std::string>();
+    if (!safe_shard_name(shard))
+      throw Error(index + ": weight_map entry for " + name + " names shard " + ojson(shard).dump() +
+                  ", which is not a file inside the model directory");
+    out.emplace_back(name, shard);
+  }
+  return out;
+}
+
 CheckpointFiles::CheckpointFiles(const std::string& dir) : dir_(dir) {
   std::error_code ec;
   if (!fs::is_directory(dir, ec))
@@ -47,7 +57,7 @@ CheckpointFiles::CheckpointFiles(const std::string& dir) : dir_(dir) {
   const std::string single = (fs::path(dir) / kSingle).string();
   const std::string index = (fs::path(dir) / kIndex).string();
 
-  if (fs::exists(single, ec)) {
+  if (fs::exists(fs::symlink_status(single, ec))) {
     files_.emplace_back(single);
     for (const TensorInfo& t : files_[0].tensors()) {
       where_[t.name] = 0;
@@ -55,23 +65,15 @@ CheckpointFiles::CheckpointFiles(const std::string& dir) : dir_(dir) {
     }
     return;
   }
-  if (!fs::exists(index, ec))
+  if (!fs::exists(fs::symlink_status(index, ec)))
     throw Error(dir + ": no weights found; looked for " + kSingle + " and " + kIndex);
 
-  ojson j = read_index(index);
-  if (!j.is_object() || !j.contains("weight_map") || !j["weight_map"].is_object())
-    throw Error(index + ": no \"weight_map\" object; not a safetensors index");
   std::unordered_map<std::string, size_t> shard_ids;  // shard file name -> index into files_
-  for (const auto& [name, v] : j["weight_map"].items()) {
-    if (!v.is_string()) throw Error(index + ": weight_map entry for " + name + " is not a string");
-    const std::string shard = v.get<std::string>();
-    if (!safe_shard_name(shard))
-      throw Error(index + ": weight_map entry for " + name + " names shard \"" + shard +
-                  "\", which is not a file inside the model directory");
+  for (const auto& [name, shard] : parse_safetensors_index(read_input_file(index, kMaxSmallJsonBytes), index)) {
     auto it = shard_ids.find(shard);
     if (it == shard_ids.end()) {
       const std::string shard_path = (fs::path(dir) / shard).string();
-      if (!fs::exists(shard_path, ec))
+      if (!fs::exists(fs::symlink_status(shard_path, ec)))
         throw Error(index + ": shard " + shard + " (holding " + name + ") is missing; looked for " +
                     shard_path);
       files_.emplace_back(shard_path);

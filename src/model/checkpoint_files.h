@@ -5,12 +5,19 @@
 #pragma once
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "model/safetensors.h"
 #include "ops/tensor.h"
 
 namespace cs {
+
+// model.safetensors.index.json's text -> its weight_map as (tensor name, shard file) pairs in
+// file order, every shard a relative path inside the model directory. Errors name `index`.
+// CheckpointFiles' first step for sharded checkpoints, and the index fuzz target's entry point.
+std::vector<std::pair<std::string, std::string>> parse_safetensors_index(const std::string& text,
+                                                                         const std::string& index);
 
 class CheckpointFiles {
  public:

@@ -1,5 +1,9 @@
 #include "model/config.h"
 
+#include <cmath>
+
+#include "ops/error.h"
+
 namespace cs {
 
 std::string ModelConfig::describe() const {
@@ -27,6 +31,34 @@ std::string ModelConfig::describe() const {
        ", embeddings: " + (tied_embeddings ? "tied" : "untied");
   if (!dtype_on_disk.empty()) s += ", dtype on disk: " + dtype_on_disk;
   return s;
+}
+
+void validate_config(const ModelConfig& c, const std::string& path) {
+  auto bound = [&](const char* what, int64_t v, int64_t lo, int64_t hi) {
+    if (v < lo || v > hi)
+      throw Error(path + ": " + what + " is " + std::to_string(v) + "; it must be from " + std::to_string(lo) + " to " +
+                  std::to_string(hi));
+  };
+  bound("the number of layers", c.n_layers, 1, kMaxLayers);
+  bound("the number of attention heads", c.n_heads, 1, kMaxHeads);
+  bound("the number of key/value heads", c.n_kv_heads, 1, c.n_heads);
+  if (c.n_heads % c.n_kv_heads != 0)
+    throw Error(path + ": " + std::to_string(c.n_heads) + " attention heads are not a multiple of " +
+                std::to_string(c.n_kv_heads) + " key/value heads");
+  bound("the hidden size", c.d_model, 1, kMaxDim);
+  bound("the head size", c.d_head, 1, kMaxDim);
+  bound("the MLP size", c.d_mlp, c.attn_only ? 0 : 1, kMaxDim);
+  bound("the context length", c.n_ctx, 1, kMaxDim);
+  bound("the vocabulary size", c.vocab_size, 1, kMaxVocab);
+  if (!std::isfinite(c.norm_eps) || c.norm_eps < 0)
+    throw Error(path + ": the norm epsilon is " + std::to_string(c.norm_eps) + "; it must be a finite number >= 0");
+  if (c.positions == Positions::Rotary) {
+    if (!std::isfinite(c.rope_theta) || !(c.rope_theta > 0))
+      throw Error(path + ": rope_theta is " + std::to_string(c.rope_theta) +
+                  "; RoPE needs a positive base (10000 in most models), else every rotation is NaN");
+    if (c.rotary_dim <= 0 || c.rotary_dim % 2 != 0 || c.rotary_dim > c.d_head)
+      throw Error(path + ": " + std::to_string(c.rotary_dim) + " rotary dims per head: RoPE needs an even count in (0, head size]");
+  }
 }
 
 }  // namespace cs

@@ -6,6 +6,14 @@
 
 namespace cs {
 
+// Bounds on the sizes a config.json may give: far above any published model (GPT-3 has 96 layers
+// of 96 heads), low enough that layers x heads and every tensor size stay well inside int64 and
+// the head index (layer * n_heads + head) inside int.
+inline constexpr int kMaxLayers = 1024;
+inline constexpr int kMaxHeads = 1024;
+inline constexpr int kMaxDim = 1 << 20;         // d_model, d_head, d_mlp, n_ctx
+inline constexpr int kMaxVocab = 1 << 24;
+
 enum class Norm { LayerNorm, RMSNorm };
 // SwiGLU (Llama): silu(gate) * up. GeGLU (Gemma): gelu_new(gate) * up, the tanh approximation.
 enum class Activation { GeluNew, GeluErf, SwiGLU, Relu, GeGLU };
@@ -42,5 +50,10 @@ struct ModelConfig {
   int64_t qkv_width() const { return static_cast<int64_t>(n_heads + 2 * n_kv_heads) * d_head; }
   std::string describe() const;    // one paragraph of every setting, for `circuitscan info`
 };
+
+// Throws cs::Error naming `path` unless every size is within the bounds above and consistent
+// (heads a multiple of key/value heads, rotary dims even and within a head, norm eps and rope
+// theta finite, theta positive). Run on every config an architecture reads.
+void validate_config(const ModelConfig& c, const std::string& path);
 
 }  // namespace cs

@@ -1,6 +1,5 @@
 #include "model/hooks.h"
 
-#include <cstdlib>
 
 #include "ops/error.h"
 
@@ -53,11 +52,16 @@ HookPoint HookPoint::parse(std::string_view s) {
     std::string_view rest = s.substr(7);
     size_t dot = rest.find('.');
     if (dot != std::string_view::npos && dot > 0) {
-      std::string num(rest.substr(0, dot));
-      char* end = nullptr;
-      long layer = std::strtol(num.c_str(), &end, 10);
+      // Plain decimal digits, at most 6 of them: "4294967296" must not wrap to layer 0.
+      const std::string_view num = rest.substr(0, dot);
+      bool digits = num.size() <= 6;
+      int layer = 0;
+      for (size_t i = 0; digits && i < num.size(); ++i) {
+        digits = num[i] >= '0' && num[i] <= '9';
+        layer = layer * 10 + (num[i] - '0');
+      }
       std::string_view suffix = rest.substr(dot + 1);
-      if (end && *end == '\0' && layer >= 0)
+      if (digits)
         for (const HookName& n : kNames)
           if (n.per_layer && suffix == n.suffix) return {n.hook, static_cast<int>(layer)};
     }

@@ -1,12 +1,13 @@
 #include "model/model.h"
 
+#include <cmath>
 #include <filesystem>
-#include <fstream>
 
 #include "model/architecture.h"
 #include "model/model_path.h"
 #include "model/process_weights.h"
 #include "ops/error.h"
+#include "ops/files.h"
 
 namespace cs {
 
@@ -28,16 +29,67 @@ std::string supported_model_types() {
   return r;
 }
 
-int config_int(const nlohmann::json& j, const std::string& path, const char* key) {
-  if (!j.contains(key) || !j[key].is_number_integer())
-    throw Error(path + ": missing integer '" + key + "'");
-  return j[key].get<int>();
+namespace {
+
+// The key's value, or nullptr when it is absent or null (HF writes null for "not set").
+const nlohmann::json* config_value(const nlohmann::json& j, const char* key) {
+  if (!j.is_object()) return nullptr;
+  const auto it = j.find(key);
+  return it == j.end() || it->is_null() ? nullptr : &*it;
 }
-int config_int_or(const nlohmann::json& j, const char* key, int fallback) {
-  return j.contains(key) && j[key].is_number_integer() ? j[key].get<int>() : fallback;
+
+std::string shown(const nlohmann::json& v) {
+  std::string s = v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return s.size() > 60 ? s.substr(0, 60) + "..." : s;
 }
-float config_float_or(const nlohmann::json& j, const char* key, float fallback) {
-  return j.contains(key) && j[key].is_number() ? j[key].get<float>() : fallback;
+
+int checked_int(const nlohmann::json& v, const std::string& path, const char* key, int lo, int hi) {
+  // Compare as the JSON number it is: 4294967300 must not wrap to 4 on the way to int.
+  bool ok = false;
+  if (v.is_number_unsigned()) ok = v.get<uint64_t>() >= static_cast<uint64_t>(std::max(lo, 0)) && v.get<uint64_t>() <= static_cast<uint64_t>(hi);
+  else if (v.is_number_integer()) ok = v.get<int64_t>() >= lo && v.get<int64_t>() <= hi;
+  if (!v.is_number_integer())
+    throw Error(path + ": " + key + " must be an integer, got " + shown(v));
+  if (!ok)
+    throw Error(path + ": " + key + " is " + shown(v) + "; it must be from " + std::to_string(lo) + " to " + std::to_string(hi));
+  return static_cast<int>(v.get<int64_t>());
+}
+
+}  // namespace
+
+int config_int(const nlohmann::json& j, const std::string& path, const char* key, int lo, int hi) {
+  const nlohmann::json* v = config_value(j, key);
+  if (!v) throw Error(path + ": missing integer " + key);
+  return checked_int(*v, path, key, lo, hi);
+}
+int config_int_or(const nlohmann::json& j, const std::string& path, const char* key, int fallback, int lo, int hi) {
+  const nlohmann::json* v = config_value(j, key);
+  return v ? checked_int(*v, path, key, lo, hi) : fallback;
+}
+double config_number_or(const nlohmann::json& j, const std::string& path, const char* key, double fallback) {
+  const nlohmann::json* v = config_value(j, key);
+  if (!v) return fallback;
+  if (!v->is_number()) throw Error(path + ": " + key + " must be a number, got " + shown(*v));
+  const double x = v->get<double>();
+  if (!std::isfinite(x)) throw Error(path + ": " + key + " must be a finite number, got " + shown(*v));
+  return x;
+}
+bool config_bool_or(const nlohmann::json& j, const std::string& path, const char* key, bool fallback) {
+  const nlohmann::json* v = config_value(j, key);
+  if (!v) return fallback;
+  if (!v->is_boolean()) throw Error(path + ": " + key + " must be true or false, got " + shown(*v));
+  return v->get<bool>();
+}
+std::string config_string_or(const nlohmann::json& j, const std::string& path, const char* key, const std::string& fallback) {
+  const nlohmann::json* v = config_value(j, key);
+  if (!v) return fallback;
+  if (!v->is_string()) throw Error(path + ": " + key + " must be a string, got " + shown(*v));
+  return v->get<std::string>();
+}
+const nlohmann::json* config_object(const nlohmann::json& j, const std::string& path, const char* key) {
+  const nlohmann::json* v = config_value(j, key);
+  if (v && !v->is_object()) throw Error(path + ": " + key + " must be a JSON object, got " + shown(*v));
+  return v;
 }
 
 static std::string shape_str(const std::vector<int64_t>& s) {
@@ -86,18 +138,14 @@ int64_t Model::parameter_count() const {
   return n;
 }
 
-Model load_model(const std::string& path, const LoadOptions& opts) {
-  namespace fs = std::filesystem;
-  const std::string dir = resolve_model_path(path);
-  const std::string cfg_path = (fs::path(dir) / "config.json").string();
-  std::ifstream in(cfg_path);
-  if (!in)
-    throw Error(cfg_path + ": not found: a model directory needs config.json beside its safetensors");
+ModelConfig parse_model_config(const std::string& text, const std::string& cfg_path) {
   nlohmann::json j;
   try {
-    j = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(cfg_path + ": not valid JSON (" + std::string(e.what()) + ")");
+    j = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::parse_error& e) {
+    throw Error(cfg_path + ": not valid JSON (error at byte " + std::to_string(e.byte) + ")");
+  } catch (const nlohmann::json::exception&) {  // out_of_range.406: a number beyond double's range
+    throw Error(cfg_path + ": not valid JSON (a number too large for a double)");
   }
   if (!j.is_object() || !j.contains("model_type") || !j["model_type"].is_string())
     throw Error(cfg_path + ": no model_type string: supported model types are " + supported_model_types());
@@ -105,23 +153,42 @@ Model load_model(const std::string& path, const LoadOptions& opts) {
   for (const Architecture& a : architectures())
     for (const std::string& t : a.model_types)
       if (t == type) {
-        Model m;
-        m.dir = dir;
-        m.cfg = a.read_config(j, cfg_path);
-        CheckpointFiles files(dir);
-        m.w = a.read_weights(files, m.cfg);
-        if (m.cfg.dtype_on_disk.empty() && !files.names().empty()) {
-          switch (files.find(files.names().front())->dtype) {
-            case DType::F16: m.cfg.dtype_on_disk = "F16"; break;
-            case DType::BF16: m.cfg.dtype_on_disk = "BF16"; break;
-            default: m.cfg.dtype_on_disk = "F32";
-          }
+        ModelConfig c;
+        try {
+          c = a.read_config(j, cfg_path);
+        } catch (const nlohmann::json::exception& e) {  // a type check an architecture missed
+          throw Error(cfg_path + ": a value has the wrong type (" + std::string(e.what()) + ")");
         }
-        if (opts.process_weights) process_weights(m);
-        return m;
+        validate_config(c, cfg_path);
+        return c;
       }
   throw Error(cfg_path + ": unknown model_type '" + type + "': supported model types are " +
               supported_model_types());
+}
+
+Model load_model(const std::string& path, const LoadOptions& opts) {
+  namespace fs = std::filesystem;
+  const std::string dir = resolve_model_path(path);  // says when `path` is neither a directory nor cached
+  std::error_code ec;
+  const std::string cfg_path = (fs::path(dir) / "config.json").string();
+  if (!fs::exists(fs::symlink_status(cfg_path, ec)))
+    throw Error(cfg_path + ": not found: a model directory needs config.json beside its safetensors");
+  Model m;
+  m.dir = dir;
+  m.cfg = parse_model_config(read_input_file(cfg_path, kMaxSmallJsonBytes), cfg_path);
+  CheckpointFiles files(dir);
+  for (const Architecture& a : architectures())
+    for (const std::string& t : a.model_types)
+      if (t == m.cfg.model_type) m.w = a.read_weights(files, m.cfg);
+  if (m.cfg.dtype_on_disk.empty() && !files.names().empty()) {
+    switch (files.find(files.names().front())->dtype) {
+      case DType::F16: m.cfg.dtype_on_disk = "F16"; break;
+      case DType::BF16: m.cfg.dtype_on_disk = "BF16"; break;
+      default: m.cfg.dtype_on_disk = "F32";
+    }
+  }
+  if (opts.process_weights) process_weights(m);
+  return m;
 }
 
 }  // namespace cs

@@ -12,10 +12,12 @@
 #include <cerrno>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <set>
 
 #include "ops/error.h"
+#include "ops/files.h"
 
 namespace cs {
 
@@ -221,8 +223,49 @@ void check_no_overlap(const std::string& path, const std::vector<TensorInfo>& ts
 
 }  // namespace
 
+SafetensorsHeader parse_safetensors_header(const uint8_t* bytes, size_t size, const std::string& path) {
+  if (size < 8)
+    fail(path, "file is " + std::to_string(size) +
+                   " bytes, too short for the 8-byte header length; truncated or not safetensors");
+  const uint64_t n = load<uint64_t>(bytes);
+  if (n > kMaxHeaderBytes)
+    fail(path, "header length " + std::to_string(n) +
+                   " bytes is absurdly large (limit 100 MB); not a safetensors file?");
+  if (n > size - 8)
+    fail(path, "header length " + std::to_string(n) + " bytes runs past the end of the file (" +
+                   std::to_string(size) + " bytes); file truncated?");
+  SafetensorsHeader h;
+  h.data_offset = 8 + n;
+  const uint64_t data_size = size - 8 - n;
+  ojson header;
+  try {
+    header = ojson::parse(bytes + 8, bytes + 8 + n);
+  } catch (const ojson::parse_error& e) {
+    fail(path, "header is not valid JSON (error at header byte " + std::to_string(e.byte) +
+                   "); file corrupt or not safetensors");
+  } catch (const ojson::exception&) {  // out_of_range.406: a number beyond double's range
+    fail(path, "header is not valid JSON (a number too large for a double); file corrupt or not safetensors");
+  }
+  if (!header.is_object()) fail(path, "header is not a JSON object; not a safetensors file?");
+  for (const auto& [name, entry] : header.items()) {
+    if (name == "__metadata__") {
+      if (!entry.is_object()) fail(path, "\"__metadata__\" is not a JSON object");
+      for (const auto& [k, v] : entry.items()) {
+        if (!v.is_string()) fail(path, "\"__metadata__\" value for " + k + " is not a string");
+        h.metadata[k] = v.get<std::string>();
+      }
+      continue;
+    }
+    h.tensors.push_back(parse_entry(path, name, entry, data_size));
+  }
+  check_no_overlap(path, h.tensors);
+  return h;
+}
+
 SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // check_input_file first: opening a FIFO would wait for a writer. Any size (mmapped, not read).
+  check_input_file(path, std::numeric_limits<uint64_t>::max());
+  int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) fail(path, std::string("cannot open: ") + std::strerror(errno));
   struct stat st;
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
@@ -242,35 +285,10 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {
   map_ = static_cast<const uint8_t*>(p);
   map_size_ = size;
   try {
-    uint64_t n = load<uint64_t>(map_);
-    if (n > kMaxHeaderBytes)
-      fail(path, "header length " + std::to_string(n) +
-                     " bytes is absurdly large (limit 100 MB); not a safetensors file?");
-    if (n > size - 8)
-      fail(path, "header length " + std::to_string(n) + " bytes runs past the end of the file (" +
-                     std::to_string(size) + " bytes); file truncated?");
-    data_ = map_ + 8 + n;
-    uint64_t data_size = size - 8 - n;
-    ojson header;
-    try {
-      header = ojson::parse(map_ + 8, map_ + 8 + n);
-    } catch (const ojson::parse_error& e) {
-      fail(path, "header is not valid JSON (error at header byte " + std::to_string(e.byte) +
-                     "); file corrupt or not safetensors");
-    }
-    if (!header.is_object()) fail(path, "header is not a JSON object; not a safetensors file?");
-    for (const auto& [name, entry] : header.items()) {
-      if (name == "__metadata__") {
-        if (!entry.is_object()) fail(path, "\"__metadata__\" is not a JSON object");
-        for (const auto& [k, v] : entry.items()) {
-          if (!v.is_string()) fail(path, "\"__metadata__\" value for " + k + " is not a string");
-          metadata_[k] = v.get<std::string>();
-        }
-        continue;
-      }
-      tensors_.push_back(parse_entry(path, name, entry, data_size));
-    }
-    check_no_overlap(path, tensors_);
+    SafetensorsHeader h = parse_safetensors_header(map_, size, path);
+    data_ = map_ + h.data_offset;
+    tensors_ = std::move(h.tensors);
+    metadata_ = std::move(h.metadata);
     for (size_t i = 0; i < tensors_.size(); ++i) index_[tensors_[i].name] = i;
   } catch (...) {
     unmap();
@@ -326,7 +344,7 @@ Tensor SafetensorsFile::read_f32(const std::string& name) const {
   if (t.dtype != DType::F32 && t.dtype != DType::F16 && t.dtype != DType::BF16 &&
       t.dtype != DType::F64)
     fail(path_, "tensor " + name + " has dtype " + dtype_name(t.dtype) +
-                    ", not a float dtype (F32/F16/BF16/F64); read it with read_i64");
+                    ", not a float dtype (F32/F16/BF16/F64): a weight must be a float tensor");
   Tensor out(t.shape);  // shape
   float* o = out.ptr();
   const uint8_t* src = bytes_of(t);
@@ -376,7 +394,7 @@ std::vector<int64_t> SafetensorsFile::read_i64(const std::string& name) const {
       break;
     default:
       fail(path_, "tensor " + name + " has dtype " + dtype_name(t.dtype) +
-                      ", not an integer dtype; read it with read_f32");
+                      ", not an integer dtype (I64/I32/I16/I8/U8/BOOL)");
   }
   return out;
 }

@@ -35,6 +35,19 @@ struct TensorInfo {
   uint64_t begin, end;  // byte offsets relative to the data section
 };
 
+// A parsed and validated header: every tensor's offsets inside the data section, which starts at
+// byte data_offset of the file.
+struct SafetensorsHeader {
+  std::vector<TensorInfo> tensors;  // in header order
+  std::map<std::string, std::string> metadata;
+  uint64_t data_offset = 0;
+};
+
+// Validates the header of a safetensors file held in bytes[0, size): its length field, JSON,
+// dtypes, shapes against data_offsets, offsets inside the file, no two tensors overlapping.
+// Errors name `path`. SafetensorsFile's first step, and the safetensors fuzz target's entry point.
+SafetensorsHeader parse_safetensors_header(const uint8_t* bytes, size_t size, const std::string& path);
+
 // A safetensors file, memory-mapped read-only. The whole header is validated on open,
 // so reads never touch bytes outside the file.
 class SafetensorsFile {

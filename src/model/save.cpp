@@ -1,35 +1,34 @@
 #include "model/save.h"
 
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <unistd.h>
 
 #include "ops/error.h"
 
 namespace cs {
 
-void write_file_atomic(const std::string& path, const std::string& contents) {
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  {
-    std::ofstream out(tmp, std::ios::binary);
-    if (!out) throw Error(path + ": cannot write (check the directory exists and is writable)");
-    out << contents;
-    if (!out.flush()) {
-      std::filesystem::remove(tmp);
-      throw Error(path + ": write failed (disk full?)");
-    }
-  }
-  std::filesystem::rename(tmp, path);
-}
+namespace {
 
-void save_model(const Model& m, const std::string& dir, DType dtype) {
+void check_savable(const Model& m) {
   const ModelConfig& c = m.cfg;
   if (c.model_type != "gpt2" && c.model_type != "circuitscan_attn_only")
     throw Error("saving model_type '" + c.model_type + "' is not supported (gpt2, circuitscan_attn_only)");
   if (m.w.processed)
     throw Error("refusing to save processed weights: load the model without weight processing to save it");
-  std::filesystem::create_directories(dir);
+}
+
+}  // namespace
+
+void save_model(const Model& m, const std::string& dir, DType dtype) {
+  check_savable(m);
+  StagedDir out(dir);
+  write_model_files(m, out.dir(), dtype);
+  out.commit();
+}
+
+void write_model_files(const Model& m, const std::string& dir, DType dtype) {
+  const ModelConfig& c = m.cfg;
+  check_savable(m);
 
   nlohmann::json j;
   j["model_type"] = c.model_type;

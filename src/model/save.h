@@ -5,15 +5,17 @@
 
 #include "model/model.h"
 #include "model/safetensors.h"
+#include "ops/files.h"  // write_file_atomic, StagedDir
 
 namespace cs {
 
 // Supported: model_type gpt2 and circuitscan_attn_only (GPT-2 tensor names). Weights must be
-// unprocessed (processing is a view for analysis, not a checkpoint). Files are written
-// atomically.
+// unprocessed (processing is a view for analysis, not a checkpoint). The directory appears
+// complete or not at all (StagedDir): a failure leaves nothing new.
 void save_model(const Model& m, const std::string& dir, DType dtype = DType::F32);
 
-// Atomic text write (temp file + rename), used for every output file.
-void write_file_atomic(const std::string& path, const std::string& contents);
+// config.json and model.safetensors into `dir` (an existing directory, e.g. a StagedDir's), for
+// callers that add files of their own before committing.
+void write_model_files(const Model& m, const std::string& dir, DType dtype = DType::F32);
 
 }  // namespace cs

@@ -6,13 +6,12 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "model/data_dir.h"
 #include "model/model_path.h"
 #include "ops/error.h"
+#include "ops/files.h"
 
 namespace cs {
 
@@ -149,10 +148,12 @@ static void split_isolated(const PretokenRegex& re, std::string_view text, Fn&& 
                        nullptr);
     if (rc == PCRE2_ERROR_NOMATCH) break;
     if (rc < 0) throw Error("tokenizer: pre-tokenizer regex failed on the input (" + pcre2_message(rc) + ")");
+    // Copied out before fn runs: fn runs the next stage, which reuses this thread's match data.
     const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(m.md);
-    if (ov[0] > pos) fn(text.substr(pos, ov[0] - pos));
-    fn(text.substr(ov[0], ov[1] - ov[0]));
-    pos = ov[1];
+    const size_t begin = ov[0], end = ov[1];
+    if (begin > pos) fn(text.substr(pos, begin - pos));
+    fn(text.substr(begin, end - begin));
+    pos = end;
   }
   if (pos < text.size()) fn(text.substr(pos));
 }
@@ -162,22 +163,49 @@ static void split_isolated(const PretokenRegex& re, std::string_view text, Fn&& 
 
 Tokenizer::Tokenizer() { std::fill(std::begin(byte_id_), std::end(byte_id_), -1); }
 
-static std::string read_file(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw Error(path + ": cannot open file; check the path");
-  std::ostringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
+static json parse_json_text(const std::string& text, const std::string& path) {
+  try {
+    return json::parse(text);
+  } catch (const json::parse_error& e) {
+    throw Error(path + ": not valid JSON (error at byte " + std::to_string(e.byte) + ")");
+  } catch (const json::exception&) {  // out_of_range.406: a number beyond double's range
+    throw Error(path + ": not valid JSON (a number too large for a double)");
+  }
 }
 
 static json parse_json(const std::string& path) {
-  std::string text = read_file(path);
-  try {
-    return json::parse(text);
-  } catch (const json::exception& e) {
-    throw Error(path + ": not valid JSON (" + e.what() + ")");
-  }
+  return parse_json_text(read_input_file(path, kMaxLargeInputBytes), path);
 }
+
+// A JSON value for a message: escaped, at most 60 characters.
+static std::string shown(const json& v) {
+  std::string s = v.dump(-1, ' ', false, json::error_handler_t::replace);
+  return s.size() > 60 ? s.substr(0, 60) + "..." : s;
+}
+
+// Typed fields of tokenizer.json objects; a present field of the wrong type names the file and
+// the field instead of surfacing as a JSON library type_error. Absent or null: the fallback.
+static std::string str_field(const json& o, const char* key, const std::string& fallback, const std::string& path,
+                             const std::string& where) {
+  if (!o.is_object() || !o.contains(key) || o[key].is_null()) return fallback;
+  if (!o[key].is_string()) throw Error(path + ": " + where + key + " must be a string, got " + shown(o[key]));
+  return o[key].get<std::string>();
+}
+static bool bool_field(const json& o, const char* key, bool fallback, const std::string& path, const std::string& where) {
+  if (!o.is_object() || !o.contains(key) || o[key].is_null()) return fallback;
+  if (!o[key].is_boolean()) throw Error(path + ": " + where + key + " must be true or false, got " + shown(o[key]));
+  return o[key].get<bool>();
+}
+static std::vector<json> list_field(const json& o, const char* key, const std::string& path, const std::string& where) {
+  if (!o.is_object() || !o.contains(key) || o[key].is_null()) return {};
+  if (!o[key].is_array()) throw Error(path + ": " + where + key + " must be a list, got " + shown(o[key]));
+  return o[key].get<std::vector<json>>();
+}
+
+// Token ids are dense in real vocabularies; a sparse one (an id far beyond the entry count) would
+// make the id table huge, so ids must stay below this many past the entries.
+static constexpr int64_t kMaxIdGap = 1 << 16;
+static constexpr int64_t kMaxTokenId = 1 << 24;
 
 // {"token": id, ...} -> list of (token, id)
 static std::vector<std::pair<std::string, int>> vocab_from_json(const json& j,
@@ -186,11 +214,12 @@ static std::vector<std::pair<std::string, int>> vocab_from_json(const json& j,
     throw Error(source + ": vocab must be a JSON object mapping token strings to ids");
   std::vector<std::pair<std::string, int>> vocab;
   vocab.reserve(j.size());
+  const int64_t limit = std::min<int64_t>(kMaxTokenId, static_cast<int64_t>(j.size()) + kMaxIdGap);
   for (auto it = j.begin(); it != j.end(); ++it) {
-    if (!it.value().is_number_integer() || it.value().get<int64_t>() < 0 ||
-        it.value().get<int64_t>() > (1 << 30))
-      throw Error(source + ": vocab entry \"" + it.key() + "\" has id " + it.value().dump() +
-                  ", expected a non-negative integer");
+    if (!it.value().is_number_integer() || it.value().get<int64_t>() < 0 || it.value().get<int64_t>() >= limit ||
+        (it.value().is_number_unsigned() && it.value().get<uint64_t>() >= static_cast<uint64_t>(limit)))
+      throw Error(source + ": vocab entry " + shown(json(it.key())) + " has id " + shown(it.value()) +
+                  ", expected an integer from 0 to " + std::to_string(limit - 1) + " (ids are dense)");
     vocab.emplace_back(it.key(), it.value().get<int>());
   }
   if (vocab.empty()) throw Error(source + ": vocab is empty");
@@ -200,20 +229,20 @@ static std::vector<std::pair<std::string, int>> vocab_from_json(const json& j,
 void Tokenizer::build(const std::vector<std::pair<std::string, int>>& vocab,
                       const std::vector<std::pair<std::string, std::string>>& merges,
                       const std::vector<int>& merge_lines, bool merges_are_lines,
-                      const std::string& source) {
+                      const std::string& vocab_source, const std::string& source) {
   std::unordered_map<std::string, int> str_to_id;  // byte-level token string -> id
   str_to_id.reserve(vocab.size() * 2);
   int max_id = -1;
   for (const auto& [tok, id] : vocab) {
     if (!str_to_id.emplace(tok, id).second)
-      throw Error(source + ": token \"" + tok + "\" appears twice in the vocab");
+      throw Error(vocab_source + ": token " + shown(json(tok)) + " appears twice in the vocab");
     max_id = std::max(max_id, id);
   }
   id_to_bytes_.assign(size_t(max_id) + 1, std::string());
   id_present_.assign(size_t(max_id) + 1, 0);
   for (const auto& [tok, id] : vocab) {
     if (id_present_[id])
-      throw Error(source + ": id " + std::to_string(id) + " is used by two vocab entries");
+      throw Error(vocab_source + ": id " + std::to_string(id) + " is used by two vocab entries");
     bool mapped = false;
     id_to_bytes_[id] = token_bytes(tok, &mapped);
     id_present_[id] = 1;
@@ -226,11 +255,11 @@ void Tokenizer::build(const std::vector<std::pair<std::string, int>>& vocab,
 
   merges_.reserve(merges.size() * 2);
   for (size_t r = 0; r < merges.size(); r++) {
-    const auto& [left, right] = merges[r];
+    const std::string &left = merges[r].first, &right = merges[r].second;  // clang 14: no bindings in lambdas
     auto where = [&] {
       std::string at = merges_are_lines ? ":" + std::to_string(merge_lines[r]) + ": merge"
                                         : ": merge " + std::to_string(merge_lines[r]);
-      return source + at + " \"" + left + " " + right + "\"";
+      return source + at + " " + shown(json(left + " " + right));
     };
     auto a = str_to_id.find(left), b = str_to_id.find(right), m = str_to_id.find(left + right);
     if (a == str_to_id.end() || b == str_to_id.end())
@@ -244,6 +273,9 @@ void Tokenizer::build(const std::vector<std::pair<std::string, int>>& vocab,
 
 void Tokenizer::add_special(const std::string& text, int id) {
   if (text.empty() || id < 0) return;
+  if (id >= kMaxTokenId || static_cast<int64_t>(id) >= static_cast<int64_t>(id_to_bytes_.size()) + kMaxIdGap)
+    throw Error("added token " + shown(json(text)) + " has id " + std::to_string(id) + ", far beyond the vocab's " +
+                std::to_string(id_to_bytes_.size()) + " ids");
   if (size_t(id) >= id_to_bytes_.size()) {
     id_to_bytes_.resize(size_t(id) + 1);
     id_present_.resize(size_t(id) + 1, 0);
@@ -260,8 +292,7 @@ void Tokenizer::add_special(const std::string& text, int id) {
 }
 
 static std::vector<std::pair<std::string, std::string>> parse_merges_txt(
-    const std::string& path, std::vector<int>* lines) {
-  std::string text = read_file(path);
+    const std::string& text, const std::string& path, std::vector<int>* lines) {
   std::vector<std::pair<std::string, std::string>> merges;
   size_t pos = 0;
   int line_no = 0;
@@ -278,7 +309,7 @@ static std::vector<std::pair<std::string, std::string>> parse_merges_txt(
         line.find(' ', sp + 1) != std::string::npos)
       throw Error(path + ":" + std::to_string(line_no) +
                   ": malformed merge line, expected two tokens separated by one space, got \"" +
-                  line.substr(0, 80) + "\"");
+                  shown(json(line.substr(0, 80))) + "\"");
     merges.emplace_back(line.substr(0, sp), line.substr(sp + 1));
     lines->push_back(line_no);
   }
@@ -286,11 +317,17 @@ static std::vector<std::pair<std::string, std::string>> parse_merges_txt(
 }
 
 Tokenizer Tokenizer::from_gpt2_files(const std::string& vocab_json, const std::string& merges_txt) {
+  return from_gpt2_text(read_input_file(vocab_json, kMaxLargeInputBytes), read_input_file(merges_txt, kMaxLargeInputBytes),
+                        vocab_json, merges_txt);
+}
+
+Tokenizer Tokenizer::from_gpt2_text(const std::string& vocab_text, const std::string& merges_text,
+                                    const std::string& vocab_json, const std::string& merges_txt) {
   Tokenizer t;
   std::vector<int> lines;
-  auto vocab = vocab_from_json(parse_json(vocab_json), vocab_json);
-  auto merges = parse_merges_txt(merges_txt, &lines);
-  t.build(vocab, merges, lines, true, merges_txt);
+  auto vocab = vocab_from_json(parse_json_text(vocab_text, vocab_json), vocab_json);
+  auto merges = parse_merges_txt(merges_text, merges_txt, &lines);
+  t.build(vocab, merges, lines, true, vocab_json, merges_txt);
   for (const auto& [tok, id] : vocab)
     if (tok == kEndOfText) t.add_special(tok, id);
   t.set_pattern(kGpt2Pattern, vocab_json);
@@ -312,11 +349,15 @@ static std::string regex_escape(const std::string& s) {
 }
 
 Tokenizer Tokenizer::from_tokenizer_json(const std::string& path) {
-  json j = parse_json(path);
+  return from_tokenizer_json_text(read_input_file(path, kMaxLargeInputBytes), path);
+}
+
+Tokenizer Tokenizer::from_tokenizer_json_text(const std::string& text, const std::string& path) {
+  json j = parse_json_text(text, path);
   if (!j.is_object() || !j.contains("model") || !j["model"].is_object())
     throw Error(path + ": no \"model\" object; expected a Hugging Face tokenizer.json");
   const json& model = j["model"];
-  std::string type = model.value("type", std::string("BPE"));
+  std::string type = str_field(model, "type", "BPE", path, "model.");
   if (type != "BPE")
     throw Error(path + ": model.type is \"" + type + "\"; only byte-level BPE tokenizers are supported");
   for (const char* key : {"continuing_subword_prefix", "end_of_word_suffix"})
@@ -329,15 +370,16 @@ Tokenizer Tokenizer::from_tokenizer_json(const std::string& path) {
   // which ASCII prompts always are.
   if (j.contains("normalizer") && !j["normalizer"].is_null()) {
     const json& n = j["normalizer"];
-    std::vector<json> parts = n.value("type", "") == "Sequence" ? n.value("normalizers", std::vector<json>{})
-                                                                 : std::vector<json>{n};
+    std::vector<json> parts = str_field(n, "type", "", path, "normalizer.") == "Sequence"
+                                  ? list_field(n, "normalizers", path, "normalizer.")
+                                  : std::vector<json>{n};
     for (const json& p : parts)
-      if (p.value("type", "") != "NFC")
-        throw Error(path + ": normalizer \"" + p.value("type", "?") + "\" is not supported (only NFC or none)");
+      if (const std::string pt = str_field(p, "type", "?", path, "normalizer."); pt != "NFC")
+        throw Error(path + ": normalizer " + shown(json(pt)) + " is not supported (only NFC or none)");
   }
 
   Tokenizer t;
-  t.ignore_merges_ = model.value("ignore_merges", false);
+  t.ignore_merges_ = bool_field(model, "ignore_merges", false, path, "model.");
   std::vector<std::pair<std::string, std::string>> merges;
   std::vector<int> lines;
   for (size_t i = 0; i < model["merges"].size(); i++) {
@@ -347,58 +389,64 @@ Tokenizer Tokenizer::from_tokenizer_json(const std::string& path) {
       std::string s = m.get<std::string>();
       size_t sp = s.find(' ');
       if (sp == std::string::npos || sp == 0 || sp + 1 == s.size() || s.find(' ', sp + 1) != std::string::npos)
-        throw Error(path + ": merge " + std::to_string(i) + " \"" + s + "\" is not two tokens separated by one space");
+        throw Error(path + ": merge " + std::to_string(i) + " " + shown(json(s)) + " is not two tokens separated by one space");
       left = s.substr(0, sp);
       right = s.substr(sp + 1);
     } else if (m.is_array() && m.size() == 2 && m[0].is_string() && m[1].is_string()) {  // ["Ġ", "t"]
       left = m[0].get<std::string>();
       right = m[1].get<std::string>();
     } else {
-      throw Error(path + ": merge " + std::to_string(i) + " is " + m.dump() + ", expected \"a b\" or [\"a\", \"b\"]");
+      throw Error(path + ": merge " + std::to_string(i) + " is " + shown(m) + ", expected \"a b\" or [\"a\", \"b\"]");
     }
     merges.emplace_back(std::move(left), std::move(right));
     lines.push_back(int(i));
   }
   auto vocab = vocab_from_json(model["vocab"], path);
-  t.build(vocab, merges, lines, false, path);
+  t.build(vocab, merges, lines, false, path, path);
 
   // Pre-tokenizer: ByteLevel alone, or inside a Sequence after Split / Digits stages.
   // Each stage splits every piece of the previous one, as HF applies a Sequence.
-  const json pre = j.value("pre_tokenizer", json());
-  std::vector<json> steps = pre.is_object() && pre.value("type", "") == "Sequence"
-                                ? pre.value("pretokenizers", std::vector<json>{})
-                                : std::vector<json>{pre};
+  const json pre = j.contains("pre_tokenizer") ? j["pre_tokenizer"] : json();
+  const std::string pw = "pre_tokenizer.";
+  std::vector<json> steps = str_field(pre, "type", "", path, pw) == "Sequence" ? list_field(pre, "pretokenizers", path, pw)
+                                                                                : std::vector<json>{pre};
   bool byte_level = false;
   for (const json& s : steps) {
-    std::string st = s.is_object() ? s.value("type", "") : "null";
+    std::string st = s.is_object() ? str_field(s, "type", "", path, pw) : "null";
     if (st == "ByteLevel") {
       byte_level = true;
-      t.add_prefix_space_ = s.value("add_prefix_space", false);
-      if (s.value("use_regex", true)) t.set_pattern(kGpt2Pattern, path);
+      t.add_prefix_space_ = bool_field(s, "add_prefix_space", false, path, pw);
+      if (bool_field(s, "use_regex", true, path, pw)) t.set_pattern(kGpt2Pattern, path);
     } else if (st == "Split") {
-      if (s.value("behavior", "") != "Isolated" || s.value("invert", false))
-        throw Error(path + ": Split pre-tokenizer with behavior \"" + s.value("behavior", "") +
-                    "\" is not supported (only Isolated, not inverted)");
-      const json& p = s.value("pattern", json());
-      if (p.contains("Regex")) t.set_pattern(p["Regex"].get<std::string>(), path);
-      else if (p.contains("String")) t.set_pattern(regex_escape(p["String"].get<std::string>()), path);
+      const std::string behavior = str_field(s, "behavior", "", path, pw);
+      if (behavior != "Isolated" || bool_field(s, "invert", false, path, pw))
+        throw Error(path + ": Split pre-tokenizer with behavior " + shown(json(behavior)) +
+                    " is not supported (only Isolated, not inverted)");
+      const json p = s.contains("pattern") ? s["pattern"] : json();
+      if (p.is_object() && p.contains("Regex")) t.set_pattern(str_field(p, "Regex", "", path, pw + "pattern."), path);
+      else if (p.is_object() && p.contains("String"))
+        t.set_pattern(regex_escape(str_field(p, "String", "", path, pw + "pattern.")), path);
       else throw Error(path + ": Split pre-tokenizer has no Regex or String pattern");
     } else if (st == "Digits") {
-      t.set_pattern(s.value("individual_digits", false) ? R"(\p{N})" : R"(\p{N}+)", path);
+      t.set_pattern(bool_field(s, "individual_digits", false, path, pw) ? R"(\p{N})" : R"(\p{N}+)", path);
     } else {
-      throw Error(path + ": pre-tokenizer \"" + st + "\" is not supported; expected ByteLevel, "
+      throw Error(path + ": pre-tokenizer " + shown(json(st)) + " is not supported; expected ByteLevel, "
                   "possibly in a Sequence with Split or Digits");
     }
   }
   if (!byte_level)
     throw Error(path + ": no ByteLevel pre-tokenizer; only byte-level BPE (GPT-2 style) is supported");
 
-  if (j.contains("added_tokens") && j["added_tokens"].is_array())
-    for (const json& a : j["added_tokens"]) {
-      if (!a.contains("content") || !a.contains("id") || !a["id"].is_number_integer())
-        throw Error(path + ": added token " + a.dump() + " needs \"id\" and \"content\"");
+  for (const json& a : list_field(j, "added_tokens", path, "")) {
+    if (!a.is_object() || !a.contains("content") || !a["content"].is_string() || !a.contains("id") ||
+        !a["id"].is_number_integer() || a["id"].get<int64_t>() < 0 || a["id"].get<int64_t>() >= kMaxTokenId)
+      throw Error(path + ": added token " + shown(a) + " needs an integer \"id\" and a string \"content\"");
+    try {
       t.add_special(a["content"].get<std::string>(), a["id"].get<int>());
+    } catch (const Error& e) {
+      throw Error(path + ": " + e.what());
     }
+  }
   if (t.eos_id_ < 0)
     for (size_t id = 0; id < t.id_to_bytes_.size(); id++)
       if (t.id_present_[id] && t.id_to_bytes_[id] == kEndOfText) t.eos_id_ = t.bos_id_ = int(id);
@@ -407,12 +455,15 @@ Tokenizer Tokenizer::from_tokenizer_json(const std::string& path) {
 
 Tokenizer Tokenizer::for_model_dir(const std::string& path) {
   const std::string dir = resolve_model_path(path);
+  std::error_code ec;
   fs::path d(dir);
-  bool has_vocab = fs::exists(d / "vocab.json"), has_merges = fs::exists(d / "merges.txt");
+  // symlink_status: a dangling link or a FIFO still counts as there, so its loader names it.
+  auto there = [&](const char* f) { return fs::exists(fs::symlink_status(d / f, ec)); };
+  bool has_vocab = there("vocab.json"), has_merges = there("merges.txt");
   Tokenizer t;
-  if (fs::exists(d / "tokenizer.model")) {
+  if (there("tokenizer.model")) {
     t = from_sentencepiece((d / "tokenizer.model").string());
-  } else if (fs::exists(d / "tokenizer.json")) {
+  } else if (there("tokenizer.json")) {
     t = from_tokenizer_json((d / "tokenizer.json").string());
   } else if (has_vocab && has_merges) {
     t = from_gpt2_files((d / "vocab.json").string(), (d / "merges.txt").string());
@@ -429,13 +480,14 @@ Tokenizer Tokenizer::for_model_dir(const std::string& path) {
 
   // tokenizer_config.json names eos/bos for families whose tokens are not <|endoftext|>.
   fs::path cfg = d / "tokenizer_config.json";
-  if (fs::exists(cfg)) {
-    json c = parse_json(cfg.string());
+  if (there("tokenizer_config.json")) {
+    json c = parse_json_text(read_input_file(cfg.string(), kMaxSmallJsonBytes), cfg.string());
     auto lookup = [&](const char* key) -> int {
       if (!c.is_object() || !c.contains(key)) return -1;
       const json& v = c[key];
       std::string text = v.is_string() ? v.get<std::string>()
-                         : v.is_object() ? v.value("content", std::string()) : std::string();
+                         : v.is_object() ? str_field(v, "content", "", cfg.string(), std::string(key) + ".")
+                                         : std::string();
       if (text.empty()) return -1;
       for (size_t id = 0; id < t.id_to_bytes_.size(); id++)
         if (t.id_present_[id] && t.id_to_bytes_[id] == text) return int(id);

@@ -34,6 +34,10 @@ class Tokenizer {
   Tokenizer();  // empty (no vocab, encode throws); use a factory below
   // vocab.json + merges.txt (OpenAI GPT-2 files). "<|endoftext|>" becomes a special token.
   static Tokenizer from_gpt2_files(const std::string& vocab_json, const std::string& merges_txt);
+  // The same from the files' contents (the paths name them in messages); the fuzz targets use
+  // these three *_text / *_bytes entry points.
+  static Tokenizer from_gpt2_text(const std::string& vocab_text, const std::string& merges_text,
+                                  const std::string& vocab_json, const std::string& merges_txt);
   // Hugging Face tokenizer.json with model.type == "BPE" and a ByteLevel pre-tokenizer,
   // possibly inside a Sequence with Split/Digits stages, run in order as HF does; with
   // ByteLevel.use_regex false (Llama 3) the Split regex replaces GPT-2's.
@@ -41,8 +45,10 @@ class Tokenizer {
   // single_word flags are ignored). An NFC normalizer is accepted but not applied.
   // model.ignore_merges (Llama 3) is honoured; a Digits pre-tokenizer stage is supported.
   static Tokenizer from_tokenizer_json(const std::string& path);
+  static Tokenizer from_tokenizer_json_text(const std::string& text, const std::string& path);
   // A SentencePiece model file (tokenizer.model). Its bos/eos pieces are bos_id/eos_id.
   static Tokenizer from_sentencepiece(const std::string& path);
+  static Tokenizer from_sentencepiece_bytes(const std::string& bytes, const std::string& path);
   // The tokenizer of a model directory or cached hub id (resolve_model_path):
   // dir/tokenizer.model (SentencePiece), else dir/tokenizer.json, else dir/vocab.json +
   // dir/merges.txt, else the bundled GPT-2 files
@@ -72,11 +78,12 @@ class Tokenizer {
     return (static_cast<uint64_t>(static_cast<uint32_t>(a)) << 32) | static_cast<uint32_t>(b);
   }
   // Shared by both loaders. vocab: byte-level token string -> id; merges: (left, right)
-  // token strings in rank order. `source` names the file for error messages.
+  // token strings in rank order. `vocab_source` and `source` name the vocab's and the merges'
+  // files in error messages.
   void build(const std::vector<std::pair<std::string, int>>& vocab,
              const std::vector<std::pair<std::string, std::string>>& merges,
              const std::vector<int>& merge_lines, bool merges_are_lines,
-             const std::string& source);
+             const std::string& vocab_source, const std::string& source);
   void add_special(const std::string& text, int id);
   void set_pattern(const std::string& pattern, const std::string& source);
   void encode_ordinary(std::string_view text, std::vector<int>& out) const;

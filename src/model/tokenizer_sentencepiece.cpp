@@ -5,6 +5,7 @@
 
 #include "model/tokenizer.h"
 #include "ops/error.h"
+#include "ops/files.h"
 
 namespace cs {
 
@@ -14,8 +15,10 @@ constexpr const char* kSpace = "\xE2\x96\x81";  // U+2581, SentencePiece's word-
 
 // Raw text of a piece: "\u2581" -> ' ', "<0xNN>" (byte fallback) -> that byte.
 std::string piece_text(const std::string& piece, bool is_byte) {
-  if (is_byte && piece.size() == 6 && piece.compare(0, 3, "<0x") == 0)
-    return std::string(1, static_cast<char>(std::stoi(piece.substr(3, 2), nullptr, 16)));
+  auto hex = [](char c) { return c >= '0' && c <= '9' ? c - '0' : c >= 'A' && c <= 'F' ? c - 'A' + 10 : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1; };
+  if (is_byte && piece.size() == 6 && piece.compare(0, 3, "<0x") == 0 && piece[5] == '>' && hex(piece[3]) >= 0 &&
+      hex(piece[4]) >= 0)
+    return std::string(1, static_cast<char>(hex(piece[3]) * 16 + hex(piece[4])));
   std::string out;
   for (size_t i = 0; i < piece.size();) {
     if (piece.compare(i, 3, kSpace) == 0) out += ' ', i += 3;
@@ -27,10 +30,21 @@ std::string piece_text(const std::string& piece, bool is_byte) {
 }  // namespace
 
 Tokenizer Tokenizer::from_sentencepiece(const std::string& path) {
+  // Read here, not by the library: a FIFO, a directory or /dev/zero fails with the path named.
+  return from_sentencepiece_bytes(read_input_file(path, kMaxLargeInputBytes), path);
+}
+
+Tokenizer Tokenizer::from_sentencepiece_bytes(const std::string& bytes, const std::string& path) {
   auto sp = std::make_shared<sentencepiece::SentencePieceProcessor>();
-  const auto status = sp->Load(path);
-  if (!status.ok())
-    throw Error(path + ": not a readable SentencePiece model (" + status.ToString() +
+  std::string problem;
+  try {
+    const auto status = sp->LoadFromSerializedProto(bytes);
+    if (!status.ok()) problem = status.ToString();
+  } catch (const std::exception& e) {  // its trie builder (darts_clone) throws on some bad models
+    problem = e.what();
+  }
+  if (!problem.empty())
+    throw Error(path + ": not a readable SentencePiece model (" + problem +
                 "); replace it with the model's own tokenizer.model, or remove it to use tokenizer.json");
   Tokenizer t;
   const int n = sp->GetPieceSize();
@@ -49,16 +63,27 @@ Tokenizer Tokenizer::from_sentencepiece(const std::string& path) {
 
 std::vector<int> Tokenizer::encode_sentencepiece(std::string_view text) const {
   std::vector<int> ids;
-  const auto status = spm_->Encode(text, &ids);
-  if (!status.ok()) throw Error("SentencePiece could not encode the text: " + status.ToString());
+  std::string problem;
+  try {
+    const auto status = spm_->Encode(text, &ids);
+    if (!status.ok()) problem = status.ToString();
+  } catch (const std::exception& e) {
+    problem = e.what();
+  }
+  if (!problem.empty()) throw Error("SentencePiece could not encode the text: " + problem);
   return ids;
 }
 
 std::string Tokenizer::decode_sentencepiece(const std::vector<int>& ids) const {
   for (int id : ids) bytes_of(id);  // range check with our message
-  std::string s;
-  const auto status = spm_->Decode(ids, &s);
-  if (!status.ok()) throw Error("SentencePiece could not decode the ids: " + status.ToString());
+  std::string s, problem;
+  try {
+    const auto status = spm_->Decode(ids, &s);
+    if (!status.ok()) problem = status.ToString();
+  } catch (const std::exception& e) {
+    problem = e.what();
+  }
+  if (!problem.empty()) throw Error("SentencePiece could not decode the ids: " + problem);
   return s;
 }
 

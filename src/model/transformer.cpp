@@ -2,16 +2,12 @@
 // comments: B batch, T tokens, D d_model, H query heads, Hk key/value heads, dh d_head.
 #include "model/transformer.h"
 
-#include <cmath>
 #include <cstring>
 
-#include "ops/activations.h"
-#include "ops/attention.h"
+#include "model/blocks.h"
 #include "ops/cancel.h"
 #include "ops/error.h"
-#include "ops/layernorm.h"
 #include "ops/matmul.h"
-#include "ops/rotary.h"
 
 namespace cs {
 
@@ -21,15 +17,6 @@ void hook(const Hooks* hooks, Hook h, int layer, Tensor& t) {
   if (hooks && hooks->active(h, layer)) hooks->run(h, layer, t);
 }
 bool hooked(const Hooks* hooks, Hook h, int layer) { return hooks && hooks->active(h, layer); }
-
-void normalize(const ModelConfig& c, float* out, const float* inp, const Tensor& w,
-               const Tensor& b, int64_t N) {
-  if (c.norm == Norm::LayerNorm)
-    layernorm_forward(out, nullptr, nullptr, inp, w.ptr(), b.empty() ? nullptr : b.ptr(), N,
-                      c.d_model, c.norm_eps);
-  else
-    rmsnorm_forward(out, nullptr, inp, w.ptr(), N, c.d_model, c.norm_eps);
-}
 
 // q, k, v [B,T,H|Hk,dh] from the residual stream (and, for shortformer models, positions).
 // When any split-input hook is active, each head reads its own copy of the residual
@@ -44,7 +31,7 @@ void project_qkv(const Model& m, int l, const Tensor& resid, const Tensor* pos, 
   k = Tensor::uninit({B, T, Hk, dh});
   v = Tensor::uninit({B, T, Hk, dh});
   // Column offsets of each block inside W_qkv.
-  const int64_t q_col = 0, k_col = H * dh, v_col = (H + Hk) * dh;
+  const int64_t q_col = 0, k_col = qkv_column(c, Qkv::K, 0), v_col = qkv_column(c, Qkv::V, 0);
 
   Tensor qk_in_store;  // residual (+ positions) read by q and k
   const Tensor* qk_in = &resid;
@@ -58,12 +45,12 @@ void project_qkv(const Model& m, int l, const Tensor& resid, const Tensor* pos, 
                      hooked(hooks, Hook::v_input, l);
   if (!split) {
     Tensor normed = Tensor::uninit({B, T, D});
-    normalize(c, normed.ptr(), resid.ptr(), lw.ln1_w, lw.ln1_b, BT);
+    norm_rows(c, normed.ptr(), resid.ptr(), lw.ln1_w, lw.ln1_b, BT);
     hook(hooks, Hook::ln1_normalized, l, normed);
     Tensor qkv = Tensor::uninit({BT, W});
     if (pos) {
       Tensor normed_qk = Tensor::uninit({B, T, D});
-      normalize(c, normed_qk.ptr(), qk_in->ptr(), lw.ln1_w, lw.ln1_b, BT);
+      norm_rows(c, normed_qk.ptr(), qk_in->ptr(), lw.ln1_w, lw.ln1_b, BT);
       sgemm(false, false, BT, v_col, D, 1.0f, normed_qk.ptr(), D, lw.W_qkv.ptr(), W, 0.0f,
             qkv.ptr(), W);
       sgemm(false, false, BT, Hk * dh, D, 1.0f, normed.ptr(), D, lw.W_qkv.ptr() + v_col, W, 0.0f,
@@ -85,27 +72,20 @@ void project_qkv(const Model& m, int l, const Tensor& resid, const Tensor* pos, 
   }
 
   // Split path: per-head residual copies, hooked, normalised and projected head by head.
-  auto per_head = [&](Hook h, const Tensor& src, int64_t n, int64_t col, Tensor& out) {
+  auto per_head = [&](Hook h, const Tensor& src, int64_t n, Qkv part, Tensor& out) {
     Tensor in = Tensor::uninit({B, T, n, D});
     for (int64_t r = 0; r < BT; ++r)
       for (int64_t hh = 0; hh < n; ++hh)
         std::memcpy(in.ptr() + (r * n + hh) * D, src.ptr() + r * D, D * sizeof(float));
     hook(hooks, h, l, in);
     Tensor normed = Tensor::uninit({B, T, n, D});
-    normalize(c, normed.ptr(), in.ptr(), lw.ln1_w, lw.ln1_b, BT * n);
-    for (int64_t hh = 0; hh < n; ++hh) {
-      // out[:, hh, :] = normed[:, hh, :] @ W_qkv[:, col + hh*dh : +dh] + b
-      sgemm(false, false, BT, dh, D, 1.0f, normed.ptr() + hh * D, n * D,
-            lw.W_qkv.ptr() + col + hh * dh, W, 0.0f, out.ptr() + hh * dh, n * dh);
-      if (!lw.b_qkv.empty())
-        for (int64_t r = 0; r < BT; ++r)
-          for (int64_t j = 0; j < dh; ++j)
-            out.data[(r * n + hh) * dh + j] += lw.b_qkv.data[col + hh * dh + j];
-    }
+    norm_rows(c, normed.ptr(), in.ptr(), lw.ln1_w, lw.ln1_b, BT * n);
+    for (int64_t hh = 0; hh < n; ++hh)
+      head_projection(c, lw, part, hh, normed.ptr() + hh * D, n * D, BT, out.ptr() + hh * dh, n * dh);
   };
-  per_head(Hook::q_input, *qk_in, H, q_col, q);
-  per_head(Hook::k_input, *qk_in, Hk, k_col, k);
-  per_head(Hook::v_input, resid, Hk, v_col, v);
+  per_head(Hook::q_input, *qk_in, H, Qkv::Q, q);
+  per_head(Hook::k_input, *qk_in, Hk, Qkv::K, k);
+  per_head(Hook::v_input, resid, Hk, Qkv::V, v);
 }
 
 // Attention of one layer: resid [B,T,D] -> attn_out [B,T,D] (bias included).
@@ -114,55 +94,49 @@ Tensor attention_block(const Model& m, int l, const Tensor& resid, const Tensor*
   const ModelConfig& c = m.cfg;
   const LayerWeights& lw = m.w.layers[l];
   const int64_t B = resid.dim(0), T = resid.dim(1), D = c.d_model, dh = c.d_head;
-  const int64_t H = c.n_heads, Hk = c.n_kv_heads, group = H / Hk;
+  const int64_t H = c.n_heads, Hk = c.n_kv_heads;
+  const Attention attn(c, l);
 
   Tensor q, k, v;
   project_qkv(m, l, resid, pos, hooks, q, k, v);
   hook(hooks, Hook::q, l, q);
   hook(hooks, Hook::k, l, k);
   hook(hooks, Hook::v, l, v);
-  if (c.positions == Positions::Rotary) {
-    for (int64_t b = 0; b < B; ++b) {
-      rotary_forward(q.ptr() + b * T * H * dh, T, H, dh, H * dh, c.rotary_dim, c.rope_theta);
-      rotary_forward(k.ptr() + b * T * Hk * dh, T, Hk, dh, Hk * dh, c.rotary_dim, c.rope_theta);
-    }
+  for (int64_t b = 0; b < B; ++b) {
+    attn.rotate(q.ptr() + b * T * H * dh, T, H, H * dh);
+    attn.rotate(k.ptr() + b * T * Hk * dh, T, Hk, Hk * dh);
   }
 
-  const float scale = 1.0f / std::sqrt(static_cast<float>(dh));
   Tensor scores = Tensor::uninit({B, H, T, T});  // [B,H,T,T]
   Tensor z = Tensor::uninit({B, T, H, dh});
   const bool hook_scores = hooked(hooks, Hook::attn_scores, l);
   const bool hook_pattern = hooked(hooks, Hook::pattern, l);
-  auto head_scores = [&](int64_t b, int64_t h) {
-    attention_scores(scores.ptr() + (b * H + h) * T * T, q.ptr() + b * T * H * dh + h * dh,
-                     H * dh, k.ptr() + b * T * Hk * dh + (h / group) * dh, Hk * dh, T, dh, scale);
-  };
-  auto head_values = [&](int64_t b, int64_t h) {
-    attention_values(z.ptr() + b * T * H * dh + h * dh, H * dh, scores.ptr() + (b * H + h) * T * T,
-                     v.ptr() + b * T * Hk * dh + (h / group) * dh, Hk * dh, T, dh);
-  };
+  // Head h of sequence b: its rows of q and z, its kv head's rows of k and v, its [T,T] scores.
+  auto qz = [&](int64_t b, int64_t h) { return b * T * H * dh + h * dh; };
+  auto kv = [&](int64_t b, int64_t h) { return b * T * Hk * dh + attn.kv_head(h) * dh; };
+  auto sc = [&](int64_t b, int64_t h) { return scores.ptr() + (b * H + h) * T * T; };
   // Threads only pay off once there is real work per head (tiny test models run faster serially).
   const bool par = B * H * T * T * dh > 32768;
   if (!hook_scores && !hook_pattern) {
 #pragma omp parallel for collapse(2) schedule(static) if (par)
     for (int64_t b = 0; b < B; ++b)
-      for (int64_t h = 0; h < H; ++h) {
-        head_scores(b, h);
-        causal_softmax(scores.ptr() + (b * H + h) * T * T, T);
-        head_values(b, h);
-      }
+      for (int64_t h = 0; h < H; ++h)
+        attn.head(z.ptr() + qz(b, h), H * dh, sc(b, h), q.ptr() + qz(b, h), H * dh,
+                  k.ptr() + kv(b, h), v.ptr() + kv(b, h), Hk * dh, T);
   } else {
 #pragma omp parallel for collapse(2) schedule(static) if (par)
     for (int64_t b = 0; b < B; ++b)
-      for (int64_t h = 0; h < H; ++h) head_scores(b, h);
+      for (int64_t h = 0; h < H; ++h)
+        attn.scores(sc(b, h), q.ptr() + qz(b, h), H * dh, k.ptr() + kv(b, h), Hk * dh, T);
     hook(hooks, Hook::attn_scores, l, scores);
 #pragma omp parallel for collapse(2) schedule(static) if (par)
     for (int64_t b = 0; b < B; ++b)
-      for (int64_t h = 0; h < H; ++h) causal_softmax(scores.ptr() + (b * H + h) * T * T, T);
+      for (int64_t h = 0; h < H; ++h) attn.softmax(sc(b, h), T);
     hook(hooks, Hook::pattern, l, scores);
 #pragma omp parallel for collapse(2) schedule(static) if (par)
     for (int64_t b = 0; b < B; ++b)
-      for (int64_t h = 0; h < H; ++h) head_values(b, h);
+      for (int64_t h = 0; h < H; ++h)
+        attn.values(z.ptr() + qz(b, h), H * dh, sc(b, h), v.ptr() + kv(b, h), Hk * dh, T);
   }
   hook(hooks, Hook::z, l, z);
   if (stop_at_z) return {};
@@ -195,33 +169,16 @@ Tensor attention_block(const Model& m, int l, const Tensor& resid, const Tensor*
 // MLP of one layer: the residual it reads [B,T,D] -> mlp_out [B,T,D].
 Tensor mlp_block(const Model& m, int l, Tensor mlp_in, const Hooks* hooks) {
   const ModelConfig& c = m.cfg;
-  const LayerWeights& lw = m.w.layers[l];
-  const int64_t B = mlp_in.dim(0), T = mlp_in.dim(1), D = c.d_model, F = c.d_mlp, BT = B * T;
+  const int64_t B = mlp_in.dim(0), T = mlp_in.dim(1), D = c.d_model, F = c.d_mlp;
   hook(hooks, Hook::mlp_in, l, mlp_in);
   Tensor normed = Tensor::uninit({B, T, D});
-  normalize(c, normed.ptr(), mlp_in.ptr(), lw.ln2_w, lw.ln2_b, BT);
-  hook(hooks, Hook::ln2_normalized, l, normed);
-  Tensor pre = Tensor::uninit({B, T, F}), post = Tensor::uninit({B, T, F});
-  const float* b_in = lw.b_in.empty() ? nullptr : lw.b_in.ptr();
-  if (gated(c.act)) {
-    Tensor up = Tensor::uninit({B, T, F});
-    matmul(pre.ptr(), normed.ptr(), lw.W_gate.ptr(), nullptr, BT, D, F);
-    matmul(up.ptr(), normed.ptr(), lw.W_in.ptr(), b_in, BT, D, F);
-    hook(hooks, Hook::mlp_pre, l, pre);
-    if (c.act == Activation::SwiGLU) swiglu_forward(post.ptr(), pre.ptr(), up.ptr(), BT * F);
-    else geglu_forward(post.ptr(), pre.ptr(), up.ptr(), BT * F);
-  } else {
-    matmul(pre.ptr(), normed.ptr(), lw.W_in.ptr(), b_in, BT, D, F);
-    hook(hooks, Hook::mlp_pre, l, pre);
-    if (c.act == Activation::GeluNew) gelu_new_forward(post.ptr(), pre.ptr(), BT * F);
-    else if (c.act == Activation::GeluErf) gelu_erf_forward(post.ptr(), pre.ptr(), BT * F);
-    else
-      for (int64_t i = 0; i < BT * F; ++i) post.data[i] = pre.data[i] > 0 ? pre.data[i] : 0.0f;
-  }
-  hook(hooks, Hook::mlp_post, l, post);
+  Tensor pre = Tensor::uninit({B, T, F}), post = Tensor::uninit({B, T, F}), up;
+  if (gated(c.act)) up = Tensor::uninit({B, T, F});
   Tensor out = Tensor::uninit({B, T, D});
-  matmul(out.ptr(), post.ptr(), lw.W_out.ptr(), lw.b_out.empty() ? nullptr : lw.b_out.ptr(), BT,
-         F, D);
+  mlp(c, m.w.layers[l], mlp_in.ptr(), B * T, {normed.ptr(), pre.ptr(), up.ptr(), post.ptr()},
+      out.ptr(), [&](Hook h) {
+        hook(hooks, h, l, h == Hook::ln2_normalized ? normed : h == Hook::mlp_pre ? pre : post);
+      });
   hook(hooks, Hook::mlp_out, l, out);
   return out;
 }
@@ -305,36 +262,31 @@ Tensor forward(const Model& m, const Batch& batch, const Hooks* hooks, const For
   if (opts.stop_after_layer >= 0 && opts.stop_after_layer < c.n_layers - 1) return {};
 
   // Final norm and unembedding, only at the rows whose logits are wanted.
-  if (opts.logits == LogitsAt::None && !hooked(hooks, Hook::ln_final_normalized, -1)) return {};
-  Tensor normed = Tensor::uninit({B, T, D});
-  normalize(c, normed.ptr(), resid.ptr(), m.w.lnf_w, m.w.lnf_b, B * T);
-  hook(hooks, Hook::ln_final_normalized, -1, normed);
+  const bool hook_final = hooked(hooks, Hook::ln_final_normalized, -1);
+  if (opts.logits == LogitsAt::None && !hook_final) return {};
+  const Unembedding unembed(m, opts.logits == LogitsAt::Last && opts.vocab_columns
+                                   ? *opts.vocab_columns : std::vector<int32_t>{});
+  const int64_t K = unembed.columns();
+  Tensor normed;
+  if (hook_final || opts.logits == LogitsAt::All) {
+    normed = Tensor::uninit({B, T, D});
+    norm_rows(c, normed.ptr(), resid.ptr(), m.w.lnf_w, m.w.lnf_b, B * T);
+    hook(hooks, Hook::ln_final_normalized, -1, normed);
+  }
   if (opts.logits == LogitsAt::None) return {};
-  const float* b_U = m.w.b_U.empty() ? nullptr : m.w.b_U.ptr();
   if (opts.logits == LogitsAt::All) {
-    Tensor logits = Tensor::uninit({B, T, V});
-    matmul_nt(logits.ptr(), normed.ptr(), m.w.W_U.ptr(), b_U, B * T, D, V);
+    Tensor logits = Tensor::uninit({B, T, K});
+    unembed.logits(logits.ptr(), normed.ptr(), B * T);
     return logits;
   }
-  Tensor rows = Tensor::uninit({B, D});
-  for (int64_t b = 0; b < B; ++b)
-    std::memcpy(rows.ptr() + b * D, normed.ptr() + (b * T + batch.last(b)) * D, D * sizeof(float));
-  if (opts.vocab_columns) {
-    const std::vector<int>& cols = *opts.vocab_columns;
-    const int64_t K = static_cast<int64_t>(cols.size());
-    Tensor w = Tensor::uninit({K, D}), bias = Tensor::uninit({K});
-    for (int64_t k = 0; k < K; ++k) {
-      if (cols[k] < 0 || cols[k] >= V)
-        throw Error("forward: vocabulary column " + std::to_string(cols[k]) + " is outside the vocabulary");
-      std::memcpy(w.ptr() + k * D, m.w.W_U.ptr() + static_cast<int64_t>(cols[k]) * D, D * sizeof(float));
-      bias.ptr()[k] = b_U ? b_U[cols[k]] : 0.0f;
-    }
-    Tensor logits = Tensor::uninit({B, K});
-    matmul_nt(logits.ptr(), rows.ptr(), w.ptr(), bias.ptr(), B, D, K);
-    return logits;
+  Tensor logits = Tensor::uninit({B, K});  // [B,V] or [B,K]: each sequence's last real token
+  if (hook_final) {
+    Tensor rows = Tensor::uninit({B, D});
+    gather_rows(rows.ptr(), normed.ptr(), batch.last_positions(), D);
+    unembed.logits(logits.ptr(), rows.ptr(), B);
+  } else {
+    unembed.logits_at(logits.ptr(), resid.ptr(), batch.last_positions());
   }
-  Tensor logits = Tensor::uninit({B, V});
-  matmul_nt(logits.ptr(), rows.ptr(), m.w.W_U.ptr(), b_U, B, D, V);
   return logits;
 }
 

@@ -244,19 +244,11 @@ std::string circuit_dot(const DiscoverResult& r, const RunInfo& info) {
 void write_outputs(const std::string& out_dir, const DiscoverResult& r, const RunInfo& info) {
   // Render everything first: a failure here writes nothing.
   const std::string json = circuit_json(r, info), dot = circuit_dot(r, info), html = report_html(r, info);
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  fs::create_directories(out_dir, ec);
-  if (ec || !fs::is_directory(out_dir))
-    throw Error(out_dir + ": cannot create the output directory" + (ec ? " (" + ec.message() + ")" : " (a file of that name exists)"));
-  const fs::path d(out_dir);
-  try {
-    write_file_atomic((d / "circuit.json").string(), json);
-    write_file_atomic((d / "circuit.dot").string(), dot);
-    write_file_atomic((d / "report.html").string(), html);
-  } catch (const fs::filesystem_error& e) {
-    throw Error(out_dir + ": cannot write the outputs (" + e.code().message() + ")");
-  }
+  StagedDir out(out_dir);  // the three files appear together or not at all
+  write_file_atomic(out.path("circuit.json"), json);
+  write_file_atomic(out.path("circuit.dot"), dot);
+  write_file_atomic(out.path("report.html"), html);
+  out.commit();
 }
 
 }  // namespace cs

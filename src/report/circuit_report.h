@@ -86,9 +86,9 @@ std::string circuit_json(const DiscoverResult& r, const RunInfo& info);
 // level: the nodes only.
 std::string circuit_dot(const DiscoverResult& r, const RunInfo& info);
 
-// Creates out_dir (and parents) and writes circuit.json, circuit.dot and report.html there,
-// each atomically (temp file + rename), all three rendered before the first is written: an
-// error leaves no partial file. Throws cs::Error naming the path when it cannot.
+// Writes circuit.json, circuit.dot and report.html into out_dir (created with its parents), all
+// three rendered first and staged (ops/files.h StagedDir): they appear together or, on any error,
+// not at all. Throws cs::Error naming the path when it cannot.
 void write_outputs(const std::string& out_dir, const DiscoverResult& r, const RunInfo& info);
 
 }  // namespace cs

@@ -5,22 +5,15 @@
 #include <unordered_set>
 
 #include "ops/error.h"
+#include "ops/rng.h"
 
 namespace cs {
 
 namespace {
-struct SplitMix {
-  uint64_t s;
-  uint64_t next() {
-    uint64_t z = (s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-  }
-  void shuffle(std::vector<int>& v) {
-    for (size_t i = v.size(); i > 1; --i) std::swap(v[i - 1], v[next() % i]);
-  }
-};
+// Fisher-Yates (the draw next() % i, kept so that a seed gives the same halves as before).
+void shuffle(std::vector<int>& v, SplitMix64& rng) {
+  for (size_t i = v.size(); i > 1; --i) std::swap(v[i - 1], v[rng.next() % i]);
+}
 
 // |A \ B| for the codes of head h over rows a and rows b.
 int64_t set_minus(const int32_t* A, const std::vector<int>& a, const int32_t* B,
@@ -43,13 +36,13 @@ std::vector<double> node_scores_null_corrected(const int32_t* pos, int64_t n_pos
   if (m < 1) throw Error("the null-corrected score needs at least 2 positive and 1 negative prompt");
   if (rounds < 1) rounds = 1;
   std::vector<double> score(n_heads, 0.0);
-  SplitMix rng{seed ^ 0xA5A5A5A5DEADBEEFull};
+  SplitMix64 rng(seed ^ 0xA5A5A5A5DEADBEEFull);
   std::vector<int> p(n_pos), q(n_neg);
   std::iota(p.begin(), p.end(), 0);
   std::iota(q.begin(), q.end(), 0);
   for (int r = 0; r < rounds; ++r) {
-    rng.shuffle(p);
-    rng.shuffle(q);
+    shuffle(p, rng);
+    shuffle(q, rng);
     std::vector<int> pa(p.begin(), p.begin() + m), pb(p.begin() + m, p.begin() + 2 * m),
         nb(q.begin(), q.begin() + m);
     for (int64_t h = 0; h < n_heads; ++h)

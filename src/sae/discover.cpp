@@ -1,7 +1,6 @@
 #include "sae/discover.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <cmath>
 #include <numeric>
@@ -9,12 +8,11 @@
 #include "sae/code_scores.h"
 #include "attribution/eap.h"
 #include "ops/error.h"
+#include "ops/timer.h"
 
 namespace cs {
 
 namespace {
-using Clock = std::chrono::steady_clock;
-double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
 PositionChoice position_for(const TokenizedTask& task, const DiscoverOptions& o, bool negative) {
   PositionChoice p;
@@ -27,8 +25,21 @@ PositionChoice position_for(const TokenizedTask& task, const DiscoverOptions& o,
       for (auto& [k, v] : task.positions) names += (names.empty() ? "" : ", ") + k;
       throw Error("task " + task.name + " has no position '" + o.position_name + "': use one of " + names);
     }
+    // "end" is every prompt's own last token, the negatives' included (a JSONL task's negative
+    // prompts may be longer or shorter than their prompts): the Last reduction.
+    if (o.position_name == "end") {
+      p.mode = PositionReduce::Last;
+      return p;
+    }
+    // Other named positions index the prompt's layout, which a negative shares only when it has
+    // the prompt's length (the builtin tasks' do: task.h).
+    const auto& prompts = negative ? task.negative : task.clean;
+    for (size_t i = 0; negative && i < prompts.size() && i < task.clean.size(); ++i)
+      if (prompts[i].size() != task.clean[i].size())
+        throw Error("--position " + o.position_name + ": negative prompt " + std::to_string(i + 1) + " of " + task.name +
+                    " is " + std::to_string(prompts[i].size()) + " tokens, its prompt " +
+                    std::to_string(task.clean[i].size()) + ", so the position does not carry over; use mean, last or end");
     p.index = it->second;
-    (void)negative;  // builtin negatives share the clean layout (task.h)
   }
   return p;
 }
@@ -67,12 +78,27 @@ std::vector<double> combine_ranks(const std::vector<double>& a, const std::vecto
 
 DiscoverResult discover(const Model& m, const TokenizedTask& task, const DiscoverOptions& opts,
                         const GroundTruth* truth) {
-  auto t_all = Clock::now();
+  const Timer total;
   DiscoverResult r;
   const int H = m.cfg.n_heads, HT = m.cfg.n_heads_total();
   if (task.negative.empty())
     throw Error("task " + task.name + " has no negative prompts: the SAE method needs them (add \"negative\" to each line of the task file)");
   if (opts.trials < 1) throw Error("--trials must be at least 1");
+  // Preconditions in the terms of what the user asked for, checked before any work (the scores'
+  // own checks would name internals: the null-corrected score, EAP).
+  if (task.size() < 2 || task.negative.size() < 1)
+    throw Error("task " + task.name + " has " + std::to_string(task.size()) +
+                " prompt(s): the SAE method needs at least 2 positive prompts (its scores compare codes across prompts)");
+  const bool confirm = opts.score == "causal" || opts.score == "confirmed";
+  if (confirm && opts.level == Level::Node && !task.corrupt.empty()) {
+    const size_t n = std::min<size_t>(100, task.size());  // the attribution pass's prompts, below
+    for (size_t i = 0; i < n; ++i)
+      if (task.corrupt[i].size() != task.clean[i].size())
+        throw Error("--score " + opts.score + " confirms the ranking with one attribution-patching pass, which pairs each "
+                    "corrupt prompt with its prompt token by token, but prompt " + std::to_string(i + 1) + " of " +
+                    task.name + " is " + std::to_string(task.clean[i].size()) + " tokens and its corrupt version " +
+                    std::to_string(task.corrupt[i].size()) + ": make them equal, or use --score paper");
+  }
   std::vector<bool> labels;
   if (truth) {
     labels = head_labels(*truth, m.cfg.n_layers, H);
@@ -82,13 +108,13 @@ DiscoverResult discover(const Model& m, const TokenizedTask& task, const Discove
   }
 
   auto report = [&](const std::string& phase, double f) { if (opts.progress) opts.progress(phase, f); };
-  auto t0 = Clock::now();
+  Timer phase;
   report("forward passes", 0);
   Tensor pos = collect_head_outputs(m, task.clean, position_for(task, opts, false));
   report("forward passes", 0.5);
   Tensor neg = collect_head_outputs(m, task.negative, position_for(task, opts, true));
   report("forward passes", 1);
-  r.seconds_collect = since(t0);
+  r.seconds_collect = phase.seconds();
   r.collect_flops = collect_head_outputs_flops(m.cfg, task.clean) + collect_head_outputs_flops(m.cfg, task.negative);
   r.n_positive = static_cast<int>(pos.dim(0));
   r.n_negative = static_cast<int>(neg.dim(0));
@@ -102,7 +128,6 @@ DiscoverResult discover(const Model& m, const TokenizedTask& task, const Discove
     r.seconds_codes += trial.seconds_codes;
     r.seconds_scores += trial.seconds_scores;
     r.train_flops += trial.train_flops;
-    const bool confirm = opts.score == "causal" || opts.score == "confirmed";
     r.head_scores.push_back(opts.level == Level::Edge                                   ? trial.edge_node
                             : opts.score == "paper" || opts.score == "confirmed" ? trial.node_raw
                                                                                  : trial.node_null);
@@ -113,9 +138,9 @@ DiscoverResult discover(const Model& m, const TokenizedTask& task, const Discove
         MethodSettings ms;
         ms.n_prompts = std::min<int>(100, static_cast<int>(task.size()));
         ms.ablation = task.corrupt.empty() ? AblationKind::Zero : AblationKind::Resample;
-        auto ta = Clock::now();
+        const Timer attribution;
         r.attribution = eap(m, task, ms).head_scores;
-        r.seconds_scores += since(ta);
+        r.seconds_scores += attribution.seconds();
       }
       r.head_scores.back() = combine_ranks(r.head_scores.back(), r.attribution);
     }
@@ -207,7 +232,7 @@ DiscoverResult discover(const Model& m, const TokenizedTask& task, const Discove
   }
 
   if (opts.faithfulness && !task.corrupt.empty()) {
-    t0 = Clock::now();
+    phase.restart();
     report("faithfulness", 0);
     r.faith = faithfulness_curve(m, task, r.mean_scores, opts.faith);
     AblationSource src = task_ablation_source(m, task, opts.faith);
@@ -215,10 +240,10 @@ DiscoverResult discover(const Model& m, const TokenizedTask& task, const Discove
     for (int h : r.circuit) keep.heads.push_back({h / H, h % H});
     double kept = circuit_metric(m, task, keep, src, opts.faith.n_prompts);
     r.circuit_faithfulness = r.faith->full != 0 ? kept / r.faith->full : 0;
-    r.seconds_faithfulness = since(t0);
+    r.seconds_faithfulness = phase.seconds();
     report("faithfulness", 1);
   }
-  r.seconds_total = since(t_all);
+  r.seconds_total = total.seconds();
   return r;
 }
 

@@ -13,11 +13,11 @@
 #include "ops/cancel.h"
 #include "ops/error.h"
 #include "ops/matmul.h"
+#include "ops/rng.h"
 
 namespace cs {
 namespace {
 
-using sae_detail::AdamCoef;
 using sae_detail::adam_step;
 using sae_detail::forward_backward;
 using sae_detail::Grads;
@@ -29,20 +29,8 @@ using sae_detail::SaeWorkspace;
 // rows per sgemm call in encode().
 constexpr int64_t kEncodeBlock = 2048;
 constexpr int64_t kEncodeRows = 256;
-// splitmix64 (Steele et al. 2014): small, seedable, good enough for weight init.
-struct Rng {
-  uint64_t s;
-  uint64_t next() {
-    uint64_t z = (s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-  }
-  double uniform() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }  // [0, 1)
-};
-
 // N(0,1) by Box-Muller, both outputs used.
-void fill_normal(std::vector<float>& v, Rng& rng) {
+void fill_normal(std::vector<float>& v, SplitMix64& rng) {
   for (size_t i = 0; i < v.size(); i += 2) {
     double u1 = 1.0 - rng.uniform(), u2 = rng.uniform();  // u1 in (0, 1]
     double r = std::sqrt(-2.0 * std::log(u1)), t = 2.0 * M_PI * u2;
@@ -84,7 +72,7 @@ Sae::Sae(int64_t d_in, const SaeConfig& cfg) : d_in_(d_in), n_feat_(cfg.n_featur
   b_enc_.resize(F);
   W_dec_.resize(d * F);
   b_pre_.assign(d, 0.0f);
-  Rng rng{cfg.seed};
+  SplitMix64 rng(cfg.seed);
   fill_normal(W_enc_, rng);
   normalise(W_enc_.data(), F, d, /*by_row=*/true);
   const double bound = 1.0 / std::sqrt(static_cast<double>(d));
@@ -110,7 +98,7 @@ float Sae::train(const float* X_in, int64_t n) {
   loss_history_.reserve(loss_history_.size() + cfg_.epochs);
   for (int e = 0; e < cfg_.epochs; ++e) {
     check_cancelled();
-    const AdamCoef a(cfg_.lr, step_ + 1);
+    const AdamStep<float> a(cfg_.lr, step_ + 1);  // torch.optim.Adam's defaults
 #pragma omp parallel if (parallel)
     {
       forward_backward(X, cfg_.l1, cfg_.kernels, p, ws, g);

@@ -10,27 +10,20 @@
 namespace cs::sae_detail {
 namespace {
 
-// One torch.optim.Adam element update. Explicit fma, in the order of the AVX2 path below, so
-// an element gets the same bits whichever path (vector body or tail) handles it; which
-// elements fall in a tail depends on the thread split.
-inline float adam_update(float w, float g, float& m, float& v, const AdamCoef& a) {
-  m = std::fma(kBeta1, m, (1.0f - kBeta1) * g);
-  v = std::fma(kBeta2, v, ((1.0f - kBeta2) * g) * g);
-  return std::fma(-a.step_size, m / std::fma(std::sqrt(v), a.inv_sqrt_bc2, kAdamEps), w);
-}
-
 // Adam on w (n) with gradient g - k w; returns sum of the new w^2. Hand-vectorised: with
 // errno semantics (GCC's default) the compiler keeps sqrt scalar, and this loop is a fair
 // share of a sparse epoch.
 float adam_run(float* w, const float* g, float k, float* m, float* v, int64_t n,
-               const AdamCoef& a) {
+               const AdamStep<float>& a) {
   int64_t i = 0;
   float nn = 0.0f;
 #ifdef __AVX2__
-  const __m256 b1 = _mm256_set1_ps(kBeta1), c1 = _mm256_set1_ps(1.0f - kBeta1);
-  const __m256 b2 = _mm256_set1_ps(kBeta2), c2 = _mm256_set1_ps(1.0f - kBeta2);
+  // AdamStep::update's fmas, 8 lanes at a time; the tail below calls it, so an element gets the
+  // same bits whichever path handles it (which elements fall in a tail depends on the thread split).
+  const __m256 b1 = _mm256_set1_ps(a.beta1), c1 = _mm256_set1_ps(1.0f - a.beta1);
+  const __m256 b2 = _mm256_set1_ps(a.beta2), c2 = _mm256_set1_ps(1.0f - a.beta2);
   const __m256 step = _mm256_set1_ps(a.step_size), inv = _mm256_set1_ps(a.inv_sqrt_bc2);
-  const __m256 eps = _mm256_set1_ps(kAdamEps), kk = _mm256_set1_ps(k);
+  const __m256 eps = _mm256_set1_ps(a.eps), kk = _mm256_set1_ps(k);
   __m256 acc = _mm256_setzero_ps();
   for (; i + 8 <= n; i += 8) {
     __m256 wi = _mm256_loadu_ps(w + i);
@@ -50,7 +43,7 @@ float adam_run(float* w, const float* g, float k, float* m, float* v, int64_t n,
   for (float x : lane) nn += x;
 #endif
   for (; i < n; ++i) {
-    w[i] = adam_update(w[i], std::fma(-k, w[i], g[i]), m[i], v[i], a);
+    w[i] = a.update(w[i], std::fma(-k, w[i], g[i]), m[i], v[i]);
     nn += w[i] * w[i];
   }
   return nn;
@@ -58,7 +51,7 @@ float adam_run(float* w, const float* g, float k, float* m, float* v, int64_t n,
 
 // One constrained step on a unit vector w (n): drop the gradient component along w (the
 // reference's backward hook), Adam, renormalise (the reference's forward).
-void adam_unit_vector(float* w, const float* g, float* m, float* v, int64_t n, const AdamCoef& a) {
+void adam_unit_vector(float* w, const float* g, float* m, float* v, int64_t n, const AdamStep<float>& a) {
   float gw = 0.0f, ww = 0.0f;
 #pragma omp simd reduction(+ : gw, ww)
   for (int64_t i = 0; i < n; ++i) {
@@ -73,7 +66,7 @@ void adam_unit_vector(float* w, const float* g, float* m, float* v, int64_t n, c
 
 // The same for columns [c.begin, c.end) of w (rows, cols); scratch: 3 * cols floats.
 void adam_unit_cols(float* w, const float* g, float* m, float* v, int64_t rows, int64_t cols,
-                    Range c, const AdamCoef& a, float* scratch) {
+                    Range c, const AdamStep<float>& a, float* scratch) {
   float* gw = scratch;
   float* ww = scratch + cols;
   float* nn = scratch + 2 * cols;
@@ -88,7 +81,7 @@ void adam_unit_cols(float* w, const float* g, float* m, float* v, int64_t rows, 
   for (int64_t i = 0; i < rows; ++i)
     for (int64_t j = c.begin; j < c.end; ++j) {
       const int64_t e = i * cols + j;
-      w[e] = adam_update(w[e], std::fma(-gw[j], w[e], g[e]), m[e], v[e], a);
+      w[e] = a.update(w[e], std::fma(-gw[j], w[e], g[e]), m[e], v[e]);
       nn[j] = std::fma(w[e], w[e], nn[j]);
     }
   for (int64_t j = c.begin; j < c.end; ++j) nn[j] = 1.0f / std::max(std::sqrt(nn[j]), 1e-12f);
@@ -99,7 +92,7 @@ void adam_unit_cols(float* w, const float* g, float* m, float* v, int64_t rows, 
 }  // namespace
 
 void adam_step(float* W_enc, float* b_enc, float* W_dec, float* b_pre, const float* grad,
-               float* m, float* v, SaeDecoderNorm norm, const AdamCoef& a, SaeWorkspace& ws) {
+               float* m, float* v, SaeDecoderNorm norm, const AdamStep<float>& a, SaeWorkspace& ws) {
   const int64_t d = ws.d, F = ws.F;
   const int64_t o_be = F * d, o_Wd = o_be + F, o_bp = o_Wd + d * F;
   const Share s = my_share(ws.blocks, F);

@@ -16,6 +16,7 @@
 #include <cstdint>
 
 #include "sae/sae.h"
+#include "ops/adam.h"
 #include "ops/aligned.h"
 
 namespace cs::sae_detail {
@@ -34,7 +35,6 @@ constexpr int64_t kParallelWork = int64_t{1} << 21;
 constexpr int64_t kBlockWork = int64_t{1} << 22;
 constexpr int64_t kMaxBlocks = 16;
 
-constexpr float kBeta1 = 0.9f, kBeta2 = 0.999f, kAdamEps = 1e-8f;
 
 // [begin, end) of part t of T over n items, cut on multiples of align.
 struct Range {
@@ -68,15 +68,6 @@ inline Share my_share(const Blocks& bl, int64_t F) {
   return {b, {bl.rows(b.begin).begin, bl.rows(b.end - 1).end},
           {bl.dims(b.begin).begin, bl.dims(b.end - 1).end}, split(F, t, T, 1)};
 }
-
-// torch.optim.Adam coefficients for step t (bias corrections folded in).
-struct AdamCoef {
-  float step_size, inv_sqrt_bc2;
-  AdamCoef(float lr, int64_t t)
-      : step_size(static_cast<float>(lr / (1.0 - std::pow(kBeta1, static_cast<double>(t))))),
-        inv_sqrt_bc2(static_cast<float>(
-            1.0 / std::sqrt(1.0 - std::pow(kBeta2, static_cast<double>(t))))) {}
-};
 
 // The parameters, and the raw loss gradients in the same shapes.
 struct Params {
@@ -139,6 +130,7 @@ void forward_backward(const float* X, float l1, SaeKernels kernels, const Params
 // One constrained Adam step of every parameter; grad, m, v carved [W_enc | b_enc | W_dec |
 // b_pre]. Called by every thread of a parallel region (sae_adam.cpp).
 void adam_step(float* W_enc, float* b_enc, float* W_dec, float* b_pre, const float* grad,
-               float* m, float* v, SaeDecoderNorm norm, const AdamCoef& a, SaeWorkspace& ws);
+               float* m, float* v, SaeDecoderNorm norm, const AdamStep<float>& a,
+               SaeWorkspace& ws);
 
 }  // namespace cs::sae_detail

@@ -13,7 +13,6 @@
 namespace cs {
 namespace {
 
-using task_detail::Rng;
 
 // Filler lexicon: common concrete nouns and adjectives (none of them a task word list).
 constexpr const char* kNouns[] = {
@@ -75,11 +74,11 @@ std::vector<std::string> lexicon_words(const Tokenizer& tok) {
 // Half the draws from the held-out list (so each held-out word is seen often), half from all.
 struct Mixed {
   std::vector<std::string> all, held;
-  const std::string& draw(Rng& r) const {
+  const std::string& draw(SplitMix64& r) const {
     return (!held.empty() && r.below(2) == 0) ? r.pick(held) : r.pick(all);
   }
   // n distinct draws in draw order (a repeat is drawn again).
-  std::vector<std::string> distinct(Rng& r, int n) const {
+  std::vector<std::string> distinct(SplitMix64& r, int n) const {
     std::vector<std::string> out;
     while (static_cast<int>(out.size()) < n) {
       const std::string& w = draw(r);
@@ -176,7 +175,7 @@ Corpus make_corpus(const Tokenizer& tok, const CorpusOptions& opts) {
                                      }))
     add_text(DocKind::Ioi, p.clean + p.answer + ".");
   {
-    Rng r(opts.seed, 0x67);
+    SplitMix64 r(opts.seed, 0x67);
     for (const auto& p : train_prompts([&](const TaskOptions& o) { return greater_than_prompts(tok, o); },
                                        count[1], opts.seed ^ 0x102,
                                        [](const TaskPrompt& p) { return !is_heldout(p.fields.at("noun")); })) {
@@ -196,7 +195,7 @@ Corpus make_corpus(const Tokenizer& tok, const CorpusOptions& opts) {
     std::vector<std::string> dwords_train;
     for (const auto& w : dwords)
       if (!held_vars.count(w)) dwords_train.push_back(w);
-    Rng r(opts.seed, 0xd5);
+    SplitMix64 r(opts.seed, 0xd5);
     auto train_only = [&](const TaskPrompt& p) {
       for (const char* k : {"met", "p1", "p2", "A", "B", "C", "s1", "w1", "w2", "w3", "a1", "a2", "b1", "b2"})
         if (held_vars.count(p.fields.at(k))) return false;
@@ -207,7 +206,7 @@ Corpus make_corpus(const Tokenizer& tok, const CorpusOptions& opts) {
       add_text(DocKind::Docstring, p.clean + p.answer + ": " + r.pick(dwords_train) + " " + r.pick(dwords_train));
   }
   {
-    Rng r(opts.seed, 0x1d);
+    SplitMix64 r(opts.seed, 0x1d);
     for (int i = 0; i < count[3]; ++i) {
       const int n = 4 + r.below(21);
       std::vector<int> seq;
@@ -236,7 +235,7 @@ Corpus make_corpus(const Tokenizer& tok, const CorpusOptions& opts) {
         "When {N1} was young, {N1} had a {W1}. Now {N2} has the {W1} and {N1} has a {W2}.",
     };
     constexpr int kN = sizeof(kFiller) / sizeof(kFiller[0]);
-    Rng r(opts.seed, 0xf1);
+    SplitMix64 r(opts.seed, 0xf1);
     for (int i = 0; i < count[4]; ++i) {
       std::map<std::string, std::string> v;
       const std::vector<std::string> nn = m_names.distinct(r, 2);
@@ -258,7 +257,7 @@ Corpus make_corpus(const Tokenizer& tok, const CorpusOptions& opts) {
 
   {
     const std::vector<int> train_pool = lexicon_pool_split(tok, false), held_pool = lexicon_pool_split(tok, true);
-    Rng r(opts.seed, 0x71);
+    SplitMix64 r(opts.seed, 0x71);
     for (int i = 0; i < count[5]; ++i) {
       const int n = 8 + r.below(17);
       std::vector<int> ids;
@@ -271,7 +270,7 @@ Corpus make_corpus(const Tokenizer& tok, const CorpusOptions& opts) {
     }
   }
   {
-    Rng r(opts.seed, 0x7ec);
+    SplitMix64 r(opts.seed, 0x7ec);
     for (int i = 0; i < count[6]; ++i) {
       const std::vector<std::string> words = m_words.distinct(r, 6 + r.below(15));
       std::string list;
@@ -281,7 +280,7 @@ Corpus make_corpus(const Tokenizer& tok, const CorpusOptions& opts) {
     }
   }
   {
-    Rng r(opts.seed, 0x7ed);
+    SplitMix64 r(opts.seed, 0x7ed);
     for (int i = 0; i < count[7]; ++i) {
       const int n = 6 + r.below(15);
       const std::vector<std::string> words = m_words.distinct(r, n);
@@ -294,7 +293,7 @@ Corpus make_corpus(const Tokenizer& tok, const CorpusOptions& opts) {
   }
 
   // Seeded shuffle (Fisher-Yates with our own bounded draw).
-  Rng r(opts.seed, 0x5f);
+  SplitMix64 r(opts.seed, 0x5f);
   for (size_t i = docs.size(); i > 1; --i) std::swap(docs[i - 1], docs[static_cast<size_t>(r.below(static_cast<int>(i)))]);
   std::set<int32_t> vocab = {tok.eos_id()};
   for (auto& [k, ids] : docs) {

@@ -27,7 +27,7 @@
 // Task documents use train words only (holdout.h); filler draws half its names, nouns,
 // variable names and plain words from the held-out lists, so every held-out token occurs in
 // the corpus (a token never seen keeps its random embedding, and nothing could copy it).
-// Deterministic per seed on any machine: task_detail::Rng streams, no std distributions.
+// Deterministic per seed on any machine: SplitMix64 streams, no std distributions.
 #pragma once
 #include <cstdint>
 #include <string>

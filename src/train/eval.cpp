@@ -62,7 +62,7 @@ TokenizedTask heldout_prompts(TokenizedTask (*gen)(const Tokenizer&, const TaskO
 double induction_accuracy(const Model& m, const std::vector<int>& pool, int n, uint64_t seed) {
   const int k = std::min<int>(20, static_cast<int>(pool.size()));
   if (k < 2) throw Error("evaluate: too few words for induction prompts");
-  task_detail::Rng r(seed, 0x1d0);
+  SplitMix64 r(seed, 0x1d0);
   int hit = 0, total = 0;
   for (int b0 = 0; b0 < n; b0 += 8) {
     std::vector<std::vector<int>> seqs;

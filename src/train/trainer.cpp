@@ -3,26 +3,23 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "interp/task.h"
 #include "model/data_dir.h"
 #include "model/init.h"
 #include "model/save.h"
+#include "ops/adam.h"
 #include "ops/error.h"
+#include "ops/files.h"
+#include "train/trainer_state.h"
+#include "ops/timer.h"
 
 namespace cs {
 namespace {
-
-double now_s() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
 
 // One trained tensor with its gradient. Embedding: only the step's vocabulary rows move.
 struct Param {
@@ -121,7 +118,7 @@ struct Run {
     if (e != perm_epoch) {  // a seeded Fisher-Yates permutation per epoch
       perm.resize(rows.size());
       for (size_t k = 0; k < perm.size(); ++k) perm[k] = static_cast<int>(k);
-      task_detail::Rng r(cfg.seed, 0xe0000ull + static_cast<uint64_t>(e));
+      SplitMix64 r(cfg.seed, 0xe0000ull + static_cast<uint64_t>(e));
       for (size_t k = perm.size(); k > 1; --k) std::swap(perm[k - 1], perm[static_cast<size_t>(r.below(static_cast<int>(k)))]);
       perm_epoch = e;
     }
@@ -200,18 +197,12 @@ struct Run {
     const float norm = static_cast<float>(std::sqrt(sq));
     const float scale = (cfg.clip > 0 && norm > cfg.clip) ? cfg.clip / norm : 1.0f;
     const float lr = lr_at(cfg, s);
-    const float b1 = cfg.beta1, b2 = cfg.beta2;
-    const float bc1 = 1.0f - std::pow(b1, static_cast<float>(s + 1));
-    const float bc2 = 1.0f - std::pow(b2, static_cast<float>(s + 1));
+    const AdamStep<float> adam(lr, s + 1, cfg.beta1, cfg.beta2, cfg.eps);
+    const float keep = 1.0f - lr * cfg.weight_decay;  // AdamW's decoupled decay
     auto update = [&](float* p, const float* g, float* mm, float* vv, int64_t n, bool decay) {
 #pragma omp parallel for schedule(static) if (n > 65536)
-      for (int64_t i = 0; i < n; ++i) {
-        const float gi = g[i] * scale;
-        mm[i] = b1 * mm[i] + (1 - b1) * gi;
-        vv[i] = b2 * vv[i] + (1 - b2) * gi * gi;
-        const float step_i = (mm[i] / bc1) / (std::sqrt(vv[i] / bc2) + cfg.eps);
-        p[i] -= lr * (step_i + (decay ? cfg.weight_decay * p[i] : 0.0f));
-      }
+      for (int64_t i = 0; i < n; ++i)
+        p[i] = adam.update(decay ? p[i] * keep : p[i], g[i] * scale, mm[i], vv[i]);
     };
     for (size_t k = 0; k < params.size(); ++k) {
       const Param& p = params[k];
@@ -229,69 +220,56 @@ struct Run {
     return {loss, norm, lr, n_tok};
   }
 
-  void save_state(const std::string& path, int next_step) const {
-    std::string s = "CSTRAIN1";
-    auto put = [&](const void* p, size_t n) { s.append(static_cast<const char*>(p), n); };
-    const int64_t hdr[3] = {next_step, tokens, static_cast<int64_t>(params.size())};
-    put(hdr, sizeof(hdr));
+  TrainerState state(int next_step) const {
+    TrainerState st;
+    st.next_step = next_step;
+    st.tokens = tokens;
     for (size_t k = 0; k < params.size(); ++k) {
-      const int64_t n = m1[k].numel();
-      put(&n, sizeof(n));
-      put(m1[k].ptr(), sizeof(float) * n);
-      put(m2[k].ptr(), sizeof(float) * n);
+      st.m1.emplace_back(m1[k].data.begin(), m1[k].data.end());
+      st.m2.emplace_back(m2[k].data.begin(), m2[k].data.end());
     }
-    write_file_atomic(path, s);
+    return st;
   }
 
+  // Restores the moments and token count; returns the step to continue from (<= cfg.steps).
   int load_state(const std::string& path) {
-    std::ifstream f(path, std::ios::binary);
-    if (!f) throw Error(path + ": cannot open (resume needs the trainer_state.bin of a checkpoint)");
-    char magic[8];
-    int64_t hdr[3];
-    f.read(magic, 8);
-    f.read(reinterpret_cast<char*>(hdr), sizeof(hdr));
-    if (!f || std::memcmp(magic, "CSTRAIN1", 8) != 0) throw Error(path + ": not a circuitscan trainer state");
-    if (hdr[2] != static_cast<int64_t>(params.size()))
-      throw Error(path + ": state has " + std::to_string(hdr[2]) + " tensors, the model " + std::to_string(params.size()));
+    std::vector<int64_t> sizes;
+    for (const Tensor& t : m1) sizes.push_back(t.numel());
+    const TrainerState st = read_trainer_state(path, sizes, cfg.steps);
     for (size_t k = 0; k < params.size(); ++k) {
-      int64_t n = 0;
-      f.read(reinterpret_cast<char*>(&n), sizeof(n));
-      if (!f || n != m1[k].numel()) throw Error(path + ": tensor " + std::to_string(k) + " has the wrong size for this model");
-      f.read(reinterpret_cast<char*>(m1[k].ptr()), sizeof(float) * n);
-      f.read(reinterpret_cast<char*>(m2[k].ptr()), sizeof(float) * n);
+      std::copy(st.m1[k].begin(), st.m1[k].end(), m1[k].data.begin());
+      std::copy(st.m2[k].begin(), st.m2[k].end(), m2[k].data.begin());
     }
-    if (!f) throw Error(path + ": truncated");
-    tokens = hdr[1];
-    return static_cast<int>(hdr[0]);
+    tokens = st.tokens;
+    return static_cast<int>(st.next_step);
   }
 };
 
-std::string slurp(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw Error(path + ": cannot read");
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
-void write_model_dir(const Model& m, const std::string& dir, DType dt) {
-  save_model(m, dir, dt);
+// A model directory (weights, the bundled GPT-2 tokenizer, the held-out induction words, and
+// whatever `extra` writes into it), replaced as a whole: a failure leaves the previous one.
+void write_model_dir(const Model& m, const std::string& dir, DType dt,
+                     const std::function<void(const std::string&)>& extra = nullptr) {
+  StagedDir out(dir);
+  write_model_files(m, out.dir(), dt);
   // Training rows start at a document start without BOS (pack_rows), and the held-out scores are
   // measured that way: say so in TransformerLens's key, which circuitscan's commands follow.
   {
-    const std::string cfg = dir + "/config.json";
-    nlohmann::ordered_json j = nlohmann::ordered_json::parse(slurp(cfg));
+    const std::string cfg = out.path("config.json");
+    nlohmann::ordered_json j = nlohmann::ordered_json::parse(read_input_file(cfg, kMaxLargeInputBytes));
     j["default_prepend_bos"] = false;
     write_file_atomic(cfg, j.dump(2) + "\n");
   }
   const std::string src = data_dir() + "/gpt2-tokenizer/";
-  for (const char* f : {"vocab.json", "merges.txt"}) write_file_atomic(dir + "/" + f, slurp(src + f));
+  for (const char* f : {"vocab.json", "merges.txt"})
+    write_file_atomic(out.path(f), read_input_file(src + f, kMaxLargeInputBytes));
   // The held-out words of the evaluation's induction score, for `--task induction` on this model
   // (the default pool holds thousands of words the corpus never uses).
   const Tokenizer tok = Tokenizer::for_model_dir(src);
   std::string words;
   for (int id : lexicon_pool_split(tok, true)) words += tok.token_text(id).substr(1) + "\n";
-  write_file_atomic(own_induction_words_path(dir), words);
+  write_file_atomic(own_induction_words_path(out.dir()), words);
+  if (extra) extra(out.dir());
+  out.commit();
 }
 
 std::string fmt(const char* f, double a) {
@@ -351,7 +329,7 @@ TrainResult train(const TrainConfig& cfg_in, const Tokenizer& tok,
   auto say = [&](const std::string& s) {
     if (print) print(s);
   };
-  const double t0 = now_s();
+  const Timer run_timer;
   Model m = cfg.resume.empty() ? random_model(preset_config(cfg.preset), cfg.seed, cfg.init_std)
                                : load_model(cfg.resume);
   if (cfg.seq_len > m.cfg.n_ctx)
@@ -368,7 +346,7 @@ TrainResult train(const TrainConfig& cfg_in, const Tokenizer& tok,
       " tokens, " + std::to_string(run.rows.size()) + " rows of " + std::to_string(cfg.seq_len) +
       ", full softmax: " + std::to_string(corpus.vocab.size()) + " corpus ids + 1 row shared by the " +
       std::to_string(m.cfg.vocab_size - static_cast<int64_t>(corpus.vocab.size())) + " others (" +
-      fmt("%.1f", now_s() - t0) + " s)");
+      fmt("%.1f", run_timer.seconds()) + " s)");
   int start = 0;
   if (!cfg.resume.empty()) {
     start = run.load_state(cfg.resume + "/trainer_state.bin");
@@ -396,12 +374,13 @@ TrainResult train(const TrainConfig& cfg_in, const Tokenizer& tok,
     if (cfg.out.empty()) return;
     const std::string dir = cfg.out + "/checkpoint";
     run.tie_unseen();
-    write_model_dir(m, dir, DType::F32);
-    run.save_state(dir + "/trainer_state.bin", next_step);
+    write_model_dir(m, dir, DType::F32, [&](const std::string& staged) {
+      write_file_atomic(staged + "/trainer_state.bin", trainer_state_bytes(run.state(next_step)));
+    });
     say("checkpoint " + dir + " (step " + std::to_string(next_step) + ")");
   };
 
-  const double t_train = now_s();
+  const double t_train = run_timer.seconds();
   double t_log = t_train;
   int64_t tok_log = 0;
   double loss_sum = 0;
@@ -410,12 +389,15 @@ TrainResult train(const TrainConfig& cfg_in, const Tokenizer& tok,
   const int last = cfg.stop_after > 0 ? std::min(cfg.steps, cfg.stop_after) : cfg.steps;
   for (; s < last; ++s) {
     const Run::StepOut o = run.step(s);
+    if (!std::isfinite(o.loss))
+      throw Error("train: the loss is " + fmt("%g", o.loss) + " at step " + std::to_string(s + 1) +
+                  ": training diverged; lower --lr or set --clip");
     loss_sum += o.loss, ++loss_n;
     tok_log += o.tokens;
     if ((s + 1) % cfg.log_every == 0 || s + 1 == last) {
-      const double now = now_s();
+      const double now = run_timer.seconds();
       TrainLogLine l{s + 1, static_cast<float>(loss_sum / loss_n), o.lr, o.grad_norm,
-                     tok_log / std::max(1e-9, now - t_log), now - t0, run.tokens};
+                     tok_log / std::max(1e-9, now - t_log), now, run.tokens};
       res.log.push_back(l);
       if (res.log.size() == 1) res.first_loss = l.loss;
       res.final_loss = l.loss;
@@ -425,7 +407,7 @@ TrainResult train(const TrainConfig& cfg_in, const Tokenizer& tok,
           " elapsed " + fmt("%.0f", l.elapsed_s) + " s");
       t_log = now, tok_log = 0, loss_sum = 0, loss_n = 0;
     }
-    const bool over = cfg.time_budget_s > 0 && now_s() - t0 > cfg.time_budget_s;
+    const bool over = cfg.time_budget_s > 0 && run_timer.seconds() > cfg.time_budget_s;
     if (cfg.save_every > 0 && (s + 1) % cfg.save_every == 0 && s + 1 < last && !over) checkpoint(s + 1);
     if (cfg.eval_every > 0 && (s + 1) % cfg.eval_every == 0 && s + 1 < last && !over) evaluate(s + 1);
     if (over) {
@@ -438,7 +420,7 @@ TrainResult train(const TrainConfig& cfg_in, const Tokenizer& tok,
   res.tokens = run.tokens;
   checkpoint(s);
   evaluate(s);
-  res.wall_s = now_s() - t0;
+  res.wall_s = run_timer.seconds();
   return res;
 }
 

@@ -6,34 +6,19 @@
 #include <string>
 
 #include "ops/error.h"
+#include "ops/rng.h"
 
 namespace cs {
 
 namespace {
 
-// splitmix64 (Steele et al. 2014) and Box-Muller: the same numbers on every platform, which
+// Box-Muller on splitmix64 draws in (0, 1): the same numbers on every platform, which
 // std::normal_distribution does not promise.
-struct Rng {
-  uint64_t s;
-  explicit Rng(uint64_t seed, uint64_t stream) : s(seed * 0x9E3779B97F4A7C15ull ^ stream) {}
-  uint64_t next() {
-    uint64_t z = (s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-  }
-  double uniform() { return (static_cast<double>(next() >> 11) + 0.5) * 0x1.0p-53; }  // (0, 1)
-  float normal() {
-    const double kTwoPi = 6.283185307179586;
-    return static_cast<float>(std::sqrt(-2.0 * std::log(uniform())) * std::cos(kTwoPi * uniform()));
-  }
-  int below(int n) {  // uniform in [0, n), unbiased
-    const uint64_t lim = ~uint64_t{0} - (~uint64_t{0} % static_cast<uint64_t>(n));
-    uint64_t x;
-    do x = next(); while (x >= lim);
-    return static_cast<int>(x % static_cast<uint64_t>(n));
-  }
-};
+float normal(SplitMix64& rng) {
+  auto open_uniform = [&rng] { return (static_cast<double>(rng.next() >> 11) + 0.5) * 0x1.0p-53; };
+  const double kTwoPi = 6.283185307179586;
+  return static_cast<float>(std::sqrt(-2.0 * std::log(open_uniform())) * std::cos(kTwoPi * open_uniform()));
+}
 
 // Attention scores of the hand-set heads: a match scores about 40 above a non-match, so the
 // softmax puts all but ~1e-16 of the weight on the match.
@@ -41,7 +26,7 @@ constexpr float kQK0 = 2.0f;   // 0.0: layer-0 input is two one-hots, each scale
 constexpr float kQK1 = 2.8f;   // 1.1: layer-1 input holds about four unit vectors
 
 // Random head (layer l, head h): q, k, v columns over every residual dim, then W_O rows.
-void randomise_head(LayerWeights& lw, int H, int dh, int64_t D, int h, float out_scale, Rng& rng) {
+void randomise_head(LayerWeights& lw, int H, int dh, int64_t D, int h, float out_scale, SplitMix64& rng) {
   const int64_t W = lw.W_qkv.dim(1);
   // RMSNorm makes |x|^2 = D, so entries N(0, qk^2) give q, k entries of std qk sqrt(D) = 1.7
   // and scores q.k / sqrt(dh) of std 1.7^2 ~ 2.9: patterns that depend on the tokens, far from
@@ -50,14 +35,14 @@ void randomise_head(LayerWeights& lw, int H, int dh, int64_t D, int h, float out
   const float vs = 1.0f / std::sqrt(static_cast<float>(D));
   for (int64_t d = 0; d < D; ++d)
     for (int j = 0; j < dh; ++j) {
-      lw.W_qkv.data[d * W + h * dh + j] = qk * rng.normal();
-      lw.W_qkv.data[d * W + (H + h) * dh + j] = qk * rng.normal();
-      lw.W_qkv.data[d * W + (2 * H + h) * dh + j] = vs * rng.normal();
+      lw.W_qkv.data[d * W + h * dh + j] = qk * normal(rng);
+      lw.W_qkv.data[d * W + (H + h) * dh + j] = qk * normal(rng);
+      lw.W_qkv.data[d * W + (2 * H + h) * dh + j] = vs * normal(rng);
     }
   // z has norm ~sqrt(dh) when attention is sharp, so N(0, 1/(dh D)) gives output norm ~1.
   const float os = out_scale / std::sqrt(static_cast<float>(dh) * static_cast<float>(D));
   for (int j = 0; j < dh; ++j)
-    for (int64_t d = 0; d < D; ++d) lw.W_O.data[(h * dh + j) * D + d] = os * rng.normal();
+    for (int64_t d = 0; d < D; ++d) lw.W_O.data[(h * dh + j) * D + d] = os * normal(rng);
 }
 
 }  // namespace
@@ -124,7 +109,7 @@ Model induction_toy_model(uint64_t seed, const InductionToyOptions& opts) {
       wo(l, h * dh + t, out + t) = std::sqrt(4.0f / static_cast<float>(D));  // about a unit one-hot
     }
   }
-  Rng rng(seed, 0x70c1ull);
+  SplitMix64 rng(seed, 0x70c1ull);
   randomise_head(w.layers[0], H, dh, D, 1, opts.random_scale, rng);
   randomise_head(w.layers[1], H, dh, D, 0, opts.random_scale, rng);
 
@@ -143,7 +128,7 @@ InductionToyPrompts induction_toy_prompts(int n_prompts, int half_len, uint64_t 
     throw Error("induction_toy_prompts: half_len " + std::to_string(n) + " needs 2 <= half_len, "
                 "2 half_len + 2 <= vocab (" + std::to_string(V) + ") and 2 half_len + 1 <= n_ctx (" +
                 std::to_string(opts.n_ctx) + ")");
-  Rng rng(seed, 0x9e9ull);
+  SplitMix64 rng(seed, 0x9e9ull);
   // k distinct non-BOS tokens in draw order: a partial Fisher-Yates shuffle of 1..V-1.
   auto distinct = [&](int k) {
     std::vector<int> ids(V - 1);

@@ -1,0 +1,172 @@
+#include "model/blocks.h"
+
+#include <cmath>
+#include <cstring>
+#include <string>
+
+#include "ops/activations.h"
+#include "ops/activations_backward.h"
+#include "ops/attention.h"
+#include "ops/error.h"
+#include "ops/layernorm.h"
+#include "ops/layernorm_backward.h"
+#include "ops/matmul.h"
+#include "ops/rotary.h"
+
+namespace cs {
+
+namespace {
+const float* opt(const Tensor& t) { return t.empty() ? nullptr : t.ptr(); }
+}  // namespace
+
+void norm_rows(const ModelConfig& c, float* out, const float* x, const Tensor& w, const Tensor& b,
+               int64_t N, float* mean, float* rstd) {
+  if (c.norm == Norm::LayerNorm)
+    layernorm_forward(out, mean, rstd, x, w.ptr(), opt(b), N, c.d_model, c.norm_eps);
+  else
+    rmsnorm_forward(out, rstd, x, w.ptr(), N, c.d_model, c.norm_eps);
+}
+
+void norm_rows_backward(const ModelConfig& c, float* dx, float* dw, float* db, const float* dout,
+                        const float* x, const Tensor& w, const Tensor& b, int64_t N) {
+  // The statistics are recomputed rather than recorded: one cheap pass over x.
+  std::vector<float> normed(static_cast<size_t>(N * c.d_model)), mean(N), rstd(N);
+  norm_rows(c, normed.data(), x, w, b, N, mean.data(), rstd.data());
+  if (c.norm == Norm::LayerNorm)
+    layernorm_backward(dx, dw, db, dout, x, w.ptr(), mean.data(), rstd.data(), N, c.d_model);
+  else
+    rmsnorm_backward(dx, dw, dout, x, w.ptr(), rstd.data(), N, c.d_model);
+}
+
+int64_t qkv_column(const ModelConfig& c, Qkv x, int64_t h) {
+  const int64_t before = x == Qkv::Q ? 0 : x == Qkv::K ? c.n_heads : c.n_heads + c.n_kv_heads;
+  return (before + h) * c.d_head;
+}
+
+void head_projection(const ModelConfig& c, const LayerWeights& lw, Qkv x, int64_t h,
+                     const float* in, int64_t ldi, int64_t N, float* out, int64_t ldo) {
+  const int64_t W = c.qkv_width(), D = c.d_model, dh = c.d_head, col = qkv_column(c, x, h);
+  sgemm(false, false, N, dh, D, 1.0f, in, ldi, lw.W_qkv.ptr() + col, W, 0.0f, out, ldo);
+  if (lw.b_qkv.empty()) return;
+  const float* bias = lw.b_qkv.ptr() + col;
+  for (int64_t r = 0; r < N; ++r)
+    for (int64_t j = 0; j < dh; ++j) out[r * ldo + j] += bias[j];
+}
+
+Attention::Attention(const ModelConfig& c, int layer)
+    : dh_(c.d_head), group_(c.n_heads / c.n_kv_heads), rotary_dim_(c.rotary_dim),
+      scale_(1.0f / std::sqrt(static_cast<float>(c.d_head))), theta_(c.rope_theta),
+      rotary_(c.positions == Positions::Rotary) {
+  (void)layer;  // every supported architecture uses the same rules on every layer
+}
+
+void Attention::rotate(float* x, int64_t T, int64_t n, int64_t ld, int64_t pos0) const {
+  if (rotary_) rotary_forward(x, T, n, dh_, ld, rotary_dim_, theta_, pos0);
+}
+
+void Attention::rotate_backward(float* dx, int64_t T, int64_t n, int64_t ld, int64_t pos0) const {
+  if (rotary_) rotary_backward(dx, T, n, dh_, ld, rotary_dim_, theta_, pos0);
+}
+
+void Attention::scores(float* s, const float* q, int64_t ldq, const float* k, int64_t ldk,
+                       int64_t T, int64_t q0) const {
+  attention_scores(s, q, ldq, k, ldk, T, dh_, scale_, q0);
+}
+
+void Attention::softmax(float* p, int64_t T, int64_t q0) const { causal_softmax(p, T, q0); }
+
+void Attention::values(float* z, int64_t ldz, const float* p, const float* v, int64_t ldv,
+                       int64_t T, int64_t q0) const {
+  attention_values(z, ldz, p, v, ldv, T, dh_, q0);
+}
+
+void Attention::head(float* z, int64_t ldz, float* p, const float* q, int64_t ldq, const float* k,
+                     const float* v, int64_t ldkv, int64_t T, int64_t q0) const {
+  scores(p, q, ldq, k, ldkv, T, q0);
+  softmax(p, T, q0);
+  values(z, ldz, p, v, ldkv, T, q0);
+}
+
+void mlp_activation(const ModelConfig& c, float* post, const float* pre, const float* up,
+                    int64_t n) {
+  switch (c.act) {
+    case Activation::GeluNew: gelu_new_forward(post, pre, n); return;
+    case Activation::GeluErf: gelu_erf_forward(post, pre, n); return;
+    case Activation::Relu:
+      for (int64_t i = 0; i < n; ++i) post[i] = pre[i] > 0 ? pre[i] : 0.0f;
+      return;
+    case Activation::SwiGLU: swiglu_forward(post, pre, up, n); return;
+    case Activation::GeGLU: geglu_forward(post, pre, up, n); return;
+  }
+}
+
+void mlp_activation_backward(const ModelConfig& c, float* dpre, float* dup, const float* pre,
+                             const float* up, const float* dpost, int64_t n) {
+  switch (c.act) {
+    case Activation::GeluNew: gelu_new_backward(dpre, pre, dpost, n); return;
+    case Activation::GeluErf: gelu_erf_backward(dpre, pre, dpost, n); return;
+    case Activation::Relu: relu_backward(dpre, pre, dpost, n); return;
+    case Activation::SwiGLU: swiglu_backward(dpre, dup, pre, up, dpost, n); return;
+    case Activation::GeGLU: geglu_backward(dpre, dup, pre, up, dpost, n); return;
+  }
+}
+
+void mlp(const ModelConfig& c, const LayerWeights& lw, const float* x, int64_t N,
+         const MlpBuffers& buf, float* out, const std::function<void(Hook)>& tap) {
+  const int64_t D = c.d_model, F = c.d_mlp;
+  auto tapped = [&](Hook h) {
+    if (tap) tap(h);
+  };
+  norm_rows(c, buf.normed, x, lw.ln2_w, lw.ln2_b, N);
+  tapped(Hook::ln2_normalized);
+  if (gated(c.act)) {
+    matmul(buf.pre, buf.normed, lw.W_gate.ptr(), nullptr, N, D, F);
+    matmul(buf.up, buf.normed, lw.W_in.ptr(), opt(lw.b_in), N, D, F);
+  } else {
+    matmul(buf.pre, buf.normed, lw.W_in.ptr(), opt(lw.b_in), N, D, F);
+  }
+  tapped(Hook::mlp_pre);
+  mlp_activation(c, buf.post, buf.pre, buf.up, N * F);
+  tapped(Hook::mlp_post);
+  matmul(out, buf.post, lw.W_out.ptr(), opt(lw.b_out), N, F, D);
+}
+
+Unembedding::Unembedding(const Model& m, std::vector<int32_t> ids)
+    : m_(&m), ids_(std::move(ids)), D_(m.cfg.d_model) {
+  const int64_t V = m.cfg.vocab_size;
+  K_ = ids_.empty() ? V : static_cast<int64_t>(ids_.size());
+  if (ids_.empty()) return;
+  W_rows_ = Tensor::uninit({K_, D_});
+  if (!m.w.b_U.empty()) b_rows_ = Tensor::uninit({K_});
+  for (int64_t i = 0; i < K_; ++i) {
+    const int32_t id = ids_[static_cast<size_t>(i)];
+    if (id < 0 || id >= V)
+      throw Error("unembedding: vocabulary column " + std::to_string(id) +
+                  " is outside the vocabulary (size " + std::to_string(V) + ")");
+    std::memcpy(W_rows_.ptr() + i * D_, m.w.W_U.ptr() + int64_t{id} * D_, D_ * sizeof(float));
+    if (!b_rows_.empty()) b_rows_.data[i] = m.w.b_U.data[id];
+  }
+}
+
+const float* Unembedding::W() const { return ids_.empty() ? m_->w.W_U.ptr() : W_rows_.ptr(); }
+const float* Unembedding::b() const { return ids_.empty() ? opt(m_->w.b_U) : opt(b_rows_); }
+
+void Unembedding::logits(float* out, const float* x, int64_t N) const {
+  matmul_nt(out, x, W(), b(), N, D_, K_);
+}
+
+void Unembedding::logits_at(float* out, const float* resid, const std::vector<int64_t>& rows) const {
+  const Model& m = *m_;
+  const int64_t n = static_cast<int64_t>(rows.size());
+  std::vector<float> x(static_cast<size_t>(n * D_)), normed(x.size());
+  gather_rows(x.data(), resid, rows, D_);
+  norm_rows(m.cfg, normed.data(), x.data(), m.w.lnf_w, m.w.lnf_b, n);
+  logits(out, normed.data(), n);
+}
+
+void gather_rows(float* dst, const float* src, const std::vector<int64_t>& rows, int64_t width) {
+  for (size_t i = 0; i < rows.size(); ++i)
+    std::memcpy(dst + static_cast<int64_t>(i) * width, src + rows[i] * width, width * sizeof(float));
+}
+
+}  // namespace cs
