@@ -68,8 +68,16 @@ def test_options_are_checked_as_the_cli_checks_them(cs, toy):
     with pytest.raises(cs.UsageError) as e:
         cs.discover(toy, "ioi", trials="many")
     assert str(e.value) == cli_error("--trials=many")
-    with pytest.raises(cs.UsageError, match="--top-k or --threshold, not both"):
-        cs.discover(toy, "ioi", top_k=3, threshold=0.1)
+    # Ranges, choices and combinations: the flag declarations and checks the CLI uses.
+    for options in (dict(epochs=0), dict(lr=-1.0), dict(score="best"), dict(top_k=3, threshold=0.1),
+                    dict(level="edge", score="paper"), dict(top_k=33), dict(position="S9")):
+        with pytest.raises(cs.UsageError) as e:
+            cs.discover(toy, "ioi", **options)
+        assert str(e.value) == cli_error(*flags(options)), options
+    with pytest.raises(cs.UsageError) as e:
+        cs.compare(toy, "ioi", acdc_sweep=1)
+    r = run_cli("compare", TOY, "--acdc-sweep=1", check=False)
+    assert r.returncode == 2 and str(e.value) == r.stderr.strip()[len("error: "):]
     with pytest.raises(cs.Error, match="task list:2: missing \"answer\""):
         cs.discover(toy, [{"prompt": "a b", "answer": " c"}, {"prompt": "a b"}])
     with pytest.raises(cs.Error, match="unknown task"):
@@ -87,19 +95,47 @@ def test_progress_is_reported_and_its_errors_stop_the_run(cs, toy):
         cs.discover(toy, "ioi", progress=fail, **SMALL)
 
 
+def same(ours, ref):
+    """Equal as JSON values, numbers to 1e-12 (the same computation in two processes); the rows'
+    NaN stands for compare.json's null (a trial without that value)."""
+    if isinstance(ref, dict):
+        return isinstance(ours, dict) and ours.keys() == ref.keys() and all(same(ours[k], ref[k]) for k in ref)
+    if isinstance(ref, list):
+        return len(ours) == len(ref) and all(same(a, b) for a, b in zip(ours, ref))
+    if ref is None:
+        return ours is None or (isinstance(ours, float) and math.isnan(ours))
+    if isinstance(ref, (int, float)) and not isinstance(ref, bool):
+        return math.isclose(ours, ref, rel_tol=1e-12, abs_tol=1e-300)
+    return ours == ref
+
+
 def test_compare_rows_equal_the_cli(cs, toy, tmp_path):
     options = dict(methods="eap,hisp,sae", trials=2, prompts=40, method_prompts=20, faith_prompts=10, seed=1)
     run_cli("compare", TOY, "--task=greater-than", *flags(options), f"--out={tmp_path}")
     cli = json.loads((tmp_path / "compare.json").read_text())["methods"]
     rows = cs.compare(toy, "greater-than", **options)
     assert [r["method"] for r in rows] == ["eap", "hisp", "sae"]
+    per_trial = ("node_auc", "edge_auc", "precision_at_k", "recall_at_k", "f1_at_k", "faithfulness_at_k")
     for row, ref in zip(rows, cli):
-        assert row["node_auc_trials"] == pytest.approx(ref["node_auc"], rel=1e-12)
-        assert row["node_auc"] == pytest.approx(np.mean(ref["node_auc"]), rel=1e-12)
-        assert row["f1_at_k_trials"] == pytest.approx(ref["f1_at_k"], rel=1e-12)
-        assert row["ranking"] == ref["ranking"]
+        # Every field of the method's compare.json entry, but its wall times.
+        for key, value in ref.items():
+            if key == "seconds":
+                continue
+            if key in per_trial:
+                assert same(row[key + "_trials"], value), key
+                trials = [math.nan if v is None else v for v in value]
+                if trials:
+                    assert row[key] == pytest.approx(np.mean(trials), rel=1e-12, nan_ok=True), key
+                    assert row[key + "_std"] == pytest.approx(np.std(trials, ddof=1) if len(trials) > 1 else 0.0,
+                                                              rel=1e-12, nan_ok=True), key
+            elif key == "mean_head_scores":
+                assert row[key].shape == (toy.cfg.n_layers, toy.cfg.n_heads)
+                np.testing.assert_allclose(row[key].ravel(), value, rtol=1e-12)
+            else:
+                assert same(row[key], value), key
         assert row["cpr"] == pytest.approx(ref["faithfulness_curve"]["cpr"], rel=1e-12)
-        assert row["mean_head_scores"].shape == (toy.cfg.n_layers, toy.cfg.n_heads)
-        np.testing.assert_allclose(row["mean_head_scores"].ravel(), ref["mean_head_scores"], rtol=1e-12)
+        assert row["cmd"] == pytest.approx(ref["faithfulness_curve"]["cmd"], rel=1e-12)
     assert len(rows[2]["seconds_trials"]) == 2 and len(rows[0]["seconds_trials"]) == 1
     assert math.isfinite(rows[2]["node_auc_std"])
+    # Ready for pandas: one flat record per method (pandas itself is not a dependency).
+    assert all(isinstance(k, str) for r in rows for k in r) and len({frozenset(r) for r in rows}) == 1
