@@ -22,8 +22,8 @@ if _os.path.isdir(_DATA) and not _os.environ.get("CIRCUITSCAN_DATA_DIR"):
 
 from . import _core, utils  # noqa: E402
 from ._core import Error, UsageError  # noqa: E402
-from .methods import DiscoverResult, builtin_tasks, compare, discover, help  # noqa: E402
+from .methods import DiscoverResult, builtin_tasks, compare, discover, help, methods  # noqa: E402
 from .model import ActivationCache, Config, HookName, Model  # noqa: E402
 
 __all__ = ["Model", "Config", "ActivationCache", "HookName", "discover", "compare", "DiscoverResult", "help",
-           "builtin_tasks", "Error", "UsageError", "utils"]
+           "builtin_tasks", "methods", "Error", "UsageError", "utils"]

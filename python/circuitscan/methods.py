@@ -13,7 +13,7 @@ import warnings
 from . import _core
 from ._core import Error
 
-__all__ = ["discover", "compare", "help", "builtin_tasks", "DiscoverResult"]
+__all__ = ["discover", "compare", "help", "builtin_tasks", "methods", "DiscoverResult"]
 
 
 def help(command="discover"):
@@ -23,6 +23,11 @@ def help(command="discover"):
 
 def builtin_tasks():
     return _core.builtin_tasks()
+
+
+def methods():
+    """The discovery methods by name, as ``discover --method`` and ``compare --methods`` take them."""
+    return _core.methods()
 
 
 def _flag(name, value):
@@ -61,9 +66,10 @@ def _command_input(model, task, options):
 
 
 def discover(model, task="ioi", method="sae", *, progress=None, **options):
-    """Finds the task's circuit in `model` as ``circuitscan discover`` does, with the same seed
-    giving the same numbers. progress: an optional function (phase, fraction done). Returns a
-    DiscoverResult."""
+    """Finds the task's circuit in `model` as ``circuitscan discover --method METHOD`` does, with
+    the same seed giving the same numbers. method: any of ``circuitscan.methods()`` (sae,
+    sae-paper, patching, acdc, eap, eap-ig, hisp, sp). progress: an optional function (phase,
+    fraction done). Returns a DiscoverResult."""
     core, flags, records = _command_input(model, task, dict(options, method=method))
     run = _core.discover(core, flags, records, progress)
     for w in run.warnings:
@@ -116,7 +122,9 @@ class DiscoverResult:
         self.paper_softmax = run.paper_softmax  # its softmax over heads (what a threshold compares)
         self.trial_scores = run.trial_scores  # per trial, [n_layers, n_heads] each
         self.circuit = run.circuit            # [(layer, head)], best first
-        self.edge_scores = run.edge_scores    # edge level: {"a0.h1->a2.h3": score}; else {}
+        self.mlp_scores = run.mlp_scores      # [n_layers] when the method scores MLPs; else empty
+        self.edge_scores = run.edge_scores    # {"a0.h1->a2.h3<q>": score} over the edges it scores
+        self.circuit_graph = run.circuit_graph  # {"nodes": [...], "edges": [...]}: graph.json's circuit
         self.command_line = run.command_line  # the command that runs the same
 
     method = property(lambda self: self.record["method"])
@@ -126,8 +134,13 @@ class DiscoverResult:
     faithfulness = property(lambda self: self.record.get("faithfulness"), doc="the circuit's faithfulness curve")
     timings = property(lambda self: self.record["timings"], doc="seconds per phase (and FLOPs)")
 
+    def graph_json(self):
+        """graph.json's content: the scored circuit graph in EAP-IG's layout ("" when none)."""
+        return self._run.graph_json()
+
     def save(self, directory):
-        """Writes circuit.json, circuit.dot and report.html into `directory` (created)."""
+        """Writes circuit.json, circuit.dot, report.html and graph.json into `directory` (created),
+        as the command line's --out does."""
         self._run.save(os.fspath(directory))
 
     def __repr__(self):

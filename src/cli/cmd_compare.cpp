@@ -8,6 +8,7 @@
 #include "cli/progress.h"
 #include "cli/task_flags.h"
 #include "compare/compare.h"
+#include "evaluation/head_edges.h"
 #include "interp/task_metric.h"
 #include "report/compare_report.h"
 #include "report/text_table.h"

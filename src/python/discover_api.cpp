@@ -3,7 +3,7 @@
 #include <pybind11/numpy.h>
 #include <pybind11/stl.h>
 
-#include <climits>
+#include <cmath>
 #include <optional>
 #include <string>
 #include <vector>
@@ -78,8 +78,8 @@ std::function<void(const std::string&, double)> progress_fn(const py::object& pr
   };
 }
 
-PyDiscoverRun* run_discover(PyModel& pm, const std::vector<std::string>& flags, const std::optional<std::string>& records,
-                            const py::object& progress) {
+PyDiscoverRun* py_discover(PyModel& pm, const std::vector<std::string>& flags, const std::optional<std::string>& records,
+                           const py::object& progress) {
   Args a = discover_args();
   parse_flags(a, pm.model.dir, flags);
   check_discover_flags(a);
@@ -89,8 +89,8 @@ PyDiscoverRun* run_discover(PyModel& pm, const std::vector<std::string>& flags, 
     py::gil_scoped_release nogil;
     const Model& m = model_with_weights(pm, discover_processes_weights(a));
     DiscoverPlan plan = plan_discover(a, m, pm.tok, task_from_records(a, pm.tok, m.dir, records));
-    plan.options.progress = progress_fn(progress);
-    run->r = discover(m, plan.task, plan.options, plan.truth ? &*plan.truth : nullptr);
+    plan.options.discover.progress = progress_fn(progress);
+    run->r = run_discover(m, plan);
     run->info = discover_run_info(a, m, plan, run->r, command_line("discover", m.dir, flags, records.has_value()));
     run->warnings = plan.task.warnings;
   }
@@ -107,13 +107,32 @@ py::array_t<double> heads(const std::vector<double>& v, int L, int H) {  // [L*H
   return a;
 }
 
-std::string head_node(int idx, int H) { return "a" + std::to_string(idx / H) + ".h" + std::to_string(idx % H); }
-
-// {"a0.h1->a2.h3": score} for the edge-level run's head pairs that score above 0.
+// {edge name: score} over the graph's edges the method scored (interp/graph.h names, EAP-IG's:
+// "a0.h1->a2.h3<q>"), mean over trials; empty when it scores none.
 py::dict edge_scores(const PyDiscoverRun& run) {
   py::dict d;
-  for (const HeadPair& p : top_head_pairs(run.r, run.info.n_heads, INT_MAX))
-    d[py::str(head_node(p.from, run.info.n_heads) + "->" + head_node(p.to, run.info.n_heads))] = p.score;
+  if (!run.r.graph) return d;
+  const Graph& g = run.r.graph->graph;
+  const std::vector<double>& s = run.r.mean_edge_scores;
+  for (int e = 0; e < g.n_edges() && static_cast<size_t>(e) < s.size(); ++e)
+    if (!std::isnan(s[static_cast<size_t>(e)])) d[py::str(g.edge_name(e))] = s[static_cast<size_t>(e)];
+  return d;
+}
+
+// The circuit on the graph (graph.json): {"nodes": [names in the graph], "edges": [names]}.
+py::dict circuit_graph(const PyDiscoverRun& run) {
+  py::dict d;
+  py::list nodes, edges;
+  if (run.r.graph) {
+    const ScoredGraph& sg = *run.r.graph;
+    for (int n = 0; n < sg.graph.n_senders(); ++n)
+      if (sg.node_in_graph[static_cast<size_t>(n)]) nodes.append(sg.graph.sender_name(n));
+    nodes.append("logits");
+    for (int e = 0; e < sg.graph.n_edges(); ++e)
+      if (sg.edge_in_graph[static_cast<size_t>(e)]) edges.append(sg.graph.edge_name(e));
+  }
+  d["nodes"] = nodes;
+  d["edges"] = edges;
   return d;
 }
 
@@ -141,12 +160,17 @@ std::string run_compare(PyModel& pm, const std::vector<std::string>& flags, cons
 
 void bind_discover(py::module_& m) {
   m.def("builtin_tasks", &builtin_task_names);
+  m.def("methods", [] {
+    std::vector<std::string> names;
+    for (const MethodInfo& i : method_table()) names.push_back(i.name);
+    return names;
+  });
   m.def("help", [](const std::string& command) {
     if (command == "discover") return discover_args().help();
     if (command == "compare") return compare_args().help();
     throw UsageError("help: no command '" + command + "' here (discover, compare)");
   });
-  m.def("discover", &run_discover, py::arg("model"), py::arg("flags"), py::arg("records"), py::arg("progress"));
+  m.def("discover", &py_discover, py::arg("model"), py::arg("flags"), py::arg("records"), py::arg("progress"));
   m.def("compare", &run_compare, py::arg("model"), py::arg("flags"), py::arg("records"), py::arg("progress"));
 
   py::class_<PyDiscoverRun>(m, "DiscoverRun")
@@ -170,6 +194,12 @@ void bind_discover(py::module_& m) {
         return c;
       })
       .def_property_readonly("edge_scores", &edge_scores)
+      .def_property_readonly("circuit_graph", &circuit_graph)
+      .def("graph_json", [](const PyDiscoverRun& r) { return r.r.graph ? graph_json(*r.r.graph) : std::string(); })
+      .def_property_readonly("mlp_scores", [](const PyDiscoverRun& r) {
+        std::vector<double> v = r.r.mean_mlp_scores;
+        return py::array_t<double>(static_cast<py::ssize_t>(v.size()), v.data());
+      })
       .def_property_readonly("warnings", [](const PyDiscoverRun& r) { return r.warnings; })
       .def_property_readonly("command_line", [](const PyDiscoverRun& r) { return r.info.command_line; });
 }
