@@ -150,3 +150,14 @@ TEST(CliErrors, UsageErrorsExitTwo) {
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.err.find("unknown hook point"), std::string::npos) << r.err;
 }
+
+TEST(CliErrors, RunAblateTakesAHeadOfTheModel) {
+  const std::string tiny = std::string(CS_TEST_DATA) + "/gpt2-tiny";
+  Outcome r = run("run " + tiny + " hi --ablate 1");
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find("--ablate takes LAYER.HEAD"), std::string::npos) << r.err;
+  r = run("run " + tiny + " hi --ablate 3.0");
+  EXPECT_EQ(r.code, 1) << r.err;
+  EXPECT_NE(r.err.find("head 3.0 is not in the model"), std::string::npos) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+}

@@ -266,7 +266,9 @@ TEST(RunReadout, HooksListAndCacheWildcards) {
   const nlohmann::json hooks = nlohmann::json::parse(h.out);
   std::map<std::string, std::vector<int64_t>> shape;
   for (const auto& e : hooks) shape[e["name"]] = e["shape"].get<std::vector<int64_t>>();
-  EXPECT_EQ(shape.size(), 2u + 4u * 19u + 1u);  // embed, pos_embed, 19 per layer, ln_final
+  EXPECT_EQ(shape.size(), 2u + 4u * 20u + 1u);  // embed, pos_embed, 20 per layer, ln_final
+  EXPECT_EQ(shape.at("blocks.0.ln1.hook_normalized"), (std::vector<int64_t>{1, 7, 128}));  // not only on the split path
+  EXPECT_EQ(shape.at("blocks.0.hook_q_input"), (std::vector<int64_t>{1, 7, 8, 128}));
   EXPECT_EQ(shape.at("blocks.3.attn.hook_z"), (std::vector<int64_t>{1, 7, 8, 16}));
   EXPECT_EQ(shape.at("blocks.0.attn.hook_pattern"), (std::vector<int64_t>{1, 8, 7, 7}));
   EXPECT_EQ(hooks.front()["name"], "hook_embed");  // forward order

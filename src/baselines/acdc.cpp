@@ -12,6 +12,7 @@
 #include "model/process_weights.h"
 #include "interp/task_block.h"
 #include "ops/comm.h"
+#include "ops/cancel.h"
 #include "ops/error.h"
 #include "ops/gemm.h"
 #include "ops/kl.h"
@@ -476,6 +477,7 @@ AcdcResult acdc_run(const Model& m, const TokenizedTask& task, const MethodSetti
 
   const Timer sweep;
   auto evaluate = [&](int e) {
+    check_cancelled();  // the engine's trials do not go through forward(), which checks per layer
     if (!E.present[e]) return;
     if (r.evaluations >= max_eval) return;  // budget spent: the edge stays
     const double after = E.trial(e);

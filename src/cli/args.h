@@ -12,6 +12,11 @@
 
 namespace cs {
 
+// The MODEL argument of every command (resolved by load_model: model/model_path.h).
+inline constexpr const char* kModelHelp =
+    "Hugging Face model directory, or a hub id in the local Hugging Face cache\n"
+    "                            (ORG/NAME[@REVISION]; $HF_HUB_CACHE, $HF_HOME, ~/.cache/huggingface/hub)";
+
 // Bounds of a real-valued flag; open ends exclude the bound, infinite ends are no bound.
 struct RealRange {
   double lo = -std::numeric_limits<double>::infinity(), hi = std::numeric_limits<double>::infinity();

@@ -12,7 +12,7 @@ namespace cs {
 int cmd_convert(int argc, char** argv) {
   Args a("convert", "Rewrite a model directory's weights in another dtype (e.g. F32 -> F16 to ship a\n"
                     "small checkpoint). GPT-2-layout models (gpt2, circuitscan_attn_only).");
-  a.positional("MODEL", "Hugging Face model directory")
+  a.positional("MODEL", kModelHelp)
       .flag("out", "", "output directory")
       .choice_flag("dtype", "f16", {"f32", "f16", "bf16"}, "dtype on disk");
   if (!a.parse(argc, argv)) return 0;

@@ -5,7 +5,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
-#include "cli/method_flags.h"
+#include "cli/discover_command.h"
 #include "cli/precision_flag.h"
 #include "cli/progress.h"
 #include "cli/task_flags.h"
@@ -27,68 +27,6 @@ std::string head_name(int idx, int H) { return HeadId{idx / H, idx % H}.str(); }
 
 const std::vector<std::string> kOutputs = {"circuit.json", "circuit.dot", "report.html", "graph.json"};
 
-void declare_flags(Args& a) {
-  std::vector<std::string> methods;
-  for (const MethodInfo& i : method_table()) methods.push_back(i.name);
-  a.positional("MODEL", "Hugging Face model directory")
-      .flag("task", "ioi", "ioi, greater-than, docstring, induction, or a .jsonl file of prompts")
-      .choice_flag("method", "sae", methods, "discovery method:\n" + method_help(30))
-      .choice_flag("level", "node", {"node", "edge"},
-                   "SAE methods. node: heads ranked by --score; edge: head-pair code scores reduced to heads\n"
-                   "                            (the edge count, as the paper's edge variant; --score does not apply)")
-      .int_flag("features", "200", 1, 100000, "SAE features")
-      .real_flag("l1", "", RealRange::non_negative(), "SAE L1 coefficient; by default 0.05 for docstring, else 0.02, as the paper")
-      .real_flag("lr", "0.001", RealRange::positive(), "SAE Adam learning rate")
-      .int_flag("epochs", "500", 1, 1000000, "SAE full-batch epochs")
-      .int_flag("train-prompts", "10", 1, kMaxPrompts, "prompts (pooled positives+negatives) the SAE is trained on")
-      .int_flag("prompts", "250", 1, kMaxPrompts, kPromptsHelp)
-      .int_flag("trials", "1", 1, kMaxTrials,
-                "independent trials of a stochastic method (sae, sae-paper, sp; different seeds): mean ± std")
-      .int_flag("seed", "0", 0, kMaxSeed, "seed of the task prompts and of trial 0 (trial t uses seed+t)")
-      .flag("position", "mean", "SAE head output reduction: mean (paper), last, or a position of the task (e.g. S2, end)")
-      .choice_flag("score", "confirmed", {"confirmed", "paper", "null", "causal"},
-                   "method sae's node ranking: confirmed (paper's |P\\N| + one attribution pass; the default: higher AUC on\n"
-                   "                            every zoo task), paper (O'Neill & Bui's |P\\N| alone, = --method sae-paper), null\n"
-                   "                            (null-corrected), causal (null + one attribution pass)")
-      .toggle("normalise", "divide |P\\N| by |P u N| (the paper's normalised variant)")
-      .int_flag("top-k", "", 0, 1000000, "circuit = the K best heads of the ranking (at most the model's heads)")
-      .real_flag("threshold", "", RealRange::non_negative(),
-                 "circuit size = heads whose softmax of the paper's |P\\N| (edge level: edge count) is >= X\n"
-                 "                            (in [0, 1]; the ranking picks which); other methods: heads scoring >= X.\n"
-                 "                            Default: heads whose |P\\N| (other methods: score) is above its mean")
-      .int_flag("top-edges", "", 0, 100000000,
-                "eap, eap-ig: graph.json's circuit = the N best edges (default: as many as the head circuit's graph)")
-      .flag("truth", "", "ground truth to evaluate against (never used to size or pick the circuit): name\n"
-            "                            (data/truth), file, or none; default MODEL/circuits/TASK.json if present")
-      .choice_flag("method-ablation", "resample", {"resample", "mean", "zero"},
-                   "ablation of the methods other than the SAE's");
-  add_method_flags(a)
-      .choice_flag("ablation", "mean", {"mean", "resample", "zero"}, "faithfulness ablation: mean (over corrupted prompts), resample, zero")
-      .int_flag("faith-prompts", "100", 1, kMaxPrompts, "prompts for the faithfulness curve")
-      .toggle("no-faithfulness", "skip the faithfulness curve")
-      .toggle("no-process-weights", "use raw weights (the paper used TransformerLens-processed weights)")
-      .flag("induction-words", "", kInductionWordsHelp)
-      .toggle("prepend-bos", kPrependBosHelp)
-      .toggle("no-prepend-bos", kNoPrependBosHelp)
-      .flag("out", "", "write circuit.json, circuit.dot, report.html and graph.json here");
-}
-
-// The ranking in a sentence, for the run's header and its settings.
-std::string ranking_description(const DiscoverOptions& o, const MethodInfo& info) {
-  if (info.id != MethodId::Sae && info.id != MethodId::SaePaper) return std::string(info.name) + " head score: " + info.summary;
-  const std::string p = paper_score_label(o);
-  if (o.level == Level::Edge)
-    return "edge count: how often a head is in the top code pairs seen only on positive prompts (the paper's edge variant)";
-  if (o.score == SaeScore::Paper)
-    return p + ": codes a head emits on positive prompts and never on negative ones" +
-           (o.normalise ? std::string(", over all its codes") : std::string()) + " (O'Neill & Bui)";
-  if (o.score == SaeScore::Null)
-    return "null-corrected |P\\N|: mean over random splits of |P_A \\ N_B| - |P_A \\ P_B| (P_A, P_B halves of the positives)";
-  const std::string base = o.score == SaeScore::Causal ? "the null-corrected |P\\N|" : p;
-  return std::string(to_string(o.score)) + " (rank mean): mean of the normalised ranks of " + base +
-         " and of one attribution-patching pass";
-}
-
 std::string fmt(const char* f, double v) {
   char b[64];
   std::snprintf(b, sizeof b, f, v);
@@ -100,67 +38,6 @@ std::string fmt(const char* f, double v) {
 std::string score_cell(double mean, double sd, int trials, bool count, bool sae) {
   const char* f = count ? (trials > 1 ? "%.1f" : "%.0f") : sae ? "%.3f" : "%.4g";
   return trials > 1 ? fmt(f, mean) + " ± " + fmt(f, sd) : fmt(f, mean);
-}
-
-// What the run is, how its scores read, and whether it is an SAE run.
-struct RunLabels {
-  const MethodInfo& info;
-  bool sae;
-  std::string level, ranking, paper;  // paper: "" for the other methods
-  bool rank_counts = false, paper_counts = false;
-};
-
-RunLabels labels_of(MethodId id, const DiscoverOptions& o) {
-  const MethodInfo& info = method_info(id);
-  RunLabels l{info, id == MethodId::Sae || id == MethodId::SaePaper, "", "", ""};
-  l.level = info.edges ? "edge" : l.sae ? to_string(o.level) : "node";
-  if (!l.sae) {
-    l.ranking = std::string(info.name) + " head score";
-    return l;
-  }
-  l.ranking = ranking_label(o);
-  l.paper = paper_score_label(o);
-  l.rank_counts = l.ranking == l.paper && !o.normalise;
-  l.paper_counts = !o.normalise || o.level == Level::Edge;
-  return l;
-}
-
-MethodOptions options_from_flags(const Args& a, const TokenizedTask& task, const Model& m, SaeScore score, Level level) {
-  MethodOptions mo;
-  method_options_from_flags(a, mo);
-  mo.settings.ablation = parse_ablation_kind(a.str("method-ablation"));
-  mo.settings.seed = a.seed("seed");
-  DiscoverOptions& o = mo.discover;
-  o.sae.n_features = a.integer("features");
-  o.sae.l1 = static_cast<float>(a.given("l1") ? a.number("l1") : task.name == "docstring" ? 0.05 : 0.02);
-  o.sae.lr = static_cast<float>(a.number("lr"));
-  o.sae.epochs = a.integer("epochs");
-  o.train_prompts = a.integer("train-prompts");
-  o.normalise = a.on("normalise");
-  o.trials = a.integer("trials");
-  o.score = score;
-  o.seed = a.seed("seed");
-  o.level = level;
-  const std::string pos = a.str("position");
-  if (pos != "mean" && pos != "last" && !task.positions.count(pos)) {
-    std::string names;
-    for (const auto& [k, v] : task.positions) names += ", " + k;
-    throw UsageError("discover: --position must be mean, last" + names + " (the positions of task " + task.name + "), got '" + pos + "'");
-  }
-  o.position = pos == "mean" ? PositionReduce::Mean : pos == "last" ? PositionReduce::Last : PositionReduce::Named;
-  o.position_name = pos;
-  if (a.given("top-k")) {
-    o.top_k = a.integer("top-k");
-    if (o.top_k > m.cfg.n_heads_total())
-      throw UsageError("discover: --top-k " + std::to_string(o.top_k) + " is more than the model's " +
-                       std::to_string(m.cfg.n_heads_total()) + " heads");
-  }
-  if (a.given("threshold")) o.threshold = a.number("threshold");
-  if (a.given("top-edges")) o.top_edges = a.integer("top-edges");
-  o.faithfulness = !a.on("no-faithfulness");
-  o.faith.ablation = parse_ablation_kind(a.str("ablation"));
-  o.faith.n_prompts = a.integer("faith-prompts");
-  return mo;
 }
 
 void print_header(const Args& a, const DiscoverResult& r, const Model& m, const TokenizedTask& task, const MethodOptions& mo,
@@ -265,131 +142,40 @@ void print_faithfulness_and_time(const DiscoverResult& r, const DiscoverOptions&
                 r.seconds_faithfulness, r.seconds_total);
 }
 
-// The settings the run used, after defaults: not the raw flags.
-std::vector<std::pair<std::string, std::string>> run_settings(const Args& a, const DiscoverResult& r, const Model& m,
-                                                              const TokenizedTask& task, const MethodOptions& mo,
-                                                              const RunLabels& l, const BosChoice& bos,
-                                                              const GroundTruth* truth) {
-  const DiscoverOptions& o = mo.discover;
-  std::vector<std::pair<std::string, std::string>> st;
-  st.push_back({"method", l.info.name});  // what it ranks by is the "ranking" setting
-  st.push_back({"task", l.sae ? task.name + " (" + std::to_string(r.n_positive) + " positive, " + std::to_string(r.n_negative) +
-                                    " negative prompts, seed " + std::to_string(o.seed) + ")"
-                              : task.name + " (" + std::to_string(std::min<size_t>(mo.settings.n_prompts, task.size())) +
-                                    " prompts, seed " + std::to_string(o.seed) + ")"});
-  st.push_back({"metric", metric_label(task)});
-  if (task.name == "induction")
-    st.push_back({"induction words", !a.str("induction-words").empty() ? a.str("induction-words")
-                                     : std::filesystem::exists(own_induction_words_path(a.str("MODEL")))
-                                         ? own_induction_words_path(a.str("MODEL")) + " (the model's own)"
-                                         : "every plain word token of the vocabulary"});
-  st.push_back({"BOS", std::string(bos.prepend ? "prepended" : "not prepended") + " (" + bos.why + ")"});
-  st.push_back({"weights", a.on("no-process-weights") ? "raw" : "TransformerLens-processed (LayerNorm folded, centred)"});
-  st.push_back({"level", l.level});
-  const bool node_sae = l.sae && o.level == Level::Node;
-  st.push_back({node_sae ? "ranking (--score " + std::string(to_string(o.score)) + ")" : "ranking",
-                ranking_description(o, l.info) + (l.sae && o.level == Level::Edge
-                                                      ? " (k = " + std::to_string(reference_edge_k(m.cfg.n_heads)) +
-                                                            " entries of the sorted pair list)"
-                                                      : "")});
-  if (l.sae) {
-    const std::string pos = a.str("position");
-    st.push_back({"head output", pos == "mean" ? "mean over positions" : pos == "last" ? "last position" : "position " + pos});
-    st.push_back({"SAE", std::to_string(o.sae.n_features) + " features, l1 " + fmt("%g", o.sae.l1) +
-                             (a.given("l1") ? "" : " (task default)") + ", lr " + fmt("%g", o.sae.lr) + ", " +
-                             std::to_string(o.sae.epochs) + " epochs, " + std::to_string(o.train_prompts) + " training prompts"});
-    st.push_back({"|P\\N|", o.normalise ? "normalised by |P u N|" : "count"});
-  } else {
-    st.push_back({"ablation", to_string(mo.settings.ablation) + " (the method's)"});
-  }
-  st.push_back({"trials", std::to_string(r.head_scores.size()) + (r.head_scores.size() > 1 ? " (trial t uses seed + t)" : "")});
-  st.push_back({"circuit size", r.size_rule});
-  st.push_back({"ground truth", truth ? truth->name + (a.str("truth").empty() ? " (the model's own reference circuit)" : "") +
-                                            ", for evaluation only"
-                                      : "none"});
-  st.push_back({"faithfulness", r.faith ? to_string(o.faith.ablation) + " ablation, " +
-                                              std::to_string(std::min<size_t>(o.faith.n_prompts, task.size())) + " prompts"
-                                : o.faithfulness ? "not computed (no corrupt prompts)" : "off (--no-faithfulness)"});
-  return st;
-}
-
-void write_run(const Args& a, int argc, char** argv, const DiscoverResult& r, const Model& m, const TokenizedTask& task,
-               const MethodOptions& mo, const RunLabels& l, const BosChoice& bos, const GroundTruth* truth) {
-  RunInfo run;
-  run.model_dir = a.str("MODEL");
-  run.model_family = m.cfg.family;
-  run.task = task.name;
-  run.method = r.method;
-  run.level = l.level;
-  run.ranking = l.ranking;
-  run.paper_score = l.paper;
-  run.settings = run_settings(a, r, m, task, mo, l, bos, truth);
-  run.seed = mo.discover.seed;
-  run.n_layers = m.cfg.n_layers;
-  run.n_heads = m.cfg.n_heads;
-  run.truth_name = truth ? truth->name : "";
-  if (truth) run.truth_heads = truth->heads;
-  run.metric_name = metric_label(task);
+void write_run(const Args& a, int argc, char** argv, const DiscoverResult& r, const Model& m, const DiscoverPlan& p) {
   std::ostringstream cl;
   cl << "circuitscan discover";
   for (int i = 0; i < argc; ++i) cl << " " << argv[i];
-  run.command_line = cl.str();
-  write_outputs(a.str("out"), r, run);
+  write_outputs(a.str("out"), r, discover_run_info(a, m, p, r, cl.str()));
   std::printf("wrote %s/{circuit.json,circuit.dot,report.html,graph.json}\n", a.str("out").c_str());
 }
 
 }  // namespace
 
 int cmd_discover(int argc, char** argv) {
-  Args a("discover",
-         "Find a task's circuit. The default method is the discrete sparse-autoencoder method (O'Neill &\n"
-         "Bui 2024): head outputs on positive and negative prompts, one SAE over all heads, integer codes,\n"
-         "heads scored by the codes that appear only on positive prompts. --method runs any other method\n"
-         "on the same prompts; each writes the same four files and, with a truth, its evaluation.");
-  declare_flags(a);
-  precision_flag(a);
+  Args a = discover_args();
   if (!a.parse(argc, argv)) return 0;
-  const MethodId id = parse_method(a.str("method"));
-  const MethodInfo& info = method_info(id);
-  const bool sae = id == MethodId::Sae || id == MethodId::SaePaper;
-  if (a.given("top-k") && a.given("threshold")) throw UsageError("discover: give --top-k or --threshold, not both");
-  const SaeScore given_score = parse_sae_score(a.str("score"));
-  if (a.given("score") && !(id == MethodId::Sae || (id == MethodId::SaePaper && given_score == SaeScore::Paper)))
-    throw UsageError("discover: --score is method sae's ranking (--method " + std::string(info.name) + " has its own)");
-  const SaeScore score = id == MethodId::SaePaper ? SaeScore::Paper : given_score;
-  const Level level = parse_level(a.str("level"));
-  if (a.given("level") && !sae) throw UsageError("discover: --level is the SAE methods' (--method sae or sae-paper)");
-  if (level == Level::Edge && a.given("score"))
-    throw UsageError("discover: --score ranks heads at node level; --level edge ranks them by their edge count");
-  if (sae && a.given("threshold") && a.number("threshold") > 1)
-    throw UsageError("discover: --threshold compares a softmax for the SAE methods, so it must be in [0, 1], got " +
-                     a.str("threshold"));
+  check_discover_flags(a);
   if (!a.str("out").empty()) check_output_dir(a.str("out"), "--out", kOutputs);
 
-  Model m = load_model(a.str("MODEL"), {.process_weights = !a.on("no-process-weights"),
+  Model m = load_model(a.str("MODEL"), {.process_weights = discover_processes_weights(a),
                                         .precision = precision_from_flag(a)});
-  Tokenizer tok = Tokenizer::for_model_dir(a.str("MODEL"));
-  const BosChoice bos = bos_from_flags(a, a.str("MODEL"), tok);
-  TokenizedTask task = task_from_flags(a, tok, a.str("MODEL"));
-  print_warnings(task.warnings);
-  std::optional<GroundTruth> truth = resolve_truth(a.str("truth"), a.str("MODEL"), task.name);
-
-  MethodOptions mo = options_from_flags(a, task, m, score, level);
-  DiscoverOptions& o = mo.discover;
-  if (sae)  // head outputs of every positive and negative prompt, [N, heads, d_model] floats each
-    check_memory(2.0 * static_cast<double>(task.size()) * m.cfg.n_heads_total() * m.cfg.d_model * sizeof(float),
-                 "the head outputs of " + std::to_string(task.size()) + " positive and negative prompts", "--prompts");
+  Tokenizer tok = Tokenizer::for_model_dir(m.dir);
+  DiscoverPlan plan = plan_discover(a, m, tok);
+  print_warnings(plan.task.warnings);
+  const GroundTruth* truth = plan.truth ? &*plan.truth : nullptr;
+  DiscoverOptions& o = plan.options.discover;
   ProgressBar bar;
   o.progress = [&](const std::string& phase, double f) { bar.update(phase, f); };
-  DiscoverResult r = discover_with(id, m, task, mo, truth ? &*truth : nullptr);
+  DiscoverResult r = run_discover(m, plan);
   bar.finish();
 
-  const RunLabels l = labels_of(id, o);
-  print_header(a, r, m, task, mo, l, bos);
-  print_circuit(r, m, l, truth ? &*truth : nullptr);
+  const RunLabels l = labels_of(plan.method.id, o);
+  print_header(a, r, m, plan.task, plan.options, l, plan.bos);
+  print_circuit(r, m, l, truth);
   if (truth) print_evaluation(r, *truth);
-  print_faithfulness_and_time(r, o, task, l);
-  if (!a.str("out").empty()) write_run(a, argc, argv, r, m, task, mo, l, bos, truth ? &*truth : nullptr);
+  print_faithfulness_and_time(r, o, plan.task, l);
+  if (!a.str("out").empty()) write_run(a, argc, argv, r, m, plan);
   return 0;
 }
 

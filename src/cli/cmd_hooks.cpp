@@ -17,7 +17,7 @@ int cmd_hooks(int argc, char** argv) {
          "List every hook point of a model (TransformerLens names), in forward order, with the shape\n"
          "of its activation for a batch of --batch prompts of --seq-len tokens: the names `run --cache`\n"
          "takes (with '*' wildcards, e.g. blocks.*.attn.hook_z). Found by running that forward once.");
-  a.positional("MODEL", "Hugging Face model directory")
+  a.positional("MODEL", kModelHelp)
       .int_flag("seq-len", "16", 1, 1 << 20, "tokens per prompt (T)")
       .int_flag("batch", "1", 1, 1 << 16, "prompts in the batch (B)")
       .toggle("json", "print JSON: [{\"name\", \"shape\"}]");

@@ -22,7 +22,7 @@ int cmd_reference_circuit(int argc, char** argv) {
          "of heads (remove the head whose ablation hurts least while the circuit keeps >= 90% of the\n"
          "full metric), then path patching among the kept heads for the edges. Writes a ground-truth\n"
          "file that `discover --truth` and `eval` read.");
-  a.positional("MODEL", "Hugging Face model directory")
+  a.positional("MODEL", kModelHelp)
       .flag("task", "ioi", "ioi, greater-than, docstring, induction, or a .jsonl file with corrupt prompts")
       .int_flag("prompts", "1000", 1, kMaxPrompts, "prompts for pruning and the per-head effect table")
       .int_flag("edge-prompts", "200", 1, kMaxPrompts, "prompts for path patching")
@@ -39,9 +39,9 @@ int cmd_reference_circuit(int argc, char** argv) {
   if (a.str("out").empty()) throw UsageError("reference-circuit: --out FILE is required");
   check_output_file(a.str("out"), "--out");
   Model m = load_model(a.str("MODEL"), {.precision = precision_from_flag(a)});
-  Tokenizer tok = Tokenizer::for_model_dir(a.str("MODEL"));
-  const BosChoice bos = bos_from_flags(a, a.str("MODEL"), tok);
-  TokenizedTask task = task_from_flags(a, tok, a.str("MODEL"));
+  Tokenizer tok = Tokenizer::for_model_dir(m.dir);
+  const BosChoice bos = bos_from_flags(a, m.dir, tok);
+  TokenizedTask task = task_from_flags(a, tok, m.dir);
   print_warnings(task.warnings);
   ReferenceOptions o;
   o.n_prompts = a.integer("prompts");

@@ -7,6 +7,7 @@
 #include "cli/commands.h"
 #include "cli/precision_flag.h"
 #include "cli/task_flags.h"
+#include "interp/ablation.h"
 #include "model/hook_list.h"
 #include "model/model.h"
 #include "model/safetensors.h"
@@ -20,12 +21,13 @@ namespace cs {
 int cmd_run(int argc, char** argv) {
   Args a("run", "Run one prompt: print its tokens and the next-token distribution; optionally\n"
                 "cache hooked activations (TransformerLens names) and save them as safetensors.");
-  a.positional("MODEL", "Hugging Face model directory")
+  a.positional("MODEL", kModelHelp)
       .positional("PROMPT", "the prompt text")
       .int_flag("top-k", "10", 1, 1000000, "how many next tokens to print (at most the vocabulary)")
       .toggle("json", "print JSON instead of a table")
       .repeated("cache", "hook point to cache, e.g. blocks.0.attn.hook_z; '*' matches any run of characters\n"
                 "                            (blocks.*.attn.hook_z: every layer's); `circuitscan hooks MODEL` lists them")
+      .repeated("ablate", "zero-ablate head LAYER.HEAD (its slice of blocks.LAYER.attn.hook_z), e.g. 1.2")
       .flag("save", "", "write the cached activations to this .safetensors file")
       .toggle("process-weights", "apply TransformerLens weight processing (fold LN etc.)")
       .toggle("prepend-bos", kPrependBosHelp)
@@ -40,9 +42,9 @@ int cmd_run(int argc, char** argv) {
 
   Model m = load_model(a.str("MODEL"), {.process_weights = a.on("process-weights"),
                                         .precision = precision_from_flag(a)});
-  Tokenizer tok = Tokenizer::for_model_dir(a.str("MODEL"));
+  Tokenizer tok = Tokenizer::for_model_dir(m.dir);
   std::vector<int> ids = tok.encode(a.str("PROMPT"));
-  const BosChoice bos = bos_from_flags(a, a.str("MODEL"), tok);
+  const BosChoice bos = bos_from_flags(a, m.dir, tok);
   if (bos.prepend) {
     if (tok.bos_id() < 0) throw Error("--prepend-bos: this tokenizer has no BOS token");
     ids.insert(ids.begin(), tok.bos_id());
@@ -63,6 +65,16 @@ int cmd_run(int argc, char** argv) {
   }
 
   Hooks hooks;
+  HeadSet ablate;
+  for (const std::string& s : a.all("ablate")) {
+    int layer = -1, head = -1;
+    char end = 0;
+    if (std::sscanf(s.c_str(), "%d.%d%c", &layer, &head, &end) != 2)
+      throw UsageError("run: --ablate takes LAYER.HEAD, e.g. 1.2, got '" + s + "'");
+    ablate.heads.push_back({layer, head});
+  }
+  const AblationSource zero = make_ablation_source(m, AblationKind::Zero, nullptr);
+  if (!ablate.heads.empty()) add_ablation_hooks(hooks, m, zero, ablate);  // before the caches: they see it
   ActivationCache cache;
   for (const HookPoint& p : points) hooks.cache(p, &cache);
   Batch batch = Batch::from_sequences({ids});

@@ -8,6 +8,8 @@
 #include "cli/task_flags.h"
 #include "interp/task.h"
 #include "interp/task_metric.h"
+#include "model/data_dir.h"
+#include "model/model_path.h"
 #include "model/tokenizer.h"
 #include "ops/error.h"
 
@@ -83,8 +85,8 @@ int cmd_tasks(int argc, char** argv) {
   if (!a.given("TASK")) throw UsageError("tasks show: missing TASK (one of `circuitscan tasks list`, or a .jsonl file)");
   const int n = a.integer("n");
 
-  const std::string model = a.str("model");
-  const Tokenizer tok = Tokenizer::for_model_dir(model.empty() ? CS_SOURCE_DIR "/data/gpt2-tokenizer" : model);
+  const std::string model = a.str("model").empty() ? "" : resolve_model_path(a.str("model"));
+  const Tokenizer tok = Tokenizer::for_model_dir(model.empty() ? data_dir() + "/gpt2-tokenizer" : model);
   TaskOptions o;
   o.n = n;
   o.seed = a.seed("seed");

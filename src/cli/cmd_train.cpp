@@ -8,6 +8,7 @@
 
 #include "cli/args.h"
 #include "model/save.h"
+#include "model/data_dir.h"
 #include "model/tokenizer.h"
 #include "cli/commands.h"
 #include "ops/error.h"
@@ -126,7 +127,7 @@ int cmd_train(int argc, char** argv) {
   c.eval_n = a.integer("eval-n");
   c.save_every = a.integer("save-every");
   c.time_budget_s = 60.0 * a.number("time-budget-min");
-  const Tokenizer tok = Tokenizer::for_model_dir(c.resume.empty() ? std::string(CS_SOURCE_DIR) + "/data/gpt2-tokenizer" : c.resume);
+  const Tokenizer tok = Tokenizer::for_model_dir(c.resume.empty() ? data_dir() + "/gpt2-tokenizer" : c.resume);
   const TrainResult r = train(c, tok, [](const std::string& s) {
     std::printf("%s\n", s.c_str());
     std::fflush(stdout);

@@ -6,8 +6,6 @@
 
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -15,6 +13,7 @@
 #include "cli/args.h"
 #include "evaluation/ground_truth.h"
 #include "interp/task.h"
+#include "model/bos.h"
 #include "model/tokenizer.h"
 #include "ops/error.h"
 
@@ -72,42 +71,32 @@ inline constexpr const char* kPrependBosHelp =
     "                            else yes, as TransformerLens and the paper)";
 inline constexpr const char* kNoPrependBosHelp = "do not prepend BOS (see --prepend-bos)";
 
-// Whether prompts start with BOS, and why. TransformerLens (which O'Neill & Bui used) prepends
-// BOS by default, so a model says nothing: yes. A model trained on rows without BOS says so in
-// its config.json with TransformerLens's key "default_prepend_bos": false (the shipped zoo model:
-// its training rows start at a document start, and its scores and reference circuits are
-// measured that way). --prepend-bos / --no-prepend-bos override either.
-struct BosChoice {
-  bool prepend = true;
-  std::string why;  // "--prepend-bos", "the model's config.json", "TransformerLens's default"
-};
-
+// Whether prompts start with BOS, and why: --prepend-bos / --no-prepend-bos, else the model's
+// default (model/bos.h).
 inline BosChoice bos_from_flags(const Args& a, const std::string& model_dir, const Tokenizer& tok) {
   const bool on = a.given("prepend-bos") && a.on("prepend-bos");
   const bool off = a.given("no-prepend-bos") && a.on("no-prepend-bos");
   if (on && off) throw UsageError("give --prepend-bos or --no-prepend-bos, not both");
   if (on) return {true, "--prepend-bos"};
   if (off || (a.given("prepend-bos") && !a.on("prepend-bos"))) return {false, "--no-prepend-bos"};
-  if (!model_dir.empty()) {
-    std::ifstream f(std::filesystem::path(model_dir) / "config.json");
-    nlohmann::json j = nlohmann::json::parse(f, nullptr, /*allow_exceptions=*/false);
-    if (j.is_object() && j.contains("default_prepend_bos") && j["default_prepend_bos"].is_boolean())
-      return {j["default_prepend_bos"].get<bool>(), "default_prepend_bos in the model's config.json"};
-  }
-  if (tok.adds_bos()) return {true, "the tokenizer adds it, as transformers' tokenizer(text) does"};
-  if (tok.bos_id() < 0) return {false, "the tokenizer has no BOS token"};
-  return {true, "TransformerLens's default"};
+  return default_prepend_bos(model_dir, tok);
 }
 
-// The task named by --task, with --prompts prompts from --seed, BOS as bos_from_flags says.
-inline TokenizedTask task_from_flags(const Args& a, const Tokenizer& tok, const std::string& model_dir) {
+// --prompts prompts from --seed, BOS as bos_from_flags says, for the task named `task`.
+inline TaskOptions task_options_from_flags(const Args& a, const Tokenizer& tok, const std::string& model_dir,
+                                           const std::string& task) {
   TaskOptions to;
   to.n = a.integer("prompts");
   to.max_file_prompts = a.given("prompts") ? to.n : 0;
   to.seed = a.seed("seed");
   to.prepend_bos = bos_from_flags(a, model_dir, tok).prepend;
-  to.induction_pool = induction_pool_from_flags(a, tok, a.str("task"), model_dir);
-  return make_task(a.str("task"), tok, to);
+  to.induction_pool = induction_pool_from_flags(a, tok, task, model_dir);
+  return to;
+}
+
+// The task named by --task, with task_options_from_flags.
+inline TokenizedTask task_from_flags(const Args& a, const Tokenizer& tok, const std::string& model_dir) {
+  return make_task(a.str("task"), tok, task_options_from_flags(a, tok, model_dir, a.str("task")));
 }
 
 // A ground truth named on the command line: a path (anything that exists there, or a name with a

@@ -7,6 +7,7 @@
 #include <set>
 #include <sstream>
 
+#include "model/data_dir.h"
 #include "ops/error.h"
 #include "ops/files.h"
 
@@ -84,7 +85,7 @@ int read_index(const std::string& path, const std::string& where, const json& v,
   return int(x);
 }
 
-std::string truth_dir() { return std::string(CS_SOURCE_DIR) + "/data/truth"; }
+std::string truth_dir() { return data_dir() + "/truth"; }
 
 void write_text(std::ostringstream& o, const char* key, const std::string& text) {
   o << "  \"" << key << "\": ";

@@ -43,7 +43,7 @@ GroundTruth load_ground_truth(const std::string& path);
 // The same from the file's text (`path` names it in messages); the truth fuzz target's entry.
 GroundTruth ground_truth_from_text(const std::string& text, const std::string& path);
 
-// Loads CS_SOURCE_DIR "/data/truth/<name>.json"; an unknown name lists the available ones.
+// Loads data_dir() "/truth/<name>.json"; an unknown name lists the available ones.
 GroundTruth ground_truth_by_name(const std::string& name);
 
 // Names (file stems) of the shipped ground truths, sorted.

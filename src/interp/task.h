@@ -113,7 +113,8 @@ TokenizedTask induction_task(const Tokenizer& tok, const TaskOptions& opts);
 // position. For engine tests and benchmarks (the baselines need corrupt prompts, nothing more).
 TokenizedTask random_token_task(int n, int T, int V, int n_swap, uint32_t seed);
 TokenizedTask jsonl_task(const std::string& path, const Tokenizer& tok, const TaskOptions& opts);
-// The same from the file's text (`path` names it in messages); the fuzz target's entry point.
+// The same from the file's text (`path` names it in messages): the Python module's task lists
+// and the fuzz target's entry point.
 TokenizedTask jsonl_task_from_text(const std::string& text, const std::string& path, const Tokenizer& tok,
                                    const TaskOptions& opts);
 std::vector<TaskPrompt> ioi_prompts(const Tokenizer& tok, const TaskOptions& opts);

@@ -11,6 +11,7 @@
 #include "model/blocks.h"
 #include "model/transformer.h"
 #include "ops/attention_backward.h"
+#include "ops/cancel.h"
 #include "ops/cross_entropy_backward.h"
 #include "ops/error.h"
 #include "ops/gemm.h"
@@ -468,6 +469,7 @@ Tensor forward_record(const Model& m, const Batch& batch, ForwardRecord* rec, co
     });
   };
   for (int l = 0; l < c.n_layers; ++l) {
+    check_cancelled();
     LayerRecord& r = rec->layers[l];
     keep(Hook::resid_pre, l, &r.resid_pre);
     keep(Hook::ln1_normalized, l, &r.ln1);
@@ -531,6 +533,7 @@ void backward(const Model& m, const ForwardRecord& rec, const Tensor& dlogits, G
   // Without parameter gradients, the layers below the lowest requested point are skipped.
   const int lowest = g ? -1 : hg.lowest_layer(c.n_layers);
   for (int l = c.n_layers - 1; l >= std::max(lowest, 0); --l) {
+    check_cancelled();
     const LayerRecord& r = rec.layers[l];
     LayerWeights* gl = g ? &g->layers[l] : nullptr;
     hg.put(Hook::resid_post, l, btd, dresid.ptr());

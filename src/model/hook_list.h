@@ -19,8 +19,8 @@ struct HookShape {
 };
 
 // Every hook point of `m`'s forward, in the order the forward visits them, with its shape for
-// `batch` prompts of `seq_len` tokens (found by one forward of that size with every point
-// hooked; hooks that exist only when asked for, such as hook_result, are included).
+// `batch` prompts of `seq_len` tokens (found by forwards of that size with every point hooked;
+// hooks that exist only when asked for, such as hook_result and hook_q/k/v_input, are included).
 std::vector<HookShape> hook_shapes(const Model& m, int batch, int seq_len);
 
 // The points among `all` whose names match `pattern`: a TransformerLens name, or one with '*'

@@ -6,6 +6,7 @@
 
 #include "model/architecture.h"
 #include "model/memory_check.h"
+#include "model/model_path.h"
 #include "model/process_weights.h"
 #include "ops/error.h"
 #include "ops/files.h"
@@ -300,13 +301,10 @@ ModelConfig parse_model_config(const std::string& text, const std::string& cfg_p
               supported_model_types());
 }
 
-Model load_model(const std::string& dir, const LoadOptions& opts) {
+Model load_model(const std::string& path, const LoadOptions& opts) {
   namespace fs = std::filesystem;
+  const std::string dir = resolve_model_path(path);  // says when `path` is neither a directory nor cached
   std::error_code ec;
-  if (!fs::exists(dir, ec))
-    throw Error("model directory '" + dir + "' does not exist: pass a Hugging Face model directory (config.json + *.safetensors)");
-  if (!fs::is_directory(dir, ec))
-    throw Error(dir + ": not a directory: pass a Hugging Face model directory (config.json + *.safetensors)");
   const std::string cfg_path = (fs::path(dir) / "config.json").string();
   if (!fs::exists(fs::symlink_status(cfg_path, ec)))
     throw Error(cfg_path + ": not found: a model directory needs config.json beside its safetensors");

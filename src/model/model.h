@@ -31,8 +31,9 @@ struct Model {
   int64_t parameter_count() const;
 };
 
-// Reads config.json and the safetensors weights of a Hugging Face model directory.
-Model load_model(const std::string& dir, const LoadOptions& opts = {});
+// Reads config.json and the safetensors weights of a Hugging Face model directory, or of a hub id
+// in the local Hugging Face cache (resolve_model_path); Model::dir is the directory read.
+Model load_model(const std::string& path, const LoadOptions& opts = {});
 // Sets m.precision; bf16 narrows every matrix that is not bf16 yet (owned bf16 copies) and
 // rounds Gemma's embedding multiplier to bf16. Exact leaves the weights as they are.
 void set_precision(Model& m, Precision p);

@@ -8,6 +8,8 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "model/data_dir.h"
+#include "model/model_path.h"
 #include "ops/error.h"
 #include "ops/files.h"
 
@@ -488,11 +490,9 @@ std::vector<int> Tokenizer::encode_for_model(std::string_view text) const {
   return ids;
 }
 
-Tokenizer Tokenizer::for_model_dir(const std::string& dir) {
+Tokenizer Tokenizer::for_model_dir(const std::string& path) {
+  const std::string dir = resolve_model_path(path);
   std::error_code ec;
-  if (!fs::is_directory(dir, ec))
-    throw Error(dir + (fs::exists(dir, ec) ? ": not a directory" : ": does not exist") +
-                "; pass the model directory (with config.json)");
   fs::path d(dir);
   // symlink_status: a dangling link or a FIFO still counts as there, so its loader names it.
   auto there = [&](const char* f) { return fs::exists(fs::symlink_status(d / f, ec)); };
@@ -508,7 +508,7 @@ Tokenizer Tokenizer::for_model_dir(const std::string& dir) {
     throw Error(dir + ": has " + (has_vocab ? "vocab.json but no merges.txt" : "merges.txt but no vocab.json") +
                 "; add the missing file or a tokenizer.json");
   } else {
-    fs::path bundled = fs::path(CS_SOURCE_DIR) / "data" / "gpt2-tokenizer";
+    fs::path bundled = fs::path(data_dir()) / "gpt2-tokenizer";
     if (!fs::exists(bundled / "vocab.json") || !fs::exists(bundled / "merges.txt"))
       throw Error(dir + ": no tokenizer.json or vocab.json+merges.txt, and the bundled GPT-2 tokenizer is missing from " +
                   bundled.string());

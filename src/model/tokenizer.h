@@ -51,11 +51,12 @@ class Tokenizer {
   // A SentencePiece model file (tokenizer.model). Its bos/eos pieces are bos_id/eos_id.
   static Tokenizer from_sentencepiece(const std::string& path);
   static Tokenizer from_sentencepiece_bytes(const std::string& bytes, const std::string& path);
+  // The tokenizer of a model directory or cached hub id (resolve_model_path):
   // dir/tokenizer.model (SentencePiece), else dir/tokenizer.json, else dir/vocab.json +
   // dir/merges.txt, else the bundled GPT-2 files
-  // (CS_SOURCE_DIR "/data/gpt2-tokenizer"). dir/tokenizer_config.json, when present, may
+  // (data_dir() "/gpt2-tokenizer"). dir/tokenizer_config.json, when present, may
   // name the eos/bos tokens.
-  static Tokenizer for_model_dir(const std::string& dir);
+  static Tokenizer for_model_dir(const std::string& path);
 
   std::vector<int> encode(std::string_view text) const;
   std::string decode(const std::vector<int>& ids) const;

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "model/blocks.h"
+#include "ops/cancel.h"
 #include "ops/error.h"
 #include "ops/gemm.h"
 
@@ -245,6 +246,7 @@ Tensor forward(const Model& m, const Batch& batch, const Hooks* hooks, const For
   if (opts.stop_at_z && opts.stop_after_layer < 0)
     throw Error("forward: stop_at_z needs stop_after_layer (the layer whose hook_z ends the pass)");
   for (int l = first_layer; l <= last_layer; ++l) {
+    check_cancelled();
     hook(hooks, Hook::resid_pre, l, resid);
     if (opts.stop_at_z && l == last_layer) {
       attention_block(m, l, resid, qk_pos, hooks, /*stop_at_z=*/true);

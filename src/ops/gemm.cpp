@@ -58,10 +58,11 @@ struct PrimKey {
   bool operator<(const PrimKey& o) const { return tie() < o.tie(); }
 };
 
+// One cache per thread: a oneDNN primitive's library-managed scratchpad belongs to the primitive,
+// so one primitive executed by two threads at once (parallel_jobs running two forward passes,
+// as the faithfulness curve does) let them overwrite each other's scratch and swap results.
 const dnnl::matmul* primitive(const PrimKey& k) {
-  static std::mutex mu;
-  static std::map<PrimKey, std::unique_ptr<dnnl::matmul>> cache;
-  std::lock_guard<std::mutex> lock(mu);
+  thread_local std::map<PrimKey, std::unique_ptr<dnnl::matmul>> cache;
   auto it = cache.find(k);
   if (it != cache.end()) return it->second.get();
   using dt = dnnl::memory::data_type;

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "sae/sae_step.h"
+#include "ops/cancel.h"
 #include "ops/error.h"
 #include "ops/matmul.h"
 #include "ops/rng.h"
@@ -96,6 +97,7 @@ float Sae::train(const float* X_in, int64_t n) {
   const bool parallel = n * d * F >= kParallelWork;
   loss_history_.reserve(loss_history_.size() + cfg_.epochs);
   for (int e = 0; e < cfg_.epochs; ++e) {
+    check_cancelled();
     const AdamStep<float> a(cfg_.lr, step_ + 1);  // torch.optim.Adam's defaults
 #pragma omp parallel if (parallel)
     {

@@ -9,6 +9,7 @@
 #include <filesystem>
 
 #include "interp/task.h"
+#include "model/data_dir.h"
 #include "model/init.h"
 #include "model/save.h"
 #include "ops/adam.h"
@@ -275,7 +276,7 @@ void write_model_dir(const Model& m, const std::string& dir, DType dt,
     j["default_prepend_bos"] = false;
     write_file_atomic(cfg, j.dump(2) + "\n");
   }
-  const std::string src = std::string(CS_SOURCE_DIR) + "/data/gpt2-tokenizer/";
+  const std::string src = data_dir() + "/gpt2-tokenizer/";
   for (const char* f : {"vocab.json", "merges.txt"})
     write_file_atomic(out.path(f), read_input_file(src + f, kMaxLargeInputBytes));
   // The held-out words of the evaluation's induction score, for `--task induction` on this model
