@@ -154,6 +154,10 @@ EdgeAttribution edge_attribution(const Model& m, const TokenizedTask& task,
                                  const MethodSettings& s, int ig_steps) {
   const ModelConfig& c = m.cfg;
   if (ig_steps < 0) throw Error("EAP-IG: steps must be at least 1, got " + std::to_string(ig_steps));
+  if (c.post_norms)  // a^abl - a^clean of a head is not what its edge adds to the residual stream
+    throw Error("EAP: " + c.family + " normalises the sum of its heads (and its MLP's output) before "
+                "adding it to the residual stream (post-norms), so a head's edge is not separable; "
+                "use a node-level method (discover, activation patching, HISP)");
   const size_t n = std::min<size_t>(static_cast<size_t>(std::max(s.n_prompts, 0)), task.size());
   if (n == 0) throw Error("EAP: the task has no prompts");
   const Layout g(c);

@@ -70,6 +70,11 @@ int EdgeGraph::site(int r) const {
 }
 
 EdgeGraph edge_graph(const ModelConfig& c) {
+  if (c.post_norms)
+    throw Error("edge-level methods need each head's output to add into the residual stream; " +
+                c.family + " normalises the sum of its heads (and its MLP's output) before adding it "
+                "(post-norms), so a head's edge is not separable: use a node-level method (discover, "
+                "activation patching, HISP)");
   if (c.n_kv_heads != c.n_heads)
     throw Error("edge-level methods need one key/value input per head; this model has " +
                 std::to_string(c.n_heads) + " query heads sharing " + std::to_string(c.n_kv_heads) +
