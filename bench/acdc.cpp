@@ -2,7 +2,7 @@
 // ACDC sweeps on toy-gpt2-4l-shaped models (the shipped models/toy-gpt2-4l if present, and random
 // weights) on greater-than prompts (the task the small zoo model shows most of), and the time of
 // single edge evaluations on GPT-2-small-shaped random weights on IOI prompts (no full sweep:
-// 32,923 edges). Prints one table.
+// 32,491 edges and 432 q/k/v switches). Prints one table.
 //   acdc [--quick | --gpt2] [--prompts N]     --quick skips GPT-2 small, --gpt2 runs only it
 // Times are wall clock; the machine's load and OMP_NUM_THREADS matter (run with the threads the
 // machine really has free).
@@ -62,23 +62,22 @@ int main(int argc, char** argv) {
 
   MethodSettings s;
   s.n_prompts = n;
-  s.params = {{"tau", 0.01}};
   auto sweep = [&](const char* name, const Model& m) {
     for (double tau : {0.01, 0.001, -1e9}) {  // -1e9: nothing removed, every edge evaluated
-      MethodSettings t = s;
-      t.params = {{"tau", tau}};
+      AcdcOptions t;
+      t.tau = tau;
       const Timer timer;
-      const MethodResult r = acdc(m, gt, t);
+      const MethodResult r = acdc(m, gt, s, t);
       const std::string ts = tau < -1 ? "-inf (worst)" : std::to_string(tau).substr(0, 6);
       row(name, "greater-than: ACDC, tau " + ts, r, timer.cpu_seconds());
     }
     Timer timer;
     const MethodResult h = hisp(m, gt, s);
     row(name, "greater-than: HISP (1 fwd + 1 bwd)", h, timer.cpu_seconds());
-    MethodSettings sp = s;
-    sp.params = {{"steps", 10}};
+    SpOptions sp;
+    sp.steps = 10;
     timer.restart();
-    const MethodResult p = subnetwork_probing(m, gt, sp);
+    const MethodResult p = subnetwork_probing(m, gt, s, sp);
     row(name, "greater-than: SP, 10 of 200 steps", p, timer.cpu_seconds());
   };
   const std::string zoo = std::string(CS_SOURCE_DIR) + "/models/toy-gpt2-4l";
@@ -91,15 +90,17 @@ int main(int argc, char** argv) {
   if (!quick) {
     Model g = random_model(preset_config("gpt2-small"), 1);
     process_weights(g);
-    MethodSettings q = s;
-    q.params = {{"tau", 0.01}, {"max_evaluations", 10}};
+    AcdcOptions q;
+    q.tau = 0.01;
+    q.max_evaluations = 10;
     Timer timer;
-    MethodResult r = acdc(g, ioi, q);
+    MethodResult r = acdc(g, ioi, s, q);
     row("gpt2-small random weights", "IOI: 10 edges into output", r, timer.cpu_seconds());
     for (int top : {11, 6, 0}) {  // tau -inf: every edge kept, everything downstream recomputed
-      q.params = {{"tau", -1e9}, {"max_evaluations", 10}, {"top_layer", top}};
+      q.tau = -1e9;
+      q.top_layer = top;
       timer.restart();
-      r = acdc(g, ioi, q);
+      r = acdc(g, ioi, s, q);
       row("gpt2-small random weights", "IOI: 10 edges into m" + std::to_string(top) + ", all alive", r, timer.cpu_seconds());
     }
   }

@@ -9,6 +9,7 @@
 #include "bench_util.h"
 #include "baselines/activation_patching.h"
 #include "attribution/eap.h"
+#include "interp/graph.h"
 #include "model/init.h"
 #include "ops/process_setup.h"
 
@@ -30,9 +31,13 @@ int main(int argc, char** argv) {
     const TokenizedTask task = random_token_task(n, T, m.cfg.vocab_size, T / 3, 7);
     MethodSettings s;
     s.n_prompts = n;
-    struct Method { const char* name; MethodResult (*fn)(const Model&, const TokenizedTask&, const MethodSettings&); };
-    for (const Method& meth : {Method{"activation patching", activation_patching}, Method{"EAP", eap},
-                               Method{"EAP-IG (5 steps)", eap_ig}}) {
+    using Fn = MethodResult (*)(const Model&, const TokenizedTask&, const MethodSettings&);
+    struct Method { const char* name; Fn fn; };
+    const Fn patching = [](const Model& m, const TokenizedTask& t, const MethodSettings& s) { return activation_patching(m, t, s); };
+    const Fn eap1 = [](const Model& m, const TokenizedTask& t, const MethodSettings& s) { return eap(m, t, s); };
+    const Fn eap_ig5 = [](const Model& m, const TokenizedTask& t, const MethodSettings& s) { return eap_ig(m, t, s); };
+    for (const Method& meth : {Method{"activation patching", patching}, Method{"EAP", eap1},
+                               Method{"EAP-IG (5 steps)", eap_ig5}}) {
       MethodResult r;
       double cpu = 0;  // process CPU seconds of the median run: stable on a shared machine
       const int reps = m.cfg.n_layers * m.cfg.n_heads > 64 ? 1 : 3;
@@ -43,7 +48,7 @@ int main(int argc, char** argv) {
       }, reps);
       const auto get = [&](const char* k) { auto it = r.stats.find(k); return it == r.stats.end() ? 0.0 : it->second; };
       std::printf("| %s | %d x %d | %d | %zu | %s | %.3f | %.3f | %.0f | %.0f |\n", p.c_str(), m.cfg.n_layers,
-                  m.cfg.n_heads, m.cfg.d_model, full_graph_edges(m.cfg.n_layers, m.cfg.n_heads, !m.cfg.attn_only).size(),
+                  m.cfg.n_heads, m.cfg.d_model, static_cast<size_t>(Graph(m.cfg).n_edges()),
                   meth.name, sec, cpu, get("forward_passes"), get("backward_passes"));
       std::fflush(stdout);
     }

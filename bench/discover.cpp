@@ -34,7 +34,8 @@ void row(const char* phase, double s, double flops, double peak) {
 void bench_model(const std::string& label, const Model& m, const TokenizedTask& task, double peak,
                  int epochs) {
   DiscoverOptions o;
-  o.sae.sae.epochs = epochs;
+  o.sae.epochs = epochs;
+  o.score = SaeScore::Paper;  // the paper's pipeline, as the table's label says
   o.faithfulness = false;
   DiscoverResult r = discover(m, task, o, nullptr);
   std::printf("\n%s: %d layers x %d heads, d_model %d; %d+%d prompts, %d SAE epochs\n\n", label.c_str(),

@@ -59,9 +59,9 @@ int main(int argc, char** argv) {
     for (const std::string& score : scores) {
       DiscoverOptions o;
       o.trials = trials;
-      o.score = score;
+      o.score = parse_sae_score(score);
       o.faithfulness = false;
-      o.sae.sae.l1 = std::string(task_name) == "docstring" ? 0.05f : 0.02f;
+      o.sae.l1 = std::string(task_name) == "docstring" ? 0.05f : 0.02f;
       DiscoverResult r[2];
       double secs[2];
       for (int i = 0; i < 2; ++i) {

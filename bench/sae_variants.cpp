@@ -51,11 +51,11 @@ int main(int argc, char** argv) {
       if (!keep.empty() && keep.find("," + std::string(v.score) + ",") == std::string::npos) continue;
       DiscoverOptions o;
       o.trials = trials;
-      o.score = v.score;
+      o.score = parse_sae_score(v.score);
       o.position = v.pos;
       o.level = v.level;
       o.faithfulness = false;
-      o.sae.sae.l1 = std::string(task_name) == "docstring" ? 0.05f : 0.02f;
+      o.sae.l1 = std::string(task_name) == "docstring" ? 0.05f : 0.02f;
       const Timer timer;
       DiscoverResult r = discover(m, task, o, &truth);
       double s = timer.seconds();

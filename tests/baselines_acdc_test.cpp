@@ -218,18 +218,17 @@ const char* kArchs[] = {"gpt2", "attn-only", "neox", "llama"};
 
 }  // namespace
 
-TEST(EdgeGraph, MatchesFullGraphAndAcdcOrder) {
+TEST(EdgeGraph, AcdcOrder) {
   const Model m = small_random("gpt2", 1);
-  const EdgeGraph g = edge_graph(m.cfg);
-  EXPECT_EQ(g.edges, full_graph_edges(3, 4, true));
+  const Graph g(m.cfg);
   // Senders into a head input of layer 2: m1, a1.0..a1.3, m0, a0.0..a0.3, input.
   std::vector<std::string> from;
-  for (int e : g.into[g.head_receiver(2, 1, 0)]) from.push_back(g.edges[e].from);
-  EXPECT_EQ(from, (std::vector<std::string>{"m1", "a1.0", "a1.1", "a1.2", "a1.3", "m0", "a0.0",
-                                            "a0.1", "a0.2", "a0.3", "input"}));
+  for (int e : acdc_edge_order(g, g.head_receiver(2, 1, QKV::Q))) from.push_back(g.sender_name(g.edge_sender(e)));
+  EXPECT_EQ(from, (std::vector<std::string>{"m1", "a1.h0", "a1.h1", "a1.h2", "a1.h3", "m0", "a0.h0",
+                                            "a0.h1", "a0.h2", "a0.h3", "input"}));
   from.clear();  // an MLP reads its own layer's heads first
-  for (int e : g.into[g.mlp_receiver(1)]) from.push_back(g.edges[e].from);
-  EXPECT_EQ(from.front(), "a1.0");
+  for (int e : acdc_edge_order(g, g.mlp_receiver(1))) from.push_back(g.sender_name(g.edge_sender(e)));
+  EXPECT_EQ(from.front(), "a1.h0");
   EXPECT_EQ(from.back(), "input");
   EXPECT_EQ(from.size(), 1u + 4 + 1 + 4u);
 }
@@ -241,13 +240,13 @@ TEST(EdgeGraph, ReceiverInputIsSumOfSenders) {
     SCOPED_TRACE(arch);
     const Model m = small_random(arch, 2);
     const TokenizedTask task = random_task(6, 9, m.cfg.vocab_size, 3);
-    const EdgeGraph g = edge_graph(m.cfg);
+    const Graph g(m.cfg);
     const Batch clean = clean_batch(task, 0, 6), corrupt = corrupt_batch(task, 0, 6);
     const EdgeActivations act = collect_edge_activations(m, g, clean, &corrupt, AblationKind::Resample);
     for (int r = 0; r < g.n_receivers(); ++r) {
-      if (m.cfg.attn_only && r != g.output_receiver() && g.site(r) % 2) continue;
       const std::vector<float> sum = sum_of_senders(m, g, act, r);
-      EXPECT_LT(rel_max_error(sum.data(), act.input(g.site(r)), act.BT() * act.D), 1e-5) << "receiver " << r;
+      EXPECT_LT(rel_max_error(sum.data(), act.input(residual_site(g, r)), act.BT() * act.D), 1e-5)
+          << "receiver " << g.receiver_name(r);
     }
   }
 }
@@ -257,12 +256,16 @@ TEST(EdgePatching, AllKeptIsCleanNoneKeptIsCorrupt) {
     SCOPED_TRACE(arch);
     const Model m = small_random(arch, 4);
     const TokenizedTask task = random_task(5, 8, m.cfg.vocab_size, 5);
-    const EdgeGraph g = edge_graph(m.cfg);
+    const Graph g(m.cfg);
     const Batch clean = clean_batch(task, 0, 5), corrupt = corrupt_batch(task, 0, 5);
     const EdgeActivations act = collect_edge_activations(m, g, clean, &corrupt, AblationKind::Resample);
-    const Tensor all = edge_patched_logits(m, g, act, clean, std::vector<char>(g.edges.size(), 1));
+    const Tensor all = edge_patched_logits(m, g, act, clean, std::vector<char>(g.n_edges(), 1));
     EXPECT_LT(rel_max_error(all.ptr(), act.clean_logits.ptr(), all.numel()), 1e-5);
-    const Tensor none = edge_patched_logits(m, g, act, clean, std::vector<char>(g.edges.size(), 0));
+    const Tensor all_switches = edge_patched_logits(m, g, act, clean, std::vector<char>(g.n_edges(), 1),
+                                                    std::vector<char>(n_qkv_switches(g), 1));
+    EXPECT_LT(rel_max_error(all_switches.ptr(), act.clean_logits.ptr(), all.numel()), 1e-5);
+    const Tensor none = edge_patched_logits(m, g, act, clean, std::vector<char>(g.n_edges(), 0),
+                                            std::vector<char>(n_qkv_switches(g), 0));
     const Tensor ref = forward(m, corrupt, nullptr, {LogitsAt::Last});
     EXPECT_LT(rel_max_error(none.ptr(), ref.ptr(), ref.numel()), 1e-4);
   }
@@ -283,18 +286,19 @@ TEST(Acdc, EngineMatchesPatchedForward) {
     MethodSettings s;
     s.n_prompts = 8;
     s.ablation = cs.abl;
-    s.params = {{"tau", cs.tau}, {"metric_kl", cs.kl ? 1.0 : 0.0}};
-    const AcdcResult r = acdc_run(m, task, s);
-    int kept = 0;
+    const AcdcResult r = acdc_run(m, task, s, AcdcOptions{.tau = cs.tau, .metric_kl = cs.kl});
+    int kept = 0, kept_qkv = 0;
     for (char k : r.kept) kept += k;
+    for (char k : r.kept_qkv) kept_qkv += k;
     // A useful check needs a circuit that is neither empty nor everything.
     EXPECT_GT(kept, 5);
     EXPECT_LT(kept, static_cast<int>(r.kept.size()) / 2);
+    EXPECT_LT(kept_qkv, static_cast<int>(r.kept_qkv.size()));
     EXPECT_GT(r.evaluations, 20);
-    const EdgeGraph g = edge_graph(m.cfg);
+    const Graph g(m.cfg);
     const Batch clean = clean_batch(task, 0, 8), corrupt = corrupt_batch(task, 0, 8);
     const EdgeActivations act = collect_edge_activations(m, g, clean, &corrupt, cs.abl);
-    const Tensor logits = edge_patched_logits(m, g, act, clean, r.kept);
+    const Tensor logits = edge_patched_logits(m, g, act, clean, r.kept, r.kept_qkv);
     const double ref = cs.kl ? mean(kl_div(act.clean_logits, logits)) : -mean(task_metric(task, logits));
     EXPECT_NEAR(r.final_metric, ref, 1e-4 * std::max(1.0, std::fabs(ref))) << "kept " << kept;
     EXPECT_NEAR(r.initial_metric, cs.kl ? 0.0 : -mean(task_metric(task, act.clean_logits)), 1e-4);
@@ -359,16 +363,15 @@ TEST(KnownCircuit, ModelSolvesInductionThroughItsCircuit) {
 TEST(KnownCircuit, AcdcKeepsTheInductionEdges) {
   const Model m = soft_induction_model(1);
   const TokenizedTask task = induction_task(100, 2);
-  MethodSettings s;
-  s.params = {{"tau", 0.01}};
-  const MethodResult r = acdc(m, task, s);
-  auto kept = [&](const std::string& from, const std::string& to) {
-    const auto it = std::find(r.edges.begin(), r.edges.end(), EdgeId{from, to});
-    return it != r.edges.end() && r.edge_scores[it - r.edges.begin()] >= 0.01;
+  const MethodResult r = acdc(m, task, MethodSettings{}, AcdcOptions{.tau = 0.01});
+  const Graph g(m.cfg);
+  auto kept = [&](const std::string& edge) {
+    const int e = g.find(parse_edge(edge));
+    return e >= 0 && r.edge_scores[e] >= 0.01;
   };
-  EXPECT_TRUE(kept("a0.0", "a1.1.k"));
-  EXPECT_TRUE(kept("a1.1", "output"));
-  EXPECT_TRUE(kept("input", "a1.1.v"));  // the copied token
+  EXPECT_TRUE(kept("a0.h0->a1.h1<k>"));
+  EXPECT_TRUE(kept("a1.h1->logits"));
+  EXPECT_TRUE(kept("input->a1.h1<v>"));  // the copied token
   EXPECT_TRUE(top2_are_circuit(r.head_scores)) << scores_str(r.head_scores);
   EXPECT_LT(r.stats.at("edges_kept"), 20);
   EXPECT_LT(r.stats.at("final_metric"), 0.2);  // the circuit alone behaves like the model
@@ -379,9 +382,7 @@ TEST(KnownCircuit, AcdcKeepsTheInductionEdges) {
 TEST(KnownCircuit, AcdcTauSweepScoresAreTheLargestKeepingThreshold) {
   const Model m = soft_induction_model(1);
   const TokenizedTask task = induction_task(100, 2);
-  MethodSettings s;
-  s.params = {{"tau_sweep", 4}, {"tau_min", 1e-3}, {"tau_max", 1.0}};
-  const MethodResult r = acdc(m, task, s);
+  const MethodResult r = acdc(m, task, MethodSettings{}, AcdcOptions{.tau_sweep = 4, .tau_min = 1e-3, .tau_max = 1.0});
   EXPECT_TRUE(top2_are_circuit(r.head_scores)) << scores_str(r.head_scores);
   EXPECT_EQ(r.stats.at("tau_sweep"), 4);
   const std::vector<double> taus = {1e-3, 1e-2, 1e-1, 1.0};
@@ -391,11 +392,11 @@ TEST(KnownCircuit, AcdcTauSweepScoresAreTheLargestKeepingThreshold) {
     EXPECT_TRUE(on_grid) << x;
   }
   // At tau = 0.01 the sweep's cut is the single run's circuit.
-  MethodSettings one;
-  one.params = {{"tau", 0.01}};
-  const MethodResult single = acdc(m, task, one);
-  for (size_t e = 0; e < r.edges.size(); ++e)
-    EXPECT_EQ(r.edge_scores[e] >= 0.01 - 1e-9, single.edge_scores[e] >= 0.01) << r.edges[e].from << "->" << r.edges[e].to;
+  const MethodResult single = acdc(m, task, MethodSettings{}, AcdcOptions{.tau = 0.01});
+  const Graph g(m.cfg);
+  ASSERT_EQ(r.edge_scores.size(), static_cast<size_t>(g.n_edges()));
+  for (int e = 0; e < g.n_edges(); ++e)
+    EXPECT_EQ(r.edge_scores[e] >= 0.01 - 1e-9, single.edge_scores[e] >= 0.01) << g.edge_name(e);
 }
 
 TEST(KnownCircuit, HispRanksTheCircuitHeadsFirst) {
@@ -403,9 +404,7 @@ TEST(KnownCircuit, HispRanksTheCircuitHeadsFirst) {
   const TokenizedTask task = induction_task(100, 2);
   const MethodResult r = hisp(m, task, MethodSettings{});
   EXPECT_TRUE(top2_are_circuit(r.head_scores)) << scores_str(r.head_scores);
-  MethodSettings z;
-  z.params = {{"qkv", 0}};  // one mask per head on hook_z
-  const MethodResult rz = hisp(m, task, z);
+  const MethodResult rz = hisp(m, task, MethodSettings{}, HispOptions{.qkv = false});  // one mask per head on hook_z
   EXPECT_TRUE(top2_are_circuit(rz.head_scores)) << scores_str(rz.head_scores);
 }
 
@@ -425,11 +424,11 @@ TEST(KnownCircuit, SubnetworkProbingIsDeterministic) {
   MethodSettings s;
   s.n_prompts = 20;
   s.seed = 5;
-  s.params = {{"steps", 3}};
-  const std::vector<double> first = subnetwork_probing(m, task, s).head_scores;
-  EXPECT_EQ(first, subnetwork_probing(m, task, s).head_scores);
+  const SpOptions o{.steps = 3};
+  const std::vector<double> first = subnetwork_probing(m, task, s, o).head_scores;
+  EXPECT_EQ(first, subnetwork_probing(m, task, s, o).head_scores);
   s.seed = 6;
-  EXPECT_NE(first, subnetwork_probing(m, task, s).head_scores);
+  EXPECT_NE(first, subnetwork_probing(m, task, s, o).head_scores);
 }
 
 // Margins over model and prompt seeds (not a check; run with --gtest_also_run_disabled_tests).

@@ -1,66 +1,23 @@
 // The `eval` and `tasks` commands, run as a user runs them: the built circuitscan binary
 // (CS_BINARY), its stdout, stderr and exit code.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <regex>
-#include <sstream>
 
 #include "evaluation/ground_truth.h"
 #include "evaluation/roc.h"
 #include "interp/task.h"
 #include "interp/task_metric.h"
+#include "support/cli.h"
 
 namespace fs = std::filesystem;
 
 namespace {
 
-struct Result {
-  int rc;
-  std::string out, err;
-};
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-// A fresh directory under the system temp dir, removed at the end of the test.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    path = fs::temp_directory_path() / ("cs_cli_test_" + std::to_string(::getpid()) + "_" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-  std::string file(const std::string& name, const std::string& text) const {
-    std::ofstream(path / name) << text;
-    return (path / name).string();
-  }
-};
-
-// Runs `circuitscan ARGS`; stderr goes to a file so the two streams stay apart.
-Result run(const std::string& args, const TempDir& tmp) {
-  const fs::path err = tmp.path / "stderr.txt";
-  const std::string cmd = std::string("'") + CS_BINARY + "' " + args + " 2>'" + err.string() + "'";
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return {-1, "", "popen failed"};
-  std::string out;
-  char buf[4096];
-  for (size_t n; (n = fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
-  const int status = pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out, slurp(err)};
-}
+using namespace cs::cli_test;
 
 const cs::Tokenizer& gpt2() {
   static const cs::Tokenizer t = cs::Tokenizer::for_model_dir(CS_SOURCE_DIR "/data/gpt2-tokenizer");

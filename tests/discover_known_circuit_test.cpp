@@ -83,6 +83,7 @@ GroundTruth toy_truth() {
 // only 2 points above a random head on seed 0).
 DiscoverOptions paper_options(PositionReduce position, uint64_t seed) {
   DiscoverOptions o;
+  o.score = SaeScore::Paper;
   o.position = position;
   o.trials = 5;
   o.seed = seed;
@@ -312,7 +313,7 @@ TEST_F(DiscoverKnownCircuit, DISABLED_Sweep) {
           const Model m = induction_toy_model(seed, to);
           const TokenizedTask t = toy_task(seed + 100);
           DiscoverOptions o = paper_options(pos, seed);
-          o.sae.normalise = normalise;
+          o.normalise = normalise;
           const DiscoverResult r = discover(m, t, o, &truth);
           auc += r.mean_eval->auc / n_seeds;
           both_top += r.mean_eval->at_k.tp == 2;

@@ -130,8 +130,8 @@ DiscoverResult run(const Model& m, const TokenizedTask& t, const std::string& sc
   DiscoverOptions o;
   o.trials = 3;
   o.seed = seed;
-  o.sae.sae.epochs = 200;
-  o.score = score;
+  o.sae.epochs = 200;
+  o.score = parse_sae_score(score);
   o.faithfulness = false;
   GroundTruth g = toy_truth();
   return discover(m, t, o, &g);
@@ -177,8 +177,8 @@ TEST(DiscoverPipeline, CircuitSizeWithoutTruthFollowsThePaperScore) {
   auto no_truth = [&](const std::string& score, double threshold = -1) {
     DiscoverOptions o;
     o.trials = 2;
-    o.sae.sae.epochs = 200;
-    o.score = score;
+    o.sae.epochs = 200;
+    o.score = parse_sae_score(score);
     o.threshold = threshold;
     o.faithfulness = false;
     return discover(m, t, o, nullptr);
@@ -215,8 +215,8 @@ TEST(DiscoverPipeline, TruthNeverSizesOrPicksTheCircuit) {
   for (const char* score : {"paper"}) {
     DiscoverOptions o;
     o.trials = 1;
-    o.sae.sae.epochs = 200;
-    o.score = score;
+    o.sae.epochs = 200;
+    o.score = parse_sae_score(score);
     o.faithfulness = false;
     GroundTruth g = toy_truth();
     g.heads = {{kToyInductionLayer, kToyInductionHead}};  // a truth of another size than the circuit
@@ -236,8 +236,8 @@ TEST(DiscoverPipeline, HeadsAtZeroCountNeverJoinTheCircuit) {
   for (Level level : {Level::Edge}) {
     DiscoverOptions o;
     o.trials = 1;
-    o.sae.sae.epochs = 200;
-    o.score = "paper";
+    o.sae.epochs = 200;
+    o.score = SaeScore::Paper;
     o.level = level;
     o.faithfulness = false;
     o.top_k = HT;  // ask for every head
@@ -261,12 +261,11 @@ TEST(ReferenceCircuit, KeepsTheKnownCircuitOfTheToyModel) {
   EXPECT_EQ(kept, (std::vector<int>{0, 3}));  // heads 0.0 and 1.1
   EXPECT_GE(r.kept_metric, 0.9 * r.full_metric);
   // The previous-token head feeds the induction head's key; the induction head feeds the logits.
-  auto has = [&](const std::string& f, const std::string& to) {
-    for (const EdgeId& e : r.edges) if (e.from == f && e.to == to) return true;
-    return false;
+  auto has = [&](const std::string& name) {
+    return std::find(r.edges.begin(), r.edges.end(), parse_edge(name)) != r.edges.end();
   };
-  EXPECT_TRUE(has("a0.0", "a1.1.k"));
-  EXPECT_TRUE(has("a1.1", "output"));
+  EXPECT_TRUE(has("a0.h0->a1.h1<k>"));
+  EXPECT_TRUE(has("a1.h1->logits"));
 
   // The pruning's layer-prefix sharing against the naive reference: one full ablated run per
   // head set, through circuit_metric.

@@ -53,7 +53,7 @@ TEST_P(Families, DiscoverRunsEndToEndWithPerQueryHeadBookkeeping) {
   Tensor acts = collect_head_outputs(m, t.clean, pc);
   EXPECT_EQ(acts.shape, (std::vector<int64_t>{30, 8, 64}));
   DiscoverOptions o;
-  o.sae.sae.epochs = 30;
+  o.sae.epochs = 30;
   o.trials = 2;
   o.level = Level::Edge;
   o.faith.n_prompts = 20;
@@ -72,17 +72,17 @@ TEST_P(Families, CompareRunsEveryMethod) {
   Model m = random_model(small(GetParam()), 4);
   TokenizedTask t = ioi(24);
   CompareOptions o;
-  o.methods = known_methods();
+  for (const MethodInfo& i : method_table()) o.methods.push_back(i.id);
   o.trials = 1;
-  o.settings.n_prompts = 12;
-  o.settings.params["sp_steps"] = 5;
-  o.settings.params["steps"] = 2;
-  o.sae.sae.sae.epochs = 20;
+  o.options.settings.n_prompts = 12;
+  o.options.sp.steps = 5;
+  o.options.eap.steps = 2;
+  o.options.discover.sae.epochs = 20;
   o.faith.n_prompts = 12;
   GroundTruth g;
   g.name = "smoke";
   g.heads = {{0, 1}, {1, 2}};
-  g.edges = {{"a1.2", "output"}};  // as the reference circuits' edges: head -> logits
+  g.edges = {parse_edge("a1.h2->logits")};  // as the reference circuits' edges: head -> logits
   std::vector<MethodRow> rows = compare(m, t, &g, o);
   ASSERT_EQ(rows.size(), o.methods.size());
   for (const MethodRow& r : rows) {
@@ -98,7 +98,7 @@ TEST_P(Families, CompareRunsEveryMethod) {
       EXPECT_GE(r.edge_auc[0], 0.0);
       EXPECT_LE(r.edge_auc[0], 1.0);
     }
-    if (r.method == "sae") {  // head pairs only, and the truth has no head pair: no edge AUC
+    if (r.method == "sae-paper") {  // head pairs only, and the truth has no head pair: no edge AUC
       EXPECT_FALSE(r.edges_to_logits);
       EXPECT_TRUE(r.edge_auc.empty());
     }

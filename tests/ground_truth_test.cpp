@@ -39,10 +39,10 @@ std::set<std::string> head_strs(const cs::GroundTruth& g) {
 
 // Heads (as "L.H") and MLP layers that the edges mention.
 void edge_nodes(const cs::GroundTruth& g, std::set<std::string>& heads, std::set<int>& mlps) {
-  for (const cs::EdgeId& e : g.edges)
-    for (const std::string& n : {e.from, e.to}) {
-      if (n[0] == 'm') mlps.insert(std::stoi(n.substr(1)));
-      if (n[0] == 'a') heads.insert(n.substr(1, n.find('.', n.find('.') + 1) - 1));
+  for (const cs::Edge& e : g.edges)
+    for (const cs::Node& n : {e.from, e.to}) {
+      if (n.kind == cs::NodeKind::Mlp) mlps.insert(n.layer);
+      if (n.kind == cs::NodeKind::Head) heads.insert(cs::HeadId{n.layer, n.head}.str());
     }
 }
 
@@ -91,32 +91,32 @@ TEST(GroundTruth, IoiHeadsAndClasses) {
   for (const auto& [cls, heads] : classes)
     for (const std::string& h : heads) {
       n++;
-      ASSERT_TRUE(g.head_class.count(h)) << h;
-      EXPECT_EQ(g.head_class.at(h), cls) << h;
+      ASSERT_TRUE(g.head_class.count(cs::parse_head(h))) << h;
+      EXPECT_EQ(g.head_class.at(cs::parse_head(h)), cls) << h;
     }
   EXPECT_EQ(n, 26u);
   EXPECT_EQ(g.head_class.size(), 26u);
   EXPECT_EQ(g.heads[0], (cs::HeadId{9, 9}));
   EXPECT_EQ(g.heads[0].str(), "9.9");
 
-  // Edge level: the class rules give ACDC's 1,041 edges, and the file is the generator's output.
-  EXPECT_EQ(g.edges.size(), 1041u);
+  // Edge level: the class rules give ACDC's 1,041 edges less its 78 internal q/k/v edges, which
+  // EAP-IG's graph does not have, and the file is the generator's output.
+  EXPECT_EQ(g.edges.size(), 1041u - 78u);
   EXPECT_EQ(cs::ioi_edges_from_classes(g.heads, g.head_class, g.mlps), g.edges);
-  EXPECT_EQ(std::count_if(g.edges.begin(), g.edges.end(), cs::is_head_internal_edge), 78);
-  const auto has = [&](const std::string& f, const std::string& t) {
-    return std::find(g.edges.begin(), g.edges.end(), cs::EdgeId{f, t}) != g.edges.end();
+  const auto has = [&](const std::string& name) {
+    return std::find(g.edges.begin(), g.edges.end(), cs::parse_edge(name)) != g.edges.end();
   };
-  EXPECT_TRUE(has("a2.2", "a5.5.k"));     // previous token -> induction (k)
-  EXPECT_FALSE(has("a2.2", "a5.5.q"));    // ... but not q
-  EXPECT_TRUE(has("a7.3", "a9.9.q"));     // S-inhibition -> name mover (q)
-  EXPECT_FALSE(has("a7.3", "a9.9.v"));
-  EXPECT_TRUE(has("a9.9", "output"));
-  EXPECT_FALSE(has("a5.5", "output"));
-  EXPECT_TRUE(has("m3", "a9.9.v"));       // MLP edges among kept nodes
-  EXPECT_TRUE(has("a9.9", "m9"));         // a head feeds its own layer's MLP
-  EXPECT_FALSE(has("m9", "a9.9.q"));      // an MLP never feeds its own layer's heads
-  EXPECT_TRUE(has("input", "output"));
-  EXPECT_FALSE(has("a0.1", "a0.10.k"));   // same layer: not forward
+  EXPECT_TRUE(has("a2.h2->a5.h5<k>"));    // previous token -> induction (k)
+  EXPECT_FALSE(has("a2.h2->a5.h5<q>"));   // ... but not q
+  EXPECT_TRUE(has("a7.h3->a9.h9<q>"));    // S-inhibition -> name mover (q)
+  EXPECT_FALSE(has("a7.h3->a9.h9<v>"));
+  EXPECT_TRUE(has("a9.h9->logits"));
+  EXPECT_FALSE(has("a5.h5->logits"));
+  EXPECT_TRUE(has("m3->a9.h9<v>"));       // MLP edges among kept nodes
+  EXPECT_TRUE(has("a9.h9->m9"));          // a head feeds its own layer's MLP
+  EXPECT_TRUE(has("input->logits"));
+  EXPECT_THROW(has("m9->a9.h9<q>"), cs::Error);    // an MLP never feeds its own layer's heads
+  EXPECT_THROW(has("a0.h1->a0.h10<k>"), cs::Error); // same layer: not forward
 }
 
 TEST(GroundTruth, IoiSaeVariant) {
@@ -138,49 +138,44 @@ TEST(GroundTruth, GreaterThan) {
                                       "6.9", "7.10", "8.11", "9.1"};
   EXPECT_EQ(head_strs(g), want);
   EXPECT_EQ(g.mlps, (std::vector<int>{0, 1, 2, 3, 8, 9, 10, 11}));
-  EXPECT_EQ(g.edges.size(), 262u);  // ACDC's count
+  EXPECT_EQ(g.edges.size(), 262u - 27u);  // ACDC's count less its internal q/k/v edges
   EXPECT_EQ(cs::greater_than_edges_acdc(), g.edges);
-  EXPECT_EQ(std::count_if(g.edges.begin(), g.edges.end(), cs::is_head_internal_edge), 27);
 }
 
 TEST(GroundTruth, Docstring) {
   const cs::GroundTruth g = cs::ground_truth_by_name("attn-only-4l-docstring");
   EXPECT_EQ(head_strs(g), (std::set<std::string>{"0.5", "1.2", "1.4", "2.0", "3.0", "3.6"}));
   EXPECT_TRUE(g.mlps.empty());
-  EXPECT_EQ(g.edges.size(), 37u);  // ACDC's count
-  EXPECT_EQ(std::count_if(g.edges.begin(), g.edges.end(), cs::is_head_internal_edge), 13);
+  EXPECT_EQ(g.edges.size(), 37u - 13u);  // ACDC's count less its internal q/k/v edges
   const cs::GroundTruth s = cs::ground_truth_by_name("attn-only-4l-docstring-sae");
   EXPECT_EQ(head_strs(s), (std::set<std::string>{"0.5", "1.0", "1.4", "2.0", "3.0", "3.6"}));
 }
 
-TEST(GroundTruth, FullGraphAndEdgeLabels) {
-  const std::vector<cs::EdgeId> gpt2 = cs::full_graph_edges(12, 12, true);
-  EXPECT_EQ(gpt2.size(), 32923u);  // ACDC's GPT-2 small graph
-  EXPECT_EQ(std::set<cs::EdgeId>(gpt2.begin(), gpt2.end()).size(), gpt2.size());
-  EXPECT_EQ(std::count_if(gpt2.begin(), gpt2.end(), cs::is_head_internal_edge), 144 * 3);
-  const std::vector<cs::EdgeId> attn4 = cs::full_graph_edges(4, 8, false);
-  EXPECT_EQ(attn4.size(), 1377u);
-
+TEST(GroundTruth, EdgeLabelsOnTheModelsGraph) {
+  const cs::Graph gpt2(12, 12, true), attn4(4, 8, false);
   // Every ground-truth edge is an edge of its model's graph; labels count them; the shipped
-  // edge lists use the same (receiver, sender) forward-pass order as the full graph.
-  std::map<cs::EdgeId, size_t> index;
-  for (size_t i = 0; i < gpt2.size(); i++) index[gpt2[i]] = i;
+  // edge lists are sorted (receiver in EAP-IG's backward order, then sender).
   for (const char* name : {"gpt2-small-ioi", "gpt2-small-greater-than"}) {
     const cs::GroundTruth g = cs::ground_truth_by_name(name);
     const std::vector<bool> y = cs::edge_labels(g, gpt2);
     EXPECT_EQ(size_t(std::count(y.begin(), y.end(), true)), g.edges.size()) << name;
-    for (size_t i = 1; i < g.edges.size(); i++)
-      EXPECT_LT(index.at(g.edges[i - 1]), index.at(g.edges[i])) << name << " edge " << i;
+    EXPECT_TRUE(std::is_sorted(g.edges.begin(), g.edges.end())) << name;
   }
   const cs::GroundTruth d = cs::ground_truth_by_name("attn-only-4l-docstring");
   const std::vector<bool> y = cs::edge_labels(d, attn4);
-  EXPECT_EQ(std::count(y.begin(), y.end(), true), 37);
+  EXPECT_EQ(std::count(y.begin(), y.end(), true), 24);
+  EXPECT_TRUE(std::is_sorted(d.edges.begin(), d.edges.end()));
   // Scoring the labels themselves is a perfect edge ranking.
   std::vector<double> s(y.begin(), y.end());
   EXPECT_DOUBLE_EQ(cs::roc_auc(s, y), 1.0);
   // A GPT-2 ground truth against the small model's graph is the wrong model.
   EXPECT_THROW(cs::edge_labels(cs::ground_truth_by_name("gpt2-small-ioi"), attn4), cs::Error);
   EXPECT_THROW(cs::edge_labels(cs::ground_truth_by_name("gpt2-small-ioi-sae"), gpt2), cs::Error);
+  // NeoX-style parallel residual: a head does not feed its own layer's MLP.
+  cs::GroundTruth p = d;
+  p.edges = {cs::parse_edge("a0.h1->m0")};
+  EXPECT_NO_THROW(cs::edge_labels(p, cs::Graph(2, 2, true, false)));
+  EXPECT_THROW(cs::edge_labels(p, cs::Graph(2, 2, true, true)), cs::Error);
 }
 
 TEST(GroundTruth, HeadLabels) {
@@ -208,15 +203,6 @@ TEST(GroundTruth, UnknownNameListsAvailable) {
     EXPECT_NE(msg.find("gpt2-small-nonexistent"), std::string::npos) << msg;
     EXPECT_NE(msg.find("gpt2-small-ioi"), std::string::npos) << msg;
   }
-}
-
-TEST(GroundTruth, ParseHead) {
-  EXPECT_EQ(cs::parse_head("9.9"), (cs::HeadId{9, 9}));
-  EXPECT_EQ(cs::parse_head("11.10"), (cs::HeadId{11, 10}));
-  for (const char* bad : {"", "9", "9.", ".9", "-1.2", "9.9.q", "a9.9", "09.9", "9.x"})
-    EXPECT_THROW(cs::parse_head(bad), cs::Error) << bad;
-  EXPECT_TRUE(cs::is_head_internal_edge({"a1.2.q", "a1.2"}));
-  EXPECT_FALSE(cs::is_head_internal_edge({"a0.5", "a1.2.q"}));
 }
 
 // ---- malformed files ------------------------------------------------------------------
@@ -271,10 +257,16 @@ TEST_F(Malformed, Rejected) {
   expect_error("{" + kHeader + R"(, "heads": [], "edges": [["m1", "a1.0.q"]]})", "backward");
   expect_error("{" + kHeader + R"(, "heads": [], "edges": [["input", "a1.0"]]})", ".q");
   expect_error("{" + kHeader + R"(, "heads": [], "edges": [["a1.0.q", "a1.1"]]})", "own head");
-  expect_error("{" + kHeader + R"(, "heads": [], "edges": [["output", "m1"]]})", "output");
+  expect_error("{" + kHeader + R"(, "heads": [], "edges": [["output", "m1"]]})", "cannot send");
   expect_error("{" + kHeader + R"(, "heads": [], "edges": [["m1", "m1"]]})", "backward");
   expect_error("{" + kHeader + R"(, "heads": [], "edges": [["m1", "m2"], ["m1", "m2"]]})",
                "twice");
+  // EAP-IG's edge names.
+  expect_error("{" + kHeader + R"(, "heads": [], "edges": ["a1.h0->a0.h2<q>"]})", "backward");
+  expect_error("{" + kHeader + R"(, "heads": [], "edges": ["a1.h0->a2.h2"]})", "<q>");
+  expect_error("{" + kHeader + R"(, "heads": [], "edges": ["a1.h0"]})", "edge name");
+  expect_error("{" + kHeader + R"(, "heads": [], "edges": [3]})", "edges[0]");
+  expect_error("{" + kHeader + R"(, "heads": [], "edges": ["m1->m2", ["m1", "m2"]]})", "twice");
 }
 
 TEST_F(Malformed, MissingFileNamesIt) {
@@ -295,10 +287,26 @@ TEST_F(Malformed, MinimalFileLoads) {
   const cs::GroundTruth g = cs::load_ground_truth(path);
   EXPECT_EQ(g.notes, "a\nb");
   ASSERT_EQ(g.heads.size(), 1u);
-  EXPECT_EQ(g.head_class.at("0.1"), "c");
+  EXPECT_EQ(g.head_class.at(cs::HeadId{0, 1}), "c");
   EXPECT_TRUE(g.mlps.empty());
   ASSERT_EQ(g.edges.size(), 1u);
-  EXPECT_EQ(g.edges[0], (cs::EdgeId{"a0.1", "m0"}));
+  EXPECT_EQ(g.edges[0], cs::parse_edge("a0.h1->m0"));
+}
+
+// Files with ACDC-style pairs (as written before the graph took EAP-IG's names) read as the same
+// edges; a head's internal edge is skipped; the writer writes the new names only.
+TEST_F(Malformed, OlderPairSpellingReadsAsTheSameEdges) {
+  const std::string old_path = (dir_ / "old.json").string(), new_path = (dir_ / "new.json").string();
+  std::ofstream(old_path) << "{" + kHeader + R"(, "heads": [], "edges": [["input", "a1.0.q"], ["a1.0.q", "a1.0"],
+                                ["a0.3", "a1.0.q"], ["a1.0", "output"], ["m0", "m1"]]})";
+  std::ofstream(new_path) << "{" + kHeader + R"(, "heads": [], "edges": ["input->a1.h0<q>", "a0.h3->a1.h0<q>",
+                                "a1.h0->logits", "m0->m1"]})";
+  const cs::GroundTruth a = cs::load_ground_truth(old_path), b = cs::load_ground_truth(new_path);
+  EXPECT_EQ(a.edges, b.edges);
+  EXPECT_EQ(a.edges.size(), 4u);
+  const std::string written = cs::ground_truth_to_json(a);
+  EXPECT_NE(written.find("\"a0.h3->a1.h0<q>\""), std::string::npos) << written;
+  EXPECT_EQ(written.find("output"), std::string::npos) << written;
 }
 
 }  // namespace

@@ -153,14 +153,14 @@ TEST(Report, CircuitJsonFieldsAndValues) {
   EXPECT_EQ(j["heads"][5]["rank"], 8);
   EXPECT_EQ(j["circuit"], nlohmann::json({"1.2", "0.1", "1.0"}));
 
-  // Every pair with U > 0 of heads in different layers, once, from the earlier layer; the
-  // same-layer pair 1.0 - 1.2 is left out (no information flows between them).
+  // Every pair with U > 0 of heads in different layers, once, from the earlier layer, named as
+  // the graph's nodes; the same-layer pair 1.0 - 1.2 is left out (no information flows between them).
   ASSERT_EQ(j["edges"].size(), 2u);
-  EXPECT_EQ(j["edges"][0]["from"], "a0.1");
-  EXPECT_EQ(j["edges"][0]["to"], "a1.2");
+  EXPECT_EQ(j["edges"][0]["from"], "a0.h1");
+  EXPECT_EQ(j["edges"][0]["to"], "a1.h2");
   EXPECT_DOUBLE_EQ(j["edges"][0]["score"].get<double>(), 4.0);
-  EXPECT_EQ(j["edges"][1]["from"], "a0.0");
-  EXPECT_EQ(j["edges"][1]["to"], "a1.3");
+  EXPECT_EQ(j["edges"][1]["from"], "a0.h0");
+  EXPECT_EQ(j["edges"][1]["to"], "a1.h3");
 
   const auto& ev = j["evaluation"];
   EXPECT_EQ(ev["k"], 3);
@@ -206,20 +206,20 @@ TEST(Report, ShapeMismatchIsAnError) {
 TEST(Report, DotHasCircuitHeadsByLayerAndEdgesAmongThem) {
   const std::string dot = cs::circuit_dot(result(true, true), info(true, true));
   EXPECT_EQ(dot.find("digraph circuit {"), dot.find("digraph"));
-  EXPECT_NE(dot.find("\"a1.2\" [label=\"1.2\""), std::string::npos);
-  EXPECT_NE(dot.find("\"a0.1\" [label=\"0.1\""), std::string::npos);
-  EXPECT_NE(dot.find("\"a1.0\" [label=\"1.0\""), std::string::npos);
-  EXPECT_EQ(dot.find("\"a1.3\""), std::string::npos);  // not in the circuit
+  EXPECT_NE(dot.find("\"a1.h2\" [label=\"1.2\""), std::string::npos);
+  EXPECT_NE(dot.find("\"a0.h1\" [label=\"0.1\""), std::string::npos);
+  EXPECT_NE(dot.find("\"a1.h0\" [label=\"1.0\""), std::string::npos);
+  EXPECT_EQ(dot.find("\"a1.h3\""), std::string::npos);  // not in the circuit
   EXPECT_EQ(count(dot, "rank=same"), 2u);              // two layers hold circuit heads
-  EXPECT_NE(dot.find("\"a0.1\" -> \"a1.2\" [penwidth=5.00"), std::string::npos);  // best pair widest
-  EXPECT_EQ(dot.find("\"a1.0\" -> \"a1.2\""), std::string::npos);  // one layer: no edge
-  EXPECT_EQ(dot.find("dir=none"), std::string::npos);               // drawn directed
-  EXPECT_EQ(dot.find("\"a0.0\" -> \"a1.3\""), std::string::npos);  // endpoints outside the circuit
+  EXPECT_NE(dot.find("\"a0.h1\" -> \"a1.h2\" [penwidth=5.00"), std::string::npos);  // best pair widest
+  EXPECT_EQ(dot.find("\"a1.h0\" -> \"a1.h2\""), std::string::npos);  // one layer: no edge
+  EXPECT_EQ(dot.find("dir=none"), std::string::npos);                 // drawn directed
+  EXPECT_EQ(dot.find("\"a0.h0\" -> \"a1.h3\""), std::string::npos);  // endpoints outside the circuit
   EXPECT_NE(dot.find("\"L0\" -> \"L1\" [style=invis]"), std::string::npos);
   EXPECT_EQ(dot.back(), '\n');
 
   const std::string node_dot = cs::circuit_dot(result(true, false), info(true, false));
-  EXPECT_NE(node_dot.find("\"a1.2\""), std::string::npos);
+  EXPECT_NE(node_dot.find("\"a1.h2\""), std::string::npos);
   EXPECT_EQ(count(node_dot, "penwidth"), 0u);
 }
 

@@ -7,11 +7,11 @@
 #include <cmath>
 #include <cstring>
 #include <functional>
-#include <map>
 
 #include "interp/metric_grad.h"
 #include "interp/task_metric.h"
 #include "model/backward.h"
+#include "model/process_weights.h"
 #include "model/transformer.h"
 #include "ops/error.h"
 #include "ops/matmul.h"
@@ -21,43 +21,26 @@ namespace cs {
 
 namespace {
 
-// Sender and receiver indices in forward-pass order (EAP-IG's forward_index / backward_index):
-// senders input, a0.*, m0, a1.*, m1, ...; receivers a0.*.q, a0.*.k, a0.*.v, m0, a1.*.q, ..., output.
-struct Layout {
-  int L, H, M;  // M = 1 with MLPs
-  bool parallel;
-  int n_send, n_recv;
-  explicit Layout(const ModelConfig& c)
-      : L(c.n_layers), H(c.n_heads), M(c.attn_only ? 0 : 1), parallel(c.parallel_residual),
-        n_send(1 + L * (H + M)), n_recv(L * (3 * H + M) + 1) {}
-  int head_send(int l, int h) const { return 1 + l * (H + M) + h; }
-  int mlp_send(int l) const { return 1 + l * (H + 1) + H; }
-  int head_recv(int l, int x, int h) const { return l * (3 * H + M) + x * H + h; }
-  int mlp_recv(int l) const { return l * (3 * H + 1) + 3 * H; }
-  int out_recv() const { return n_recv - 1; }
-  // The senders a receiver reads are a prefix of the sender order.
-  int head_prefix(int l) const { return 1 + l * (H + M); }
-  int mlp_prefix(int l) const { return 1 + l * (H + 1) + (parallel ? 0 : H); }
-};
-
 // fn(sender, row bt of [B*T], x[D]) for every sender activation of a forward pass.
 using SenderFn = std::function<void(int, int64_t, const float*)>;
 
-void add_sender_hooks(Hooks& hooks, const Layout& g, int64_t D, const SenderFn& fn) {
+void add_sender_hooks(Hooks& hooks, const Graph& g, int64_t D, const SenderFn& fn) {
   hooks.add({Hook::embed, -1}, [fn, D](const HookPoint&, Tensor& t) {
     const int64_t BT = t.dim(0) * t.dim(1);
     for (int64_t i = 0; i < BT; ++i) fn(0, i, t.ptr() + i * D);
   });
-  for (int l = 0; l < g.L; ++l) {
-    hooks.add({Hook::result, l}, [fn, D, l, g](const HookPoint&, Tensor& t) {  // [B,T,H,D]
+  const int H = g.n_heads();
+  for (int l = 0; l < g.n_layers(); ++l) {
+    const int s0 = g.head_sender(l, 0);
+    hooks.add({Hook::result, l}, [fn, D, H, s0](const HookPoint&, Tensor& t) {  // [B,T,H,D]
       const int64_t BT = t.dim(0) * t.dim(1);
       for (int64_t i = 0; i < BT; ++i)
-        for (int h = 0; h < g.H; ++h) fn(g.head_send(l, h), i, t.ptr() + (i * g.H + h) * D);
+        for (int h = 0; h < H; ++h) fn(s0 + h, i, t.ptr() + (i * H + h) * D);
     });
-    if (g.M)
-      hooks.add({Hook::mlp_out, l}, [fn, D, l, g](const HookPoint&, Tensor& t) {
+    if (g.has_mlps())
+      hooks.add({Hook::mlp_out, l}, [fn, D, s = g.mlp_sender(l)](const HookPoint&, Tensor& t) {
         const int64_t BT = t.dim(0) * t.dim(1);
-        for (int64_t i = 0; i < BT; ++i) fn(g.mlp_send(l), i, t.ptr() + i * D);
+        for (int64_t i = 0; i < BT; ++i) fn(s, i, t.ptr() + i * D);
       });
   }
 }
@@ -69,9 +52,9 @@ struct SenderMeans {
   std::vector<float> mean, fallback;
 };
 
-SenderMeans sender_means(const Model& m, const Layout& g, const TokenizedTask& task, size_t n,
+SenderMeans sender_means(const Model& m, const Graph& g, const TokenizedTask& task, size_t n,
                          size_t batch, int* forwards) {
-  const int64_t D = m.cfg.d_model, S = g.n_send;
+  const int64_t D = m.cfg.d_model, S = g.n_senders();
   const auto& seqs = task.corrupt.empty() ? task.clean : task.corrupt;
   int64_t T = 0;
   for (size_t i = 0; i < n; ++i) T = std::max<int64_t>(T, static_cast<int64_t>(seqs[i].size()));
@@ -114,66 +97,73 @@ Tensor metric_dlogits(const TokenizedTask& task, const Tensor& last, size_t firs
   return g;
 }
 
-// score[u, v] += w * <delta[u], dM/d in_v> over K = B T D, for every sender u upstream of v.
-// delta [S, K]; grads holds the receiver input gradients of one backward.
-void add_scores(const Layout& g, const Tensor& delta, const ActivationCache& grads, int64_t K,
+// score[u, v] += w * <delta[u], dM/d in_v> over K = B T D, for every sender u upstream of v
+// (score is [senders, receivers], the graph's indices). delta [S, K]; grads holds the receiver
+// input gradients of one backward. A layer's q, k and v receivers are 3H consecutive indices
+// (x H + h), so one GEMM covers them.
+void add_scores(const Graph& g, const Tensor& delta, const ActivationCache& grads, int64_t K,
                 int64_t D, double w, std::vector<double>& score) {
+  const int R = g.n_receivers(), H = g.n_heads();
   std::vector<float> pack, tmp;
-  auto contract = [&](int P, int R, const float* G, int recv0) {  // receivers recv0 .. recv0+R-1
-    tmp.assign(static_cast<size_t>(P) * R, 0.0f);
-    sgemm(false, true, P, R, K, 1.0f, delta.ptr(), K, G, K, 0.0f, tmp.data(), R);
+  auto contract = [&](int P, int n, const float* G, int recv0) {  // receivers recv0 .. recv0+n-1
+    tmp.assign(static_cast<size_t>(P) * n, 0.0f);
+    sgemm(false, true, P, n, K, 1.0f, delta.ptr(), K, G, K, 0.0f, tmp.data(), n);
     for (int u = 0; u < P; ++u)
-      for (int r = 0; r < R; ++r)
-        score[static_cast<size_t>(u) * g.n_recv + recv0 + r] += w * tmp[static_cast<size_t>(u) * R + r];
+      for (int r = 0; r < n; ++r)
+        score[static_cast<size_t>(u) * R + recv0 + r] += w * tmp[static_cast<size_t>(u) * n + r];
   };
   const int64_t BT = K / D;
   const Hook letters[3] = {Hook::q_input, Hook::k_input, Hook::v_input};
-  pack.resize(static_cast<size_t>(3 * g.H) * K);
-  for (int l = 0; l < g.L; ++l) {
-    for (int x = 0; x < 3; ++x) {  // [B,T,n,D] -> pack[x*H + h] = [B*T*D]; GQA: n = Hk heads
+  pack.resize(static_cast<size_t>(3 * H) * K);
+  for (int l = 0; l < g.n_layers(); ++l) {
+    for (int x = 0; x < 3; ++x) {  // [B,T,H,D] -> pack[x*H + h] = [B*T*D]
       const Tensor& gr = grads.at(HookPoint{letters[x], l}.name());
-      const int64_t n = gr.dim(2), group = g.H / n;
-      for (int h = 0; h < g.H; ++h) {
-        float* dst = pack.data() + static_cast<int64_t>(x * g.H + h) * K;
-        for (int64_t i = 0; i < BT; ++i)
-          std::memcpy(dst + i * D, gr.ptr() + (i * n + h / group) * D, D * sizeof(float));
+      if (gr.dim(2) != H) throw Error("EAP: " + HookPoint{letters[x], l}.name() + " has " + std::to_string(gr.dim(2)) +
+                                      " heads, the graph " + std::to_string(H));
+      for (int h = 0; h < H; ++h) {
+        float* dst = pack.data() + static_cast<int64_t>(x * H + h) * K;
+        for (int64_t i = 0; i < BT; ++i) std::memcpy(dst + i * D, gr.ptr() + (i * H + h) * D, D * sizeof(float));
       }
     }
-    contract(g.head_prefix(l), 3 * g.H, pack.data(), g.head_recv(l, 0, 0));
-    if (g.M)
-      contract(g.mlp_prefix(l), 1, grads.at(HookPoint{Hook::mlp_in, l}.name()).ptr(), g.mlp_recv(l));
+    const int r0 = g.head_receiver(l, 0, QKV::Q);
+    contract(g.n_upstream(r0), 3 * H, pack.data(), r0);
+    if (g.has_mlps()) {
+      const int r = g.mlp_receiver(l);
+      contract(g.n_upstream(r), 1, grads.at(HookPoint{Hook::mlp_in, l}.name()).ptr(), r);
+    }
   }
-  contract(g.n_send, 1, grads.at(HookPoint{Hook::resid_post, g.L - 1}.name()).ptr(), g.out_recv());
+  contract(g.n_senders(), 1, grads.at(HookPoint{Hook::resid_post, g.n_layers() - 1}.name()).ptr(), g.logits_receiver());
 }
-
-std::string head_name(int l, int h) { return "a" + HeadId{l, h}.str(); }
 
 }  // namespace
 
-EdgeAttribution edge_attribution(const Model& m, const TokenizedTask& task,
-                                 const MethodSettings& s, int ig_steps) {
+EdgeAttribution edge_attribution(const Model& m, const TokenizedTask& task, const MethodSettings& s,
+                                 int ig_steps, const EapOptions& o) {
+  if (m.cfg.post_norms)  // a^abl - a^clean of a head is not what its edge adds to the residual stream
+    throw Error("EAP: " + m.cfg.family + " normalises the sum of its heads (and its MLP's output) before "
+                "adding it to the residual stream (post-norms), so a head's edge is not separable; "
+                "use a node-level method (discover --method sae, activation patching, HISP)");
+  // Grouped-query attention: the graph gives every query head its own k and v input (eap.h), so
+  // run on the equivalent model whose K/V weights are repeated per query head.
+  if (m.cfg.n_kv_heads != m.cfg.n_heads) return edge_attribution(expand_kv_heads(m), task, s, ig_steps, o);
   const ModelConfig& c = m.cfg;
   if (ig_steps < 0) throw Error("EAP-IG: steps must be at least 1, got " + std::to_string(ig_steps));
-  if (c.post_norms)  // a^abl - a^clean of a head is not what its edge adds to the residual stream
-    throw Error("EAP: " + c.family + " normalises the sum of its heads (and its MLP's output) before "
-                "adding it to the residual stream (post-norms), so a head's edge is not separable; "
-                "use a node-level method (discover, activation patching, HISP)");
   const size_t n = std::min<size_t>(static_cast<size_t>(std::max(s.n_prompts, 0)), task.size());
   if (n == 0) throw Error("EAP: the task has no prompts");
-  const Layout g(c);
-  const int64_t D = c.d_model;
+  const Graph g(c);
+  const int64_t D = c.d_model, S = g.n_senders(), R = g.n_receivers();
 
   int64_t T_max = 1;
   for (size_t i = 0; i < n; ++i) T_max = std::max<int64_t>(T_max, static_cast<int64_t>(task.clean[i].size()));
   size_t batch = n;
-  if (s.params.count("batch")) {
-    batch = static_cast<size_t>(std::max(1.0, s.param("batch", 1)));
+  if (o.batch > 0) {
+    batch = static_cast<size_t>(o.batch);
   } else {  // sender differences + receiver gradients (+ packed copies) per prompt
-    const double per_prompt = 4.0 * T_max * D * (g.n_send + 2.0 * g.n_recv);
-    const double budget = s.param("memory_mb", 1024) * 1048576.0;
+    const double per_prompt = 4.0 * T_max * D * (S + 2.0 * R);
+    const double budget = o.memory_mb * 1048576.0;
     batch = static_cast<size_t>(std::clamp(std::floor(budget / per_prompt), 1.0, static_cast<double>(n)));
   }
-  const int k0 = static_cast<int>(s.param("ig_k0", 0));
+  const int k0 = o.ig_k0;
 
   EdgeAttribution r;
   SenderMeans means;
@@ -182,11 +172,11 @@ EdgeAttribution edge_attribution(const Model& m, const TokenizedTask& task,
   BackwardRequest req;
   for (int l = 0; l < c.n_layers; ++l) {
     for (Hook h : {Hook::q_input, Hook::k_input, Hook::v_input}) req.points.push_back({h, l});
-    if (g.M) req.points.push_back({Hook::mlp_in, l});
+    if (g.has_mlps()) req.points.push_back({Hook::mlp_in, l});
   }
   req.points.push_back({Hook::resid_post, c.n_layers - 1});
 
-  std::vector<double> score(static_cast<size_t>(g.n_send) * g.n_recv, 0.0);
+  std::vector<double> score(static_cast<size_t>(S) * R, 0.0);  // [senders, receivers]
   const double scale = 1.0 / static_cast<double>(n);  // M is the mean over all n prompts
   double metric_sum = 0;
   for (size_t first = 0; first < n; first += batch) {
@@ -196,7 +186,7 @@ EdgeAttribution edge_attribution(const Model& m, const TokenizedTask& task,
     ++r.batches;
 
     // delta[u] = a_u^abl - a_u^clean, [S, K]
-    Tensor delta({g.n_send, K});
+    Tensor delta({S, K});
     auto accumulate = [&](float sign) -> SenderFn {
       return [&delta, K, D, sign](int u, int64_t bt, const float* x) {
         float* d = delta.ptr() + u * K + bt * D;
@@ -215,10 +205,10 @@ EdgeAttribution edge_attribution(const Model& m, const TokenizedTask& task,
       forward(m, corrupt, &hooks, {LogitsAt::None});
       ++r.forward_passes;
     } else if (s.ablation == AblationKind::Mean) {
-      for (int u = 0; u < g.n_send; ++u)
+      for (int u = 0; u < S; ++u)
         for (int64_t i = 0; i < BT; ++i) {
           const int64_t t = i % clean.T;
-          const float* src = t < means.T ? means.mean.data() + (t * g.n_send + u) * D
+          const float* src = t < means.T ? means.mean.data() + (t * S + u) * D
                                          : means.fallback.data() + u * D;
           std::memcpy(delta.ptr() + u * K + i * D, src, D * sizeof(float));
         }
@@ -263,88 +253,37 @@ EdgeAttribution edge_attribution(const Model& m, const TokenizedTask& task,
   }
   r.clean_metric = metric_sum * scale;
 
-  // Names, edges, and their scores.
-  std::map<std::string, int> send_idx, recv_idx;
-  r.nodes.push_back("input");
-  for (int l = 0; l < c.n_layers; ++l) {
-    for (int h = 0; h < c.n_heads; ++h) {
-      r.nodes.push_back(head_name(l, h));
-      for (int x = 0; x < 3; ++x) recv_idx[head_name(l, h) + "." + "qkv"[x]] = g.head_recv(l, x, h);
-    }
-    if (g.M) {
-      r.nodes.push_back("m" + std::to_string(l));
-      recv_idx["m" + std::to_string(l)] = g.mlp_recv(l);
-    }
-  }
-  recv_idx["output"] = g.out_recv();
-  for (int u = 0; u < g.n_send; ++u) send_idx[r.nodes[u]] = u;
-  r.node_signed.assign(g.n_send, 0.0);
-  for (int u = 0; u < g.n_send; ++u)
-    for (int v = 0; v < g.n_recv; ++v) r.node_signed[u] += score[static_cast<size_t>(u) * g.n_recv + v];
-
-  r.edges = full_graph_edges(c.n_layers, c.n_heads, g.M == 1);
-  const size_t E = r.edges.size();
-  r.edge_signed.assign(E, 0.0);
-  r.edge_abs.assign(E, 0.0);
-  std::vector<double> in_sum(g.n_recv, 0.0), in_max(g.n_recv, 0.0);
-  std::vector<size_t> internal;
-  for (size_t e = 0; e < E; ++e) {
-    auto u = send_idx.find(r.edges[e].from);
-    auto v = recv_idx.find(r.edges[e].to);
-    if (u == send_idx.end() || v == recv_idx.end()) {
-      internal.push_back(e);
-      continue;
-    }
-    const double sc = score[static_cast<size_t>(u->second) * g.n_recv + v->second];
-    r.edge_signed[e] = sc;
-    r.edge_abs[e] = std::fabs(sc);
-    in_sum[v->second] += sc;
-    in_max[v->second] = std::max(in_max[v->second], std::fabs(sc));
-  }
-  for (size_t e : internal) {  // "aL.H.x" -> "aL.H"
-    auto v = recv_idx.find(r.edges[e].from);
-    if (v == recv_idx.end() || !is_head_internal_edge(r.edges[e]))
-      throw Error("EAP: unexpected edge " + r.edges[e].from + " -> " + r.edges[e].to);
-    r.edge_signed[e] = in_sum[v->second];
-    r.edge_abs[e] = in_max[v->second];
-  }
+  // Node and edge scores.
+  r.node_signed.assign(S, 0.0);
+  for (int u = 0; u < S; ++u)
+    for (int v = 0; v < R; ++v) r.node_signed[u] += score[static_cast<size_t>(u) * R + v];
+  r.edge_signed.resize(g.n_edges());
+  for (int e = 0; e < g.n_edges(); ++e)
+    r.edge_signed[e] = score[static_cast<size_t>(g.edge_sender(e)) * R + g.edge_receiver(e)];
   return r;
 }
 
-MethodResult to_method_result(const EdgeAttribution& a, const std::string& method, int n_layers,
-                              int n_heads, const MethodSettings& s) {
-  const int mode = static_cast<int>(s.param("head_score", 0));
-  if (mode != 0 && mode != 1)
-    throw Error(method + ": head_score must be 0 (node attribution) or 1 (edge sum), got " +
-                std::to_string(mode));
+MethodResult to_method_result(const EdgeAttribution& a, const std::string& method, const Graph& g,
+                              EapHeadScore head_score) {
+  const bool edge_sum = head_score == EapHeadScore::EdgeSum;
+  const int L = g.n_layers(), H = g.n_heads();
   MethodResult r;
   r.method = method;
-  std::map<std::string, size_t> node_idx;
-  for (size_t i = 0; i < a.nodes.size(); ++i) node_idx[a.nodes[i]] = i;
-  r.head_scores.assign(static_cast<size_t>(n_layers) * n_heads, 0.0);
-  for (int l = 0; l < n_layers; ++l)
-    for (int h = 0; h < n_heads; ++h)
-      r.head_scores[static_cast<size_t>(l) * n_heads + h] = std::fabs(a.node_signed[node_idx.at(head_name(l, h))]);
-  if (mode == 1) {
-    std::fill(r.head_scores.begin(), r.head_scores.end(), 0.0);
-    std::map<std::string, size_t> head_of;  // "aL.H" and "aL.H.q/k/v" -> head index
-    for (int l = 0; l < n_layers; ++l)
-      for (int h = 0; h < n_heads; ++h) {
-        const size_t i = static_cast<size_t>(l) * n_heads + h;
-        head_of[head_name(l, h)] = i;
-        for (const char* x : {".q", ".k", ".v"}) head_of[head_name(l, h) + x] = i;
-      }
-    for (size_t e = 0; e < a.edges.size(); ++e) {
-      if (is_head_internal_edge(a.edges[e])) continue;
-      const double v = std::fabs(a.edge_signed[e]);
-      if (auto it = head_of.find(a.edges[e].from); it != head_of.end()) r.head_scores[it->second] += v;
-      if (auto it = head_of.find(a.edges[e].to); it != head_of.end()) r.head_scores[it->second] += v;
-    }
+  r.head_scores.assign(static_cast<size_t>(L) * H, 0.0);
+  for (int l = 0; l < L; ++l)
+    for (int h = 0; h < H; ++h)
+      r.head_scores[static_cast<size_t>(l) * H + h] =
+          edge_sum ? 0.0 : std::fabs(a.node_signed[g.head_sender(l, h)]);
+  r.edge_scores.resize(a.edge_signed.size());
+  for (size_t e = 0; e < a.edge_signed.size(); ++e) {
+    const double v = std::fabs(a.edge_signed[e]);
+    r.edge_scores[e] = v;
+    if (!edge_sum) continue;
+    for (const Node& n : {g.sender_node(g.edge_sender(static_cast<int>(e))), g.receiver_node(g.edge_receiver(static_cast<int>(e)))})
+      if (n.kind == NodeKind::Head) r.head_scores[static_cast<size_t>(n.layer) * H + n.head] += v;
   }
-  r.edges = a.edges;
-  r.edge_scores = a.edge_abs;
-  for (size_t i = 0; i < a.nodes.size(); ++i)
-    if (a.nodes[i][0] == 'm') r.stats["mlp." + a.nodes[i].substr(1)] = std::fabs(a.node_signed[i]);
+  if (g.has_mlps())
+    for (int l = 0; l < L; ++l) r.mlp_scores.push_back(std::fabs(a.node_signed[g.mlp_sender(l)]));
   r.stats["input"] = std::fabs(a.node_signed.at(0));
   r.stats["clean_metric"] = a.clean_metric;
   r.stats["forward_passes"] = a.forward_passes;
@@ -352,10 +291,9 @@ MethodResult to_method_result(const EdgeAttribution& a, const std::string& metho
   return r;
 }
 
-MethodResult eap(const Model& m, const TokenizedTask& task, const MethodSettings& s) {
+MethodResult eap(const Model& m, const TokenizedTask& task, const MethodSettings& s, const EapOptions& o) {
   const Timer timer;
-  MethodResult r = to_method_result(edge_attribution(m, task, s, 0), "eap", m.cfg.n_layers,
-                                    m.cfg.n_heads, s);
+  MethodResult r = to_method_result(edge_attribution(m, task, s, 0, o), "eap", Graph(m.cfg), o.head_score);
   r.seconds = timer.seconds();
   return r;
 }

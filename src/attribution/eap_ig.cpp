@@ -8,14 +8,11 @@
 
 namespace cs {
 
-MethodResult eap_ig(const Model& m, const TokenizedTask& task, const MethodSettings& s) {
+MethodResult eap_ig(const Model& m, const TokenizedTask& task, const MethodSettings& s, const EapOptions& o) {
   const Timer timer;
-  const double steps = s.param("steps", 5);
-  if (steps < 1 || steps != static_cast<int>(steps))
-    throw Error("eap-ig: steps must be a whole number >= 1, got " + std::to_string(steps));
-  MethodResult r = to_method_result(edge_attribution(m, task, s, static_cast<int>(steps)), "eap-ig",
-                                    m.cfg.n_layers, m.cfg.n_heads, s);
-  r.stats["steps"] = steps;
+  if (o.steps < 1) throw Error("eap-ig: steps must be at least 1, got " + std::to_string(o.steps));
+  MethodResult r = to_method_result(edge_attribution(m, task, s, o.steps, o), "eap-ig", Graph(m.cfg), o.head_score);
+  r.stats["steps"] = o.steps;
   r.seconds = timer.seconds();
   return r;
 }

@@ -13,10 +13,6 @@ namespace cs {
 
 namespace {
 
-std::string head_name(int l, int h) { return "a" + std::to_string(l) + "." + std::to_string(h); }
-std::string letter_name(int l, int h, int x) { return head_name(l, h) + "." + "qkv"[x]; }
-std::string mlp_name(int l) { return "m" + std::to_string(l); }
-
 // In place: every row (b, t) of a [B, T, F] array becomes the mean over the prompts that reach
 // position t (t < length), as ablation.h's Mean.
 void to_position_mean(float* a, int B, int T, int64_t F, const std::vector<int>& lengths) {
@@ -27,14 +23,14 @@ void to_position_mean(float* a, int B, int T, int64_t F, const std::vector<int>&
 
 // Hooks that copy the sender outputs (and, when qkv != null, hook_q/k/v) of a run into flat
 // arrays laid out as EdgeActivations'. zero = true overwrites every sender output with 0 first.
-void add_sender_hooks(Hooks& hk, const EdgeGraph& g, int64_t BT, int64_t D, int64_t dh,
+void add_sender_hooks(Hooks& hk, const Graph& g, int64_t BT, int64_t D, int64_t dh,
                       float* out, float* qkv, bool zero) {
-  const int H = g.n_heads;
+  const int H = g.n_heads();
   hk.add({Hook::resid_pre, 0}, [=](const HookPoint&, Tensor& t) {
     if (zero) std::fill(t.data.begin(), t.data.end(), 0.0f);
     std::memcpy(out, t.ptr(), BT * D * sizeof(float));
   });
-  for (int l = 0; l < g.n_layers; ++l) {
+  for (int l = 0; l < g.n_layers(); ++l) {
     hk.add({Hook::result, l}, [=, &g](const HookPoint&, Tensor& t) {  // [B,T,H,D]
       if (zero) std::fill(t.data.begin(), t.data.end(), 0.0f);
       for (int h = 0; h < H; ++h) {
@@ -43,7 +39,7 @@ void add_sender_hooks(Hooks& hk, const EdgeGraph& g, int64_t BT, int64_t D, int6
           std::memcpy(dst + r * D, t.ptr() + (r * H + h) * D, D * sizeof(float));
       }
     });
-    if (g.mlps)
+    if (g.has_mlps())
       hk.add({Hook::mlp_out, l}, [=, &g](const HookPoint&, Tensor& t) {
         if (zero) std::fill(t.data.begin(), t.data.end(), 0.0f);
         std::memcpy(out + g.mlp_sender(l) * BT * D, t.ptr(), BT * D * sizeof(float));
@@ -63,96 +59,26 @@ void add_sender_hooks(Hooks& hk, const EdgeGraph& g, int64_t BT, int64_t D, int6
 
 }  // namespace
 
-int EdgeGraph::site(int r) const {
-  if (r == output_receiver()) return 2 * n_layers;
-  const int l = r / (3 * n_heads + mlps);
-  return r % (3 * n_heads + mlps) == 3 * n_heads ? 2 * l + 1 : 2 * l;
+int residual_site(const Graph& g, int r) {
+  if (r == g.logits_receiver()) return 2 * g.n_layers();
+  const Node n = g.receiver_node(r);
+  return 2 * n.layer + (n.kind == NodeKind::Mlp ? 1 : 0);
 }
 
-EdgeGraph edge_graph(const ModelConfig& c) {
+EdgeActivations collect_edge_activations(const Model& m, const Graph& g, const Batch& clean,
+                                         const Batch* corrupt, AblationKind kind) {
+  const ModelConfig& c = m.cfg;
   if (c.post_norms)
     throw Error("edge-level methods need each head's output to add into the residual stream; " +
                 c.family + " normalises the sum of its heads (and its MLP's output) before adding it "
-                "(post-norms), so a head's edge is not separable: use a node-level method (discover, "
-                "activation patching, HISP)");
+                "(post-norms), so a head's edge is not separable: use a node-level method (discover "
+                "--method sae, activation patching, HISP)");
   if (c.n_kv_heads != c.n_heads)
-    throw Error("edge-level methods need one key/value input per head; this model has " +
-                std::to_string(c.n_heads) + " query heads sharing " + std::to_string(c.n_kv_heads) +
-                " key/value heads (grouped-query attention), which the edge graph does not cover");
-  EdgeGraph g;
-  g.n_layers = c.n_layers;
-  g.n_heads = c.n_heads;
-  g.mlps = c.attn_only ? 0 : 1;
-  g.parallel = c.parallel_residual;
-  const int L = g.n_layers, H = g.n_heads;
-  g.into.resize(g.n_receivers());
-  g.out_of.resize(g.n_senders());
-  g.internal_edge.resize(static_cast<size_t>(L) * H * 3);
-
-  auto sender_name = [&](int s) {
-    if (s == 0) return std::string("input");
-    const int l = (s - 1) / (H + g.mlps), k = (s - 1) % (H + g.mlps);
-    return k == H ? mlp_name(l) : head_name(l, k);
-  };
-  auto add = [&](int s, int r, bool internal, const std::string& to) {
-    const int e = static_cast<int>(g.edges.size());
-    g.edges.push_back({sender_name(s), to});
-    g.sender.push_back(s);
-    g.receiver.push_back(r);
-    g.internal.push_back(internal);
-    bool real = true;
-    if (!internal && g.parallel && r < g.output_receiver() && r % (3 * H + g.mlps) == 3 * H &&
-        s != 0 && (s - 1) % (H + g.mlps) < H && (s - 1) / (H + g.mlps) == r / (3 * H + g.mlps))
-      real = false;  // a head of layer l -> mL: parallel MLPs read resid_pre
-    g.real.push_back(real);
-    if (internal) return;
-    g.into[r].push_back(e);
-    g.out_of[s].push_back(e);
-  };
-  // Same loops as full_graph_edges: input, earlier layers' heads and MLPs, then (MLP receivers)
-  // the heads of their own layer.
-  auto feed = [&](int r, const std::string& to, int upto, int heads_of) {
-    add(0, r, false, to);
-    for (int l = 0; l < upto; ++l) {
-      for (int h = 0; h < H; ++h) add(g.head_sender(l, h), r, false, to);
-      if (g.mlps) add(g.mlp_sender(l), r, false, to);
-    }
-    if (heads_of >= 0)
-      for (int h = 0; h < H; ++h) add(g.head_sender(heads_of, h), r, false, to);
-  };
-  for (int l = 0; l < L; ++l) {
-    for (int h = 0; h < H; ++h)
-      for (int x = 0; x < 3; ++x) feed(g.head_receiver(l, h, x), letter_name(l, h, x), l, -1);
-    for (int h = 0; h < H; ++h)
-      for (int x = 0; x < 3; ++x) {
-        g.internal_edge[(static_cast<size_t>(l) * H + h) * 3 + x] = static_cast<int>(g.edges.size());
-        add(g.head_sender(l, h), g.head_receiver(l, h, x), true, head_name(l, h));
-        g.edges.back() = {letter_name(l, h, x), head_name(l, h)};
-      }
-    if (g.mlps) feed(g.mlp_receiver(l), mlp_name(l), l, l);
-  }
-  feed(g.output_receiver(), "output", L, -1);
-  if (g.edges != full_graph_edges(L, H, g.mlps))
-    throw Error("edge_graph: internal error, edge table differs from full_graph_edges");
-
-  // ACDC's order of the senders into a receiver (TLACDCCorrespondence.setup_from_model inserts
-  // parents layer by layer from the top, MLP before heads; the experiment walks head indices in
-  // reverse of insertion, i.e. ascending): latest layer first, its MLP, then its heads 0..H-1;
-  // the input last.
-  auto key = [&](int e) {
-    const int s = g.sender[e];
-    if (s == 0) return std::pair<int, int>{1, 0};
-    const int l = (s - 1) / (H + g.mlps), k = (s - 1) % (H + g.mlps);
-    return std::pair<int, int>{-l - 1, k == H ? -1 : k};
-  };
-  for (auto& list : g.into)
-    std::stable_sort(list.begin(), list.end(), [&](int a, int b) { return key(a) < key(b); });
-  return g;
-}
-
-EdgeActivations collect_edge_activations(const Model& m, const EdgeGraph& g, const Batch& clean,
-                                         const Batch* corrupt, AblationKind kind) {
-  const ModelConfig& c = m.cfg;
+    throw Error("edge patching needs one key/value input per head; this model has " + std::to_string(c.n_heads) +
+                " query heads sharing " + std::to_string(c.n_kv_heads) +
+                " key/value heads (grouped-query attention): run it on expand_kv_heads(model)");
+  if (g.n_layers() != c.n_layers || g.n_heads() != c.n_heads || g.has_mlps() == c.attn_only)
+    throw Error("edge patching: the graph is not this model's");
   EdgeActivations a;
   a.B = clean.B;
   a.T = clean.T;
@@ -169,10 +95,10 @@ EdgeActivations collect_edge_activations(const Model& m, const EdgeGraph& g, con
                   std::to_string(clean.T) + "]");
   }
   const size_t out_n = static_cast<size_t>(g.n_senders()) * BT * D;
-  const size_t qkv_n = static_cast<size_t>(g.n_layers) * g.n_heads * 3 * BT * dh;
+  const size_t qkv_n = static_cast<size_t>(n_qkv_switches(g)) * BT * dh;
   a.clean_out.assign(out_n, 0.0f);
   a.abl_out.assign(out_n, 0.0f);
-  a.clean_in.assign(static_cast<size_t>(g.n_sites()) * BT * D, 0.0f);
+  a.clean_in.assign(static_cast<size_t>(n_residual_sites(g)) * BT * D, 0.0f);
   a.clean_qkv.assign(qkv_n, 0.0f);
   a.abl_qkv.assign(qkv_n, 0.0f);
 
@@ -183,11 +109,11 @@ EdgeActivations collect_edge_activations(const Model& m, const EdgeGraph& g, con
     float* dst = a.clean_in.data() + site * BT * D;
     hk.add({p, l}, [=](const HookPoint&, Tensor& t) { std::memcpy(dst, t.ptr(), BT * D * sizeof(float)); });
   };
-  for (int l = 0; l < g.n_layers; ++l) {
+  for (int l = 0; l < g.n_layers(); ++l) {
     keep_site(Hook::resid_pre, l, 2 * l);
-    if (g.mlps) keep_site(Hook::mlp_in, l, 2 * l + 1);
+    if (g.has_mlps()) keep_site(Hook::mlp_in, l, 2 * l + 1);
   }
-  keep_site(Hook::resid_post, g.n_layers - 1, 2 * g.n_layers);
+  keep_site(Hook::resid_post, g.n_layers() - 1, 2 * g.n_layers());
   if (c.positions == Positions::Shortformer) {
     a.pos.assign(static_cast<size_t>(BT * D), 0.0f);
     float* dst = a.pos.data();
@@ -203,14 +129,13 @@ EdgeActivations collect_edge_activations(const Model& m, const EdgeGraph& g, con
   if (kind == AblationKind::Mean) {
     for (int s = 0; s < g.n_senders(); ++s)
       to_position_mean(a.abl_out.data() + s * BT * D, a.B, a.T, D, a.lengths);
-    for (size_t i = 0; i < static_cast<size_t>(g.n_layers) * g.n_heads * 3; ++i)
+    for (size_t i = 0; i < static_cast<size_t>(n_qkv_switches(g)); ++i)
       to_position_mean(a.abl_qkv.data() + i * BT * dh, a.B, a.T, dh, a.lengths);
   }
   return a;
 }
 
-std::vector<float> sum_of_senders(const Model& m, const EdgeGraph& g, const EdgeActivations& act,
-                                  int r) {
+std::vector<float> sum_of_senders(const Model& m, const Graph& g, const EdgeActivations& act, int r) {
   if (r < 0 || r >= g.n_receivers()) throw Error("sum_of_senders: no receiver " + std::to_string(r));
   const int64_t BT = act.BT(), D = act.D;
   std::vector<float> sum(static_cast<size_t>(BT * D), 0.0f);
@@ -218,25 +143,27 @@ std::vector<float> sum_of_senders(const Model& m, const EdgeGraph& g, const Edge
     for (int64_t i = 0; i < BT; ++i)
       for (int64_t d = 0; d < D; ++d) sum[i * D + d] += broadcast ? x[d] : x[i * D + d];
   };
-  for (int e : g.into[r])
-    if (g.real[e]) add(act.clean(g.sender[e]), false);
+  for (int e : g.edges_into(r)) add(act.clean(g.edge_sender(e)), false);
   // Attention biases of the layers whose heads feed r.
-  const int site = g.site(r);
-  const int layers = site == 2 * g.n_layers ? g.n_layers : site / 2 + (site % 2 && !g.parallel);
+  const int site = residual_site(g, r);
+  const int layers = site == 2 * g.n_layers() ? g.n_layers() : site / 2 + (site % 2 && !g.parallel());
   for (int l = 0; l < layers; ++l)
     if (!m.w.layers[l].b_O.empty()) add(m.w.layers[l].b_O.ptr(), true);
   return sum;
 }
 
-Tensor edge_patched_logits(const Model& m, const EdgeGraph& g, const EdgeActivations& act,
-                           const Batch& clean, const std::vector<char>& kept) {
-  if (kept.size() != g.edges.size())
+Tensor edge_patched_logits(const Model& m, const Graph& g, const EdgeActivations& act, const Batch& clean,
+                           const std::vector<char>& kept, const std::vector<char>& kept_qkv) {
+  if (kept.size() != static_cast<size_t>(g.n_edges()))
     throw Error("edge_patched_logits: " + std::to_string(kept.size()) + " flags for " +
-                std::to_string(g.edges.size()) + " edges");
+                std::to_string(g.n_edges()) + " edges");
+  if (!kept_qkv.empty() && kept_qkv.size() != static_cast<size_t>(n_qkv_switches(g)))
+    throw Error("edge_patched_logits: " + std::to_string(kept_qkv.size()) + " q/k/v flags for " +
+                std::to_string(n_qkv_switches(g)) + " head inputs");
   if (clean.B != act.B || clean.T != act.T)
     throw Error("edge_patched_logits: the batch differs from the one the activations came from");
   const int64_t BT = act.BT(), D = act.D, dh = act.dh;
-  const int H = g.n_heads;
+  const int H = g.n_heads();
   std::vector<std::vector<float>> online(g.n_senders());
   Hooks hk;
   auto capture = [&](int s, const float* src, int64_t stride, int64_t offset) {
@@ -246,9 +173,9 @@ Tensor edge_patched_logits(const Model& m, const EdgeGraph& g, const EdgeActivat
   };
   // x[row r at stride/offset] += ablated(s) - online(s) for every removed edge into receiver.
   auto patch = [&](int receiver, float* x, int64_t stride, int64_t offset) {
-    for (int e : g.into[receiver]) {
-      if (kept[e] || !g.real[e]) continue;
-      const int s = g.sender[e];
+    for (int e : g.edges_into(receiver)) {
+      if (kept[e]) continue;
+      const int s = g.edge_sender(e);
       const float* ab = act.ablated(s);
       const float* on = online[s].data();
       for (int64_t r = 0; r < BT; ++r) {
@@ -260,14 +187,15 @@ Tensor edge_patched_logits(const Model& m, const EdgeGraph& g, const EdgeActivat
   hk.add({Hook::resid_pre, 0}, [&](const HookPoint&, Tensor& t) { capture(0, t.ptr(), D, 0); });
   const Hook inputs[3] = {Hook::q_input, Hook::k_input, Hook::v_input};
   const Hook letters[3] = {Hook::q, Hook::k, Hook::v};
-  for (int l = 0; l < g.n_layers; ++l) {
+  for (int l = 0; l < g.n_layers(); ++l) {
     for (int x = 0; x < 3; ++x) {
       hk.add({inputs[x], l}, [&, l, x](const HookPoint&, Tensor& t) {  // [B,T,H,D]
-        for (int h = 0; h < H; ++h) patch(g.head_receiver(l, h, x), t.ptr(), H * D, h * D);
+        for (int h = 0; h < H; ++h) patch(g.head_receiver(l, h, static_cast<QKV>(x)), t.ptr(), H * D, h * D);
       });
+      if (kept_qkv.empty()) continue;
       hk.add({letters[x], l}, [&, l, x](const HookPoint&, Tensor& t) {  // [B,T,H,dh]
         for (int h = 0; h < H; ++h) {
-          if (kept[g.internal_edge[(static_cast<size_t>(l) * H + h) * 3 + x]]) continue;
+          if (kept_qkv[qkv_switch(g, l, h, static_cast<QKV>(x))]) continue;
           const float* src = act.qkv(true, l, h, x, H);
           for (int64_t r = 0; r < BT; ++r)
             std::memcpy(t.ptr() + (r * H + h) * dh, src + r * dh, dh * sizeof(float));
@@ -277,13 +205,13 @@ Tensor edge_patched_logits(const Model& m, const EdgeGraph& g, const EdgeActivat
     hk.add({Hook::result, l}, [&, l](const HookPoint&, Tensor& t) {
       for (int h = 0; h < H; ++h) capture(g.head_sender(l, h), t.ptr(), H * D, h * D);
     });
-    if (g.mlps) {
+    if (g.has_mlps()) {
       hk.add({Hook::mlp_in, l}, [&, l](const HookPoint&, Tensor& t) { patch(g.mlp_receiver(l), t.ptr(), D, 0); });
       hk.add({Hook::mlp_out, l}, [&, l](const HookPoint&, Tensor& t) { capture(g.mlp_sender(l), t.ptr(), D, 0); });
     }
   }
-  hk.add({Hook::resid_post, g.n_layers - 1},
-         [&](const HookPoint&, Tensor& t) { patch(g.output_receiver(), t.ptr(), D, 0); });
+  hk.add({Hook::resid_post, g.n_layers() - 1},
+         [&](const HookPoint&, Tensor& t) { patch(g.logits_receiver(), t.ptr(), D, 0); });
   return forward(m, clean, &hk, {LogitsAt::Last});
 }
 

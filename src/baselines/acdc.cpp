@@ -18,13 +18,62 @@
 
 namespace cs {
 
+std::vector<int> acdc_edge_order(const Graph& g, int r) {
+  auto key = [&](int e) {
+    const Node n = g.sender_node(g.edge_sender(e));
+    if (n.kind == NodeKind::Input) return std::pair<int, int>{1, 0};
+    return std::pair<int, int>{-n.layer - 1, n.kind == NodeKind::Mlp ? -1 : n.head};
+  };
+  std::vector<int> order = g.edges_into(r);
+  std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return key(a) < key(b); });
+  return order;
+}
+
 namespace {
 
-// The incremental patched forward pass (see acdc.h). Index conventions of edge_patching.h;
-// p = (l * H + h) * 3 + x indexes a head's q/k/v projection (after rotary: what the scores read).
+// ACDC's items: the circuit graph's edges e = 0 .. E-1 (interp/graph.h), then the heads' q/k/v
+// switches E + p, p = qkv_switch(l, h, x) (edge_patching.h; ACDC's internal edges
+// "a{l}.h{h}<x> -> a{l}.h{h}"). A switch's sender is its head, its receiver the head's input x.
+struct AcdcGraph {
+  const Graph& g;
+  int n_layers, n_heads, mlps, E;
+  bool parallel;
+  std::vector<int> sender, receiver;     // [items]
+  std::vector<std::vector<int>> into;    // [receivers] edges into r, in ACDC's test order
+  std::vector<std::vector<int>> out_of;  // [senders] edges out of s
+
+  explicit AcdcGraph(const Graph& graph)
+      : g(graph), n_layers(graph.n_layers()), n_heads(graph.n_heads()), mlps(graph.has_mlps()),
+        E(graph.n_edges()), parallel(graph.parallel()) {
+    for (int e = 0; e < E; ++e) sender.push_back(g.edge_sender(e)), receiver.push_back(g.edge_receiver(e));
+    for (int l = 0; l < n_layers; ++l)
+      for (int h = 0; h < n_heads; ++h)
+        for (QKV x : {QKV::Q, QKV::K, QKV::V}) sender.push_back(g.head_sender(l, h)), receiver.push_back(g.head_receiver(l, h, x));
+    out_of.resize(g.n_senders());
+    for (int s = 0; s < g.n_senders(); ++s) out_of[s] = g.edges_out_of(s);
+    into.resize(g.n_receivers());
+    for (int r = 0; r < g.n_receivers(); ++r) into[r] = acdc_edge_order(g, r);
+  }
+  int n_items() const { return static_cast<int>(sender.size()); }
+  bool internal(int e) const { return e >= E; }
+  int internal_edge(int p) const { return E + p; }
+  int n_senders() const { return g.n_senders(); }
+  int n_receivers() const { return g.n_receivers(); }
+  int head_sender(int l, int h) const { return g.head_sender(l, h); }
+  int mlp_sender(int l) const { return g.mlp_sender(l); }
+  int head_receiver(int l, int h, int x) const { return g.head_receiver(l, h, static_cast<QKV>(x)); }
+  int mlp_receiver(int l) const { return g.mlp_receiver(l); }
+  int output_receiver() const { return g.logits_receiver(); }
+  int layer_of(int r) const { return r / (3 * n_heads + mlps); }  // receivers come layer by layer
+  int site(int r) const { return residual_site(g, r); }
+  int edge_to(int s, int r) const { return g.edge_index(s, r); }
+};
+
+// The incremental patched forward pass (see acdc.h). Item indices of AcdcGraph; p = (l * H + h)
+// * 3 + x indexes a head's q/k/v projection (after rotary: what the scores read).
 class Engine {
  public:
-  Engine(const Model& m, const EdgeGraph& g, const EdgeActivations& a, const TokenizedTask& task,
+  Engine(const Model& m, const AcdcGraph& g, const EdgeActivations& a, const TokenizedTask& task,
          size_t n_prompts, bool kl)
       : m_(m), c_(m.cfg), g_(g), a_(a), task_(task), kl_(kl), L_(g.n_layers), H_(g.n_heads),
         BT_(a.BT()), D_(a.D), dh_(a.dh) {
@@ -44,13 +93,9 @@ class Engine {
     t_delta_.resize(g.n_senders());
     cur_proj_.resize(P);
     t_proj_.resize(P);
-    present.assign(g.edges.size(), 1);
+    present.assign(g.n_items(), 1);
     out_count.assign(g.n_senders(), 0);
-    for (int s = 0; s < g.n_senders(); ++s)
-      for (int e : g.out_of[s]) out_count[s] += g.real[e];
-    edge_to_.assign(static_cast<size_t>(g.n_receivers()) * g.n_senders(), -1);
-    for (int r = 0; r < g.n_receivers(); ++r)
-      for (int e : g.into[r]) edge_to_[static_cast<size_t>(r) * g.n_senders() + g.sender[e]] = e;
+    for (int s = 0; s < g.n_senders(); ++s) out_count[s] = static_cast<int>(g.out_of[s].size());
     acc_.resize(static_cast<size_t>(BT_ * D_));
     normed_.resize(static_cast<size_t>(BT_ * D_));
     tmp_.resize(static_cast<size_t>(BT_ * D_));
@@ -74,8 +119,8 @@ class Engine {
   // M with edge e removed (present[e] unchanged); the changed activations wait in t_*.
   double trial(int e) {
     const int r = g_.receiver[e], s = g_.sender[e];
-    if (g_.internal[e]) {
-      const int p = r / (3 * H_ + g_.mlps) * H_ * 3 + r % (3 * H_ + g_.mlps);  // (l*H + h)*3 + x
+    if (g_.internal(e)) {
+      const int p = e - g_.E;  // (l*H + h)*3 + x
       set(t_proj_[p], abl_proj_.data() + p * BT_ * dh_, BT_ * dh_);
       touched_proj_.push_back(p);
       return propagate(p / (3 * H_));
@@ -87,7 +132,7 @@ class Engine {
     for (int64_t i = 0; i < BT_ * D_; ++i) in[i] += ab[i] - on[i];
     touched_in_.push_back(r);
     if (r == g_.output_receiver()) return metric_of(in.data());
-    return propagate(r / (3 * H_ + g_.mlps));
+    return propagate(g_.layer_of(r));
   }
 
   // Keep the trial's activations as the current ones: edge e is removed.
@@ -114,7 +159,7 @@ class Engine {
   void remove(int e) {
     if (!present[e]) return;
     present[e] = 0;
-    if (!g_.internal[e] && g_.real[e]) --out_count[g_.sender[e]];
+    if (!g_.internal(e)) --out_count[g_.sender[e]];
   }
 
  private:
@@ -138,8 +183,8 @@ class Engine {
     if (!in.empty()) return true;
     size_t n_present = 0;
     for (size_t i = 0; i < n_prec; ++i) {
-      const int e = edge_to_[static_cast<size_t>(r) * g_.n_senders() + touched_out_[i]];
-      n_present += e >= 0 && present[e] && g_.real[e];
+      const int e = g_.edge_to(touched_out_[i], r);
+      n_present += e >= 0 && present[e];
     }
     if (n_present == 0) return false;
     const bool via_total = n_prec - n_present + 1 < n_present;
@@ -152,8 +197,8 @@ class Engine {
     if (via_total) add(acc_.data(), 1.0f);
     for (size_t i = 0; i < n_prec; ++i) {
       const int s = touched_out_[i];
-      const int e = edge_to_[static_cast<size_t>(r) * g_.n_senders() + s];
-      const bool on = e >= 0 && present[e] && g_.real[e];
+      const int e = g_.edge_to(s, r);
+      const bool on = e >= 0 && present[e];
       if (on != via_total) add(t_delta_[s].data(), via_total ? -1.0f : 1.0f);
     }
     touched_in_.push_back(r);
@@ -193,7 +238,7 @@ class Engine {
         for (int x = 0; x < 3; ++x) {
           const int p = (l * H_ + h) * 3 + x;
           if (!t_proj_[p].empty()) { any = true; continue; }
-          if (!present[g_.internal_edge[p]]) continue;  // reads the ablated projection
+          if (!present[g_.internal_edge(p)]) continue;  // reads the ablated projection
           const int r = g_.head_receiver(l, h, x);
           if (!build_input(r, before)) continue;
           t_proj_[p].resize(static_cast<size_t>(BT_ * dh_));
@@ -206,7 +251,7 @@ class Engine {
         auto proj = [&](int x) {
           const int p = p0 + x;
           if (!t_proj_[p].empty()) return static_cast<const float*>(t_proj_[p].data());
-          return present[g_.internal_edge[p]] ? cur_proj(p) : abl_proj_.data() + p * BT_ * dh_;
+          return present[g_.internal_edge(p)] ? cur_proj(p) : abl_proj_.data() + p * BT_ * dh_;
         };
         t_out_[s].resize(static_cast<size_t>(BT_ * D_));
         head(l, h, proj(0), proj(1), proj(2), t_out_[s].data(), cur_out(s));
@@ -350,7 +395,7 @@ class Engine {
 
   const Model& m_;
   const ModelConfig& c_;
-  const EdgeGraph& g_;
+  const AcdcGraph& g_;
   const EdgeActivations& a_;
   const TokenizedTask& task_;
   const bool kl_;
@@ -363,7 +408,6 @@ class Engine {
   std::vector<std::vector<float>> cur_out_, t_out_, t_delta_;  // [senders][BT*D]
   std::vector<std::vector<float>> cur_proj_, t_proj_;      // [L*H*3][BT*dh]
   std::vector<int> touched_in_, touched_out_, touched_proj_;  // touched_out_: in forward order
-  std::vector<int> edge_to_;    // [receivers * senders] residual edge s -> r, or -1
   std::vector<float> acc_;      // [BT*D] sum of the changes of touched_out_[0 .. acc_n_)
   size_t acc_n_ = 0;
   std::vector<int64_t> last_;  // [B] row b*T + length_b - 1
@@ -377,32 +421,36 @@ class Engine {
 
 }  // namespace
 
-AcdcResult acdc_run(const Model& m, const TokenizedTask& task, const MethodSettings& s) {
+AcdcResult acdc_run(const Model& m, const TokenizedTask& task, const MethodSettings& s, const AcdcOptions& o) {
   // Grouped-query attention: run on the equivalent model with one k/v head per query head, so
   // every head has its own key and value inputs in the edge graph.
-  if (m.cfg.n_kv_heads != m.cfg.n_heads) return acdc_run(expand_kv_heads(m), task, s);
+  if (m.cfg.post_norms)  // before the copy below (collect_edge_activations refuses them too)
+    throw Error("ACDC: " + m.cfg.family + " normalises the sum of its heads before adding it to the "
+                "residual stream (post-norms), so a head's edge is not separable; use a node-level "
+                "method (discover --method sae, activation patching, HISP)");
+  if (m.cfg.n_kv_heads != m.cfg.n_heads) return acdc_run(expand_kv_heads(m), task, s, o);
   const Timer timer;
   const ModelConfig& c = m.cfg;
   const size_t n = std::min<size_t>(static_cast<size_t>(std::max(s.n_prompts, 0)), task.size());
   if (n == 0) throw Error("acdc: the task has no prompts");
-  const double tau = s.param("tau", 0.01);
-  const bool kl = s.param("metric_kl", 1) != 0;
-  const double max_eval = s.param("max_evaluations", std::numeric_limits<double>::infinity());
-  const int top = static_cast<int>(s.param("top_layer", c.n_layers - 1));
+  const double tau = o.tau;
+  const bool kl = o.metric_kl;
+  const double max_eval = o.max_evaluations < 0 ? std::numeric_limits<double>::infinity() : o.max_evaluations;
+  const int top = o.top_layer < 0 ? c.n_layers - 1 : o.top_layer;
   if (top < 0 || top >= c.n_layers)
     throw Error("acdc: top_layer " + std::to_string(top) + " is not a layer of the model (0.." +
                 std::to_string(c.n_layers - 1) + ")");
 
-  const EdgeGraph g = edge_graph(c);
+  const Graph graph(c);
+  const AcdcGraph g(graph);
   const Batch clean = clean_batch(task, 0, n);
   Batch corrupt;
   if (s.ablation != AblationKind::Zero) corrupt = corrupt_batch(task, 0, n);
-  const EdgeActivations act = collect_edge_activations(m, g, clean, &corrupt, s.ablation);
+  const EdgeActivations act = collect_edge_activations(m, graph, clean, &corrupt, s.ablation);
 
   AcdcResult r;
-  r.edges = g.edges;
-  r.evaluated.assign(g.edges.size(), 0);
-  r.effect.assign(g.edges.size(), 0.0);
+  std::vector<char> evaluated(g.n_items(), 0);
+  std::vector<double> effect(g.n_items(), 0.0);
   r.forward_passes = 2;
   Engine E(m, g, act, task, n, kl);
   r.initial_metric = E.full_metric();
@@ -414,22 +462,19 @@ AcdcResult acdc_run(const Model& m, const TokenizedTask& task, const MethodSetti
     if (r.evaluations >= max_eval) return;  // budget spent: the edge stays
     const double after = E.trial(e);
     ++r.evaluations;
-    r.evaluated[e] = 1;
-    r.effect[e] = after - E.metric;
-    if (r.effect[e] < tau) E.commit(e, after);
+    evaluated[e] = 1;
+    effect[e] = after - E.metric;
+    if (effect[e] < tau) E.commit(e, after);
     else E.discard();
   };
   auto visit = [&](int receiver) {
-    for (int e : g.into[receiver]) {
-      if (!g.real[e]) E.remove(e);
-      else evaluate(e);
-    }
+    for (int e : g.into[receiver]) evaluate(e);
   };
   auto drop_all = [&](int receiver) {
     for (int e : g.into[receiver]) E.remove(e);
   };
   const int L = g.n_layers, H = g.n_heads;
-  auto internal = [&](int l, int h, int x) { return g.internal_edge[(static_cast<size_t>(l) * H + h) * 3 + x]; };
+  auto internal = [&](int l, int h, int x) { return g.internal_edge((l * H + h) * 3 + x); };
   if (top == L - 1) visit(g.output_receiver());
   for (int l = top; l >= 0; --l) {
     if (g.mlps) {
@@ -455,54 +500,65 @@ AcdcResult acdc_run(const Model& m, const TokenizedTask& task, const MethodSetti
   }
   r.seconds_sweep = sweep.seconds();
   r.cpu_seconds_sweep = sweep.cpu_seconds();
-  r.kept = E.present;
+  const auto split = [&](const auto& items, auto& edges, auto& switches) {
+    edges.assign(items.begin(), items.begin() + g.E);
+    switches.assign(items.begin() + g.E, items.end());
+  };
+  split(E.present, r.kept, r.kept_qkv);
+  split(evaluated, r.evaluated, r.evaluated_qkv);
+  split(effect, r.effect, r.effect_qkv);
   r.final_metric = E.metric;
   return r;
 }
 
 namespace {
 
-// Node of an edge end: head index, or -(layer + 2) for an MLP, or -1 (input/output).
-int edge_end_node(const ModelConfig& c, const std::string& name) {
-  if (name.size() > 1 && name[0] == 'a') {
-    const auto dot = name.find('.');
-    const int l = std::stoi(name.substr(1, dot - 1)), h = std::stoi(name.substr(dot + 1));
-    return l * c.n_heads + h;
+// Head and MLP scores from item scores: a node's score is the largest over its edges (in and
+// out) and, for a head, its q/k/v switches; `floor` for a node with none.
+void node_scores_from_edges(const Graph& g, const std::vector<double>& edge, const std::vector<double>& qkv,
+                            double floor, MethodResult& r) {
+  const int L = g.n_layers(), H = g.n_heads();
+  r.head_scores.assign(static_cast<size_t>(L) * H, floor);
+  r.mlp_scores.assign(g.has_mlps() ? L : 0, floor);
+  auto raise = [&](const Node& n, double v) {
+    if (n.kind == NodeKind::Head) r.head_scores[n.layer * H + n.head] = std::max(r.head_scores[n.layer * H + n.head], v);
+    if (n.kind == NodeKind::Mlp) r.mlp_scores[n.layer] = std::max(r.mlp_scores[n.layer], v);
+  };
+  for (int e = 0; e < g.n_edges(); ++e) {
+    raise(g.sender_node(g.edge_sender(e)), edge[e]);
+    raise(g.receiver_node(g.edge_receiver(e)), edge[e]);
   }
-  if (name.size() > 1 && name[0] == 'm') return -(std::stoi(name.substr(1)) + 2);
-  return -1;
+  for (int p = 0; p < n_qkv_switches(g); ++p) raise(Node::attention(p / 3 / H, p / 3 % H), qkv[p]);
 }
 
 // The paper's ROC: one ACDC run per threshold, log-spaced from tau_min to tau_max; a head's (an
 // edge's) score is the largest threshold at which it is still in the circuit (0: never), so
 // thresholding the scores sweeps tau.
-MethodResult acdc_tau_sweep(const Model& m, const TokenizedTask& task, const MethodSettings& s, int n) {
+MethodResult acdc_tau_sweep(const Model& m, const TokenizedTask& task, const MethodSettings& s, const AcdcOptions& o) {
   const Timer timer;
-  const ModelConfig& c = m.cfg;
-  const double lo = s.param("tau_min", 1e-4), hi = s.param("tau_max", 0.3);
+  const int n = o.tau_sweep;
+  const double lo = o.tau_min, hi = o.tau_max;
   if (!(lo > 0) || !(hi > lo))
     throw Error("acdc: the tau sweep needs 0 < tau_min < tau_max (got " + std::to_string(lo) + ", " +
                 std::to_string(hi) + ")");
-  MethodResult r;
-  r.method = "acdc";
-  r.head_scores.assign(static_cast<size_t>(c.n_heads_total()), 0.0);
+  const Graph g(m.cfg);
+  std::vector<double> edge(g.n_edges(), 0.0), qkv(n_qkv_switches(g), 0.0);
   double evaluations = 0, passes = 0;
   for (int i = 0; i < n; ++i) {
     const double tau = lo * std::pow(hi / lo, static_cast<double>(i) / (n - 1));
-    MethodSettings si = s;
-    si.params["tau"] = tau;
-    const AcdcResult a = acdc_run(m, task, si);
-    if (r.edges.empty()) r.edges = a.edges, r.edge_scores.assign(a.edges.size(), 0.0);
-    for (size_t e = 0; e < a.edges.size(); ++e) {
-      if (!a.kept[e]) continue;
-      r.edge_scores[e] = std::max(r.edge_scores[e], tau);
-      for (const std::string* end : {&a.edges[e].from, &a.edges[e].to}) {
-        const int k = edge_end_node(c, *end);
-        if (k >= 0) r.head_scores[static_cast<size_t>(k)] = std::max(r.head_scores[static_cast<size_t>(k)], tau);
-      }
-    }
+    AcdcOptions oi = o;
+    oi.tau = tau;
+    const AcdcResult a = acdc_run(m, task, s, oi);
+    for (size_t e = 0; e < edge.size(); ++e)
+      if (a.kept[e]) edge[e] = std::max(edge[e], tau);
+    for (size_t p = 0; p < qkv.size(); ++p)
+      if (a.kept_qkv[p]) qkv[p] = std::max(qkv[p], tau);
     evaluations += a.evaluations, passes += a.forward_passes;
   }
+  MethodResult r;
+  r.method = "acdc";
+  r.edge_scores = edge;
+  node_scores_from_edges(g, edge, qkv, 0.0, r);
   r.stats["tau_sweep"] = n;
   r.stats["tau_min"] = lo;
   r.stats["tau_max"] = hi;
@@ -514,29 +570,20 @@ MethodResult acdc_tau_sweep(const Model& m, const TokenizedTask& task, const Met
 
 }  // namespace
 
-MethodResult acdc(const Model& m, const TokenizedTask& task, const MethodSettings& s) {
-  const int sweep = static_cast<int>(s.param("tau_sweep", 0));
-  if (sweep > 1) return acdc_tau_sweep(m, task, s, sweep);
+MethodResult acdc(const Model& m, const TokenizedTask& task, const MethodSettings& s, const AcdcOptions& o) {
+  if (o.tau_sweep > 1) return acdc_tau_sweep(m, task, s, o);
   const Timer timer;
-  const AcdcResult a = acdc_run(m, task, s);
-  const ModelConfig& c = m.cfg;
+  const AcdcResult a = acdc_run(m, task, s, o);
   MethodResult r;
   r.method = "acdc";
-  r.edges = a.edges;
   r.edge_scores = a.effect;
-  const double lowest = -std::numeric_limits<double>::infinity();
-  r.head_scores.assign(static_cast<size_t>(c.n_heads_total()), lowest);
-  std::vector<double> mlp(c.attn_only ? 0 : c.n_layers, lowest);
-  for (size_t e = 0; e < a.edges.size(); ++e)
-    for (const std::string* end : {&a.edges[e].from, &a.edges[e].to}) {
-      const int k = edge_end_node(c, *end);
-      if (k >= 0) r.head_scores[k] = std::max(r.head_scores[k], a.effect[e]);
-      else if (k <= -2) mlp[-k - 2] = std::max(mlp[-k - 2], a.effect[e]);
-    }
-  int kept = 0;
+  node_scores_from_edges(Graph(m.cfg), a.effect, a.effect_qkv, -std::numeric_limits<double>::infinity(), r);
+  int kept = 0, kept_qkv = 0;
   for (char k : a.kept) kept += k;
-  r.stats["tau"] = s.param("tau", 0.01);
+  for (char k : a.kept_qkv) kept_qkv += k;
+  r.stats["tau"] = o.tau;
   r.stats["edges_kept"] = kept;
+  r.stats["qkv_kept"] = kept_qkv;
   r.stats["edges_evaluated"] = a.evaluations;
   r.stats["forward_passes"] = a.forward_passes;
   r.stats["ms_per_evaluation"] = a.evaluations ? 1000.0 * a.seconds_sweep / a.evaluations : 0.0;
@@ -544,7 +591,6 @@ MethodResult acdc(const Model& m, const TokenizedTask& task, const MethodSetting
   r.stats["seconds_setup"] = a.seconds_setup;
   r.stats["initial_metric"] = a.initial_metric;
   r.stats["final_metric"] = a.final_metric;
-  for (size_t l = 0; l < mlp.size(); ++l) r.stats["mlp." + std::to_string(l)] = mlp[l];
   r.seconds = timer.seconds();
   return r;
 }

@@ -1,11 +1,12 @@
 // ACDC, Automatic Circuit DisCovery (Conmy et al. 2023, "Towards Automated Circuit Discovery for
 // Mechanistic Interpretability"), following the reference code (ArthurConmy/Automatic-Circuit-
-// Discovery, acdc/TLACDCExperiment.py and TLACDCCorrespondence.py) on the graph of
-// attribution/edge_patching.h (q/k/v-split head inputs, MLPs as nodes).
+// Discovery, acdc/TLACDCExperiment.py and TLACDCCorrespondence.py) on the circuit graph
+// (interp/graph.h: q/k/v-split head inputs, MLPs as nodes) plus ACDC's internal edges, the heads'
+// q/k/v switches of attribution/edge_patching.h.
 //
 // The sweep. Start from the full graph, metric M = M(full graph). Visit the receivers in reverse
-// topological order: "output"; then for each layer from the top, its MLP, then the heads' internal
-// edges (v, k, q; heads H-1..0), then the heads' v, k, q inputs (heads H-1..0). For each receiver,
+// topological order: "logits"; then for each layer from the top, its MLP, then the heads' internal
+// edges (q/k/v switches: v, k, q; heads H-1..0), then the heads' v, k, q inputs (heads H-1..0). For each receiver,
 // for each sender in ACDC's order (latest layer first, MLP before heads, heads ascending, input
 // last), tentatively remove the edge and measure M'; effect = M' - M is the edge's score. If
 // effect < tau the edge stays removed and M = M'; otherwise it is put back. A node whose outputs
@@ -13,8 +14,8 @@
 // (so do we; their effect is 0 and they count as not evaluated), and a head input whose internal
 // edge was removed is disconnected likewise.
 //
-// M (ACDC always minimises): param "metric_kl" = 1 (default): mean over prompts of
-// KL(clean || patched) at the last position, full vocabulary (M(full graph) = 0). metric_kl = 0:
+// M (ACDC always minimises): AcdcOptions::metric_kl (default): mean over prompts of
+// KL(clean || patched) at the last position, full vocabulary (M(full graph) = 0). Else:
 // minus the mean task metric (the effect is then the metric's drop); Accuracy tasks use their
 // logit difference against the wrong tokens (interp/metric_grad.h).
 //
@@ -44,39 +45,57 @@
 // Scores: edge_scores = effect (0 for edges never evaluated), the value compared with tau, so
 // thresholding the scores at tau gives back this run's circuit. head_scores = the largest effect
 // over the head's edges (into its q/k/v inputs, its internal edges, out of it): a head has a
-// kept edge iff its score >= tau. A ROC curve in the paper's sense sweeps tau: param
-// "tau_sweep" = n > 1 runs ACDC at n thresholds log-spaced over ["tau_min", "tau_max"] (defaults
-// 1e-4, 0.3), and a head's (an edge's) score is then the largest threshold at which it is still
+// kept edge iff its score >= tau; mlp_scores likewise over the MLP's edges. A ROC curve in the
+// paper's sense sweeps tau: AcdcOptions::tau_sweep = n > 1 runs ACDC at n thresholds log-spaced
+// over [tau_min, tau_max] (defaults 1e-4, 0.3), and a head's (an edge's) score is then the largest threshold at which it is still
 // in the circuit (0: never), so thresholding the scores is exactly the sweep.
 #pragma once
 #include <vector>
 
 #include "evaluation/method.h"
+#include "interp/graph.h"
 
 namespace cs {
 
+// The edges into receiver r in the order ACDC tests them (TLACDCCorrespondence.setup_from_model
+// inserts parents layer by layer from the top, MLP before heads; the experiment walks head indices
+// in reverse of insertion, i.e. ascending): latest layer first, its MLP, then its heads 0..H-1;
+// the input last.
+std::vector<int> acdc_edge_order(const Graph& g, int r);
+
 struct AcdcResult {
-  std::vector<EdgeId> edges;     // full_graph_edges(L, H, with MLPs)
-  std::vector<char> kept;        // [edges] in the final circuit
-  std::vector<char> evaluated;   // [edges] measured (false: removed as disconnected, or no path)
-  std::vector<double> effect;    // [edges] M(edge removed) - M(before), 0 if not evaluated
+  // The graph's edges (Graph(m.cfg), in its order) and the heads' q/k/v switches (ACDC's internal
+  // edges; edge_patching.h's qkv_switch), each:
+  std::vector<char> kept, kept_qkv;            // in the final circuit
+  std::vector<char> evaluated, evaluated_qkv;  // measured (false: removed as disconnected)
+  std::vector<double> effect, effect_qkv;      // M(removed) - M(before), 0 if not evaluated
   double initial_metric = 0, final_metric = 0;
-  int evaluations = 0;           // edges measured (= partial forward passes)
+  int evaluations = 0;           // edges and switches measured (= partial forward passes)
   int forward_passes = 0;        // full forward passes (activation collection, checks)
   double seconds_setup = 0, seconds_sweep = 0;
   double cpu_seconds_sweep = 0;  // process CPU time of the sweep, all threads
 };
 
-// params: "tau" (default 0.01), "metric_kl" (1). For timing on big models: "max_evaluations"
-// (stop measuring after this many; the remaining edges stay kept, not evaluated; default no limit)
-// and "top_layer" (start the sweep at this layer's receivers, leaving the edges into the output and
-// later layers kept and not evaluated; default the last layer, i.e. the whole sweep).
-AcdcResult acdc_run(const Model& m, const TokenizedTask& task, const MethodSettings& s);
+struct AcdcOptions {
+  double tau = 0.01;         // keep an edge whose removal raises M by tau or more
+  bool metric_kl = true;     // M = KL(clean || patched); false: minus the task metric
+  int tau_sweep = 0;         // n > 1: the paper's ROC, n runs at thresholds over [tau_min, tau_max]
+  double tau_min = 1e-4, tau_max = 0.3;
+  // For timing on big models: stop measuring after this many evaluations (the remaining edges
+  // stay kept, not evaluated; -1: no limit), and start the sweep at this layer's receivers,
+  // leaving the edges into the logits and later layers kept and not evaluated (-1: the last
+  // layer, i.e. the whole sweep).
+  int max_evaluations = -1;
+  int top_layer = -1;
+};
 
-// MethodResult "acdc": edges, edge_scores = effect, head_scores as above; stats "tau",
-// "edges_kept", "edges_evaluated", "forward_passes", "ms_per_evaluation" (wall),
-// "cpu_ms_per_evaluation" (process CPU time, all threads), "seconds_setup", "initial_metric",
-// "final_metric", "mlp.L" (largest effect over MLP L's edges).
-MethodResult acdc(const Model& m, const TokenizedTask& task, const MethodSettings& s);
+// One sweep at o.tau (o.tau_sweep is acdc()'s).
+AcdcResult acdc_run(const Model& m, const TokenizedTask& task, const MethodSettings& s, const AcdcOptions& o = {});
+
+// MethodResult "acdc": edge_scores = effect, head_scores and mlp_scores as above; stats "tau",
+// "edges_kept" (graph edges), "qkv_kept" (switches), "edges_evaluated" (both), "forward_passes",
+// "ms_per_evaluation" (wall), "cpu_ms_per_evaluation" (process CPU time, all threads),
+// "seconds_setup", "initial_metric", "final_metric".
+MethodResult acdc(const Model& m, const TokenizedTask& task, const MethodSettings& s, const AcdcOptions& o = {});
 
 }  // namespace cs

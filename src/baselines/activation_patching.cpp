@@ -12,11 +12,12 @@
 
 namespace cs {
 
-NodePatching node_patching(const Model& m, const TokenizedTask& task, const MethodSettings& s) {
+NodePatching node_patching(const Model& m, const TokenizedTask& task, const MethodSettings& s,
+                           const PatchingOptions& o) {
   const ModelConfig& c = m.cfg;
   const size_t n = std::min<size_t>(static_cast<size_t>(std::max(s.n_prompts, 0)), task.size());
   if (n == 0) throw Error("activation patching: the task has no prompts");
-  const size_t batch = static_cast<size_t>(std::max(1.0, s.param("batch", static_cast<double>(n))));
+  const size_t batch = o.batch > 0 ? static_cast<size_t>(o.batch) : n;
   const bool mlps = !c.attn_only;
 
   NodePatching r;
@@ -69,14 +70,14 @@ NodePatching node_patching(const Model& m, const TokenizedTask& task, const Meth
   return r;
 }
 
-MethodResult activation_patching(const Model& m, const TokenizedTask& task, const MethodSettings& s) {
+MethodResult activation_patching(const Model& m, const TokenizedTask& task, const MethodSettings& s,
+                                 const PatchingOptions& o) {
   const Timer timer;
-  NodePatching p = node_patching(m, task, s);
+  NodePatching p = node_patching(m, task, s, o);
   MethodResult r;
-  r.method = "activation-patching";
+  r.method = "patching";
   for (double d : p.head_delta) r.head_scores.push_back(std::fabs(d));
-  for (size_t l = 0; l < p.mlp_delta.size(); ++l)
-    r.stats["mlp." + std::to_string(l)] = std::fabs(p.mlp_delta[l]);
+  for (double d : p.mlp_delta) r.mlp_scores.push_back(std::fabs(d));
   r.stats["clean_metric"] = p.clean_metric;
   r.stats["forward_passes"] = p.forward_passes;
   r.seconds = timer.seconds();

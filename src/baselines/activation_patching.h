@@ -24,11 +24,16 @@ struct NodePatching {
   int forward_passes = 0;
 };
 
-// params: "batch" prompts per forward (default: all n at once).
-NodePatching node_patching(const Model& m, const TokenizedTask& task, const MethodSettings& s);
+struct PatchingOptions {
+  int batch = 0;  // prompts per forward; 0: all n at once
+};
 
-// MethodResult "activation-patching": head_scores = |head_delta|; stats "mlp.L" = |mlp_delta[L]|,
+NodePatching node_patching(const Model& m, const TokenizedTask& task, const MethodSettings& s,
+                           const PatchingOptions& o = {});
+
+// MethodResult "patching": head_scores = |head_delta|, mlp_scores = |mlp_delta|; stats
 // "clean_metric", "forward_passes". The signed deltas are node_patching's.
-MethodResult activation_patching(const Model& m, const TokenizedTask& task, const MethodSettings& s);
+MethodResult activation_patching(const Model& m, const TokenizedTask& task, const MethodSettings& s,
+                                 const PatchingOptions& o = {});
 
 }  // namespace cs

@@ -13,17 +13,17 @@
 
 namespace cs {
 
-MethodResult hisp(const Model& m, const TokenizedTask& task, const MethodSettings& s) {
+MethodResult hisp(const Model& m, const TokenizedTask& task, const MethodSettings& s, const HispOptions& o) {
   const Timer timer;
   const ModelConfig& c = m.cfg;
   const size_t n = std::min<size_t>(static_cast<size_t>(std::max(s.n_prompts, 0)), task.size());
   if (n == 0) throw Error("hisp: the task has no prompts");
-  const size_t batch = static_cast<size_t>(std::max(1.0, s.param("batch", static_cast<double>(n))));
-  const bool qkv = s.param("qkv", 1) != 0;
+  const size_t batch = o.batch > 0 ? static_cast<size_t>(o.batch) : n;
+  const bool qkv = o.qkv;
   const int L = c.n_layers, H = c.n_heads, Hk = c.n_kv_heads, mlps = c.attn_only ? 0 : 1;
   // Grouped-query attention: per-head k/v masks on the equivalent model with one k/v head per
   // query head (a head's key and value inputs are then its own).
-  if (qkv && Hk != H) return hisp(expand_kv_heads(m), task, s);
+  if (qkv && Hk != H) return hisp(expand_kv_heads(m), task, s, o);
 
   // Mask points and their per-head activations; importance[(l * slots + k)], slots per layer:
   // qkv: 3H (x * H + h) then the MLP; else H then the MLP.
@@ -71,7 +71,7 @@ MethodResult hisp(const Model& m, const TokenizedTask& task, const MethodSetting
     }
   }
   for (double& v : imp) v /= static_cast<double>(n);
-  if (s.param("normalize", 1) != 0)
+  if (o.normalize)
     for (int l = 0; l < L; ++l) {
       double norm = 0;
       for (int k = 0; k < slots; ++k) norm += imp[l * slots + k] * imp[l * slots + k];
@@ -85,7 +85,7 @@ MethodResult hisp(const Model& m, const TokenizedTask& task, const MethodSetting
       if (qkv) v = std::max({v, imp[l * slots + H + h], imp[l * slots + 2 * H + h]});
       r.head_scores[static_cast<size_t>(l) * H + h] = v;
     }
-  for (int l = 0; l < L && mlps; ++l) r.stats["mlp." + std::to_string(l)] = imp[l * slots + slots - 1];
+  for (int l = 0; l < L && mlps; ++l) r.mlp_scores.push_back(imp[l * slots + slots - 1]);
   r.stats["forward_passes"] = passes;
   r.stats["backward_passes"] = passes;
   r.seconds = timer.seconds();

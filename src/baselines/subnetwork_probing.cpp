@@ -36,18 +36,19 @@ struct Chunk {
 
 }  // namespace
 
-MethodResult subnetwork_probing(const Model& m, const TokenizedTask& task, const MethodSettings& s) {
+MethodResult subnetwork_probing(const Model& m, const TokenizedTask& task, const MethodSettings& s,
+                                const SpOptions& o) {
   const Timer timer;
   const ModelConfig& c = m.cfg;
   const size_t n = std::min<size_t>(static_cast<size_t>(std::max(s.n_prompts, 0)), task.size());
   if (n == 0) throw Error("subnetwork probing: the task has no prompts");
   // Grouped-query attention: per-head k/v masks on the equivalent model with one k/v head per
   // query head.
-  if (c.n_kv_heads != c.n_heads) return subnetwork_probing(expand_kv_heads(m), task, s);
-  const size_t batch = static_cast<size_t>(std::max(1.0, s.param("batch", static_cast<double>(n))));
-  const int steps = static_cast<int>(s.param("steps", 200));
-  const double lr = s.param("lr", 0.01), lambda = s.param("lambda", 50);
-  const bool kl = s.param("metric_kl", 1) != 0;
+  if (c.n_kv_heads != c.n_heads) return subnetwork_probing(expand_kv_heads(m), task, s, o);
+  const size_t batch = o.batch > 0 ? static_cast<size_t>(o.batch) : n;
+  const int steps = o.steps;
+  const double lr = o.lr, lambda = o.lambda;
+  const bool kl = o.metric_kl;
   const int L = c.n_layers, H = c.n_heads, mlps = c.attn_only ? 0 : 1, per_layer = 3 * H + mlps;
   const int n_masks = L * per_layer;  // index l * per_layer + x * H + h; MLP: l * per_layer + 3H
   const Hook letters[3] = {Hook::q, Hook::k, Hook::v};
@@ -232,7 +233,7 @@ MethodResult subnetwork_probing(const Model& m, const TokenizedTask& task, const
   }
 
   MethodResult r;
-  r.method = "subnetwork-probing";
+  r.method = "sp";
   r.head_scores.assign(static_cast<size_t>(L) * H, 0.0);
   double l0 = 0;
   for (int i = 0; i < n_masks; ++i) l0 += sigmoid(logit[i] - shift) / n_masks;
@@ -241,7 +242,7 @@ MethodResult subnetwork_probing(const Model& m, const TokenizedTask& task, const
       const int i = l * per_layer + h;
       r.head_scores[static_cast<size_t>(l) * H + h] = std::max({logit[i], logit[i + H], logit[i + 2 * H]});
     }
-    if (mlps) r.stats["mlp." + std::to_string(l)] = logit[l * per_layer + 3 * H];
+    if (mlps) r.mlp_scores.push_back(logit[l * per_layer + 3 * H]);
   }
   r.stats["steps"] = steps;
   r.stats["final_loss"] = loss;

@@ -12,10 +12,10 @@
 // p = (0.9 - gamma) / (zeta - gamma) (the reference's init). Loss:
 //   M(masked model) + lambda * mean over mask tensors of mean sigmoid(logit - beta log(-gamma/zeta))
 // (the expected fraction of nonzero masks, per tensor: a layer's q, k, v masks and its MLP mask are
-// four tensors). M: param "metric_kl" = 1 (default, ACDC's): mean KL(clean || masked) at the last
-// position; 0: minus the mean task metric. Adam (beta1 0.9, beta2 0.999, eps 1e-8) on the logits
-// only, param "steps" (200), "lr" (0.01: the reference runs 3000 steps at 0.001; fewer steps need a
-// larger rate to move the logits as far), "lambda" (the reference's default 50).
+// four tensors). M: SpOptions::metric_kl (default, ACDC's): mean KL(clean || masked) at the last
+// position; else minus the mean task metric. Adam (beta1 0.9, beta2 0.999, eps 1e-8) on the logits
+// only, SpOptions::steps (200), lr (0.01: the reference runs 3000 steps at 0.001; fewer steps need
+// a larger rate to move the logits as far), lambda (the reference's default 50).
 //
 // Exact gradients with a straight-through backward (model/backward.h passes a hook's gradient
 // through unchanged): the mask's multiplicative part lives in a copy of the weights (the head's
@@ -33,10 +33,17 @@
 
 namespace cs {
 
-// MethodResult "subnetwork-probing": head_scores as above; stats "mlp.L" (MLP logit), "steps",
+struct SpOptions {
+  int batch = 0;          // prompts per forward; gradients are summed over batches each step; 0: all
+  int steps = 200;
+  double lr = 0.01, lambda = 50;
+  bool metric_kl = true;
+};
+
+// MethodResult "sp": head_scores as above, mlp_scores the MLP logits; stats "steps",
 // "final_loss", "final_metric", "expected_l0" (expected fraction of unmasked nodes),
-// "forward_passes", "backward_passes". params also "batch" (prompts per forward; gradients are
-// summed over batches each step; default all).
-MethodResult subnetwork_probing(const Model& m, const TokenizedTask& task, const MethodSettings& s);
+// "forward_passes", "backward_passes".
+MethodResult subnetwork_probing(const Model& m, const TokenizedTask& task, const MethodSettings& s,
+                                const SpOptions& o = {});
 
 }  // namespace cs

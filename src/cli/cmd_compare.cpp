@@ -4,10 +4,12 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/method_flags.h"
 #include "cli/precision_flag.h"
 #include "cli/progress.h"
 #include "cli/task_flags.h"
 #include "compare/compare.h"
+#include "evaluation/head_edges.h"
 #include "interp/task_metric.h"
 #include "report/compare_report.h"
 #include "report/text_table.h"
@@ -20,6 +22,11 @@
 namespace cs {
 
 int cmd_compare(int argc, char** argv) {
+  std::string all;
+  for (const MethodInfo& i : method_table()) {
+    if (!all.empty()) all += ',';
+    all += i.name;  // appended: GCC 12 warns (-Wrestrict, a false positive) on "" + std::string
+  }
   Args a("compare",
          "Run the SAE method and the baselines on the same model, prompts and ground truth, and print\n"
          "one table: node ROC AUC, edge AUC (head->head and head->logits), precision and faithfulness of the\n"
@@ -28,16 +35,11 @@ int cmd_compare(int argc, char** argv) {
   a.positional("MODEL", "Hugging Face model directory")
       .flag("task", "ioi", "ioi, greater-than, docstring, induction, or a .jsonl file")
       .flag("truth", "", "ground truth: name (data/truth), file, or none; default MODEL/circuits/TASK.json")
-      .flag("methods", "sae,sae-confirmed,patching,acdc,eap,eap-ig,hisp,sp", "comma-separated methods")
-      .int_flag("trials", "3", 1, kMaxTrials, "trials of the stochastic methods (sae, sae-confirmed, sp)")
+      .flag("methods", all, "comma-separated methods:\n" + method_help(30))
+      .int_flag("trials", "3", 1, kMaxTrials, "trials of the stochastic methods (sae, sae-paper, sp)")
       .int_flag("prompts", "250", 1, kMaxPrompts, kPromptsHelp)
-      .int_flag("method-prompts", "100", 1, kMaxPrompts, "prompts the baselines use")
-      .choice_flag("ablation", "resample", {"resample", "mean", "zero"}, "the baselines' ablation (faithfulness: --faith-ablation)")
-      .real_flag("tau", "0.01", RealRange::non_negative(), "ACDC threshold")
-      .int_flag("acdc-sweep", "0", 0, 1000, "ACDC runs at this many thresholds (2 or more) log-spaced over [1e-4, 0.3]\n"
-                "                            (the paper's ROC; scores = largest tau keeping the head); 0: one run at --tau")
-      .int_flag("steps", "5", 1, 10000, "EAP-IG integration steps")
-      .int_flag("sp-steps", "200", 1, 1000000, "subnetwork probing optimisation steps")
+      .choice_flag("ablation", "resample", {"resample", "mean", "zero"}, "the baselines' ablation (faithfulness: --faith-ablation)");
+  add_method_flags(a)
       .int_flag("faith-prompts", "100", 1, kMaxPrompts, "prompts for faithfulness")
       .choice_flag("faith-ablation", "mean", {"mean", "resample", "zero"},
                    "faithfulness ablation of every method (mean: discover's default)")
@@ -49,19 +51,13 @@ int cmd_compare(int argc, char** argv) {
       .flag("out", "", "write compare.md, compare.json and compare.html here");
   precision_flag(a);
   if (!a.parse(argc, argv)) return 0;
-  if (a.integer("acdc-sweep") == 1)
-    throw UsageError("compare: --acdc-sweep must be 0 (one run at --tau) or at least 2 thresholds, got 1");
   const std::string out = a.str("out");
   const std::vector<std::string> files = {"compare.md", "compare.json", "compare.html"};
   if (!out.empty()) check_output_dir(out, "--out", files);
   CompareOptions o;
   std::stringstream ss(a.str("methods"));
-  for (std::string m; std::getline(ss, m, ',');) {
-    bool ok = false;
-    for (auto& k : known_methods()) ok |= k == m;
-    if (!ok) throw UsageError("compare: unknown method '" + m + "' (sae, sae-confirmed, patching, acdc, eap, eap-ig, hisp, sp)");
-    o.methods.push_back(m);
-  }
+  for (std::string m; std::getline(ss, m, ',');) o.methods.push_back(parse_method(m));
+  method_options_from_flags(a, o.options);  // usage errors before the model loads
   Model m = load_model(a.str("MODEL"), {.process_weights = true, .precision = precision_from_flag(a)});
   Tokenizer tok = Tokenizer::for_model_dir(a.str("MODEL"));
   const BosChoice bos = bos_from_flags(a, a.str("MODEL"), tok);
@@ -69,14 +65,9 @@ int cmd_compare(int argc, char** argv) {
   print_warnings(task.warnings);
   std::optional<GroundTruth> truth = resolve_truth(a.str("truth"), a.str("MODEL"), task.name);
   o.trials = a.integer("trials");
-  o.settings.n_prompts = a.integer("method-prompts");
-  o.settings.ablation = parse_ablation_kind(a.str("ablation"));
-  o.settings.seed = a.seed("seed");
-  o.settings.params["tau"] = a.number("tau");
-  if (a.integer("acdc-sweep") > 1) o.settings.params["tau_sweep"] = a.integer("acdc-sweep");
-  o.settings.params["steps"] = a.integer("steps");
-  o.settings.params["sp_steps"] = a.integer("sp-steps");
-  o.sae.sae.sae.l1 = task.name == "docstring" ? 0.05f : 0.02f;
+  o.options.settings.ablation = parse_ablation_kind(a.str("ablation"));
+  o.options.settings.seed = a.seed("seed");
+  o.options.discover.sae.l1 = task.name == "docstring" ? 0.05f : 0.02f;
   o.faith.n_prompts = a.integer("faith-prompts");
   o.faith.ablation = parse_ablation_kind(a.str("faith-ablation"));
   o.faithfulness = !a.on("no-faithfulness");
@@ -86,7 +77,7 @@ int cmd_compare(int argc, char** argv) {
   info.task = task.name;
   info.truth = truth ? truth->name : "";
   info.metric = metric_label(task);
-  info.method_ablation = to_string(o.settings.ablation);
+  info.method_ablation = to_string(o.options.settings.ablation);
   info.faith_ablation = to_string(o.faith.ablation);
   info.bos = std::string(bos.prepend ? "prepended" : "not prepended") + " (" + bos.why + ")";
   info.n_layers = m.cfg.n_layers;

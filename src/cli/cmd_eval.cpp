@@ -31,7 +31,8 @@ int cmd_eval(int argc, char** argv) {
          "of the top-k heads with k = the truth's size, of the heads scoring >= --threshold, and of\n"
          "the --top-k best heads.\n"
          "Scores file: a circuit.json written by `discover` (per-head mean \"score\", or another\n"
-         "per-head field with --field), or {\"scores\": {\"9.9\": 0.7, \"10.0\": 0.5, ...}}.\n"
+         "per-head field with --field), or {\"scores\": {\"9.9\": 0.7, \"10.0\": 0.5, ...}} (heads written\n"
+         "9.9, a9.h9 or A9.9).\n"
          "Model shape (layers x heads): --layers/--heads, else circuit.json's \"model\", else the\n"
          "largest layer and head index in the scores and the truth, plus one. Heads missing from the\n"
          "scores rank last (tied, below every listed score); their number is reported.");

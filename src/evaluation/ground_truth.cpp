@@ -1,13 +1,11 @@
 #include "evaluation/ground_truth.h"
 
 #include <algorithm>
-#include <cstring>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 #include <sstream>
-#include <tuple>
 
 #include "ops/error.h"
 #include "ops/files.h"
@@ -17,133 +15,37 @@ namespace {
 
 using json = nlohmann::json;
 
-// ---- node names --------------------------------------------------------------------------
+// ---- building edge lists ------------------------------------------------------------------
 
-enum class Kind { Input, HeadIn, HeadOut, Mlp, Output };
-
-struct Node {
-  Kind kind;
-  int layer = 0, head = 0;
-  int letter = 0;  // 0 q, 1 k, 2 v (HeadIn only)
-};
-
-constexpr char kLetters[] = "qkv";
-
-// Position in the forward pass; an edge must go from a smaller to a larger position. Inside
-// a layer the head inputs come first, then head outputs, then the MLP (GPT-2 block order).
-std::tuple<int, int, int, int, int> position(const Node& n) {
-  switch (n.kind) {
-    case Kind::Input: return {0, 0, 0, 0, 0};
-    case Kind::HeadIn: return {1, n.layer, 0, n.head, n.letter};
-    case Kind::HeadOut: return {1, n.layer, 1, n.head, 0};
-    case Kind::Mlp: return {1, n.layer, 2, 0, 0};
-    case Kind::Output: return {2, 0, 0, 0, 0};
-  }
-  return {};
-}
-
-// Reads a non-negative decimal integer at s[i...] in canonical form (no sign, no leading
-// zeros, so each node has exactly one name); advances i.
-std::optional<int> read_int(const std::string& s, size_t& i) {
-  const size_t start = i;
-  if (i + 1 < s.size() && s[i] == '0' && s[i + 1] >= '0' && s[i + 1] <= '9') return std::nullopt;
-  long v = 0;
-  while (i < s.size() && s[i] >= '0' && s[i] <= '9' && i - start < 6) v = v * 10 + (s[i++] - '0');
-  if (i == start || (i < s.size() && s[i] >= '0' && s[i] <= '9')) return std::nullopt;
-  return int(v);
-}
-
-std::optional<Node> parse_node(const std::string& s) {
-  if (s == "input") return Node{Kind::Input};
-  if (s == "output") return Node{Kind::Output};
-  if (s.size() < 2) return std::nullopt;
-  size_t i = 1;
-  if (s[0] == 'm') {
-    const auto layer = read_int(s, i);
-    if (!layer || i != s.size()) return std::nullopt;
-    return Node{Kind::Mlp, *layer};
-  }
-  if (s[0] != 'a') return std::nullopt;
-  const auto layer = read_int(s, i);
-  if (!layer || i >= s.size() || s[i++] != '.') return std::nullopt;
-  const auto head = read_int(s, i);
-  if (!head) return std::nullopt;
-  if (i == s.size()) return Node{Kind::HeadOut, *layer, *head};
-  if (i + 2 != s.size() || s[i] != '.') return std::nullopt;
-  const char* p = std::strchr(kLetters, s[i + 1]);
-  if (!p || !*p) return std::nullopt;
-  return Node{Kind::HeadIn, *layer, *head, int(p - kLetters)};
-}
-
-// Built by appending: GCC 12 gives a false -Wrestrict for "a" + std::string (bug 105329).
-std::string head_out(const HeadId& h) { return std::string("a").append(h.str()); }
-std::string head_in(const HeadId& h, int letter) {
-  return head_out(h).append(1, '.').append(1, kLetters[letter]);
-}
-std::string mlp(int layer) { return std::string("m").append(std::to_string(layer)); }
-
-// Empty when {from, to} is a legal edge, else why not.
-std::string edge_problem(const std::string& from, const std::string& to) {
-  const auto f = parse_node(from), t = parse_node(to);
-  if (!f) return "'" + from + "' is not a node name (input, output, aL.H, aL.H.q/k/v, mL)";
-  if (!t) return "'" + to + "' is not a node name (input, output, aL.H, aL.H.q/k/v, mL)";
-  if (f->kind == Kind::Output) return "'output' cannot send an edge";
-  if (t->kind == Kind::Input) return "'input' cannot receive an edge";
-  if (f->kind == Kind::HeadIn &&
-      !(t->kind == Kind::HeadOut && t->layer == f->layer && t->head == f->head))
-    return "a head input ('" + from + "') only feeds its own head ('a" +
-           std::to_string(f->layer) + "." + std::to_string(f->head) + "')";
-  if (t->kind == Kind::HeadOut && f->kind != Kind::HeadIn)
-    return "a head output ('" + to + "') is fed only by its own q/k/v inputs; use '" + to +
-           ".q', '.k' or '.v'";
-  if (!(position(*f) < position(*t)))
-    return "edge goes backward ('" + from + "' is computed after '" + to + "' reads)";
-  return "";
-}
-
-// Collects edges, keeping only legal forward ones, and returns them sorted by
-// (receiver, sender) in forward-pass order.
+// Collects edges, keeping only forward ones, and returns them sorted in Edge's order.
 struct EdgeSet {
-  std::set<std::pair<std::string, std::string>> set;
-  void add(const std::string& from, const std::string& to) {
-    if (edge_problem(from, to).empty()) set.insert({from, to});
+  std::set<Edge> set;
+  void add(const Node& from, const Node& to, QKV x = QKV::Q) {
+    const Edge e{from, to, to.kind == NodeKind::Head ? x : QKV::Q};
+    if (edge_problem(e).empty()) set.insert(e);
   }
-  // Adds "aL.H.x" -> "aL.H" for every input letter of these heads that receives an edge.
-  void add_internal(const std::vector<HeadId>& heads) {
-    std::set<std::string> fed;
-    for (const auto& [f, t] : set) fed.insert(t);
-    for (const HeadId& h : heads)
-      for (int x = 0; x < 3; x++)
-        if (fed.count(head_in(h, x))) set.insert({head_in(h, x), head_out(h)});
-  }
-  std::vector<EdgeId> sorted() const {
-    std::vector<EdgeId> out;
-    for (const auto& [f, t] : set) out.push_back({f, t});
-    std::sort(out.begin(), out.end(), [](const EdgeId& a, const EdgeId& b) {
-      return std::tuple(position(*parse_node(a.to)), position(*parse_node(a.from))) <
-             std::tuple(position(*parse_node(b.to)), position(*parse_node(b.from)));
-    });
-    return out;
-  }
+  std::vector<Edge> sorted() const { return {set.begin(), set.end()}; }
 };
+
+QKV letter(char c) { return c == 'q' ? QKV::Q : c == 'k' ? QKV::K : QKV::V; }
 
 // Every forward edge between the two node lists; head receivers get the given letters.
-void connect(EdgeSet& es, const std::vector<std::string>& senders,
-             const std::vector<HeadId>& heads, const std::string& letters) {
-  for (const std::string& s : senders)
+void connect(EdgeSet& es, const std::vector<Node>& senders, const std::vector<HeadId>& heads,
+             const std::string& letters) {
+  for (const Node& s : senders)
     for (const HeadId& h : heads)
-      for (char c : letters) es.add(s, head_in(h, int(std::strchr(kLetters, c) - kLetters)));
+      for (char c : letters) es.add(s, Node::attention(h), letter(c));
 }
 
-std::vector<std::string> outs(const std::vector<HeadId>& heads) {
-  std::vector<std::string> v;
-  for (const HeadId& h : heads) v.push_back(head_out(h));
+std::vector<Node> outs(const std::vector<HeadId>& heads) {
+  std::vector<Node> v;
+  for (const HeadId& h : heads) v.push_back(Node::attention(h));
   return v;
 }
 
-std::vector<std::string> mlp_nodes(const std::vector<int>& layers) {
-  std::vector<std::string> v;
-  for (int l : layers) v.push_back(mlp(l));
+std::vector<Node> mlp_nodes(const std::vector<int>& layers) {
+  std::vector<Node> v;
+  for (int l : layers) v.push_back(Node::mlp(l));
   return v;
 }
 
@@ -203,15 +105,6 @@ void write_text(std::ostringstream& o, const char* key, const std::string& text)
 
 }  // namespace
 
-std::string HeadId::str() const { return std::to_string(layer) + "." + std::to_string(head); }
-
-HeadId parse_head(const std::string& s) {
-  const auto n = parse_node("a" + s);
-  if (!n || n->kind != Kind::HeadOut)
-    throw Error("'" + s + "' is not a head; write heads as layer.head, e.g. 9.9");
-  return {n->layer, n->head};
-}
-
 GroundTruth load_ground_truth(const std::string& path) {
   return ground_truth_from_text(read_input_file(path, kMaxSmallJsonBytes), path);
 }
@@ -258,7 +151,7 @@ GroundTruth ground_truth_from_text(const std::string& text, const std::string& p
     g.heads.push_back(id);
     if (h.contains("class")) {
       if (!h["class"].is_string()) fail(path, where + ": class must be a string");
-      g.head_class[id.str()] = h["class"].get<std::string>();
+      g.head_class[id] = h["class"].get<std::string>();
     }
   }
 
@@ -274,19 +167,25 @@ GroundTruth ground_truth_from_text(const std::string& text, const std::string& p
   }
 
   if (j.contains("edges")) {
-    if (!j["edges"].is_array()) fail(path, "\"edges\" must be an array of [from, to] pairs");
-    std::set<EdgeId> seen;
+    if (!j["edges"].is_array()) fail(path, "\"edges\" must be an array of edge names (\"a0.h1->a2.h3<q>\")");
+    std::set<Edge> seen;
     for (size_t i = 0; i < j["edges"].size(); i++) {
       const json& e = j["edges"][i];
       const std::string where = "edges[" + std::to_string(i) + "]";
-      if (!e.is_array() || e.size() != 2 || !e[0].is_string() || !e[1].is_string())
-        fail(path, where + " must be [\"from\", \"to\"], got " + e.dump());
-      EdgeId id{e[0].get<std::string>(), e[1].get<std::string>()};
-      const std::string problem = edge_problem(id.from, id.to);
-      if (!problem.empty()) fail(path, where + ": " + problem);
-      if (!seen.insert(id).second)
-        fail(path, where + ": edge " + id.from + " -> " + id.to + " listed twice");
-      g.edges.push_back(std::move(id));
+      const bool pair = e.is_array() && e.size() == 2 && e[0].is_string() && e[1].is_string();
+      if (!e.is_string() && !pair)
+        fail(path, where + " must be an edge name such as \"a0.h1->a2.h3<q>\" (or a [\"from\", \"to\"] pair), got " +
+                       e.dump());
+      std::optional<Edge> id;
+      try {
+        id = pair ? parse_edge_pair(e[0].get<std::string>(), e[1].get<std::string>())
+                  : parse_edge(e.get<std::string>());
+      } catch (const Error& err) {
+        fail(path, where + ": " + err.what());
+      }
+      if (!id) continue;  // a head's internal q/k/v edge (ACDC's pairs)
+      if (!seen.insert(*id).second) fail(path, where + ": edge " + id->name() + " listed twice");
+      g.edges.push_back(*id);
     }
   }
   return g;
@@ -325,7 +224,7 @@ std::string ground_truth_to_json(const GroundTruth& g) {
   for (size_t i = 0; i < g.heads.size(); i++) {
     const HeadId& h = g.heads[i];
     o << (i ? ",\n    " : "\n    ") << "{\"layer\": " << h.layer << ", \"head\": " << h.head;
-    const auto c = g.head_class.find(h.str());
+    const auto c = g.head_class.find(h);
     if (c != g.head_class.end()) o << ", \"class\": " << json(c->second).dump();
     o << "}";
   }
@@ -334,8 +233,7 @@ std::string ground_truth_to_json(const GroundTruth& g) {
   for (size_t i = 0; i < g.mlps.size(); i++) o << (i ? ", " : "") << g.mlps[i];
   o << "],\n  \"edges\": [";
   for (size_t i = 0; i < g.edges.size(); i++)
-    o << (i ? ",\n    " : "\n    ") << "[" << json(g.edges[i].from).dump() << ", "
-      << json(g.edges[i].to).dump() << "]";
+    o << (i ? ",\n    " : "\n    ") << json(g.edges[i].name()).dump();
   o << (g.edges.empty() ? "]\n}\n" : "\n  ]\n}\n");
   return o.str();
 }
@@ -352,64 +250,30 @@ std::vector<bool> head_labels(const GroundTruth& g, int n_layers, int n_heads) {
   return labels;
 }
 
-std::vector<EdgeId> full_graph_edges(int n_layers, int n_heads, bool with_mlps) {
-  if (n_layers < 1 || n_heads < 1)
-    throw Error("full_graph_edges: model must have at least 1 layer and 1 head, got " +
-                std::to_string(n_layers) + " x " + std::to_string(n_heads));
-  std::vector<EdgeId> out;
-  // Senders visible to a receiver: input, then per earlier layer its heads and MLP. `upto`
-  // layers are complete; `heads_of` adds the heads (not the MLP) of one more layer.
-  auto feed = [&](const std::string& to, int upto, int heads_of) {
-    out.push_back({"input", to});
-    for (int l = 0; l < upto; l++) {
-      for (int h = 0; h < n_heads; h++) out.push_back({head_out({l, h}), to});
-      if (with_mlps) out.push_back({mlp(l), to});
-    }
-    if (heads_of >= 0)
-      for (int h = 0; h < n_heads; h++) out.push_back({head_out({heads_of, h}), to});
-  };
-  for (int l = 0; l < n_layers; l++) {
-    for (int h = 0; h < n_heads; h++)
-      for (int x = 0; x < 3; x++) feed(head_in({l, h}, x), l, -1);
-    for (int h = 0; h < n_heads; h++)
-      for (int x = 0; x < 3; x++) out.push_back({head_in({l, h}, x), head_out({l, h})});
-    if (with_mlps) feed(mlp(l), l, l);
-  }
-  feed("output", n_layers, -1);
-  return out;
-}
-
-std::vector<bool> edge_labels(const GroundTruth& g, const std::vector<EdgeId>& edges) {
+std::vector<bool> edge_labels(const GroundTruth& g, const Graph& graph) {
   if (g.edges.empty())
     throw Error("ground truth " + g.name + " has no edges (node-level only); pick an edge-level "
                 "ground truth such as the ACDC ones");
-  std::map<EdgeId, size_t> index;
-  for (size_t i = 0; i < edges.size(); i++) index.emplace(edges[i], i);
-  std::vector<bool> labels(edges.size(), false);
-  for (const EdgeId& e : g.edges) {
-    const auto it = index.find(e);
-    if (it == index.end())
-      throw Error("ground truth " + g.name + " (" + g.model + ") has edge " + e.from + " -> " +
-                  e.to + ", which is not in the scored graph; is it the right model?");
-    labels[it->second] = true;
+  std::vector<bool> labels(static_cast<size_t>(graph.n_edges()), false);
+  for (const Edge& e : g.edges) {
+    const int i = graph.find(e);
+    if (i < 0)
+      throw Error("ground truth " + g.name + " (" + g.model + ") has edge " + e.name() +
+                  ", which is not in the scored graph; is it the right model?");
+    labels[static_cast<size_t>(i)] = true;
   }
   return labels;
 }
 
-bool is_head_internal_edge(const EdgeId& e) {
-  const auto f = parse_node(e.from), t = parse_node(e.to);
-  return f && t && f->kind == Kind::HeadIn && t->kind == Kind::HeadOut;
-}
-
-std::vector<EdgeId> ioi_edges_from_classes(const std::vector<HeadId>& heads,
-                                           const std::map<std::string, std::string>& head_class,
-                                           const std::vector<int>& mlps) {
+std::vector<Edge> ioi_edges_from_classes(const std::vector<HeadId>& heads,
+                                         const std::map<HeadId, std::string>& head_class,
+                                         const std::vector<int>& mlps) {
   static const std::vector<std::string> classes = {
       "name mover",     "backup name mover", "negative name mover", "S-inhibition",
       "induction",      "duplicate token",   "previous token"};
   std::map<std::string, std::vector<HeadId>> by_class;
   for (const HeadId& h : heads) {
-    const auto c = head_class.find(h.str());
+    const auto c = head_class.find(h);
     if (c == head_class.end())
       throw Error("ioi_edges_from_classes: head " + h.str() + " has no class");
     if (std::find(classes.begin(), classes.end(), c->second) == classes.end())
@@ -424,57 +288,55 @@ std::vector<EdgeId> ioi_edges_from_classes(const std::vector<HeadId>& heads,
     movers.insert(movers.end(), by_class[c].begin(), by_class[c].end());
 
   EdgeSet es;
-  connect(es, {"input"}, cls("previous token"), "qkv");
-  connect(es, {"input"}, cls("duplicate token"), "qkv");
-  connect(es, {"input"}, cls("S-inhibition"), "q");
-  connect(es, {"input"}, movers, "kv");
+  const Node input = Node::input(), logits = Node::logits();
+  connect(es, {input}, cls("previous token"), "qkv");
+  connect(es, {input}, cls("duplicate token"), "qkv");
+  connect(es, {input}, cls("S-inhibition"), "q");
+  connect(es, {input}, movers, "kv");
   connect(es, outs(cls("previous token")), cls("induction"), "kv");
   connect(es, outs(cls("induction")), cls("S-inhibition"), "kv");
   connect(es, outs(cls("duplicate token")), cls("S-inhibition"), "kv");
   connect(es, outs(cls("S-inhibition")), movers, "q");
-  for (const std::string& m : outs(movers)) es.add(m, "output");
+  for (const Node& m : outs(movers)) es.add(m, logits);
   // MLP edges: every forward edge with an MLP at one end, among the kept nodes.
-  const std::vector<std::string> ms = mlp_nodes(mlps);
-  std::vector<std::string> senders = {"input"}, receivers = {"output"};
+  const std::vector<Node> ms = mlp_nodes(mlps);
+  std::vector<Node> senders = {input}, receivers = {logits};
   senders.insert(senders.end(), ms.begin(), ms.end());
-  for (const std::string& h : outs(heads)) senders.push_back(h);
+  for (const Node& h : outs(heads)) senders.push_back(h);
   receivers.insert(receivers.end(), ms.begin(), ms.end());
-  for (const std::string& m : ms) {
-    for (const std::string& s : senders) es.add(s, m);
-    for (const std::string& r : receivers) es.add(m, r);
+  for (const Node& m : ms) {
+    for (const Node& s : senders) es.add(s, m);
+    for (const Node& r : receivers) es.add(m, r);
   }
   connect(es, ms, heads, "qkv");
-  es.add("input", "output");
-  es.add_internal(heads);
+  es.add(input, logits);
   return es.sorted();
 }
 
-std::vector<EdgeId> greater_than_edges_acdc() {
+std::vector<Edge> greater_than_edges_acdc() {
   const std::vector<HeadId> early = {{0, 1}, {0, 3}, {0, 5}};
   const std::vector<HeadId> mid = {{5, 5}, {6, 1}, {6, 9}, {7, 10}, {8, 11}, {9, 1}};
-  const std::vector<std::string> early_mlps = mlp_nodes({0, 1, 2, 3});
-  const std::vector<std::string> late_mlps = mlp_nodes({8, 9, 10, 11});
+  const std::vector<Node> early_mlps = mlp_nodes({0, 1, 2, 3});
+  const std::vector<Node> late_mlps = mlp_nodes({8, 9, 10, 11});
+  const Node input = Node::input(), logits = Node::logits();
   EdgeSet es;
-  connect(es, {"input"}, early, "qkv");
-  for (const std::string& m : early_mlps) es.add("input", m);
-  for (const std::string& s : outs(mid)) es.add(s, "output");
-  for (const std::string& s : late_mlps) es.add(s, "output");
+  connect(es, {input}, early, "qkv");
+  for (const Node& m : early_mlps) es.add(input, m);
+  for (const Node& s : outs(mid)) es.add(s, logits);
+  for (const Node& s : late_mlps) es.add(s, logits);
   for (const auto* group : {&early_mlps, &late_mlps})
-    for (const std::string& a : *group)
-      for (const std::string& b : *group) es.add(a, b);
-  for (const std::string& m : early_mlps) es.add("a0.1", m);
+    for (const Node& a : *group)
+      for (const Node& b : *group) es.add(a, b);
+  for (const Node& m : early_mlps) es.add(Node::attention(0, 1), m);
   connect(es, outs(early), mid, "qkv");
   connect(es, early_mlps, mid, "qkv");
-  for (const std::string& s : outs(mid))
-    for (const std::string& m : late_mlps) es.add(s, m);
+  for (const Node& s : outs(mid))
+    for (const Node& m : late_mlps) es.add(s, m);
   // Clean queries of the mid heads: every MLP below the last mid head (layer 9) is kept.
-  const std::vector<std::string> below = mlp_nodes({0, 1, 2, 3, 4, 5, 6, 7, 8});
-  for (const std::string& a : below)
-    for (const std::string& b : below) es.add(a, b);
+  const std::vector<Node> below = mlp_nodes({0, 1, 2, 3, 4, 5, 6, 7, 8});
+  for (const Node& a : below)
+    for (const Node& b : below) es.add(a, b);
   connect(es, below, mid, "q");
-  std::vector<HeadId> all = early;
-  all.insert(all.end(), mid.begin(), mid.end());
-  es.add_internal(all);
   return es.sorted();
 }
 

@@ -1,18 +1,11 @@
 // Ground-truth circuits: a JSON file format, its loader, and the generators that wrote the
 // edge lists we ship under data/truth/.
 //
-// Node names (the graph of ACDC, Conmy et al. 2023: q/k/v-split head inputs, MLPs as nodes;
-// layers and heads 0-based):
-//   "input"     embeddings (TransformerLens blocks.0.hook_resid_pre)
-//   "output"    final residual stream (blocks.{L-1}.hook_resid_post)
-//   "a9.9"      output of head 9 in layer 9 (blocks.9.attn.hook_result[:, :, 9])
-//   "a9.9.q"    query input of that head (blocks.9.hook_q_input[:, :, 9]); ".k", ".v" alike
-//   "m3"        the MLP of layer 3 (blocks.3.hook_mlp_in -> blocks.3.hook_mlp_out)
-// An edge {from, to} is one path through the residual stream from a sender ("input", "aL.H",
-// "mL") to a receiver ("output", "aL.H.q/k/v", "mL"), always forward: a head feeds the MLP of
-// its own layer and anything in later layers; an MLP feeds later layers only. The edge
-// "aL.H.q" -> "aL.H" is the head's internal q path; ACDC counts these (one per used input
-// letter), so our edge counts match theirs (GPT-2 small: 32,923 edges in the full graph).
+// Nodes and edges are those of the circuit graph (interp/graph.h, EAP-IG's and MIB's names):
+// nodes "input", "a9.h9" (head 9 of layer 9, 0-based), "m3" (the MLP of layer 3), "logits";
+// edges "a7.h3->a9.h9<q>" (into the query input of head 9.9), "m3->logits", ... A ground truth
+// is written without a model, so its edges are checked only for being forward; edge_labels
+// checks them against a model's graph.
 //
 // File format (data/truth/*.json):
 //   { "name": "gpt2-small-ioi", "model": "gpt2-small", "task": "ioi",
@@ -20,40 +13,31 @@
 //     ("source" and "notes" may also be arrays of lines, joined with newlines on load)
 //     "heads": [ {"layer": 9, "head": 9, "class": "name mover"}, ... ],   // class optional
 //     "mlps": [0, 1, 2],                                                  // optional
-//     "edges": [ ["input", "a0.1.q"], ["a0.1", "a7.3.k"], ... ] }          // optional
+//     "edges": [ "input->a0.h1<q>", "a0.h1->a7.h3<k>", ... ] }             // optional
+// Edges may also be given as ACDC-style pairs, ["a0.1", "a7.3.k"] (receivers "aL.H.q/k/v",
+// "mL", "output"), as files written before the graph took EAP-IG's names were; a pair that is a
+// head's internal edge ["a7.3.k", "a7.3"] is skipped (ACDC lists one for each head input that
+// receives an edge, so it adds nothing). The writer writes the names above only.
 #pragma once
-#include <compare>
 #include <map>
 #include <string>
 #include <vector>
 
+#include "interp/graph.h"
+
 namespace cs {
-
-struct HeadId {
-  int layer = 0, head = 0;
-  auto operator<=>(const HeadId&) const = default;  // orders by layer, then head
-  std::string str() const;                          // "9.9"
-};
-
-// Parses "9.9"; throws cs::Error on anything else.
-HeadId parse_head(const std::string& s);
-
-struct EdgeId {
-  std::string from, to;
-  auto operator<=>(const EdgeId&) const = default;
-};
 
 struct GroundTruth {
   std::string name, model, task, source, notes;
   std::vector<HeadId> heads;                        // in file order
-  std::map<std::string, std::string> head_class;    // "9.9" -> "name mover"; heads with a class
+  std::map<HeadId, std::string> head_class;         // 9.9 -> "name mover"; heads with a class
   std::vector<int> mlps;                            // layers whose MLP is in the circuit
-  std::vector<EdgeId> edges;                        // empty when only nodes are known
+  std::vector<Edge> edges;                          // in file order; empty when only nodes are known
 };
 
 // Loads and validates a ground-truth file: JSON syntax, known keys only, required keys
 // (name, model, task, source, heads), layer/head integers >= 0, no duplicate heads or edges,
-// well-formed forward edges (see the naming above). Errors are cs::Error naming the file and
+// forward edges with well-formed names (see above). Errors are cs::Error naming the file and
 // the offending entry.
 GroundTruth load_ground_truth(const std::string& path);
 // The same from the file's text (`path` names it in messages); the truth fuzz target's entry.
@@ -73,18 +57,9 @@ std::string ground_truth_to_json(const GroundTruth& g);
 // Throws cs::Error when a ground-truth head does not exist in an n_layers x n_heads model.
 std::vector<bool> head_labels(const GroundTruth& g, int n_layers, int n_heads);
 
-// Every edge of the full graph of an n_layers x n_heads model (with or without MLP nodes),
-// internal q/k/v edges included, sorted by receiver then sender in forward-pass order.
-// GPT-2 small (12 x 12, MLPs): 32,923 edges, ACDC's count; attn-only-4l (4 x 8): 1,377.
-std::vector<EdgeId> full_graph_edges(int n_layers, int n_heads, bool with_mlps);
-
-// Edge labels for edge-level ROC: element i is true when edges[i] is in g.edges. Throws
-// cs::Error when g has no edges or lists an edge missing from `edges` (wrong model).
-std::vector<bool> edge_labels(const GroundTruth& g, const std::vector<EdgeId>& edges);
-
-// True for a head's internal edge "aL.H.q" -> "aL.H" (also .k/.v). Methods that score only
-// residual-stream paths can drop these before comparing with a ground truth.
-bool is_head_internal_edge(const EdgeId& e);
+// Edge labels for edge-level ROC: element e is true when graph edge e is in g.edges. Throws
+// cs::Error when g has no edges or lists an edge missing from the graph (wrong model).
+std::vector<bool> edge_labels(const GroundTruth& g, const Graph& graph);
 
 // IOI edge-level circuit from head classes (Wang et al. 2022; the rules are ACDC's, listed in
 // docs/tasks.md), usable for any model whose IOI heads carry these class names:
@@ -94,27 +69,28 @@ bool is_head_internal_edge(const EdgeId& e);
 //   input -> previous token, duplicate token (q, k, v);  input -> S-inhibition (q);
 //   input -> every name mover kind (k, v);  previous token -> induction (k, v);
 //   induction, duplicate token -> S-inhibition (k, v);  S-inhibition -> name movers (q);
-//   name movers -> output;  every forward MLP edge among input, kept MLPs, circuit heads
-//   (any of q, k, v) and output;  input -> output;  internal q/k/v edge of each circuit head
-//   for every input letter that receives an edge.
-// Edges go forward only; the result is sorted (receiver, then sender, in model order) and
-// free of duplicates. Throws cs::Error for a head without a class or an unknown class.
-std::vector<EdgeId> ioi_edges_from_classes(const std::vector<HeadId>& heads,
-                                           const std::map<std::string, std::string>& head_class,
-                                           const std::vector<int>& mlps);
+//   name movers -> logits;  every forward MLP edge among input, kept MLPs, circuit heads
+//   (any of q, k, v) and logits;  input -> logits.
+// ACDC adds an internal q/k/v edge of each circuit head for every input that receives an edge
+// (78 of its 1,041 edges); the graph has none. Edges go forward only; the result is sorted
+// (Edge's order: receiver, then sender) and free of duplicates. Throws cs::Error for a head
+// without a class or an unknown class.
+std::vector<Edge> ioi_edges_from_classes(const std::vector<HeadId>& heads,
+                                         const std::map<HeadId, std::string>& head_class,
+                                         const std::vector<int>& mlps);
 
 // Greater-than edge-level circuit of ACDC for GPT-2 small (Hanna et al. 2023's circuit as
-// ACDC encodes it; 262 edges). ACDC builds it from rules, not a stored list; these are them:
+// ACDC encodes it; 262 edges with its 27 internal ones, 235 here). ACDC builds it from rules,
+// not a stored list; these are them:
 //   groups: early heads 0.1, 0.3, 0.5; early MLPs m0-m3; mid heads 5.5 6.1 6.9 7.10 8.11
 //   9.1; late MLPs m8-m11.
-//   input -> early heads (q, k, v) and early MLPs;  mid heads, late MLPs -> output;
+//   input -> early heads (q, k, v) and early MLPs;  mid heads, late MLPs -> logits;
 //   forward MLP edges within early MLPs and within late MLPs;  0.1 -> early MLPs;
 //   early heads, early MLPs -> mid heads (q, k, v);  mid heads -> late MLPs;
 //   every forward MLP edge among m0-m8 and every m_j -> q of a mid head in a later layer
-//   (Hanna et al. leave the mid heads' queries clean, so all MLPs below them stay);
-//   internal q/k/v edge of each head for every letter that receives an edge.
+//   (Hanna et al. leave the mid heads' queries clean, so all MLPs below them stay).
 // Note the last rule brings m4-m7 into the edge circuit though the node ground truth lists
 // MLPs 0-3 and 8-11 only.
-std::vector<EdgeId> greater_than_edges_acdc();
+std::vector<Edge> greater_than_edges_acdc();
 
 }  // namespace cs

@@ -14,23 +14,21 @@
 
 namespace cs {
 
+// Settings every baseline shares; each method's own options are a typed struct in its header
+// (PatchingOptions, AcdcOptions, EapOptions, HispOptions, SpOptions).
 struct MethodSettings {
   int n_prompts = 100;                           // prompts the method may use (first n of the task)
   AblationKind ablation = AblationKind::Resample; // how "removed" is simulated (corrupt prompts)
   uint64_t seed = 0;
-  std::map<std::string, double> params;          // method-specific (tau, steps, lambda, ...)
-  double param(const std::string& k, double def) const {
-    auto it = params.find(k);
-    return it == params.end() ? def : it->second;
-  }
 };
 
 struct MethodResult {
   std::string method;                 // "acdc", "eap", ...
   std::vector<double> head_scores;    // [n_layers * n_heads], higher = more important
-  // Edge-level methods: scores over the graph of ground_truth.h (q/k/v-split head inputs,
-  // "input"/"output", MLPs as "mL"), higher = more important. Empty for node-only methods.
-  std::vector<EdgeId> edges;
+  std::vector<double> mlp_scores;     // [n_layers] when the method scores MLPs, else empty
+  // Edge-level methods: one score per edge of the model's circuit graph (interp/graph.h,
+  // Graph(m.cfg), in its order), higher = more important; NaN for an edge the method does not
+  // score. Empty for node-only methods.
   std::vector<double> edge_scores;
   double seconds = 0;
   std::map<std::string, double> stats;  // e.g. forward passes, edges evaluated

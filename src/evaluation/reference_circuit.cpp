@@ -19,7 +19,7 @@ HeadSet heads_of(const std::vector<int>& idx, int H) {
   for (int i : idx) s.heads.push_back({i / H, i % H});
   return s;
 }
-std::string hname(int i, int H) { return std::to_string(i / H) + "." + std::to_string(i % H); }
+std::string hname(int i, int H) { return HeadId{i / H, i % H}.str(); }
 
 // The metric of keep \ {h} for every h in keep (all other heads resample-ablated), in keep's
 // order. Removing a head of layer l leaves layers < l as they are in the circuit `keep`, so the
@@ -116,15 +116,15 @@ ReferenceCircuit reference_circuit(const Model& m, const TokenizedTask& task, co
     size_t done = 0, total = keep.size();
     for (int s : keep) {
       report("path patching", double(done++) / total);
-      std::vector<std::pair<std::string, std::vector<Receiver>>> targets = {{"output", {}}};
+      const Node sender = Node::attention(s / H, s % H);
+      std::vector<std::pair<Edge, std::vector<Receiver>>> targets = {{make_edge(sender, Node::logits()), {}}};
       for (int rcv : keep)
         if (rcv / H > s / H)
           for (QKV x : {QKV::Q, QKV::K, QKV::V})
-            targets.push_back({"a" + hname(rcv, H) + "." + to_string(x), {Receiver{rcv / H, rcv % H, x}}});
-      for (auto& [to, receivers] : targets) {
+            targets.push_back({make_edge(sender, Node::attention(rcv / H, rcv % H), x), {Receiver{rcv / H, rcv % H, x}}});
+      for (auto& [e, receivers] : targets) {
         Tensor logits = path_patch(m, clean, cache, {s / H, s % H}, receivers);
         double effect = base - mean(task_metric(task, logits));
-        EdgeId e{"a" + hname(s, H), to};
         r.all_edge_effects.push_back({e, effect});
         if (std::abs(effect) >= o.edge_fraction * std::abs(r.full_metric)) {
           r.edges.push_back(e);
@@ -149,7 +149,7 @@ GroundTruth to_ground_truth(const ReferenceCircuit& r, const Model& m, const std
   std::vector<int> kept = r.kept;
   std::sort(kept.begin(), kept.end());
   for (int h : kept) g.heads.push_back({h / H, h % H});
-  std::vector<std::pair<EdgeId, double>> e;
+  std::vector<std::pair<Edge, double>> e;
   for (size_t i = 0; i < r.edges.size(); ++i) e.push_back({r.edges[i], r.edge_effect[i]});
   std::sort(e.begin(), e.end(), [](auto& a, auto& b) { return a.first < b.first; });
   for (auto& [edge, v] : e) g.edges.push_back(edge);
@@ -170,7 +170,7 @@ GroundTruth to_ground_truth(const ReferenceCircuit& r, const Model& m, const std
   }
   notes += "\nedges: path patching (sender's corrupted output into the receiver's q/k/v input or the logits), kept when |effect| >= 2% of the full metric:";
   for (auto& [edge, v] : e) {
-    std::snprintf(buf, sizeof buf, " %s->%s:%+.3f", edge.from.c_str(), edge.to.c_str(), v);
+    std::snprintf(buf, sizeof buf, " %s:%+.3f", edge.name().c_str(), v);
     notes += buf;
   }
   notes += "\nMLPs are not ablated (head-level circuit); paths from the embeddings are not tested.";

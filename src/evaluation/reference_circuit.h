@@ -30,9 +30,9 @@ struct ReferenceCircuit {
   std::vector<double> metric_after;       // metric after each removal
   std::vector<int> kept;                  // final circuit (head indices)
   double kept_metric = 0;                 // metric of the circuit (everything else resampled)
-  std::vector<EdgeId> edges;              // kept edges
+  std::vector<Edge> edges;                // kept edges
   std::vector<double> edge_effect;        // their path-patching effects
-  std::vector<std::pair<EdgeId, double>> all_edge_effects;  // every path tested
+  std::vector<std::pair<Edge, double>> all_edge_effects;  // every path tested
 };
 
 ReferenceCircuit reference_circuit(const Model& m, const TokenizedTask& task, const ReferenceOptions& o);

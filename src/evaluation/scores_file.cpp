@@ -80,7 +80,7 @@ HeadScores head_scores_from_text(const std::string& text, const std::string& pat
       try {
         h = parse_head(k);
       } catch (const Error&) {
-        throw Error(path + ": scores key " + shown(json(k)) + " is not a head name like \"9.9\" (layer.head)");
+        throw Error(path + ": scores key " + shown(json(k)) + " is not a head name (9.9, a9.h9 or A9.9)");
       }
       add(h, number(v, "scores[" + shown(json(k)) + "]"), k);
     }

@@ -1,6 +1,6 @@
 // Head-score files as `eval --scores` reads them: a circuit.json written by `discover` (one
 // per-head field, "score" by default; the model shape from its "model" object) or
-// {"scores": {"9.9": 0.7, "10.0": 0.5, ...}} from any other tool.
+// {"scores": {"9.9": 0.7, "10.0": 0.5, ...}} from any other tool (heads written 9.9, a9.h9 or A9.9).
 #pragma once
 #include <map>
 #include <string>

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <map>
 
+#include "interp/graph.h"
 #include "ops/error.h"
 #include "ops/position_mean.h"
 
@@ -138,7 +139,7 @@ void add_ablation_hooks(Hooks& hooks, const Model& m, const AblationSource& src,
   std::map<int, std::vector<int>> by_layer;
   for (auto [l, h] : nodes.heads) {
     if (l < 0 || l >= c.n_layers || h < 0 || h >= c.n_heads)
-      throw Error("head " + std::to_string(l) + "." + std::to_string(h) + " is not in the model (" +
+      throw Error("head " + HeadId{l, h}.str() + " is not in the model (" +
                   std::to_string(c.n_layers) + " layers x " + std::to_string(c.n_heads) +
                   " heads)");
     by_layer[l].push_back(h);
@@ -205,7 +206,7 @@ NodeSet complement(const Model& m, const NodeSet& keep) {
     if (l >= 0 && l < c.n_layers && h >= 0 && h < c.n_heads)
       head_kept[l * c.n_heads + h] = 1;
     else
-      throw Error("head " + std::to_string(l) + "." + std::to_string(h) + " is not in the model");
+      throw Error("head " + HeadId{l, h}.str() + " is not in the model");
   for (int l : keep.mlps)
     if (l >= 0 && l < c.n_layers && !c.attn_only)
       mlp_kept[l] = 1;

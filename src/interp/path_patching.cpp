@@ -30,8 +30,6 @@ void check_same_shape(const Tensor& t, const Tensor& ref, const std::string& nam
 
 }  // namespace
 
-const char* to_string(QKV x) { return x == QKV::Q ? "q" : x == QKV::K ? "k" : "v"; }
-
 PathPatchCache cache_for_path_patching(const Model& m, const Batch& clean, const Batch& corrupt) {
   if (clean.B != corrupt.B || clean.T != corrupt.T)
     throw Error(
@@ -58,7 +56,7 @@ Tensor path_patch(const Model& m, const Batch& clean, const PathPatchCache& cach
   const ModelConfig& c = m.cfg;
   const int Ls = sender.first, Hs = sender.second;  // not a binding: clang 14 cannot capture those
   if (Ls < 0 || Ls >= c.n_layers || Hs < 0 || Hs >= c.n_heads)
-    throw Error("path patching: sender " + std::to_string(Ls) + "." + std::to_string(Hs) +
+    throw Error("path patching: sender " + HeadId{Ls, Hs}.str() +
                 " is not a head of the model");
   if (clean.B != cache.B || clean.T != cache.T)
     throw Error("path patching: the batch differs in shape from the one the cache was built from");

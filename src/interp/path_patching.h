@@ -13,14 +13,12 @@
 #include <utility>
 #include <vector>
 
+#include "interp/graph.h"
 #include "model/batch.h"
 #include "model/hooks.h"
 #include "model/model.h"
 
 namespace cs {
-
-enum class QKV { Q, K, V };
-const char* to_string(QKV x);  // "q" | "k" | "v"
 
 // A head's query, key or value input. For grouped-query models K and V inputs are per key/value
 // head: a K/V receiver (layer, head) patches the input of head's group, which every query head

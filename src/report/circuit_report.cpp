@@ -8,6 +8,7 @@
 
 #include "model/save.h"
 #include "ops/error.h"
+#include "ops/files.h"
 #include "report/report_html.h"
 
 namespace cs {
@@ -21,9 +22,11 @@ void check_shape(const DiscoverResult& r, const RunInfo& info) {
                 std::to_string(info.n_layers) + " layers x " + std::to_string(info.n_heads) + " heads");
 }
 
-std::string head_name(int i, int H) { return std::to_string(i / H) + "." + std::to_string(i % H); }
+// Head i = layer * H + head: "9.9" in tables, "a9.h9" as a graph node.
+std::string head_name(int i, int H) { return HeadId{i / H, i % H}.str(); }
+std::string head_node(int i, int H) { return Node::attention(i / H, i % H).name(); }
 
-// Built by appending: GCC 12 warns (-Wrestrict, a false positive) on "a" + std::string.
+// Built by appending: GCC 12 warns (-Wrestrict, a false positive) on "L" + std::string.
 std::string prefixed(const char* prefix, const std::string& s) {
   std::string r(prefix);
   r += s;
@@ -121,25 +124,32 @@ std::string circuit_json(const DiscoverResult& r, const RunInfo& info) {
   j["paper_score"] = info.paper_score;
   j["size_rule"] = r.size_rule;
   j["truth"] = info.truth_name.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(info.truth_name);
-  j["n_positive"] = r.n_positive;
-  j["n_negative"] = r.n_negative;
+  if (!r.trials.empty()) {  // the SAE methods' prompt sets
+    j["n_positive"] = r.n_positive;
+    j["n_negative"] = r.n_negative;
+  }
 
   j["heads"] = nlohmann::ordered_json::array();
   for (int h = 0; h < HT; ++h) {
     auto at = [&](const std::vector<double>& v) { return h < static_cast<int>(v.size()) ? v[h] : 0.0; };
     nlohmann::ordered_json e = {{"name", head_name(h, H)}, {"layer", h / H}, {"head", h % H},
-                                {"score", r.mean_scores[h]}, {"std", at(r.std_scores)},
-                                {"paper_score", at(r.paper_scores)}, {"paper_std", at(r.paper_std)},
-                                {"softmax", at(r.paper_softmax)},
-                                {"rank", rank[h]}, {"in_circuit", static_cast<bool>(in_circuit[h])}};
+                                {"score", r.mean_scores[h]}, {"std", at(r.std_scores)}};
+    if (!r.paper_scores.empty()) {  // the SAE methods
+      e["paper_score"] = at(r.paper_scores);
+      e["paper_std"] = at(r.paper_std);
+      e["softmax"] = at(r.paper_softmax);
+    }
+    e["rank"] = rank[h];
+    e["in_circuit"] = static_cast<bool>(in_circuit[h]);
     if (!truth.empty()) e["in_truth"] = static_cast<bool>(truth[h]);
     j["heads"].push_back(e);
   }
+  if (!r.mean_mlp_scores.empty()) j["mlp_scores"] = r.mean_mlp_scores;
   j["circuit"] = nlohmann::ordered_json::array();
   for (int h : r.circuit) j["circuit"].push_back(head_name(h, H));
   j["edges"] = nlohmann::ordered_json::array();
   for (const HeadPair& p : top_head_pairs(r, H, info.top_edges))
-    j["edges"].push_back({{"from", prefixed("a", head_name(p.from, H))}, {"to", prefixed("a", head_name(p.to, H))}, {"score", p.score}});
+    j["edges"].push_back({{"from", head_node(p.from, H)}, {"to", head_node(p.to, H)}, {"score", p.score}});
 
   if (r.mean_eval) {
     nlohmann::ordered_json ev;
@@ -161,6 +171,10 @@ std::string circuit_json(const DiscoverResult& r, const RunInfo& info) {
       };
       ev["over_trials"] = {{"auc", ms(auc)}, {"precision", ms(p)}, {"recall", ms(rc)}, {"f1", ms(f1)}};
     }
+    if (r.edge_auc)
+      ev["edge_auc"] = {{"auc", *r.edge_auc},
+                        {"edges", r.edge_auc_with_logits ? "head->head (q/k/v merged) and head->logits"
+                                                         : "head->head (q/k/v merged)"}};
     j["evaluation"] = ev;
   }
   j["trial_results"] = nlohmann::ordered_json::array();
@@ -179,6 +193,7 @@ std::string circuit_json(const DiscoverResult& r, const RunInfo& info) {
     e["head_scores"] = r.head_scores[t];
     j["trial_results"].push_back(e);
   }
+  if (!r.stats.empty()) j["method_stats"] = r.stats;
   if (r.faith) {
     const FaithfulnessCurve& f = *r.faith;
     j["faithfulness"] = {{"size", f.size}, {"metric", f.metric}, {"fraction", f.fraction},
@@ -201,7 +216,7 @@ std::string circuit_dot(const DiscoverResult& r, const RunInfo& info) {
   for (int h : r.circuit)
     if (h >= 0 && h < HT && !in_circuit[h]) in_circuit[h] = true, by_layer[h / H].push_back(h);
   for (auto& [l, v] : by_layer) std::sort(v.begin(), v.end());
-  auto id = [&](int h) { return dot_quote(prefixed("a", head_name(h, H))); };
+  auto id = [&](int h) { return dot_quote(head_node(h, H)); };
 
   std::ostringstream o;
   const bool edges = !r.mean_edge_U.empty();
@@ -244,10 +259,12 @@ std::string circuit_dot(const DiscoverResult& r, const RunInfo& info) {
 void write_outputs(const std::string& out_dir, const DiscoverResult& r, const RunInfo& info) {
   // Render everything first: a failure here writes nothing.
   const std::string json = circuit_json(r, info), dot = circuit_dot(r, info), html = report_html(r, info);
-  StagedDir out(out_dir);  // the three files appear together or not at all
+  const std::string graph = r.graph ? graph_json(*r.graph) : "";
+  StagedDir out(out_dir);  // the files appear together or not at all
   write_file_atomic(out.path("circuit.json"), json);
   write_file_atomic(out.path("circuit.dot"), dot);
   write_file_atomic(out.path("report.html"), html);
+  if (r.graph) write_file_atomic(out.path("graph.json"), graph);
   out.commit();
 }
 

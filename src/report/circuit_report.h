@@ -55,22 +55,25 @@ std::vector<bool> report_truth_labels(const RunInfo& info);
 // circuit.json:
 //   { "format": "circuitscan-circuit", "version": 1, "method", "level", "task", "metric",
 //     "model": {"dir", "family", "n_layers", "n_heads"}, "seed", "trials" (count),
-//     "command_line", "settings": {name: value} (effective), "n_positive", "n_negative",
-//     "ranking" (what "score" is), "paper_score" (what "paper_score" is), "size_rule",
+//     "command_line", "settings": {name: value} (effective), "n_positive", "n_negative" (SAE
+//     methods), "ranking" (what "score" is), "paper_score" (what "paper_score" is), "size_rule",
 //     "heads": [ {"name": "9.9", "layer", "head", "score" (the ranking, mean over trials),
-//                 "std", "paper_score", "paper_std", "softmax" (of paper_score over heads:
-//                 what --threshold compares), "rank" (1 = best), "in_circuit", "in_truth"
+//                 "std", "paper_score", "paper_std", "softmax" (SAE methods: of paper_score over
+//                 heads, what --threshold compares), "rank" (1 = best), "in_circuit", "in_truth"
 //                 (with a truth)} ],
+//     "mlp_scores": [per layer] (methods that score MLPs),
 //     "circuit": ["9.9", ...] (best first),
-//     "edges": [ {"from": "a8.6", "to": "a9.9", "score"} ]  (edge level; top_edges pairs,
+//     "edges": [ {"from": "a8.h6", "to": "a9.h9", "score"} ]  (SAE edge level; top_edges pairs,
 //                   from an earlier layer to a later one),
 //     "evaluation": (with a truth) {"truth", "circuit": {"k", "precision", "recall", "f1",
 //                   "tp", "fp", "fn", "tn"} (the chosen circuit), "k" (the truth's size),
 //                   "mean_scores": {"auc", and the same counts for the top k of the ranking},
 //                   "over_trials": {"auc": {"mean", "std"}, "precision": ..., "recall": ...,
-//                   "f1": ...} (top k per trial)},
-//     "trial_results": [ {"trial", "seed", "sae_loss", "head_scores": [...], and with a
-//                   truth "auc", "precision", "recall", "f1"} ],
+//                   "f1": ...} (top k per trial), "edge_auc": {"auc", "edges"} (edge scores
+//                   and a truth with head edges)},
+//     "trial_results": [ {"trial", "seed", "sae_loss" (SAE methods), "head_scores": [...], and
+//                   with a truth "auc", "precision", "recall", "f1"} ],
+//     "method_stats": {name: number} (the other methods' own: forward passes, ...),
 //     "faithfulness": {"size", "metric", "fraction", "normalised", "full", "empty", "cpr",
 //                   "cmd"} (when computed), "circuit_faithfulness",
 //     "timings": {"collect_s", "train_s", "codes_s", "scores_s", "faithfulness_s", "total_s",
@@ -80,15 +83,16 @@ std::vector<bool> report_truth_labels(const RunInfo& info);
 // Throws cs::Error when the result does not match n_layers x n_heads.
 std::string circuit_json(const DiscoverResult& r, const RunInfo& info);
 
-// Graphviz (dot -Tsvg circuit.dot > circuit.svg): circuit heads as nodes "aL.H", one row per
+// Graphviz (dot -Tsvg circuit.dot > circuit.svg): circuit heads as nodes "aL.hH", one row per
 // layer (rank=same, layers top to bottom), ground-truth heads filled. Edge level: the top pairs
 // among circuit heads, as arrows from the earlier layer to the later, penwidth by score. Node
 // level: the nodes only.
 std::string circuit_dot(const DiscoverResult& r, const RunInfo& info);
 
-// Writes circuit.json, circuit.dot and report.html into out_dir (created with its parents), all
-// three rendered first and staged (ops/files.h StagedDir): they appear together or, on any error,
-// not at all. Throws cs::Error naming the path when it cannot.
+// Writes circuit.json, circuit.dot, report.html and (when the result has r.graph) graph.json
+// (evaluation/graph_json.h: EAP-IG's layout) into out_dir (created with its parents), all
+// rendered first and staged (ops/files.h StagedDir): they appear together or, on any error, not
+// at all. Throws cs::Error naming the path when it cannot.
 void write_outputs(const std::string& out_dir, const DiscoverResult& r, const RunInfo& info);
 
 }  // namespace cs

@@ -20,7 +20,7 @@ std::string num(double v, const char* f = "%.4g") {
   return b;
 }
 
-std::string head_name(int i, int H) { return std::to_string(i / H) + "." + std::to_string(i % H); }
+std::string head_name(int i, int H) { return HeadId{i / H, i % H}.str(); }
 
 const char* kCss = R"(body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;max-width:1100px;margin:24px auto;padding:0 16px;color:#222}
 h1{font-size:1.5em;margin-bottom:4px}h2{font-size:1.15em;margin-top:28px;border-bottom:1px solid #ddd;padding-bottom:3px}
@@ -104,7 +104,8 @@ std::string report_html(const DiscoverResult& r, const RunInfo& info) {
   run.row({"heads", std::to_string(L) + " layers × " + std::to_string(H) + " heads = " + std::to_string(HT)});
   run.row({"task", info.task});
   if (!info.metric_name.empty()) run.row({"metric", info.metric_name});
-  run.row({"prompts", std::to_string(r.n_positive) + " positive, " + std::to_string(r.n_negative) + " negative"});
+  const bool sae = !r.trials.empty();
+  if (sae) run.row({"prompts", std::to_string(r.n_positive) + " positive, " + std::to_string(r.n_negative) + " negative"});
   run.row({"method", info.method + " (" + level + " level)"});
   run.row({"ranking", ranking});
   run.row({"seed", std::to_string(info.seed) + (trials > 1 ? " (trial t uses seed + t)" : "")});
@@ -121,6 +122,9 @@ std::string report_html(const DiscoverResult& r, const RunInfo& info) {
                                                            num(r.circuit_eval->f1, "%.3f")});
     run.row({"at the truth's size (top " + std::to_string(r.mean_eval->at_k.tp + r.mean_eval->at_k.fn) + "): precision = recall",
              num(r.mean_eval->at_k.precision, "%.3f")});
+    if (r.edge_auc)
+      run.row({std::string("edge ROC AUC (") + (r.edge_auc_with_logits ? "head->head and head->logits" : "head->head") + ")",
+               num(*r.edge_auc, "%.4f")});
   }
   if (r.faith) run.row({"circuit faithfulness", num(r.circuit_faithfulness, "%.3f") + " of the full metric"});
   o << run.str();
@@ -207,14 +211,15 @@ std::string report_html(const DiscoverResult& r, const RunInfo& info) {
   o << "<h2 id=\"circuit\">Circuit</h2>\n";
   std::vector<std::string> ch = {"rank", "head", ranking + (trials > 1 ? " (mean ± std)" : "")};
   if (two_scores) ch.push_back(paper + (trials > 1 ? " (mean ± std)" : ""));
-  ch.insert(ch.end(), {"softmax(" + paper + ")", "ground truth"});
+  if (!r.paper_softmax.empty()) ch.push_back("softmax(" + paper + ")");
+  ch.push_back("ground truth");
   Table ct(ch);
   for (size_t k = 0; k < r.circuit.size(); ++k) {
     const int h = r.circuit[k];
     if (h < 0 || h >= HT) continue;
     std::vector<std::string> row = {std::to_string(k + 1), head_name(h, H), with_std(r.mean_scores[h], at(r.std_scores, h))};
     if (two_scores) row.push_back(with_std(at(r.paper_scores, h), at(r.paper_std, h)));
-    row.push_back(r.paper_softmax.empty() ? "" : num(at(r.paper_softmax, h), "%.3g"));
+    if (!r.paper_softmax.empty()) row.push_back(num(at(r.paper_softmax, h), "%.3g"));
     row.push_back(truth.empty() ? "" : truth[h] ? "yes" : "no");
     ct.row(row);
   }
@@ -226,7 +231,8 @@ std::string report_html(const DiscoverResult& r, const RunInfo& info) {
   // Per-trial table.
   o << "<h2 id=\"trials\">Trials</h2>\n";
   const bool ev = !r.evals.empty();
-  std::vector<std::string> hdr = {"trial", "seed", "SAE loss"};
+  std::vector<std::string> hdr = {"trial"};
+  if (sae) hdr.insert(hdr.end(), {"seed", "SAE loss"});
   if (ev) hdr.insert(hdr.end(), {"ROC AUC", "precision = recall at the truth's size"});
   Table tt(hdr);
   std::vector<double> loss, auc, p;
@@ -236,8 +242,6 @@ std::string report_html(const DiscoverResult& r, const RunInfo& info) {
       row.push_back(std::to_string(r.trials[t].seed));
       row.push_back(num(r.trials[t].sae_loss));
       loss.push_back(r.trials[t].sae_loss);
-    } else {
-      row.insert(row.end(), {"", ""});
     }
     if (ev && static_cast<size_t>(t) < r.evals.size()) {
       const TrialEval& e = r.evals[t];
@@ -247,7 +251,8 @@ std::string report_html(const DiscoverResult& r, const RunInfo& info) {
     tt.row(row);
   }
   if (trials > 1) {
-    std::vector<std::string> row = {"mean ± std", "", pm(loss)};
+    std::vector<std::string> row = {"mean ± std"};
+    if (sae) row.insert(row.end(), {"", pm(loss)});
     if (ev) row.insert(row.end(), {pm(auc), pm(p)});
     tt.row(row);
   }
@@ -261,10 +266,14 @@ std::string report_html(const DiscoverResult& r, const RunInfo& info) {
     tm.row({name, num(s, "%.3f"), num(100 * share, "%.1f") + "%", flops > 0 ? num(flops / 1e9, "%.3g") : "",
             flops > 0 && s > 0 ? num(flops / 1e9 / s, "%.3g") : ""});
   };
-  phase("forward passes (head outputs)", r.seconds_collect, r.collect_flops);
-  phase("SAE training", r.seconds_train, r.train_flops);
-  phase("codes", r.seconds_codes, 0);
-  phase("scores", r.seconds_scores, 0);
+  if (sae) {
+    phase("forward passes (head outputs)", r.seconds_collect, r.collect_flops);
+    phase("SAE training", r.seconds_train, r.train_flops);
+    phase("codes", r.seconds_codes, 0);
+    phase("scores", r.seconds_scores, 0);
+  } else {
+    phase(info.method, r.seconds_scores, 0);
+  }
   if (r.faith) phase("faithfulness", r.seconds_faithfulness, 0);
   phase("total", r.seconds_total, r.collect_flops + r.train_flops);
   o << tm.str();

@@ -7,6 +7,7 @@
 
 #include "sae/code_scores.h"
 #include "attribution/eap.h"
+#include "evaluation/head_edges.h"
 #include "ops/error.h"
 #include "ops/timer.h"
 
@@ -45,15 +46,37 @@ PositionChoice position_for(const TokenizedTask& task, const DiscoverOptions& o,
 }
 }  // namespace
 
+Level parse_level(const std::string& s) {
+  if (s == "node") return Level::Node;
+  if (s == "edge") return Level::Edge;
+  throw UsageError("level '" + s + "': use node or edge");
+}
+const char* to_string(Level l) { return l == Level::Edge ? "edge" : "node"; }
+
+SaeScore parse_sae_score(const std::string& s) {
+  for (SaeScore x : {SaeScore::Paper, SaeScore::Null, SaeScore::Causal, SaeScore::Confirmed})
+    if (s == to_string(x)) return x;
+  throw UsageError("score '" + s + "': use paper, null, causal or confirmed");
+}
+const char* to_string(SaeScore s) {
+  switch (s) {
+    case SaeScore::Paper: return "paper";
+    case SaeScore::Null: return "null";
+    case SaeScore::Causal: return "causal";
+    case SaeScore::Confirmed: return "confirmed";
+  }
+  return "";
+}
+
 std::string paper_score_label(const DiscoverOptions& o) {
   if (o.level == Level::Edge) return "edge count";
-  return o.sae.normalise ? "|P\\N| / |P u N|" : "|P\\N|";
+  return o.normalise ? "|P\\N| / |P u N|" : "|P\\N|";
 }
 
 std::string ranking_label(const DiscoverOptions& o) {
-  if (o.level == Level::Edge || o.score == "paper") return paper_score_label(o);
-  if (o.score == "null") return "null-corrected |P\\N|";
-  return o.score + " (rank mean)";
+  if (o.level == Level::Edge || o.score == SaeScore::Paper) return paper_score_label(o);
+  if (o.score == SaeScore::Null) return "null-corrected |P\\N|";
+  return std::string(to_string(o.score)) + " (rank mean)";
 }
 
 std::vector<double> combine_ranks(const std::vector<double>& a, const std::vector<double>& b) {
@@ -76,10 +99,19 @@ std::vector<double> combine_ranks(const std::vector<double>& a, const std::vecto
   return out;
 }
 
+std::vector<bool> truth_labels(const GroundTruth& truth, const ModelConfig& c) {
+  std::vector<bool> labels = head_labels(truth, c.n_layers, c.n_heads);
+  if (std::none_of(labels.begin(), labels.end(), [](bool b) { return b; }) ||
+      std::all_of(labels.begin(), labels.end(), [](bool b) { return b; }))
+    throw Error("ground truth " + truth.name + " labels every head the same way for this model: check it names this model's heads");
+  return labels;
+}
+
 DiscoverResult discover(const Model& m, const TokenizedTask& task, const DiscoverOptions& opts,
                         const GroundTruth* truth) {
   const Timer total;
   DiscoverResult r;
+  r.method = opts.score == SaeScore::Paper ? "sae-paper" : "sae";
   const int H = m.cfg.n_heads, HT = m.cfg.n_heads_total();
   if (task.negative.empty())
     throw Error("task " + task.name + " has no negative prompts: the SAE method needs them (add \"negative\" to each line of the task file)");
@@ -89,23 +121,17 @@ DiscoverResult discover(const Model& m, const TokenizedTask& task, const Discove
   if (task.size() < 2 || task.negative.size() < 1)
     throw Error("task " + task.name + " has " + std::to_string(task.size()) +
                 " prompt(s): the SAE method needs at least 2 positive prompts (its scores compare codes across prompts)");
-  const bool confirm = opts.score == "causal" || opts.score == "confirmed";
+  const bool confirm = opts.score == SaeScore::Causal || opts.score == SaeScore::Confirmed;
   if (confirm && opts.level == Level::Node && !task.corrupt.empty()) {
     const size_t n = std::min<size_t>(100, task.size());  // the attribution pass's prompts, below
     for (size_t i = 0; i < n; ++i)
       if (task.corrupt[i].size() != task.clean[i].size())
-        throw Error("--score " + opts.score + " confirms the ranking with one attribution-patching pass, which pairs each "
+        throw Error("--score " + std::string(to_string(opts.score)) + " confirms the ranking with one attribution-patching pass, which pairs each "
                     "corrupt prompt with its prompt token by token, but prompt " + std::to_string(i + 1) + " of " +
                     task.name + " is " + std::to_string(task.clean[i].size()) + " tokens and its corrupt version " +
                     std::to_string(task.corrupt[i].size()) + ": make them equal, or use --score paper");
   }
-  std::vector<bool> labels;
-  if (truth) {
-    labels = head_labels(*truth, m.cfg.n_layers, H);
-    if (std::none_of(labels.begin(), labels.end(), [](bool b) { return b; }) ||
-        std::all_of(labels.begin(), labels.end(), [](bool b) { return b; }))
-      throw Error("ground truth " + truth->name + " labels every head the same way for this model: check it names this model's heads");
-  }
+  if (truth) truth_labels(*truth, m.cfg);
 
   auto report = [&](const std::string& phase, double f) { if (opts.progress) opts.progress(phase, f); };
   Timer phase;
@@ -119,7 +145,7 @@ DiscoverResult discover(const Model& m, const TokenizedTask& task, const Discove
   r.n_positive = static_cast<int>(pos.dim(0));
   r.n_negative = static_cast<int>(neg.dim(0));
 
-  SaeMethodOptions so = opts.sae;
+  SaeMethodOptions so = opts;
   so.edges = opts.level == Level::Edge || opts.pair_scores;
   for (int t = 0; t < opts.trials; ++t) {
     report("SAE trials", double(t) / opts.trials);
@@ -128,9 +154,8 @@ DiscoverResult discover(const Model& m, const TokenizedTask& task, const Discove
     r.seconds_codes += trial.seconds_codes;
     r.seconds_scores += trial.seconds_scores;
     r.train_flops += trial.train_flops;
-    r.head_scores.push_back(opts.level == Level::Edge                                   ? trial.edge_node
-                            : opts.score == "paper" || opts.score == "confirmed" ? trial.node_raw
-                                                                                 : trial.node_null);
+    const bool paper = opts.score == SaeScore::Paper || opts.score == SaeScore::Confirmed;
+    r.head_scores.push_back(opts.level == Level::Edge ? trial.edge_node : paper ? trial.node_raw : trial.node_null);
     if (confirm && opts.level == Level::Node) {
       if (r.attribution.empty()) {
         // One gradient pass: |first-order estimate of the metric change when the head is
@@ -144,25 +169,27 @@ DiscoverResult discover(const Model& m, const TokenizedTask& task, const Discove
       }
       r.head_scores.back() = combine_ranks(r.head_scores.back(), r.attribution);
     }
-    if (truth) {
-      TrialEval e;
-      e.auc = roc_auc(r.head_scores.back(), labels);
-      e.at_k = confusion_top_k(r.head_scores.back(), labels, static_cast<int64_t>(truth->heads.size()));
-      r.evals.push_back(e);
-    }
     r.trials.push_back(std::move(trial));
   }
   report("SAE trials", 1);
 
-  r.mean_scores.assign(HT, 0.0);
-  r.std_scores.assign(HT, 0.0);
-  for (int h = 0; h < HT; ++h) {
-    std::vector<double> v;
-    for (auto& s : r.head_scores) v.push_back(s[h]);
-    MeanStd ms = mean_std(v);
-    r.mean_scores[h] = ms.mean;
-    r.std_scores[h] = ms.std;
+  if (so.edges) {
+    std::vector<double> U(static_cast<size_t>(HT) * HT, 0.0);
+    for (auto& tr : r.trials)
+      for (size_t i = 0; i < tr.edge_U.size(); ++i) U[i] += tr.edge_U[i] / opts.trials;
+    // On the graph: U[a, b] on every input of b, for heads a before b; other edges unscored.
+    const Graph g(m.cfg);
+    r.mean_edge_scores.assign(g.n_edges(), std::nan(""));
+    for (int a = 0; a < HT; ++a)
+      for (int b = (a / H + 1) * H; b < HT; ++b)
+        for (QKV x : {QKV::Q, QKV::K, QKV::V})
+          r.mean_edge_scores[g.edge_index(g.head_sender(a / H, a % H), g.head_receiver(b / H, b % H, x))] =
+              U[static_cast<size_t>(a) * HT + b];
+    if (opts.level == Level::Edge) r.mean_edge_U = std::move(U);
   }
+  // The paper's score, mean and std over trials: it sizes the circuit for every ranking (the
+  // confirmed and causal rankings are rank means: about half the heads are above any mean, and
+  // their softmax is near flat); the ranking then picks which heads.
   const bool edge = opts.level == Level::Edge;
   r.paper_scores.assign(HT, 0.0);
   r.paper_std.assign(HT, 0.0);
@@ -174,51 +201,71 @@ DiscoverResult discover(const Model& m, const TokenizedTask& task, const Discove
     r.paper_std[h] = ms.std;
   }
   r.paper_softmax = softmax(r.paper_scores);
-  if (edge) {
-    r.mean_edge_U.assign(static_cast<size_t>(HT) * HT, 0.0);
-    for (auto& tr : r.trials)
-      for (size_t i = 0; i < tr.edge_U.size(); ++i) r.mean_edge_U[i] += tr.edge_U[i] / opts.trials;
+  // A count of 0 (no code, or no code pair, seen only on positive prompts) is no evidence for a
+  // head: such heads never fill a circuit when the ranking is that count.
+  finish_discover(m, task, opts, truth, {r.paper_scores, paper_score_label(opts), true, opts.score == SaeScore::Paper || edge, ranking_label(opts)}, r);
+  r.seconds_total = total.seconds();
+  return r;
+}
+
+void finish_discover(const Model& m, const TokenizedTask& task, const DiscoverOptions& opts, const GroundTruth* truth,
+                     const CircuitSizeScores& size, DiscoverResult& r) {
+  const int L = m.cfg.n_layers, H = m.cfg.n_heads, HT = m.cfg.n_heads_total();
+  auto report = [&](const std::string& phase, double f) { if (opts.progress) opts.progress(phase, f); };
+  r.mean_scores.assign(HT, 0.0);
+  r.std_scores.assign(HT, 0.0);
+  for (int h = 0; h < HT; ++h) {
+    std::vector<double> v;
+    for (auto& s : r.head_scores) v.push_back(s[h]);
+    MeanStd ms = mean_std(v);
+    r.mean_scores[h] = ms.mean;
+    r.std_scores[h] = ms.std;
   }
+  const Graph g(m.cfg);
+  std::vector<bool> labels;
   if (truth) {
+    labels = truth_labels(*truth, m.cfg);
+    const int64_t k = static_cast<int64_t>(truth->heads.size());
+    for (const std::vector<double>& s : r.head_scores) r.evals.push_back({roc_auc(s, labels), confusion_top_k(s, labels, k)});
     r.roc = roc_curve(r.mean_scores, labels);
-    TrialEval e;
-    e.auc = r.roc->auc;
-    e.at_k = confusion_top_k(r.mean_scores, labels, static_cast<int64_t>(truth->heads.size()));
-    r.mean_eval = e;
+    r.mean_eval = TrialEval{r.roc->auc, confusion_top_k(r.mean_scores, labels, k)};
+    if (!r.mean_edge_scores.empty()) {
+      bool logits = false;
+      const std::vector<double> es = head_edge_scores(r.mean_edge_scores, g, &logits);
+      const double auc = head_edge_auc(es, head_edge_labels(*truth, L, H), L, H, logits);
+      if (!std::isnan(auc)) r.edge_auc = auc, r.edge_auc_with_logits = logits;
+    }
   }
 
-  // The circuit: top-k, or a threshold on the softmax of the paper's score, or (default) as many
-  // heads as have a paper score above its mean over heads. Sizes come from the paper's score for
-  // every ranking (the confirmed and causal rankings are rank means: about half the heads are
-  // above any mean, and their softmax is near flat); the ranking then picks which heads. The
-  // ground truth plays no part: its size would leak the answer into precision and recall.
+  // The circuit: top-k, or a threshold on the size scores (on their softmax for the SAE's
+  // paper score), or (default) as many heads as have a size score above its mean over heads; the
+  // ranking (the mean scores) then picks which heads. The ground truth plays no part: its size
+  // would leak the answer into precision and recall.
   std::vector<int> order(HT);
   std::iota(order.begin(), order.end(), 0);
   std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return r.mean_scores[a] > r.mean_scores[b]; });
-  const std::string pname = paper_score_label(opts);
-  char rule[160];
+  const std::string& pname = size.label;
+  char rule[200];
   int k;
   if (opts.top_k >= 0) {
     k = std::min(opts.top_k, HT);
     std::snprintf(rule, sizeof rule, "--top-k %d", opts.top_k);
   } else if (opts.threshold >= 0) {
-    k = static_cast<int>(std::count_if(r.paper_softmax.begin(), r.paper_softmax.end(),
-                                       [&](double s) { return s >= opts.threshold; }));
-    std::snprintf(rule, sizeof rule, "heads with softmax(%s) >= %g", pname.c_str(), opts.threshold);
+    const std::vector<double> sm = size.softmax_threshold ? softmax(size.scores) : size.scores;
+    k = static_cast<int>(std::count_if(sm.begin(), sm.end(), [&](double s) { return s >= opts.threshold; }));
+    if (size.softmax_threshold) std::snprintf(rule, sizeof rule, "heads with softmax(%s) >= %g", pname.c_str(), opts.threshold);
+    else std::snprintf(rule, sizeof rule, "heads with %s >= %g", pname.c_str(), opts.threshold);
   } else {
-    const double mu = std::accumulate(r.paper_scores.begin(), r.paper_scores.end(), 0.0) / HT;
-    k = static_cast<int>(std::count_if(r.paper_scores.begin(), r.paper_scores.end(), [&](double s) { return s > mu; }));
+    const double mu = std::accumulate(size.scores.begin(), size.scores.end(), 0.0) / HT;
+    k = static_cast<int>(std::count_if(size.scores.begin(), size.scores.end(), [&](double s) { return s > mu; }));
     std::snprintf(rule, sizeof rule, "heads with %s above its mean over heads (%.3g)", pname.c_str(), mu);
   }
   r.size_rule = rule;
-  // A count of 0 (no code, or no code pair, seen only on positive prompts) is no evidence for a
-  // head: such heads never fill a circuit, whatever the size rule asked for, rather than joining
-  // in index order.
-  if (opts.score == "paper" || edge) {
+  if (size.zero_is_no_evidence) {
     const int nonzero = static_cast<int>(std::count_if(r.mean_scores.begin(), r.mean_scores.end(), [](double s) { return s > 0; }));
     if (k > nonzero) {
-      r.size_rule += "; cut to the " + std::to_string(nonzero) + " heads with a nonzero " + ranking_label(opts) +
-                     " (" + std::to_string(k) + " asked for)";
+      r.size_rule += "; cut to the " + std::to_string(nonzero) + " heads with a nonzero " + size.ranking + " (" +
+                     std::to_string(k) + " asked for)";
       k = nonzero;
     }
   }
@@ -232,7 +279,7 @@ DiscoverResult discover(const Model& m, const TokenizedTask& task, const Discove
   }
 
   if (opts.faithfulness && !task.corrupt.empty()) {
-    phase.restart();
+    const Timer phase;
     report("faithfulness", 0);
     r.faith = faithfulness_curve(m, task, r.mean_scores, opts.faith);
     AblationSource src = task_ablation_source(m, task, opts.faith);
@@ -243,8 +290,20 @@ DiscoverResult discover(const Model& m, const TokenizedTask& task, const Discove
     r.seconds_faithfulness = phase.seconds();
     report("faithfulness", 1);
   }
-  r.seconds_total = total.seconds();
-  return r;
+
+  ScoredGraph sg(g, m.cfg.d_model);
+  std::vector<char> nodes(g.n_senders(), 0);
+  nodes[0] = 1;
+  for (int l = 0; l < L; ++l) {
+    if (g.has_mlps()) nodes[g.mlp_sender(l)] = 1;
+    if (g.has_mlps() && !r.mean_mlp_scores.empty()) sg.node_scores[g.mlp_sender(l)] = r.mean_mlp_scores[l];
+    for (int h = 0; h < H; ++h) sg.node_scores[g.head_sender(l, h)] = r.mean_scores[l * H + h];
+  }
+  for (int h : r.circuit) nodes[g.head_sender(h / H, h % H)] = 1;
+  for (size_t e = 0; e < r.mean_edge_scores.size(); ++e)
+    if (!std::isnan(r.mean_edge_scores[e])) sg.edge_scores[e] = r.mean_edge_scores[e];
+  keep_edges_among_nodes(sg, nodes);
+  r.graph = std::move(sg);
 }
 
 }  // namespace cs

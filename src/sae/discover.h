@@ -2,10 +2,12 @@
 // the evaluation against a ground truth when one is given.
 #pragma once
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "evaluation/graph_json.h"
 #include "evaluation/ground_truth.h"
 #include "evaluation/roc.h"
 #include "sae/sae_method.h"
@@ -16,27 +18,39 @@
 
 namespace cs {
 
+// Node: head scores |P \ N|; Edge: head-pair code scores reduced to heads.
 enum class Level { Node, Edge };
+Level parse_level(const std::string& s);  // "node" | "edge"; cs::UsageError otherwise
+const char* to_string(Level l);
 
-struct DiscoverOptions {
-  SaeMethodOptions sae;
+// Node ranking: Paper |P \ N| (O'Neill & Bui), Null the null-corrected score of code_null.h,
+// Causal the null-corrected score confirmed by one attribution-patching pass (mean of the two
+// normalised ranks; see discover.cpp), Confirmed the paper's score confirmed by the same pass
+// (the default: higher AUC than the paper's on every zoo task).
+enum class SaeScore { Paper, Null, Causal, Confirmed };
+SaeScore parse_sae_score(const std::string& s);  // "paper" | "null" | "causal" | "confirmed"
+const char* to_string(SaeScore s);
+
+// The SAE's own settings (SaeMethodOptions: the SAE config `sae`, training prompts, ...) and
+// the pipeline's.
+struct DiscoverOptions : SaeMethodOptions {
   PositionReduce position = PositionReduce::Mean;
   std::string position_name;        // for PositionReduce::Named: a task position ("S2", "YY")
   int trials = 1;
   uint64_t seed = 0;                // trial t uses seed + t
   Level level = Level::Node;
-  bool pair_scores = false;         // node level: also the head-pair scores (SaeTrial::edge_U)
-  // Node ranking: "paper" |P \ N| (O'Neill & Bui), "null" the null-corrected score of
-  // code_null.h, "causal" the null-corrected score confirmed by one attribution-patching pass
-  // (mean of the two normalised ranks; see discover.cpp), "confirmed" the paper's score confirmed
-  // by the same pass.
-  std::string score = "paper";
+  bool pair_scores = false;         // node level: also the head-pair scores (SaeTrial::edge_U,
+                                    // as mean_edge_scores)
+  SaeScore score = SaeScore::Confirmed;
   // The circuit's size: top_k if >= 0; else, if threshold >= 0, the heads whose softmax of the
   // paper's score (node level |P \ N|, edge level the edge count; mean over trials) is at least
-  // threshold; else as many heads as have a paper score above its mean over heads. The ranking
-  // (score) then picks which heads. A ground truth never sizes or picks the circuit.
+  // threshold (other methods: whose score is at least threshold); else as many heads as have a
+  // paper score (other methods: a score) above its mean over heads. The ranking (score) then
+  // picks which heads. A ground truth never sizes or picks the circuit.
   int top_k = -1;
   double threshold = -1;
+  int top_edges = -1;               // EAP / EAP-IG graph.json circuit: the best edges; -1: as many as
+                                    // the head circuit's graph has
   bool faithfulness = true;
   FaithfulnessOptions faith;
   std::function<void(const std::string&, double)> progress;  // (phase, fraction done)
@@ -47,7 +61,9 @@ struct TrialEval {
   Confusion at_k{};                 // top-k with k = the ground truth's size (labelled so)
 };
 
+// What `discover` finds with any method (the SAE fields are empty for the others).
 struct DiscoverResult {
+  std::string method = "sae";                    // compare/methods.h's name
   std::vector<SaeTrial> trials;
   std::vector<std::vector<double>> head_scores;  // per trial: the ranking (see ranking_label)
   std::vector<double> mean_scores, std_scores;   // the ranking over trials, per head
@@ -56,6 +72,15 @@ struct DiscoverResult {
   // node scores): what --threshold compares and what sizes the circuit by default.
   std::vector<double> paper_scores, paper_std, paper_softmax;
   std::vector<double> mean_edge_U;               // mean over trials [HT, HT] (edge level)
+  std::vector<double> mean_mlp_scores;           // [n_layers] when the method scores MLPs
+  // Over trials, per edge of the circuit graph (interp/graph.h); NaN: not scored; empty when the
+  // method scores no edges (the SAE method at edge level or with pair_scores: U of each forward
+  // head pair, on q/k/v).
+  std::vector<double> mean_edge_scores;
+  std::optional<double> edge_auc;                // with a truth that has head edges (head_edges.h)
+  bool edge_auc_with_logits = false;             // edge AUC also over head -> logits edges
+  std::optional<ScoredGraph> graph;              // the circuit on the graph (graph.json)
+  std::map<std::string, double> stats;           // the method's own (forward passes, ...)
   std::vector<int> circuit;                      // chosen heads (index layer*H+head), best first
   std::string size_rule;                         // how the circuit's size was chosen, in words
   // Heads left out of the circuit whose ranking score ties the last circuit head's (the lower
@@ -85,5 +110,26 @@ std::vector<double> combine_ranks(const std::vector<double>& a, const std::vecto
 
 DiscoverResult discover(const Model& m, const TokenizedTask& task, const DiscoverOptions& opts,
                         const GroundTruth* truth);
+
+// The truth's head labels for this model; throws cs::Error when they label every head the same.
+std::vector<bool> truth_labels(const GroundTruth& truth, const ModelConfig& c);
+
+// What sizes the circuit (see DiscoverOptions::top_k): per-head scores and their names.
+struct CircuitSizeScores {
+  std::vector<double> scores;        // [n_heads_total]
+  std::string label;                 // what they are, for the size rule ("|P\N|", "|EAP score|")
+  bool softmax_threshold = false;    // --threshold compares their softmax (the paper's rule)
+  bool zero_is_no_evidence = false;  // heads whose ranking score is 0 never fill the circuit
+  std::string ranking;               // what the ranking is, for the note when that cut applies
+};
+
+// The half of `discover` every method shares, from r.head_scores (per trial) on: their mean and
+// std; with a truth, the evaluation of each trial, of the mean and of the circuit, and the edge
+// AUC when r.mean_edge_scores is set; the circuit (sized by `size` as DiscoverOptions::top_k
+// says, r.size_rule in words), ranked by the mean scores; its faithfulness (opts.faithfulness,
+// corrupt prompts); r.graph: every edge among the input, the circuit's heads, every MLP and the
+// logits (what the faithfulness numbers keep), scored by the mean head / MLP / edge scores.
+void finish_discover(const Model& m, const TokenizedTask& task, const DiscoverOptions& opts, const GroundTruth* truth,
+                     const CircuitSizeScores& size, DiscoverResult& r);
 
 }  // namespace cs

@@ -1,0 +1,51 @@
+// A scored circuit on the circuit graph (interp/graph.h), and its file: EAP-IG's graph JSON
+// (hannamw/EAP-IG graph.py, Graph.to_json / Graph.from_json), the form circuits are exchanged in
+// and the MIB circuit track reads.
+//
+//   { "cfg":   {"n_layers": 12, "n_heads": 12, "parallel_attn_mlp": false, "d_model": 768},
+//     "nodes": {"input": {"in_graph": true, "score": 0.1}, "a0.h0": {...}, ..., "m11": {...},
+//               "logits": {"in_graph": true}},
+//     "edges": {"input->a0.h0<q>": {"score": 0.02, "in_graph": false}, ...} }
+//
+// Nodes and edges in the graph's order (EAP-IG's). A node's "score" is written only when the method
+// scores that node (EAP-IG leaves unscored nodes NaN and keeps them in node-level circuits); the
+// logits node is always in the graph and has no score. Edges a method does not score carry 0, as
+// in EAP-IG's own node-level graphs. Attention-only models (no MLP nodes, which EAP-IG's graph
+// always has) add "attn_only": true to cfg.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "interp/graph.h"
+
+namespace cs {
+
+struct ScoredGraph {
+  Graph graph;
+  int d_model = 0;                  // cfg's, for EAP-IG (0: unknown)
+  std::vector<double> node_scores;  // [senders] NaN: not scored
+  std::vector<char> node_in_graph;  // [senders]
+  std::vector<double> edge_scores;  // [edges]
+  std::vector<char> edge_in_graph;  // [edges]
+
+  // Nothing scored (NaN node scores, 0 edge scores), nothing in the graph.
+  explicit ScoredGraph(const Graph& g, int d_model = 0);
+};
+
+// EAP-IG's Graph.prune: until nothing changes, a node stays in the graph only if it has an edge
+// in the graph going out and (the input aside) one coming in, and an edge only if both its
+// sender and its receiver's node are in the graph (the logits always are).
+void prune(ScoredGraph& s);
+
+// The edges in the graph whose sender and receiver node are both in `nodes` (sender indices; the
+// logits are always in), then prune: the circuit of a node-level method.
+void keep_edges_among_nodes(ScoredGraph& s, const std::vector<char>& nodes);
+
+std::string graph_json(const ScoredGraph& s);
+
+// Reads a graph JSON in the layout above (a file written by EAP-IG, MIB or circuitscan); the
+// graph comes from cfg. Nodes and edges the file leaves out are not in the graph (score NaN / 0).
+// Every error is a one-line cs::Error naming the file and what is wrong.
+ScoredGraph read_graph_json(const std::string& path);
+
+}  // namespace cs
