@@ -1,6 +1,8 @@
 // bench/forward: forward-pass throughput (tokens/s) and achieved GFLOP/s for random models of
 // real shapes, in exact and bf16 precision, next to this machine's sgemm peak and (when
 // python3-torch is installed) PyTorch in the same dtype, measured in the same run.
+//   usage: forward [--quick | --rows PREC:BxT,...]   (--quick: the GPT-2-small rows only;
+//          --rows: only these GPT-2-small rows, e.g. --rows exact:1x16,bf16:8x16,bf16:32x16)
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -48,6 +50,7 @@ double torch_tokens_per_s(int B, int T, Precision p) {
 int main(int argc, char** argv) {
   cs::setup_process(argv);
   const bool quick = argc > 1 && std::string(argv[1]) == "--quick";
+  const bool chosen = argc > 2 && std::string(argv[1]) == "--rows";
   const double peak = bench::sgemm_peak_gflops();
   std::printf("sgemm peak on this machine: %.1f GFLOP/s (2048^3, median of 5)\n\n", peak);
   std::printf("| model | precision | B | T | ms/forward | tokens/s | GFLOP/s | %% of sgemm peak | PyTorch tokens/s (same dtype) | speedup (median of 3 pairs) |\n");
@@ -58,7 +61,25 @@ int main(int argc, char** argv) {
                            {"gpt2-small", E, 32, 16}, {"gpt2-small", E, 8, 128},
                            {"gpt2-small", H, 1, 16},  {"gpt2-small", H, 8, 16},
                            {"gpt2-small", H, 32, 16}, {"gpt2-small", H, 8, 128}};
-  if (!quick) {
+  if (chosen) {  // PREC:BxT items, comma-separated
+    rows.clear();
+    std::string list = argv[2];
+    for (size_t at = 0; at <= list.size();) {
+      const size_t end = std::min(list.find(',', at), list.size());
+      const std::string item = list.substr(at, end - at);
+      const size_t colon = item.find(':'), x = item.find('x', colon == std::string::npos ? 0 : colon);
+      if (colon == std::string::npos || x == std::string::npos ||
+          (item.substr(0, colon) != "exact" && item.substr(0, colon) != "bf16")) {
+        std::fprintf(stderr, "error: --rows items are exact:BxT or bf16:BxT, got '%s'\n", item.c_str());
+        return 2;
+      }
+      const int B = static_cast<int>(bench::int_arg(item.substr(colon + 1, x - colon - 1).c_str(), "B", 1, 4096));
+      const int T = static_cast<int>(bench::int_arg(item.substr(x + 1).c_str(), "T", 1, 1024));
+      rows.push_back({"gpt2-small", item.substr(0, colon) == "bf16" ? H : E, B, T});
+      at = end + 1;
+    }
+  }
+  if (!quick && !chosen) {
     rows.push_back({"pythia-160m", E, 8, 16});
     rows.push_back({"pythia-160m", E, 32, 16});
     rows.push_back({"llama-1b", E, 1, 16});

@@ -590,3 +590,11 @@ TEST(BackwardGolden, Llama3MetricGradients) {
                  {{"model.norm.weight", [](const Weights& w) { return w.lnf_w; }}}, {});
   }
 }
+
+TEST(BackwardGolden, Gemma2MetricGradients) {
+  // Gemma 2: gradients through both soft-caps (scores at 5, logits at 10), the sliding window, the
+  // norms after attention and MLP and the query_pre_attn_scalar scale, bf16 weights in place
+  // (tests/data/make_plain_torch_fixtures.py).
+  golden_check(std::string(CS_TEST_DATA) + "/gemma2-tiny",
+               {{"model.norm.weight", [](const Weights& w) { return w.lnf_w; }}}, {});
+}

@@ -165,3 +165,84 @@ TEST(Blocks, UnembeddingOnRowAndVocabularySubsetsMatchesTheFullLogits) {
   }
   EXPECT_THROW(Unembedding(m, {3, static_cast<int32_t>(V)}), Error);
 }
+
+// Gemma 2's attention rules in the block: the score soft-cap (before the mask), the sliding
+// window and a query_pre_attn_scalar scale, forward and backward, against attention written out
+// in double (cap tanh(s / cap), window keys j > i - W) and its central differences.
+TEST(Blocks, SoftCappedSlidingWindowAttentionAndItsBackwardMatchADoubleReference) {
+  ModelConfig c = rotary_config();
+  c.attn_scale = 0.6f;     // not 1/sqrt(d_head)
+  c.attn_softcap = 1.5f;   // small enough to bend most scores
+  c.layer_window = {3};
+  const Attention attn(c, 0);
+  EXPECT_EQ(attn.window(), 3);
+  EXPECT_FLOAT_EQ(attn.scale(), 0.6f);
+  const int T = 9, dh = 8, W = 3;
+  const double cap = 1.5;
+  auto q = randv(T * dh, 31, 1.5f), k = randv(T * dh, 32, 1.5f), v = randv(T * dh, 33);
+  const auto g = randv(T * dh, 34);
+  auto reference = [&](const std::vector<double>& Q, const std::vector<double>& K,
+                       const std::vector<double>& V, std::vector<double>* P) {
+    std::vector<double> z(T * dh, 0.0), p(T * T, 0.0);
+    for (int i = 0; i < T; ++i) {
+      double mx = -1e300, sum = 0;
+      for (int j = std::max(0, i - W + 1); j <= i; ++j) {
+        double s = 0;
+        for (int d = 0; d < dh; ++d) s += Q[i * dh + d] * K[j * dh + d];
+        p[i * T + j] = cap * std::tanh(0.6 * s / cap);
+        mx = std::max(mx, p[i * T + j]);
+      }
+      for (int j = std::max(0, i - W + 1); j <= i; ++j) sum += p[i * T + j] = std::exp(p[i * T + j] - mx);
+      for (int j = std::max(0, i - W + 1); j <= i; ++j) {
+        p[i * T + j] /= sum;
+        for (int d = 0; d < dh; ++d) z[i * dh + d] += p[i * T + j] * V[j * dh + d];
+      }
+    }
+    if (P) *P = p;
+    return z;
+  };
+  auto dbl = [](const std::vector<float>& x) { return std::vector<double>(x.begin(), x.end()); };
+  std::vector<double> pref;
+  const std::vector<double> zref = reference(dbl(q), dbl(k), dbl(v), &pref);
+  std::vector<float> z(T * dh), p(T * T);
+  attn.head(z.data(), dh, p.data(), q.data(), dh, k.data(), v.data(), dh, T);
+  for (int i = 0; i < T * dh; ++i) EXPECT_NEAR(z[i], zref[i], 1e-5) << i;
+  for (int i = 0; i < T * T; ++i) EXPECT_NEAR(p[i], pref[i], 1e-6) << i;  // 0 outside the window
+  // The last row alone (ACDC's path) applies the same window and cap at its position.
+  std::vector<float> zl(dh), pl(T);
+  attn.head(zl.data(), dh, pl.data(), q.data() + (T - 1) * dh, dh, k.data(), v.data(), dh, T, T - 1);
+  for (int d = 0; d < dh; ++d) EXPECT_NEAR(zl[d], zref[(T - 1) * dh + d], 1e-5);
+
+  std::vector<float> dq(T * dh), dk(T * dh, 0.0f), dv(T * dh, 0.0f), dp(T * T), ds(T * T),
+      scratch(2 * T * T);
+  attn.backward(dq.data(), dk.data(), dv.data(), dp.data(), ds.data(), scratch.data(), g.data(), dh,
+                p.data(), q.data(), dh, k.data(), v.data(), dh, T);
+  auto loss = [&](const std::vector<double>& Q, const std::vector<double>& K, const std::vector<double>& V) {
+    const std::vector<double> zz = reference(Q, K, V, nullptr);
+    double s = 0;
+    for (int i = 0; i < T * dh; ++i) s += g[i] * zz[i];
+    return s;
+  };
+  auto numeric = [&](int which) {
+    std::vector<double> Q = dbl(q), K = dbl(k), V = dbl(v), out(T * dh);
+    std::vector<double>& x = which == 0 ? Q : which == 1 ? K : V;
+    for (int i = 0; i < T * dh; ++i) {
+      const double x0 = x[i], e = 1e-5;
+      x[i] = x0 + e;
+      const double lp = loss(Q, K, V);
+      x[i] = x0 - e;
+      const double lm = loss(Q, K, V);
+      x[i] = x0;
+      out[i] = (lp - lm) / (2 * e);
+    }
+    return std::vector<float>(out.begin(), out.end());
+  };
+  EXPECT_LE(rel_max_error(dq.data(), numeric(0).data(), T * dh), 1e-4) << "dq";
+  EXPECT_LE(rel_max_error(dk.data(), numeric(1).data(), T * dh), 1e-4) << "dk";
+  EXPECT_LE(rel_max_error(dv.data(), numeric(2).data(), T * dh), 1e-4) << "dv";
+  for (int i = 0; i < T; ++i)
+    for (int j = 0; j < T; ++j) {
+      ASSERT_TRUE(std::isfinite(ds[i * T + j])) << i << " " << j;
+      if (j <= i - W || j > i) EXPECT_EQ(ds[i * T + j], 0.0f) << i << " " << j;
+    }
+}

@@ -68,6 +68,11 @@ int residual_site(const Graph& g, int r) {
 EdgeActivations collect_edge_activations(const Model& m, const Graph& g, const Batch& clean,
                                          const Batch* corrupt, AblationKind kind) {
   const ModelConfig& c = m.cfg;
+  if (c.post_norms)
+    throw Error("edge-level methods need each head's output to add into the residual stream; " +
+                c.family + " normalises the sum of its heads (and its MLP's output) before adding it "
+                "(post-norms), so a head's edge is not separable: use a node-level method (discover "
+                "--method sae, activation patching, HISP)");
   if (c.n_kv_heads != c.n_heads)
     throw Error("edge patching needs one key/value input per head; this model has " + std::to_string(c.n_heads) +
                 " query heads sharing " + std::to_string(c.n_kv_heads) +

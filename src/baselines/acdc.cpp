@@ -438,6 +438,10 @@ class Engine {
 AcdcResult acdc_run(const Model& m, const TokenizedTask& task, const MethodSettings& s, const AcdcOptions& o) {
   // Grouped-query attention: run on the equivalent model with one k/v head per query head, so
   // every head has its own key and value inputs in the edge graph.
+  if (m.cfg.post_norms)  // before the copy below (collect_edge_activations refuses them too)
+    throw Error("ACDC: " + m.cfg.family + " normalises the sum of its heads before adding it to the "
+                "residual stream (post-norms), so a head's edge is not separable; use a node-level "
+                "method (discover --method sae, activation patching, HISP)");
   if (m.cfg.n_kv_heads != m.cfg.n_heads) return acdc_run(expand_kv_heads(m), task, s, o);
   const Timer timer;
   const ModelConfig& c = m.cfg;

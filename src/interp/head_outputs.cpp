@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "model/blocks.h"
 #include "model/transformer.h"
 #include "ops/comm.h"
 #include "ops/error.h"
@@ -54,8 +55,8 @@ Tensor collect_block(const Model& m, const std::vector<std::vector<int>>& prompt
     // out[start+b, l*H+h, :] = zred[l,b,h,:] @ W_O[l][h]
     for (int64_t l = 0; l < L; ++l)
       for (int64_t h = 0; h < H; ++h)
-        gemm(out.ptr() + (start * HT + l * H + h) * D, HT * D, zred.ptr() + (l * n * H + h) * dh,
-             H * dh, n, m.w.layers[l].W_O.mat().block(h * dh, dh, 0, D), false, m.precision);
+        head_output(m.cfg, m.w.layers[l], h, zred.ptr() + (l * n * H + h) * dh, H * dh, n,
+                    out.ptr() + (start * HT + l * H + h) * D, HT * D, m.precision);
   }
   return out;
 }

@@ -122,6 +122,17 @@ Tensor norm_forward(const ModelConfig& c, const float* x, const Tensor& w, const
   return out;
 }
 
+// Gemma 2's post-norm on a block's output y = norm(x W + b), x [N,K] as recorded: d/d(x W + b)
+// [N,D] from dout = d/dy (the norm's input is recomputed, one GEMM); dw [D] += (null: skipped).
+Tensor through_post_norm(const Model& m, const float* x, const Weight& W, const Tensor& b,
+                         const Tensor& norm_w, float* dw, const float* dout, int64_t N) {
+  const int64_t D = m.cfg.d_model;
+  Tensor raw = Tensor::uninit({N, D}), draw = Tensor::uninit({N, D});
+  matmul(raw.ptr(), x, W.mat(), opt(b), N, m.precision);
+  post_norm_backward(m.cfg, draw.ptr(), dw, dout, raw.ptr(), norm_w, N);
+  return draw;
+}
+
 // Final norm and unembedding: dlogits [BT,V'] -> dresid [BT,D] (+=).
 void unembed_backward(const Model& m, const ForwardRecord& rec, const Dims& d,
                       const Tensor& dlogits, Weights* g, const HookGrads& hg, float* dresid) {
@@ -129,6 +140,12 @@ void unembed_backward(const Model& m, const ForwardRecord& rec, const Dims& d,
   const int64_t V = rec.unembed.columns();
   const MatRef W_U = rec.unembed.W();  // [V',D], any dtype
   const int64_t D = d.D;
+  Tensor uncapped;  // Gemma 2: d/d the logits before the final soft-cap
+  if (m.cfg.final_softcap > 0) {
+    uncapped = dlogits;
+    rec.unembed.softcap_backward(uncapped.ptr(), rec.logits.ptr(), uncapped.numel() / V);
+  }
+  const Tensor& dlog = m.cfg.final_softcap > 0 ? uncapped : dlogits;
 
   // Only rows with a non-zero gradient enter the GEMMs (a metric at the last position has one per
   // sequence). Row r of dlogits is position pos(r).
@@ -137,7 +154,7 @@ void unembed_backward(const Model& m, const ForwardRecord& rec, const Dims& d,
   auto pos = [&](int64_t r) { return packed ? rec.logit_positions[r] : r; };
   std::vector<int64_t> live;
   for (int64_t r = 0; r < R; ++r) {
-    const float* row = dlogits.ptr() + r * V;
+    const float* row = dlog.ptr() + r * V;
     if (std::any_of(row, row + V, [](float x) { return x != 0.0f; })) live.push_back(r);
   }
   const int64_t n = static_cast<int64_t>(live.size());
@@ -147,11 +164,11 @@ void unembed_backward(const Model& m, const ForwardRecord& rec, const Dims& d,
     dl_live = Tensor({n, V});
     x_live = Tensor({n, D});
     for (int64_t i = 0; i < n; ++i) {
-      std::memcpy(dl_live.ptr() + i * V, dlogits.ptr() + live[i] * V, V * sizeof(float));
+      std::memcpy(dl_live.ptr() + i * V, dlog.ptr() + live[i] * V, V * sizeof(float));
       std::memcpy(x_live.ptr() + i * D, rec.ln_final.ptr() + pos(live[i]) * D, D * sizeof(float));
     }
   }
-  const float* dl = all ? dlogits.ptr() : dl_live.ptr();
+  const float* dl = all ? dlog.ptr() : dl_live.ptr();
   const float* x = all ? rec.ln_final.ptr() : x_live.ptr();
 
   Tensor dnormed({d.B, d.T, D});
@@ -189,6 +206,12 @@ void mlp_backward(const Model& m, int l, const LayerRecord& r, const Dims& d, co
   const LayerWeights& lw = m.w.layers[l];
   const int64_t BT = d.BT, D = d.D, F = d.F;
   hg.put(Hook::mlp_out, l, {d.B, d.T, D}, dout);
+  Tensor draw;  // Gemma 2: through ln2_post
+  if (c.post_norms) {
+    draw = through_post_norm(m, r.mlp_post.ptr(), lw.W_out, lw.b_out, lw.ln2_post_w,
+                             g ? opt(g->ln2_post_w) : nullptr, dout, BT);
+    dout = draw.ptr();
+  }
 
   Tensor dpost({d.B, d.T, F});
   linear_backward(dpost.ptr(), g ? g->W_out.ptr() : nullptr, g ? opt(g->b_out) : nullptr, dout,
@@ -334,6 +357,12 @@ void attention_block_backward(const Model& m, int l, const LayerRecord& r,
   const LayerWeights& lw = m.w.layers[l];
   const int64_t B = d.B, T = d.T, BT = d.BT, D = d.D, H = d.H, Hk = d.Hk, dh = d.dh;
   hg.put(Hook::attn_out, l, {B, T, D}, dattn);
+  Tensor draw;  // Gemma 2: through ln1_post
+  if (c.post_norms) {
+    draw = through_post_norm(m, r.z.ptr(), lw.W_O, lw.b_O, lw.ln1_post_w,
+                             g ? opt(g->ln1_post_w) : nullptr, dattn, BT);
+    dattn = draw.ptr();
+  }
   if (hg.wants(Hook::result, l)) {  // attn_out = sum_h result_h + b_O
     Tensor dres({B, T, H, D});
     for (int64_t i = 0; i < BT; ++i)
@@ -357,15 +386,15 @@ void attention_block_backward(const Model& m, int l, const LayerRecord& r,
 #pragma omp parallel for collapse(2) schedule(static) if (B * H * T * T * dh > 65536)
   for (int64_t b = 0; b < B; ++b)
     for (int64_t kv = 0; kv < Hk; ++kv) {
-      std::vector<float> scratch(2 * T * T);
+      std::vector<float> scratch(4 * T * T);
       for (int64_t h = kv * group; h < (kv + 1) * group; ++h) {
         const int64_t pat = (b * H + h) * T * T, qo = b * T * H * dh + h * dh,
                       ko = b * T * Hk * dh + kv * dh;
         float* dp = dpattern.empty() ? scratch.data() : dpattern.ptr() + pat;
         float* ds = dscores.empty() ? scratch.data() + T * T : dscores.ptr() + pat;
-        attention_backward(dq.ptr() + qo, dk.ptr() + ko, dv.ptr() + ko, dp, ds, dz.ptr() + qo,
-                           H * dh, r.pattern.ptr() + pat, r.q.ptr() + qo, H * dh, r.k.ptr() + ko,
-                           r.v.ptr() + ko, Hk * dh, T, dh, attn.scale());
+        attn.backward(dq.ptr() + qo, dk.ptr() + ko, dv.ptr() + ko, dp, ds, scratch.data() + 2 * T * T,
+                      dz.ptr() + qo, H * dh, r.pattern.ptr() + pat, r.q.ptr() + qo, H * dh,
+                      r.k.ptr() + ko, r.v.ptr() + ko, Hk * dh, T);
       }
     }
   if (!dpattern.empty()) hg.put(Hook::pattern, l, dpattern.shape, dpattern.ptr());
@@ -502,6 +531,7 @@ Tensor forward_record(const Model& m, const Batch& batch, ForwardRecord* rec, co
   if (logit_positions.empty()) {
     Tensor logits = Tensor::uninit({batch.B, batch.T, V});
     rec->unembed.logits(logits.ptr(), rec->ln_final.ptr(), int64_t{batch.B} * batch.T);
+    if (c.final_softcap > 0) rec->logits = logits;  // the soft-cap's backward reads them
     return logits;
   }
   const int64_t P = static_cast<int64_t>(logit_positions.size());
@@ -509,6 +539,7 @@ Tensor forward_record(const Model& m, const Batch& batch, ForwardRecord* rec, co
   gather_rows(rows.ptr(), rec->ln_final.ptr(), logit_positions, c.d_model);
   Tensor logits = Tensor::uninit({P, V});
   rec->unembed.logits(logits.ptr(), rows.ptr(), P);
+  if (c.final_softcap > 0) rec->logits = logits;
   return logits;
 }
 

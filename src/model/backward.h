@@ -55,6 +55,7 @@ struct ForwardRecord {
   Tensor ln_final;                   // [B,T,D] ln_final.hook_normalized
   std::vector<int32_t> vocab_rows;   // logit columns = these token ids (sorted); empty: all V
   Unembedding unembed;               // over vocab_rows
+  Tensor logits;                     // the logits forward_record returned (soft-capped models only)
   std::vector<int64_t> logit_positions;  // logit rows = these positions b*T+t; empty: all B*T
 };
 

@@ -7,12 +7,14 @@
 #include "ops/activations.h"
 #include "ops/activations_backward.h"
 #include "ops/attention.h"
+#include "ops/attention_backward.h"
 #include "ops/error.h"
 #include "ops/layernorm.h"
 #include "ops/layernorm_backward.h"
 #include "ops/gemm.h"
 #include "ops/matmul.h"
 #include "ops/rotary.h"
+#include "ops/softcap.h"
 
 namespace cs {
 
@@ -62,10 +64,8 @@ void head_output(const ModelConfig& c, const LayerWeights& lw, int64_t h, const 
 
 Attention::Attention(const ModelConfig& c, int layer)
     : dh_(c.d_head), group_(c.n_heads / c.n_kv_heads), rotary_dim_(c.rotary_dim),
-      scale_(1.0f / std::sqrt(static_cast<float>(c.d_head))), rope_(c.rope),
-      rotary_(c.positions == Positions::Rotary) {
-  (void)layer;  // every supported architecture uses the same rules on every layer
-}
+      window_(c.window(layer)), scale_(c.attention_scale()), softcap_(c.attn_softcap),
+      rope_(c.rope), rotary_(c.positions == Positions::Rotary) {}
 
 void Attention::rotate(float* x, int64_t T, int64_t n, int64_t ld, int64_t pos0) const {
   if (rotary_) rotary_forward(x, T, n, dh_, ld, rotary_dim_, rope_, pos0);
@@ -78,6 +78,9 @@ void Attention::rotate_backward(float* dx, int64_t T, int64_t n, int64_t ld, int
 void Attention::scores(float* s, const float* q, int64_t ldq, const float* k, int64_t ldk,
                        int64_t T, int64_t q0) const {
   attention_scores(s, q, ldq, k, ldk, T, dh_, scale_, q0);
+  if (softcap_ > 0)  // the causal entries of each row only: the masked ones stay -inf
+    for (int64_t r = 0; r < T - q0; ++r) softcap_forward(s + r * T, 1, q0 + r + 1, T, softcap_);
+  mask_outside_window(s, T - q0, T, T, q0, window_);
 }
 
 void Attention::softmax(float* p, int64_t T, int64_t q0) const { causal_softmax(p, T, q0); }
@@ -92,6 +95,30 @@ void Attention::head(float* z, int64_t ldz, float* p, const float* q, int64_t ld
   scores(p, q, ldq, k, ldkv, T, q0);
   softmax(p, T, q0);
   values(z, ldz, p, v, ldkv, T, q0);
+}
+
+void Attention::backward(float* dq, float* dk, float* dv, float* dp, float* ds, float* scratch,
+                         const float* dz, int64_t ldz, const float* p, const float* q, int64_t ldq,
+                         const float* k, const float* v, int64_t ldkv, int64_t T) const {
+  // The window needs nothing here: its masked entries have pattern 0, so their ds is 0.
+  if (softcap_ <= 0) {
+    attention_backward(dq, dk, dv, dp, ds, dz, ldz, p, q, ldq, k, v, ldkv, T, dh_, scale_);
+    return;
+  }
+  float* y = scratch;  // the capped scores, recomputed (one q k^T per head)
+  scores(y, q, ldq, k, ldkv, T);
+  attention_backward_softcap(dq, dk, dv, dp, ds, scratch + T * T, dz, ldz, p, y, softcap_, q, ldq,
+                             k, v, ldkv, T, dh_, scale_);
+}
+
+void post_norm(const ModelConfig& c, const Tensor& w, float* x, int64_t N) {
+  if (c.post_norms) norm_rows(c, x, x, w, Tensor(), N);  // row by row: in place is safe
+}
+
+void post_norm_backward(const ModelConfig& c, float* dx, float* dw, const float* dout,
+                        const float* x, const Tensor& w, int64_t N) {
+  std::memset(dx, 0, static_cast<size_t>(N * c.d_model) * sizeof(float));
+  norm_rows_backward(c, dx, dw, nullptr, dout, x, w, Tensor(), N);
 }
 
 void mlp_activation(const ModelConfig& c, float* post, const float* pre, const float* up,
@@ -136,6 +163,7 @@ void mlp(const ModelConfig& c, const LayerWeights& lw, const float* x, int64_t N
   mlp_activation(c, buf.post, buf.pre, buf.up, N * F);
   tapped(Hook::mlp_post);
   matmul(out, buf.post, lw.W_out.mat(), opt(lw.b_out), N, p);
+  post_norm(c, lw.ln2_post_w, out, N);
   (void)F;
 }
 
@@ -163,6 +191,11 @@ const float* Unembedding::b() const { return ids_.empty() ? opt(m_->w.b_U) : opt
 
 void Unembedding::logits(float* out, const float* x, int64_t N) const {
   matmul(out, x, W().t(), b(), N, m_->precision);
+  if (m_->cfg.final_softcap > 0) softcap_forward(out, N, K_, K_, m_->cfg.final_softcap);
+}
+
+void Unembedding::softcap_backward(float* d, const float* y, int64_t N) const {
+  if (m_->cfg.final_softcap > 0) cs::softcap_backward(d, y, N, K_, K_, m_->cfg.final_softcap);
 }
 
 void Unembedding::logits_at(float* out, const float* resid, const std::vector<int64_t>& rows) const {

@@ -41,7 +41,9 @@ void head_output(const ModelConfig& c, const LayerWeights& lw, int64_t h, const 
                  int64_t ldz, int64_t N, float* out, int64_t ldo, Precision p);
 
 // The attention rules of one layer: which key/value head a query head reads, the rotary
-// embedding, the score scale and the causal mask. One head on one sequence of T keys at a time;
+// embedding, the score scale (1/sqrt(dh), or Gemma 2's query_pre_attn_scalar^-1/2), the score
+// soft-cap (Gemma 2: cap tanh(s / cap), before the mask), the causal mask and, on the layers that
+// have one, the sliding window (Gemma 2's even layers: a query sees its last `window` keys). One head on one sequence of T keys at a time;
 // like ops/attention.h, each call covers the query rows at positions q0..T-1 (R = T - q0; q0 = 0:
 // every row, q0 = T - 1: the last only), q and z pointing at the row of position q0.
 class Attention {
@@ -56,7 +58,8 @@ class Attention {
   void rotate(float* x, int64_t T, int64_t n, int64_t ld, int64_t pos0 = 0) const;
   void rotate_backward(float* dx, int64_t T, int64_t n, int64_t ld, int64_t pos0 = 0) const;
 
-  // s[R,T] = scale q k^T, keys after the query -inf (hook_attn_scores).
+  // s[R,T] = scale q k^T, soft-capped, keys after the query or outside the window -inf
+  // (hook_attn_scores, as TransformerLens: after the cap and the mask).
   void scores(float* s, const float* q, int64_t ldq, const float* k, int64_t ldk, int64_t T,
               int64_t q0 = 0) const;
   // In place: scores [R,T] -> pattern (hook_pattern).
@@ -67,10 +70,18 @@ class Attention {
   // The three in a row; p is scratch [R,T] and ends as the pattern.
   void head(float* z, int64_t ldz, float* p, const float* q, int64_t ldq, const float* k,
             const float* v, int64_t ldkv, int64_t T, int64_t q0 = 0) const;
+  // Backward of head() over all T rows, given the pattern p [T,T] it saved and dz [T,dh]:
+  // dp, ds [T,T] (overwritten: d/d hook_pattern, d/d hook_attn_scores), dq [T,dh] (overwritten),
+  // dk, dv [T,dh] (accumulated: grouped-query heads share them); scratch [2,T,T].
+  void backward(float* dq, float* dk, float* dv, float* dp, float* ds, float* scratch,
+                const float* dz, int64_t ldz, const float* p, const float* q, int64_t ldq,
+                const float* k, const float* v, int64_t ldkv, int64_t T) const;
+  float softcap() const { return softcap_; }  // 0: none
+  int64_t window() const { return window_; }  // 0: full causal attention
 
  private:
-  int64_t dh_, group_, rotary_dim_;
-  float scale_;
+  int64_t dh_, group_, rotary_dim_, window_;
+  float scale_, softcap_;
   Rope rope_;
   bool rotary_;
 };
@@ -89,9 +100,18 @@ struct MlpBuffers {
 // The products go through gemm() in precision p (the weights in any dtype).
 // tap(h), if given, runs once each of ln2_normalized, mlp_pre and mlp_post is in its buffer, and
 // may change it (the forward's hooks).
+// Gemma 2 (c.post_norms): out is then ln2_post(post W_out), TransformerLens's hook_mlp_out.
 void mlp(const ModelConfig& c, const LayerWeights& lw, const float* x, int64_t N,
          const MlpBuffers& buf, float* out, Precision p,
          const std::function<void(Hook)>& tap = nullptr);
+
+// Gemma 2's norms on a block's output before it joins the residual stream, in place on x[N,D]:
+// ln1_post on the attention's output (TransformerLens: applied before hook_attn_out), ln2_post on
+// the MLP's (inside mlp()). Nothing for models without post-norms. post_norm_backward: dx[N,D]
+// (overwritten) from dout and the norm's input x; dw [D] += (null: skipped).
+void post_norm(const ModelConfig& c, const Tensor& w, float* x, int64_t N);
+void post_norm_backward(const ModelConfig& c, float* dx, float* dw, const float* dout,
+                        const float* x, const Tensor& w, int64_t N);
 // post[n] = act(pre) (gated: act(pre) * up), the model's activation.
 void mlp_activation(const ModelConfig& c, float* post, const float* pre, const float* up,
                     int64_t n);
@@ -102,7 +122,8 @@ void mlp_activation_backward(const ModelConfig& c, float* dpre, float* dup, cons
 // The unembedding, over the whole vocabulary or the columns `ids` (in their order; the rows of
 // W_U, in W_U's dtype, and entries of b_U are gathered once): logits[N,K] = x[N,D] W_U[ids]^T +
 // b_U[ids], through gemm() in the model's precision (a subset gives the same numbers as the
-// whole vocabulary's product at those columns).
+// whole vocabulary's product at those columns). Gemma 2 soft-caps them: cap tanh(logits / cap)
+// (final_logit_softcapping), and softcap_backward turns d/d logits into d/d the uncapped ones.
 class Unembedding {
  public:
   Unembedding() = default;
@@ -114,6 +135,8 @@ class Unembedding {
   const float* b() const;                                   // [K], or null without a bias
   // logits[N,K] from final-normalised rows x[N,D].
   void logits(float* out, const float* x, int64_t N) const;
+  // In place on d[N,K], given the logits y[N,K] logits() returned; nothing without a soft-cap.
+  void softcap_backward(float* d, const float* y, int64_t N) const;
   // logits[n,K] at the rows `rows` (flattened b*T+t) of the final residual stream resid[*,D]:
   // the final norm of those rows only, then the unembedding.
   void logits_at(float* out, const float* resid, const std::vector<int64_t>& rows) const;

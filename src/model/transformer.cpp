@@ -1,4 +1,4 @@
-// Generic decoder-only forward pass (GPT-2, GPT-NeoX, Llama, attention-only). Shapes in
+// Generic decoder-only forward pass (GPT-2, GPT-NeoX, Llama, Gemma 1/2, attention-only). Shapes in
 // comments: B batch, T tokens, D d_model, H query heads, Hk key/value heads, dh d_head.
 #include "model/transformer.h"
 
@@ -163,6 +163,7 @@ Tensor attention_block(const Model& m, int l, const Tensor& resid, const Tensor*
     matmul(attn_out.ptr(), z.ptr(), lw.W_O.mat(), lw.b_O.empty() ? nullptr : lw.b_O.ptr(), BT,
            m.precision);
   }
+  post_norm(c, lw.ln1_post_w, attn_out.ptr(), BT);  // Gemma 2's ln1_post, before hook_attn_out
   hook(hooks, Hook::attn_out, l, attn_out);
   return attn_out;
 }
@@ -198,10 +199,6 @@ Tensor forward(const Model& m, const Batch& batch, const Hooks* hooks, const For
   const ModelConfig& c = m.cfg;
   const int64_t B = batch.B, T = batch.T, D = c.d_model, V = c.vocab_size;
   if (B <= 0 || T <= 0) throw Error("forward: empty batch");
-  if (c.attn_softcap > 0 || c.final_softcap > 0 || c.post_norms || c.attn_scale > 0 ||
-      std::any_of(c.layer_window.begin(), c.layer_window.end(), [](int w) { return w > 0; }))
-    throw Error("forward: " + c.family + "'s soft-capping, sliding windows and post-norms are not "
-                "in this forward yet");
   // n_ctx bounds rotary models too: their training context, or a sliding window (Mistral).
   if (T > c.n_ctx)
     throw Error("prompt of " + std::to_string(T) + " tokens is longer than the model's context (" +

@@ -18,4 +18,13 @@ void attention_backward(float* dq, float* dk, float* dv, float* dp, float* ds, c
                         int64_t ldz, const float* p, const float* q, int64_t ldq, const float* k,
                         const float* v, int64_t ldkv, int64_t T, int64_t dh, float scale);
 
+// The same when the scores were soft-capped before the mask (Gemma 2: s = cap tanh(s0 / cap),
+// s0 = scale q k^T): y [T,T] holds the capped scores s (causal entries; the rest is not read).
+// ds is d/d s (what hook_attn_scores sees), ds0 [T,T] (scratch, overwritten) d/d s0 =
+// ds (1 - (s / cap)^2), and dq, dk are taken from ds0.
+void attention_backward_softcap(float* dq, float* dk, float* dv, float* dp, float* ds, float* ds0,
+                                const float* dz, int64_t ldz, const float* p, const float* y,
+                                float cap, const float* q, int64_t ldq, const float* k,
+                                const float* v, int64_t ldkv, int64_t T, int64_t dh, float scale);
+
 }  // namespace cs
