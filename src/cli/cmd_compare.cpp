@@ -47,6 +47,9 @@ int cmd_compare(int argc, char** argv) {
       .flag("induction-words", "", kInductionWordsHelp)
       .toggle("prepend-bos", kPrependBosHelp)
       .toggle("no-prepend-bos", kNoPrependBosHelp)
+      .repeated("import", "NAME=FILE: also score a circuit made elsewhere, a graph JSON as EAP-IG's\n"
+                "                            Graph.to_json and MIB's circuit track write it (discover's graph.json too);\n"
+                "                            its row is NAME (repeatable)")
       .flag("out", "", "write compare.md, compare.json and compare.html here");
   if (!a.parse(argc, argv)) return 0;
   const std::string out = a.str("out");
@@ -56,6 +59,12 @@ int cmd_compare(int argc, char** argv) {
   std::stringstream ss(a.str("methods"));
   for (std::string m; std::getline(ss, m, ',');) o.methods.push_back(parse_method(m));
   method_options_from_flags(a, o.options);  // usage errors before the model loads
+  for (const std::string& spec : a.all("import")) {
+    const size_t eq = spec.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == spec.size())
+      throw UsageError("compare: --import takes NAME=FILE (a graph JSON), got '" + spec + "'");
+    o.imports.push_back({spec.substr(0, eq), read_graph_json(spec.substr(eq + 1))});
+  }
   Model m = load_model(a.str("MODEL"), {.process_weights = true});
   Tokenizer tok = Tokenizer::for_model_dir(a.str("MODEL"));
   const BosChoice bos = bos_from_flags(a, a.str("MODEL"), tok);
@@ -89,7 +98,9 @@ int cmd_compare(int argc, char** argv) {
 
   std::printf("model %s, task %s (metric: %s), truth %s, BOS %s\n", info.model.c_str(), task.name.c_str(),
               info.metric.c_str(), truth ? truth->name.c_str() : "none", info.bos.c_str());
-  std::printf("%zu methods; baselines ablate by %s; faithfulness: %s\n", o.methods.size(), info.method_ablation.c_str(),
+  std::printf("%zu methods%s; baselines ablate by %s; faithfulness: %s\n", o.methods.size(),
+              o.imports.empty() ? "" : (" and " + std::to_string(o.imports.size()) + " imported circuit(s)").c_str(),
+              info.method_ablation.c_str(),
               !o.faithfulness ? "off" : task.corrupt.empty() ? "not computed (no corrupt prompts)"
                                                              : (info.faith_ablation + " ablation, as discover's default").c_str());
   std::fflush(stdout);
