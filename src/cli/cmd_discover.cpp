@@ -15,6 +15,7 @@
 #include "ops/error.h"
 #include "ops/files.h"
 #include "report/circuit_report.h"
+#include "report/mib_submission.h"
 #include "report/text_table.h"
 #include "sae/code_scores.h"
 
@@ -69,7 +70,11 @@ void declare_flags(Args& a) {
       .flag("induction-words", "", kInductionWordsHelp)
       .toggle("prepend-bos", kPrependBosHelp)
       .toggle("no-prepend-bos", kNoPrependBosHelp)
-      .flag("out", "", "write circuit.json, circuit.dot, report.html and graph.json here");
+      .flag("out", "", "write circuit.json, circuit.dot, report.html and graph.json here")
+      .flag("mib", "", "also write a MIB circuit-track submission here: DIR/<task>_<model>/importances.json\n"
+            "                            (the graph JSON with every edge's score; MIB thresholds it itself)")
+      .flag("mib-model", "", "the model's name in the MIB folder (MIB's: gpt2, qwen2.5, gemma2, llama3);\n"
+            "                            default: the model directory's name");
 }
 
 // The ranking in a sentence, for the run's header and its settings.
@@ -370,6 +375,9 @@ int cmd_discover(int argc, char** argv) {
   TokenizedTask task = task_from_flags(a, tok, a.str("MODEL"));
   print_warnings(task.warnings);
   std::optional<GroundTruth> truth = resolve_truth(a.str("truth"), a.str("MODEL"), task.name);
+  const std::string mib_model = a.str("mib-model").empty() ? mib_model_name(a.str("MODEL")) : a.str("mib-model");
+  const std::string mib_dir = a.str("mib").empty() ? "" : a.str("mib") + "/" + mib_folder_name(task.name, mib_model);
+  if (!mib_dir.empty()) check_output_dir(mib_dir, "--mib", {"importances.json"});
 
   MethodOptions mo = options_from_flags(a, task, m, score, level);
   DiscoverOptions& o = mo.discover;
@@ -387,6 +395,10 @@ int cmd_discover(int argc, char** argv) {
   if (truth) print_evaluation(r, *truth);
   print_faithfulness_and_time(r, o, task, l);
   if (!a.str("out").empty()) write_run(a, argc, argv, r, m, task, mo, l, bos, truth ? &*truth : nullptr);
+  if (!mib_dir.empty() && r.graph) {
+    write_mib_submission(a.str("mib"), task.name, mib_model, *r.graph);
+    std::printf("wrote %s/importances.json (MIB circuit-track submission)\n", mib_dir.c_str());
+  }
   return 0;
 }
 
