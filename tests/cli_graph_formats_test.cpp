@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <set>
 #include <nlohmann/json.hpp>
 
 #include "evaluation/graph_json.h"
@@ -115,4 +116,31 @@ TEST(GraphFormats, MalformedGraphIsAOneLineError) {
   const Result u = run("compare '" + kModel + "' --methods hisp --import nofile", tmp);
   EXPECT_EQ(u.rc, 2) << u.err;
   EXPECT_NE(u.err.find("NAME=FILE"), std::string::npos) << u.err;
+}
+
+// discover's edge ROC AUC over every edge of the graph equals a naive pairwise AUC (ties count
+// half) computed here from graph.json's |scores| and the truth file's edge names.
+TEST(GraphFormats, GraphEdgeAucOfDiscoverIsTheNaivePairwiseAuc) {
+  TempDir tmp;
+  const fs::path d = tmp.path / "d";
+  const Result r = run("discover '" + kModel + "' --task docstring --prompts 16 --method-prompts 8 --method eap"
+                       " --no-faithfulness --out '" + d.string() + "'",
+                       tmp);
+  ASSERT_EQ(r.rc, 0) << r.err;
+  const nlohmann::json truth = json_file(kModel + "/circuits/docstring.json");
+  std::set<std::string> pos;
+  for (const auto& e : truth["edges"]) pos.insert(e.get<std::string>());
+  ASSERT_FALSE(pos.empty());
+  std::vector<double> p, n;
+  const nlohmann::json graph = json_file(d / "graph.json");  // kept alive across the loop
+  for (const auto& [name, v] : graph["edges"].items())
+    (pos.count(name) ? p : n).push_back(std::fabs(v["score"].get<double>()));
+  ASSERT_EQ(p.size(), pos.size());
+  double wins = 0;
+  for (double a : p)
+    for (double b : n) wins += a > b ? 1.0 : a == b ? 0.5 : 0.0;
+  const nlohmann::json c = json_file(d / "circuit.json");
+  ASSERT_TRUE(c["evaluation"].contains("graph_edge_auc")) << r.out;
+  EXPECT_NEAR(c["evaluation"]["graph_edge_auc"]["auc"].get<double>(), wins / (p.size() * n.size()), 1e-9);
+  EXPECT_NE(r.out.find("edges of the graph: input, MLP and logits edges included"), std::string::npos) << r.out;
 }

@@ -102,3 +102,32 @@ TEST(MibSubmission, BadDirectoryIsRefusedBeforeTheRun) {
   EXPECT_NE(r.err.find("--mib"), std::string::npos) << r.err;
   EXPECT_EQ(r.out.find("rank"), std::string::npos) << "refused before any work";
 }
+
+// discover prints MIB's edge-level CPR / CMD under their own label, beside the head-level curve,
+// and circuit.json holds the curve: at p = 1 every edge is kept (f = 1), and CPR / CMD are the
+// trapezoid areas of the stored points.
+TEST(MibSubmission, DiscoverReportsMibFaithfulnessApartFromTheHeadCurve) {
+  TempDir tmp;
+  const fs::path d = tmp.path / "d";
+  const Result r = run("discover '" + kModel + "' --task ioi --prompts 16 --method-prompts 8 --faith-prompts 8 --method eap"
+                       " --truth none --out '" + d.string() + "'",
+                       tmp);
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_NE(r.out.find("over circuit sizes along the ranking"), std::string::npos) << r.out;  // head level
+  EXPECT_NE(r.out.find("MIB faithfulness (edge level"), std::string::npos) << r.out;
+  const nlohmann::json j = nlohmann::json::parse(slurp(d / "circuit.json"));
+  ASSERT_TRUE(j.contains("mib_faithfulness"));
+  const auto& m = j["mib_faithfulness"];
+  const std::vector<double> x = m["fraction"], f = m["faithfulness"];
+  ASSERT_EQ(x.size(), 10u);
+  EXPECT_NEAR(f.back(), 1.0, 1e-4);
+  EXPECT_EQ(m["edges"].back(), 1519);  // every edge of toy-gpt2-4l's graph
+  double cpr = 0, cmd = 0;
+  for (size_t i = 0; i + 1 < x.size(); ++i) {
+    cpr += (x[i + 1] - x[i]) * (f[i] + f[i + 1]) / 2;
+    cmd += (x[i + 1] - x[i]) * (std::fabs(1 - f[i]) + std::fabs(1 - f[i + 1])) / 2;
+  }
+  EXPECT_NEAR(m["cpr"].get<double>(), cpr, 1e-12);
+  EXPECT_NEAR(m["cmd"].get<double>(), cmd, 1e-12);
+  EXPECT_NE(m["cpr"].get<double>(), j["faithfulness"]["cpr"].get<double>()) << "two different measures";
+}
