@@ -241,75 +241,53 @@ bool is_number(const std::string& c) {
                         (c[0] == '-' && c.size() > 1 && std::isdigit(static_cast<unsigned char>(c[1]))));
 }
 
-}  // namespace
+// One style per method, the same in every plot: colour and dash pattern by the method's position.
+void style(Series& s, size_t i) {
+  s.color = series_color(static_cast<int>(i));
+  s.dash = series_dash(static_cast<int>(i));
+}
 
-std::string compare_html(const std::vector<MethodRow>& rows, const CompareInfo& info) {
-  const int HT = info.n_layers * info.n_heads;
-  const bool truth = !info.truth.empty();
-  std::ostringstream h;
-  h << "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>circuitscan compare: "
-    << xml_escape(info.task) << "</title><style>" << kCss << "</style></head><body>\n";
-  h << "<h1>Circuit discovery methods compared</h1>\n<p class=\"note\">model <b>" << xml_escape(info.model)
-    << "</b>, task <b>" << xml_escape(info.task) << "</b> (metric: " << xml_escape(info.metric) << "), ground truth <b>"
-    << xml_escape(truth ? info.truth : "none") << "</b>";
-  if (!info.bos.empty()) h << ", BOS " << xml_escape(info.bos);
-  h << "</p>\n";
-
-  const Cells c = cells(rows, info);
-  h << "<h2 id=\"table\">Table</h2>\n<table><tr>";
-  for (const auto& x : c.header) h << "<th>" << xml_escape(x) << "</th>";
-  h << "</tr>\n";
-  for (const auto& r : c.rows) {
-    h << "<tr>";
-    for (const auto& x : r) h << (is_number(x) ? "<td class=\"n\">" : "<td>") << xml_escape(x) << "</td>";
-    h << "</tr>\n";
-  }
-  h << "</table>\n";
-  std::istringstream notes(compare_notes(rows, info));
-  for (std::string line; std::getline(notes, line);) h << "<p class=\"note\">" << xml_escape(line) << "</p>\n";
-
-  // One style per method, the same in every plot: colour and dash pattern by position.
-  auto style = [&](Series& s, size_t i) {
-    s.color = series_color(static_cast<int>(i));
-    s.dash = series_dash(static_cast<int>(i));
-  };
-  if (truth) {
-    std::vector<Series> all;
-    for (size_t i = 0; i < rows.size(); ++i)
-      if (rows[i].roc) {
-        Series s;
-        s.label = rows[i].method + " (" + fmt("%.3f", rows[i].roc->auc) + ")";
-        s.x = rows[i].roc->fpr, s.y = rows[i].roc->tpr;
-        style(s, i);
-        all.push_back(s);
-      }
-    if (!all.empty()) {
-      PlotAxes ax;
-      ax.title = "Node ROC of the mean scores (legend: AUC of mean scores)";
-      ax.x_label = "false positive rate", ax.y_label = "true positive rate";
-      ax.x_lo = 0, ax.x_hi = 1, ax.y_lo = 0, ax.y_hi = 1, ax.diagonal = true;
-      ax.width = 560, ax.height = 460, ax.legend_right = true;
-      h << "<h2 id=\"roc\">ROC curves</h2>\n" << svg_line_plot(all, ax);
-      h << "<h3 id=\"roc-per-method\">One plot per method</h3>\n<div class=\"grid\">\n";
-      for (size_t i = 0; i < rows.size(); ++i) {
-        if (!rows[i].roc) continue;
-        Series s;
-        s.label = "mean scores: AUC " + fmt("%.3f", rows[i].roc->auc);
-        s.x = rows[i].roc->fpr, s.y = rows[i].roc->tpr;
-        style(s, i);
-        std::vector<Series> one = {s};
-        if (rows[i].node_auc.size() > 1) one.push_back({"per trial: " + ms(rows[i].node_auc), {}, {}, "#fff"});
-        PlotAxes a;
-        a.title = rows[i].method;
-        a.x_label = "false positive rate", a.y_label = "true positive rate";
-        a.x_lo = 0, a.x_hi = 1, a.y_lo = 0, a.y_hi = 1, a.diagonal = true;
-        a.width = 280, a.height = 240;
-        h << svg_line_plot(one, a);
-      }
-      h << "</div>\n";
+// The ROC of each method's mean scores: all methods in one plot, then one small plot each.
+void roc_section(std::ostringstream& h, const std::vector<MethodRow>& rows) {
+  std::vector<Series> all;
+  for (size_t i = 0; i < rows.size(); ++i)
+    if (rows[i].roc) {
+      Series s;
+      s.label = rows[i].method + " (" + fmt("%.3f", rows[i].roc->auc) + ")";
+      s.x = rows[i].roc->fpr, s.y = rows[i].roc->tpr;
+      style(s, i);
+      all.push_back(s);
     }
+  if (!all.empty()) {
+    PlotAxes ax;
+    ax.title = "Node ROC of the mean scores (legend: AUC of mean scores)";
+    ax.x_label = "false positive rate", ax.y_label = "true positive rate";
+    ax.x_lo = 0, ax.x_hi = 1, ax.y_lo = 0, ax.y_hi = 1, ax.diagonal = true;
+    ax.width = 560, ax.height = 460, ax.legend_right = true;
+    h << "<h2 id=\"roc\">ROC curves</h2>\n" << svg_line_plot(all, ax);
+    h << "<h3 id=\"roc-per-method\">One plot per method</h3>\n<div class=\"grid\">\n";
+    for (size_t i = 0; i < rows.size(); ++i) {
+      if (!rows[i].roc) continue;
+      Series s;
+      s.label = "mean scores: AUC " + fmt("%.3f", rows[i].roc->auc);
+      s.x = rows[i].roc->fpr, s.y = rows[i].roc->tpr;
+      style(s, i);
+      std::vector<Series> one = {s};
+      if (rows[i].node_auc.size() > 1) one.push_back({"per trial: " + ms(rows[i].node_auc), {}, {}, "#fff"});
+      PlotAxes a;
+      a.title = rows[i].method;
+      a.x_label = "false positive rate", a.y_label = "true positive rate";
+      a.x_lo = 0, a.x_hi = 1, a.y_lo = 0, a.y_hi = 1, a.diagonal = true;
+      a.width = 280, a.height = 240;
+      h << svg_line_plot(one, a);
+    }
+    h << "</div>\n";
   }
+}
 
+// The faithfulness curve along each method's mean ranking: all in one plot, then one each.
+void faithfulness_section(std::ostringstream& h, const std::vector<MethodRow>& rows, const CompareInfo& info) {
+  const int HT = info.n_layers * info.n_heads;
   std::vector<Series> curves;
   for (size_t i = 0; i < rows.size(); ++i)
     if (rows[i].faith && !rows[i].faith->size.empty()) {
@@ -354,6 +332,11 @@ std::string compare_html(const std::vector<MethodRow>& rows, const CompareInfo& 
     h << "</div>\n";
   }
 
+}
+
+// Each method's top 16 heads, truth heads in bold.
+void rankings_section(std::ostringstream& h, const std::vector<MethodRow>& rows, const CompareInfo& info) {
+  const bool truth = !info.truth.empty();
   h << "<h2 id=\"rankings\">Rankings</h2>\n<p class=\"note\">Each method's heads by mean score, best first"
     << (truth && !info.truth_heads.empty() ? "; ground-truth heads in bold" : "") << ".</p>\n<table><tr><th>method</th><th>heads</th></tr>\n";
   for (const MethodRow& r : rows) {
@@ -365,7 +348,39 @@ std::string compare_html(const std::vector<MethodRow>& rows, const CompareInfo& 
     }
     h << (order.size() > 16 ? " …" : "") << "</td></tr>\n";
   }
-  h << "</table>\n<p class=\"note\">Written by circuitscan. Numbers: compare.json beside this file.</p>\n</body></html>\n";
+  h << "</table>\n";
+}
+
+}  // namespace
+
+std::string compare_html(const std::vector<MethodRow>& rows, const CompareInfo& info) {
+  const bool truth = !info.truth.empty();
+  std::ostringstream h;
+  h << "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>circuitscan compare: "
+    << xml_escape(info.task) << "</title><style>" << kCss << "</style></head><body>\n";
+  h << "<h1>Circuit discovery methods compared</h1>\n<p class=\"note\">model <b>" << xml_escape(info.model)
+    << "</b>, task <b>" << xml_escape(info.task) << "</b> (metric: " << xml_escape(info.metric) << "), ground truth <b>"
+    << xml_escape(truth ? info.truth : "none") << "</b>";
+  if (!info.bos.empty()) h << ", BOS " << xml_escape(info.bos);
+  h << "</p>\n";
+
+  const Cells c = cells(rows, info);
+  h << "<h2 id=\"table\">Table</h2>\n<table><tr>";
+  for (const auto& x : c.header) h << "<th>" << xml_escape(x) << "</th>";
+  h << "</tr>\n";
+  for (const auto& r : c.rows) {
+    h << "<tr>";
+    for (const auto& x : r) h << (is_number(x) ? "<td class=\"n\">" : "<td>") << xml_escape(x) << "</td>";
+    h << "</tr>\n";
+  }
+  h << "</table>\n";
+  std::istringstream notes(compare_notes(rows, info));
+  for (std::string line; std::getline(notes, line);) h << "<p class=\"note\">" << xml_escape(line) << "</p>\n";
+
+  if (truth) roc_section(h, rows);
+  faithfulness_section(h, rows, info);
+  rankings_section(h, rows, info);
+  h << "<p class=\"note\">Written by circuitscan. Numbers: compare.json beside this file.</p>\n</body></html>\n";
   return h.str();
 }
 
