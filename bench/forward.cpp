@@ -1,5 +1,7 @@
 // bench/forward: forward-pass throughput (tokens/s) and achieved GFLOP/s for random models of
-// real shapes, next to this machine's sgemm peak and (when python3-torch is installed) PyTorch.
+// real shapes, in exact and bf16 precision, next to this machine's sgemm peak and (when
+// python3-torch is installed) PyTorch in the same dtype, measured in the same run.
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <random>
@@ -31,56 +33,79 @@ Batch random_batch(int B, int T, int V, uint32_t seed) {
   return Batch::from_sequences(seqs);
 }
 
-double torch_tokens_per_s(int B, int T) {
+double torch_tokens_per_s(int B, int T, Precision p) {
   return bench::command_number(std::string("/usr/bin/python3 ") + CS_SOURCE_DIR +
-                               "/bench/torch_gpt2_forward.py " + std::to_string(B) + " " + std::to_string(T));
+                               "/bench/torch_gpt2_forward.py " + std::to_string(B) + " " +
+                               std::to_string(T) + (p == Precision::BF16 ? " bf16" : " f32"));
 }
 
 }  // namespace
 
+// Rows: (model, precision, B, T). exact rows of gpt2-small sit beside PyTorch in float32, bf16
+// rows (the same random model with its weights rounded to bf16) beside PyTorch in bfloat16. Each
+// row alternates ours and PyTorch's median three times and reports the median of the three
+// ratios, so a machine that drifts between fast and slow states moves both sides alike.
 int main(int argc, char** argv) {
   cs::setup_process(argv);
   const bool quick = argc > 1 && std::string(argv[1]) == "--quick";
   const double peak = bench::sgemm_peak_gflops();
   std::printf("sgemm peak on this machine: %.1f GFLOP/s (2048^3, median of 5)\n\n", peak);
-  std::printf("| model | B | T | ms/forward | tokens/s | GFLOP/s | %% of sgemm peak | PyTorch tokens/s | speedup |\n");
-  std::printf("|---|---|---|---|---|---|---|---|---|\n");
-  struct Row { const char* preset; int B, T; };
-  std::vector<Row> rows = {{"gpt2-small", 1, 16}, {"gpt2-small", 8, 16}, {"gpt2-small", 32, 16},
-                           {"gpt2-small", 8, 128}};
+  std::printf("| model | precision | B | T | ms/forward | tokens/s | GFLOP/s | %% of sgemm peak | PyTorch tokens/s (same dtype) | speedup (median of 3 pairs) |\n");
+  std::printf("|---|---|---|---|---|---|---|---|---|---|\n");
+  struct Row { const char* preset; Precision p; int B, T; };
+  const Precision E = Precision::Exact, H = Precision::BF16;
+  std::vector<Row> rows = {{"gpt2-small", E, 1, 16},  {"gpt2-small", E, 8, 16},
+                           {"gpt2-small", E, 32, 16}, {"gpt2-small", E, 8, 128},
+                           {"gpt2-small", H, 1, 16},  {"gpt2-small", H, 8, 16},
+                           {"gpt2-small", H, 32, 16}, {"gpt2-small", H, 8, 128}};
   if (!quick) {
-    rows.push_back({"pythia-160m", 8, 16});
-    rows.push_back({"pythia-160m", 32, 16});
-    rows.push_back({"llama-1b", 1, 16});
-    rows.push_back({"llama-1b", 8, 16});
+    rows.push_back({"pythia-160m", E, 8, 16});
+    rows.push_back({"pythia-160m", E, 32, 16});
+    rows.push_back({"llama-1b", E, 1, 16});
+    rows.push_back({"llama-1b", E, 8, 16});
+    rows.push_back({"llama-1b", H, 8, 16});
   }
   std::string loaded;
+  Precision loaded_p = E;
   Model m;
   for (const Row& r : rows) {
-    if (loaded != r.preset) {
+    if (loaded != r.preset || loaded_p != r.p) {
       m = random_model(preset_config(r.preset), 1);
+      set_precision(m, r.p);
       loaded = r.preset;
+      loaded_p = r.p;
     }
     Batch b = random_batch(r.B, r.T, m.cfg.vocab_size, 7);
     const int reps = r.B * r.T >= 256 || m.cfg.n_layers > 12 ? 5 : 11;
-    double s = bench::median_seconds([&] { forward(m, b); }, reps);
-    double gflops = forward_flops(m.cfg, r.B, r.T) / s / 1e9;
-    double toks = r.B * r.T / s;
-    std::string torch_col = "-", speed_col = "-";
-    if (std::string(r.preset) == "gpt2-small") {
-      double tt = torch_tokens_per_s(r.B, r.T);
-      if (tt > 0) {
-        char buf[64];
-        std::snprintf(buf, sizeof buf, "%.0f", tt);
-        torch_col = buf;
-        std::snprintf(buf, sizeof buf, "%.2fx", toks / tt);
-        speed_col = buf;
-      } else {
-        torch_col = "(python3-torch not installed)";
-      }
+    const bool torch = std::string(r.preset) == "gpt2-small";
+    std::vector<double> ours, theirs, ratio;
+    for (int pair = 0; pair < (torch ? 3 : 1); ++pair) {
+      ours.push_back(bench::median_seconds([&] { forward(m, b); }, reps));
+      if (!torch) break;
+      const double tt = torch_tokens_per_s(r.B, r.T, r.p);
+      if (tt <= 0) break;
+      theirs.push_back(tt);
+      ratio.push_back(r.B * r.T / ours.back() / tt);
     }
-    std::printf("| %s | %d | %d | %.2f | %.0f | %.1f | %.0f%% | %s | %s |\n", r.preset, r.B, r.T,
-                s * 1e3, toks, gflops, 100 * gflops / peak, torch_col.c_str(), speed_col.c_str());
+    auto median = [](std::vector<double> v) {
+      std::sort(v.begin(), v.end());
+      return v[v.size() / 2];
+    };
+    const double s = median(ours);
+    const double gflops = forward_flops(m.cfg, r.B, r.T) / s / 1e9, toks = r.B * r.T / s;
+    std::string torch_col = "-", speed_col = "-";
+    char buf[64];
+    if (!theirs.empty()) {
+      std::snprintf(buf, sizeof buf, "%.0f", median(theirs));
+      torch_col = buf;
+      std::snprintf(buf, sizeof buf, "%.2fx", median(ratio));
+      speed_col = buf;
+    } else if (torch) {
+      torch_col = "(python3-torch not installed)";
+    }
+    std::printf("| %s | %s | %d | %d | %.2f | %.0f | %.1f | %.0f%% | %s | %s |\n", r.preset,
+                precision_name(r.p), r.B, r.T, s * 1e3, toks, gflops, 100 * gflops / peak,
+                torch_col.c_str(), speed_col.c_str());
     std::fflush(stdout);
   }
   return 0;

@@ -5,9 +5,12 @@
 # root needs none), so the README's `scripts/setup.sh && scripts/demo.sh` works as both.
 set -euo pipefail
 # clang-14 with libFuzzer and libomp: the fuzz targets (scripts/fuzz.sh), which test.sh runs.
+# OpenMPI (libopenmpi-dev, mpirun): the data-parallel passes and `sweep` over ranks, and the
+# two-rank tests that test.sh runs under mpirun; the build works without it (CS_WITH_MPI=OFF).
 PKGS=(build-essential cmake ninja-build pkg-config ccache
-      libopenblas-openmp-dev nlohmann-json3-dev libpcre2-dev libsentencepiece-dev libgtest-dev googletest
-      clang-14 libclang-rt-14-dev libomp-14-dev)
+      libopenblas-openmp-dev nlohmann-json3-dev libpcre2-dev libsentencepiece-dev libdnnl-dev
+      libgtest-dev googletest clang-14 libclang-rt-14-dev libomp-14-dev
+      libopenmpi-dev openmpi-bin)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

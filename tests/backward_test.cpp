@@ -38,7 +38,8 @@ struct Golden : GoldenFixture {
   }
 };
 
-double max_abs(const Tensor& t) {
+template <class T>
+double max_abs(const T& t) {
   double m = 0;
   for (float x : t.data) m = std::max(m, static_cast<double>(std::fabs(x)));
   return m;
@@ -46,8 +47,10 @@ double max_abs(const Tensor& t) {
 
 
 // Runs the golden comparison: metric, grad_z.l for every layer, and grad.<name> for `params`.
-void golden_check(const std::string& dir, const std::vector<std::pair<std::string, const Tensor Weights::*>>& top,
-                  const std::vector<std::tuple<std::string, int, Tensor LayerWeights::*>>& layer,
+using TopParam = std::function<Tensor(const Weights&)>;
+using LayerParam = std::function<Tensor(const LayerWeights&)>;
+void golden_check(const std::string& dir, const std::vector<std::pair<std::string, TopParam>>& top,
+                  const std::vector<std::tuple<std::string, int, LayerParam>>& layer,
                   double logits_tol = 1e-4) {
   // A fixture that does not load fails the test: the fixtures are shipped with the repository.
   std::unique_ptr<Golden> g;
@@ -74,9 +77,9 @@ void golden_check(const std::string& dir, const std::vector<std::pair<std::strin
     expect_close(hg.at("blocks." + std::to_string(l) + ".attn.hook_z"),
                  g->ref.read_f32("grad_z." + std::to_string(l)), "grad_z." + std::to_string(l), 1e-3);
   for (const auto& [name, field] : top)
-    expect_close(grads.w.*field, g->ref.read_f32("grad." + name), "grad." + name, 1e-3);
+    expect_close(field(grads.w), g->ref.read_f32("grad." + name), "grad." + name, 1e-3);
   for (const auto& [name, l, field] : layer)
-    expect_close(grads.w.layers[l].*field, g->ref.read_f32("grad." + name), "grad." + name, 1e-3);
+    expect_close(field(grads.w.layers[l]), g->ref.read_f32("grad." + name), "grad." + name, 1e-3);
 }
 
 // ---- tiny random models -----------------------------------------------------------------------
@@ -180,18 +183,27 @@ Batch tiny_batch(int V) {
   return Batch::from_sequences({{1, 5, 7, 2, 9, 5}, {3, 3, 11, 0, V - 1, 4}});
 }
 
-std::vector<std::pair<std::string, Tensor*>> named_params(Weights& w) {
-  std::vector<std::pair<std::string, Tensor*>> r = {{"W_E", &w.W_E}, {"W_pos", &w.W_pos},
-                                                    {"lnf_w", &w.lnf_w}, {"lnf_b", &w.lnf_b},
-                                                    {"W_U", &w.W_U}, {"b_U", &w.b_U}};
+// The f32 elements of one parameter, a Tensor (norms, biases) or an f32 Weight (matrices).
+struct ParamRef {
+  std::vector<int64_t>& shape;
+  std::vector<float, DefaultInitAllocator<float>>& data;
+  bool empty() const { return data.empty(); }
+  int64_t numel() const { return static_cast<int64_t>(data.size()); }
+};
+
+std::vector<std::pair<std::string, ParamRef>> named_params(Weights& w) {
+  std::vector<std::pair<std::string, ParamRef>> r;
+  auto add = [&r](const std::string& n, auto& t) { r.push_back({n, ParamRef{t.shape, t.data}}); };
+  add("W_E", w.W_E), add("W_pos", w.W_pos), add("lnf_w", w.lnf_w), add("lnf_b", w.lnf_b);
+  add("W_U", w.W_U), add("b_U", w.b_U);
   for (size_t l = 0; l < w.layers.size(); ++l) {
     LayerWeights& x = w.layers[l];
     const std::string p = std::to_string(l) + ".";
-    for (auto [n, t] : {std::pair{"ln1_w", &x.ln1_w}, {"ln1_b", &x.ln1_b}, {"W_qkv", &x.W_qkv},
-                        {"b_qkv", &x.b_qkv}, {"W_O", &x.W_O}, {"b_O", &x.b_O}, {"ln2_w", &x.ln2_w},
-                        {"ln2_b", &x.ln2_b}, {"W_in", &x.W_in}, {"b_in", &x.b_in},
-                        {"W_gate", &x.W_gate}, {"W_out", &x.W_out}, {"b_out", &x.b_out}})
-      r.push_back({p + n, t});
+    add(p + "ln1_w", x.ln1_w), add(p + "ln1_b", x.ln1_b), add(p + "W_qkv", x.W_qkv);
+    add(p + "b_qkv", x.b_qkv), add(p + "W_O", x.W_O), add(p + "b_O", x.b_O);
+    add(p + "ln2_w", x.ln2_w), add(p + "ln2_b", x.ln2_b), add(p + "W_in", x.W_in);
+    add(p + "b_in", x.b_in), add(p + "W_gate", x.W_gate), add(p + "W_out", x.W_out);
+    add(p + "b_out", x.b_out);
   }
   return r;
 }
@@ -217,7 +229,8 @@ constexpr double kEps = 1e-2;  // central differences of the float forward
 constexpr double kTol = 1e-2;
 
 // Coordinates to probe in a tensor: the largest-gradient one and a few random ones.
-std::vector<int64_t> probe_coords(const Tensor& grad, uint32_t seed, int n_random = 4) {
+template <class T>
+std::vector<int64_t> probe_coords(const T& grad, uint32_t seed, int n_random = 4) {
   std::vector<int64_t> idx;
   int64_t best = 0;
   for (int64_t i = 1; i < grad.numel(); ++i)
@@ -249,8 +262,8 @@ void check_param_grads(Variant v) {
   auto gparams = named_params(grads.w);
   uint32_t seed = 100;
   for (size_t p = 0; p < params.size(); ++p) {
-    Tensor& w = *params[p].second;
-    const Tensor& g = *gparams[p].second;
+    ParamRef& w = params[p].second;
+    const ParamRef& g = gparams[p].second;
     ASSERT_EQ(w.shape, g.shape) << params[p].first;
     if (w.empty()) continue;
     const double scale = max_abs(g);
@@ -320,26 +333,27 @@ void check_hook_grads(const Model& m, const std::vector<HookPoint>& points, cons
 
 TEST(BackwardGolden, Gpt2MetricGradients) {
   golden_check(std::string(CS_TEST_DATA) + "/gpt2-tiny",
-               {{"transformer.ln_f.weight", &Weights::lnf_w}, {"transformer.wpe.weight", &Weights::W_pos}},
-               {{"transformer.h.0.attn.c_attn.weight", 0, &LayerWeights::W_qkv},
-                {"transformer.h.2.mlp.c_fc.weight", 2, &LayerWeights::W_in}});
+               {{"transformer.ln_f.weight", [](const Weights& w) { return w.lnf_w; }},
+                {"transformer.wpe.weight", [](const Weights& w) { return w.W_pos.to_tensor(); }}},
+               {{"transformer.h.0.attn.c_attn.weight", 0, [](const LayerWeights& w) { return w.W_qkv.to_tensor(); }},
+                {"transformer.h.2.mlp.c_fc.weight", 2, [](const LayerWeights& w) { return w.W_in.to_tensor(); }}});
 }
 
 TEST(BackwardGolden, NeoXMetricGradients) {
   golden_check(std::string(CS_TEST_DATA) + "/neox-tiny",
-               {{"gpt_neox.final_layer_norm.weight", &Weights::lnf_w}}, {});
+               {{"gpt_neox.final_layer_norm.weight", [](const Weights& w) { return w.lnf_w; }}}, {});
 }
 
 TEST(BackwardGolden, LlamaMetricGradients) {
   // The reference rounded RoPE's frequencies to bf16 (see llama_golden_test.cpp); our exact float32
   // frequencies move the logits by ~5e-4 of their range, well inside the gradients' 1e-3.
-  golden_check(std::string(CS_TEST_DATA) + "/llama-tiny", {{"model.norm.weight", &Weights::lnf_w}}, {},
+  golden_check(std::string(CS_TEST_DATA) + "/llama-tiny", {{"model.norm.weight", [](const Weights& w) { return w.lnf_w; }}}, {},
                1e-3);
 }
 
 TEST(BackwardGolden, GemmaMetricGradients) {
   // HF stores the final norm as w and applies 1 + w; we store 1 + w: the gradient is the same.
-  golden_check(std::string(CS_TEST_DATA) + "/gemma-tiny", {{"model.norm.weight", &Weights::lnf_w}}, {});
+  golden_check(std::string(CS_TEST_DATA) + "/gemma-tiny", {{"model.norm.weight", [](const Weights& w) { return w.lnf_w; }}}, {});
 }
 
 // ---- finite differences -----------------------------------------------------------------------
@@ -435,7 +449,7 @@ TEST(BackwardHooks, Deterministic) {
   backward(m, rec, G, &a);
   backward(m, rec, G, &b);
   auto pa = named_params(a.w), pb = named_params(b.w);
-  for (size_t i = 0; i < pa.size(); ++i) EXPECT_EQ(pa[i].second->data, pb[i].second->data) << pa[i].first;
+  for (size_t i = 0; i < pa.size(); ++i) EXPECT_EQ(pa[i].second.data, pb[i].second.data) << pa[i].first;
   // accumulation: a second backward into the same Gradients doubles them
   backward(m, rec, G, &a);
   EXPECT_FLOAT_EQ(a.w.layers[0].W_qkv.data[5], 2 * b.w.layers[0].W_qkv.data[5]);
@@ -503,8 +517,8 @@ TEST(TrainStep, LossAndGradientsOverVocabularySubset) {
   auto gparams = named_params(grads.w);
   uint32_t seed = 300;
   for (size_t p = 0; p < params.size(); ++p) {
-    Tensor& w = *params[p].second;
-    const Tensor& g = *gparams[p].second;
+    ParamRef& w = params[p].second;
+    const ParamRef& g = gparams[p].second;
     if (w.empty()) continue;
     const double scale = max_abs(g);
     for (int64_t i : probe_coords(g, ++seed, 2)) {
@@ -544,8 +558,8 @@ TEST(TrainStep, QueryKeyValueGradientsEachMatchFiniteDifferences) {
   train_step_loss_and_grad(m, batch, targets, {}, &grads);
   const int64_t D = m.cfg.d_model, HD = int64_t{m.cfg.n_heads} * m.cfg.d_head;
   for (size_t l = 0; l < m.w.layers.size(); ++l) {
-    Tensor& w = m.w.layers[l].W_qkv;
-    const Tensor& g = grads.w.layers[l].W_qkv;
+    Weight& w = m.w.layers[l].W_qkv;
+    const Weight& g = grads.w.layers[l].W_qkv;
     const int64_t W = w.dim(1);
     for (int part = 0; part < 3; ++part) {  // q, k, v columns
       int64_t best = -1;
@@ -564,5 +578,15 @@ TEST(TrainStep, QueryKeyValueGradientsEachMatchFiniteDifferences) {
       EXPECT_NEAR(g.data[best], (lp - lm) / (2 * eps), 0.05 * scale + 1e-4)
           << "layer " << l << " part " << "qkv"[part];
     }
+  }
+}
+
+TEST(BackwardGolden, Llama3MetricGradients) {
+  // Llama 3.1 (llama3 rope scaling), Llama 3.2 (tied), Qwen2.5 (q/k/v biases), bf16 weights used
+  // in place (tests/data/make_plain_torch_fixtures.py).
+  for (const char* name : {"llama3.1-tiny", "llama3.2-tiny", "qwen2.5-tiny"}) {
+    SCOPED_TRACE(name);
+    golden_check(std::string(CS_TEST_DATA) + "/" + name,
+                 {{"model.norm.weight", [](const Weights& w) { return w.lnf_w; }}}, {});
   }
 }

@@ -170,7 +170,7 @@ Model small_random(const std::string& arch, uint64_t seed, int vocab = 50) {
   // and the metric moves, and give every bias a value so the bookkeeping of b_O is tested.
   std::mt19937_64 rng(seed + 7);
   std::normal_distribution<float> normal(0.0f, 1.0f);
-  auto scale = [](Tensor& t, float k) { for (float& x : t.data) x *= k; };
+  auto scale = [](auto& t, float k) { for (float& x : t.data) x *= k; };
   auto noise = [&](Tensor& t, float k) { for (float& x : t.data) x = k * normal(rng); };
   scale(m.w.W_E, 50);
   if (!m.w.W_pos.empty()) scale(m.w.W_pos, 25);

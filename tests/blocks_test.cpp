@@ -54,8 +54,8 @@ TEST(Blocks, AttentionOnTheLastRowAtItsPositionMatchesTheWholeSequence) {
   auto q = randv(T * dh, 1), k = randv(T * dh, 2), v = randv(T * dh, 3);
   // Reference: rotate every position, then the whole causal attention in double.
   auto qr = q, kr = k;
-  rotary_forward(qr.data(), T, 1, dh, dh, dh, c.rope_theta);
-  rotary_forward(kr.data(), T, 1, dh, dh, dh, c.rope_theta);
+  rotary_forward(qr.data(), T, 1, dh, dh, dh, c.rope.theta);
+  rotary_forward(kr.data(), T, 1, dh, dh, dh, c.rope.theta);
   std::vector<float> zref(T * dh), pref(T * T);
   attention_naive(zref.data(), pref.data(), qr.data(), kr.data(), v.data(), T, dh, attn.scale());
   for (int t : {0, 4, T - 1}) {
@@ -90,7 +90,8 @@ TEST(Blocks, MlpMatchesADoubleReferenceForEveryActivation) {
       const std::vector<float> x = randv(N * D, 17, 2.0f);
 
       std::vector<float> normed(N * D), pre(N * F), up(N * F), post(N * F), out(N * D);
-      mlp(c, lw, x.data(), N, {normed.data(), pre.data(), up.data(), post.data()}, out.data());
+      mlp(c, lw, x.data(), N, {normed.data(), pre.data(), up.data(), post.data()}, out.data(),
+          Precision::Exact);
 
       for (int64_t r = 0; r < N; ++r) {
         const float* xr = x.data() + r * D;
@@ -127,6 +128,7 @@ TEST(Blocks, MlpMatchesADoubleReferenceForEveryActivation) {
       // Taps run in order and a change made in one is what the next stage reads.
       std::vector<Hook> seen;
       mlp(c, lw, x.data(), N, {normed.data(), pre.data(), up.data(), post.data()}, out.data(),
+          Precision::Exact,
           [&](Hook h) {
             seen.push_back(h);
             if (h == Hook::mlp_post) std::fill(post.begin(), post.end(), 0.0f);

@@ -17,8 +17,9 @@ struct GoldenFixture {
   Model model;
   SafetensorsFile ref;
   Batch batch;
-  explicit GoldenFixture(const std::string& dir)
-      : model(load_model(dir)), ref(dir + "/reference.safetensors") {
+  // Exact precision unless asked otherwise: the references are float64.
+  explicit GoldenFixture(const std::string& dir, Precision p = Precision::Exact)
+      : model(load_model(dir, {.precision = p})), ref(dir + "/reference.safetensors") {
     std::vector<int64_t> ids = ref.read_i64("input_ids");
     const TensorInfo* info = ref.find("input_ids");
     const int B = static_cast<int>(info->shape[0]), T = static_cast<int>(info->shape[1]);

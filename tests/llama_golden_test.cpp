@@ -36,10 +36,11 @@ GoldenFixture& fx() {
 void add_fixture_rope(Hooks& hooks, const ModelConfig& c) {
   const int64_t half = c.rotary_dim / 2;
   std::vector<double> delta(half);
+  const std::vector<float> ours_all = rope_inv_freq(c.rotary_dim, c.rope);
   for (int64_t i = 0; i < half; ++i) {
     // transformers: 1 / base ** (arange(0, dim, 2).float() / dim), in float32
-    const float hf = 1.0f / std::pow(c.rope_theta, static_cast<float>(2 * i) / c.rotary_dim);
-    const float ours = static_cast<float>(std::pow(static_cast<double>(c.rope_theta), -2.0 * i / c.rotary_dim));
+    const float hf = 1.0f / std::pow(c.rope.theta, static_cast<float>(2 * i) / c.rotary_dim);
+    const float ours = ours_all[i];
     delta[i] = static_cast<double>(bf16_to_f32(f32_to_bf16(hf))) - ours;
   }
   auto pre_rotate = [delta, half](const HookPoint&, Tensor& x) {  // x [B,T,n,dh]
@@ -134,7 +135,7 @@ TEST(LlamaGolden, ConfigIsRead) {
   EXPECT_EQ(c.act, Activation::SwiGLU);
   EXPECT_EQ(c.positions, Positions::Rotary);
   EXPECT_EQ(c.rotary_dim, 16);
-  EXPECT_FLOAT_EQ(c.rope_theta, 10000.0f);
+  EXPECT_FLOAT_EQ(c.rope.theta, 10000.0f);
   EXPECT_FALSE(c.tied_embeddings);
   EXPECT_EQ(c.dtype_on_disk, "BF16");
 }
@@ -162,7 +163,7 @@ TEST(LlamaGolden, SplitQkvInputsWithGqaLeaveOutputUnchanged) {
 }
 
 TEST(LlamaGolden, ProcessedWeightsKeepOutputDistribution) {
-  Model processed = load_model(kDir, {.process_weights = true});
+  Model processed = load_model(kDir, {.process_weights = true, .precision = Precision::Exact});
   const int64_t V = processed.cfg.vocab_size;
   Tensor a = log_softmax_rows(fx().ref.read_f32("logits"), V);
   Tensor b = log_softmax_rows(reference_semantics_forward(processed), V);
@@ -182,11 +183,11 @@ TEST(LlamaVariants, Qwen2BiasesLandInTheirBlocks) {
     for (int s = 0; s < 3; ++s)
       biases.emplace_back("model.layers." + std::to_string(l) + ".self_attn." + proj[s] + ".bias",
                           random_tensor({width[s]}, 10 * l + s, 0.5f));
-  Model qwen = load_model(write_variant("qwen2", cfg, biases));
+  Model qwen = load_model(write_variant("qwen2", cfg, biases), {.precision = Precision::Exact});
   EXPECT_EQ(qwen.cfg.model_type, "qwen2");
   EXPECT_EQ(qwen.cfg.n_ctx, 128);
 
-  Model llama = load_model(kDir);  // same weights; add the biases by hand in canonical order
+  Model llama = load_model(kDir, {.precision = Precision::Exact});  // same weights; add the biases by hand in canonical order
   for (int l = 0; l < 2; ++l) {
     Tensor& b = llama.w.layers[l].b_qkv;
     b = Tensor({128});
@@ -224,7 +225,7 @@ TEST(LlamaVariants, MistralSlidingWindowBoundsTheContext) {
   nlohmann::json cfg = llama_config_json();
   cfg["model_type"] = "mistral";
   cfg["sliding_window"] = 8;
-  Model m = load_model(write_variant("mistral", cfg, {}));
+  Model m = load_model(write_variant("mistral", cfg, {}), {.precision = Precision::Exact});
   EXPECT_EQ(m.cfg.family, "Mistral");
   EXPECT_EQ(m.cfg.n_ctx, 8);
   EXPECT_THROW(forward(m, fx().batch), Error);  // 10 tokens > window of 8
@@ -235,15 +236,35 @@ TEST(LlamaVariants, MistralSlidingWindowBoundsTheContext) {
   EXPECT_LE(rel_max_error(ours.ptr(), ref.ptr(), ref.numel()), 1e-6);
 }
 
-TEST(LlamaVariants, ScaledRopeIsRefused) {
+TEST(LlamaVariants, OtherScaledRopesAndIncompleteLlama3ScalingAreRefused) {
+  auto expect_refused = [](const std::string& name, const nlohmann::json& rope, const char* says) {
+    nlohmann::json cfg = llama_config_json();
+    cfg["rope_parameters"] = rope;
+    try {
+      load_model(write_variant(name, cfg, {}));
+      FAIL() << "expected an error for " << rope.dump();
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(says), std::string::npos) << e.what();
+    }
+  };
+  expect_refused("yarnrope", {{"rope_type", "yarn"}, {"rope_theta", 500000.0}, {"factor", 8.0}}, "'yarn'");
+  expect_refused("llama3rope", {{"rope_type", "llama3"}, {"rope_theta", 500000.0}, {"factor", 8.0}},
+                 "low_freq_factor");
+  expect_refused("llama3bad", {{"rope_type", "llama3"}, {"factor", 8.0}, {"low_freq_factor", 4.0},
+                               {"high_freq_factor", 1.0}}, "high_freq_factor > low_freq_factor");
+}
+
+TEST(LlamaVariants, Llama3RopeScalingIsRead) {
   nlohmann::json cfg = llama_config_json();
-  cfg["rope_parameters"] = {{"rope_type", "llama3"}, {"rope_theta", 500000.0}, {"factor", 8.0}};
-  try {
-    load_model(write_variant("llama3rope", cfg, {}));
-    FAIL() << "expected an error";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("llama3"), std::string::npos) << e.what();
-  }
+  cfg.erase("rope_parameters");
+  cfg["rope_theta"] = 500000.0;
+  cfg["rope_scaling"] = {{"rope_type", "llama3"}, {"factor", 32.0}, {"low_freq_factor", 1.0},
+                         {"high_freq_factor", 4.0}, {"original_max_position_embeddings", 8192}};
+  const Model m = load_model(write_variant("llama3scaled", cfg, {}));
+  EXPECT_FLOAT_EQ(m.cfg.rope.theta, 500000.0f);
+  EXPECT_FLOAT_EQ(m.cfg.rope.factor, 32.0f);
+  EXPECT_FLOAT_EQ(m.cfg.rope.high_freq_factor, 4.0f);
+  EXPECT_FLOAT_EQ(m.cfg.rope.original_max_position, 8192.0f);
 }
 
 TEST(LoadModel, UnknownModelTypeListsSupportedOnes) {

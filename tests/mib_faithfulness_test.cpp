@@ -22,8 +22,12 @@ namespace {
 
 Model silent_model() {
   Model m = random_model(preset_config("gpt2-tiny"), 3);
-  for (LayerWeights& l : m.w.layers)
-    for (Tensor* t : {&l.W_O, &l.b_O, &l.W_out, &l.b_out}) std::fill(t->data.begin(), t->data.end(), 0.0f);
+  for (LayerWeights& l : m.w.layers) {  // random_model's weights are f32: their data is the elements
+    std::fill(l.W_O.data.begin(), l.W_O.data.end(), 0.0f);
+    std::fill(l.W_out.data.begin(), l.W_out.data.end(), 0.0f);
+    std::fill(l.b_O.data.begin(), l.b_O.data.end(), 0.0f);
+    std::fill(l.b_out.data.begin(), l.b_out.data.end(), 0.0f);
+  }
   return m;
 }
 

@@ -46,7 +46,7 @@ TEST(NeoxGolden, ConfigIsRead) {
   EXPECT_EQ(c.vocab_size, 1000);
   EXPECT_EQ(c.positions, Positions::Rotary);
   EXPECT_EQ(c.rotary_dim, 4);  // 25% of 16
-  EXPECT_FLOAT_EQ(c.rope_theta, 10000.0f);
+  EXPECT_FLOAT_EQ(c.rope.theta, 10000.0f);
   EXPECT_TRUE(c.parallel_residual);
   EXPECT_FALSE(c.tied_embeddings);
   EXPECT_EQ(c.act, Activation::GeluErf);

@@ -14,6 +14,7 @@
 #include "ops/position_mean.h"
 #include "ops/rng.h"
 #include "ops/rotary.h"
+#include "ops/softcap.h"
 #include "ops/simd_math.h"
 #include "ops/tensor.h"
 #include "support/random_vectors.h"
@@ -161,6 +162,77 @@ TEST(Ops, RotaryIsARotationAndInvertible) {
   EXPECT_NEAR(y[(t * n) * dh + i], xr[i] * std::cos(ang) - xr[i + rot / 2] * std::sin(ang), 1e-5);
   rotary_backward(y.data(), T, n, dh, n * dh, rot, 10000.0f);
   EXPECT_LE(rel_max_error(y.data(), x.data(), x.size()), 1e-5);
+}
+
+TEST(Ops, RopeInvFreqWithLlama3ScalingMatchesTorch) {
+  // Expected values: PyTorch 1.13 float32, running transformers' _compute_default_rope_parameters
+  // and _compute_llama3_parameters formulas (modeling_rope_utils.py) transcribed line by line.
+  // Llama 3.1's own settings at head_dim 64: low, medium (interpolated) and high frequencies.
+  Rope r(500000.0f);
+  r.factor = 8.0f, r.low_freq_factor = 1.0f, r.high_freq_factor = 4.0f, r.original_max_position = 8192.0f;
+  const std::vector<float> f = rope_inv_freq(64, r), plain = rope_inv_freq(64, Rope(500000.0f));
+  const std::vector<std::pair<int, double>> want = {
+      {0, 1.0}, {10, 0.0165604409}, {14, 0.00321144611}, {15, 0.00137189368}, {16, 0.000524846022},
+      {17, 0.000178507791}, {18, 7.78465546e-05}, {20, 3.42810235e-05}, {31, 3.7673226e-07}};
+  for (auto [i, v] : want) EXPECT_NEAR(f[i], v, 2e-7 * v) << "inv_freq[" << i << "]";
+  EXPECT_NEAR(plain[15], 0.0021311196, 2e-7 * 0.0021311196);  // unscaled
+  // A small non-default case: theta 10000, dim 16, factor 4, original context 32.
+  Rope s(10000.0f);
+  s.factor = 4.0f, s.original_max_position = 32.0f;
+  const std::vector<double> small = {1, 0.127323955, 0.0250000004, 0.00790569466, 0.00249999994,
+                                     0.000790569466, 0.000250000012, 7.90569466e-05};
+  const std::vector<float> g = rope_inv_freq(16, s);
+  for (size_t i = 0; i < small.size(); ++i) EXPECT_NEAR(g[i], small[i], 2e-7 * small[i]) << i;
+}
+
+TEST(Ops, SoftcapAndItsBackwardMatchTanhAndFiniteDifferences) {
+  const float cap = 5.0f;
+  auto x = randv(3 * 8, 21, 10.0f);  // values well past the cap, so the cap bends them
+  auto y = x;
+  softcap_forward(y.data(), 3, 7, 8, cap);  // the 8th column of each row is left alone
+  for (int r = 0; r < 3; ++r) {
+    for (int j = 0; j < 7; ++j) {
+      const double want = cap * std::tanh(static_cast<double>(x[r * 8 + j]) / cap);
+      EXPECT_NEAR(y[r * 8 + j], want, 1e-5) << r << "," << j;
+      EXPECT_LT(std::fabs(y[r * 8 + j]), cap);
+    }
+    EXPECT_EQ(y[r * 8 + 7], x[r * 8 + 7]);
+  }
+  std::vector<float> d(x.size(), 1.0f);
+  softcap_backward(d.data(), y.data(), 3, 7, 8, cap);
+  for (int i : {0, 5, 9, 17}) {
+    const double h = 1e-3, xp = x[i] + h, xm = x[i] - h;
+    const double num = (cap * std::tanh(xp / cap) - cap * std::tanh(xm / cap)) / (2 * h);
+    EXPECT_NEAR(d[i], num, 1e-3) << i;
+  }
+}
+
+TEST(Ops, SlidingWindowKeepsTheLastWindowKeys) {
+  // Window 3 over 6 positions: query i keeps keys i-2..i; the softmax of a row sums to one over
+  // the kept keys and gives the others exactly 0.
+  const int T = 6, W = 3, dh = 4;
+  const std::vector<float> q = randv(T * dh, 1), k = randv(T * dh, 2);
+  std::vector<float> s(T * T);
+  attention_scores(s.data(), q.data(), dh, k.data(), dh, T, dh, 1.0f);
+  mask_outside_window(s.data(), T, T, T, 0, W);
+  for (int i = 0; i < T; ++i)
+    for (int j = 0; j < T; ++j) {
+      const bool keep = j <= i && j > i - W;
+      EXPECT_EQ(std::isinf(s[i * T + j]), !keep) << "query " << i << " key " << j;
+    }
+  causal_softmax(s.data(), T);
+  for (int i = 0; i < T; ++i) {
+    double sum = 0;
+    for (int j = 0; j < T; ++j) {
+      sum += s[i * T + j];
+      if (j <= i - W) EXPECT_EQ(s[i * T + j], 0.0f);
+    }
+    EXPECT_NEAR(sum, 1.0, 1e-6);
+  }
+  // Rows from position q0 on (a block of the last rows): the same rule at their positions.
+  std::vector<float> blk(2 * T, 0.0f);
+  mask_outside_window(blk.data(), 2, T, T, 4, W);
+  for (int j = 0; j < T; ++j) EXPECT_EQ(std::isinf(blk[j]), j <= 4 - W);
 }
 
 // splitmix64's published first outputs for state 0 (Vigna's reference splitmix64.c).

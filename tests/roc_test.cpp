@@ -192,3 +192,13 @@ TEST(Stats, AreaUnder) {
 }
 
 }  // namespace
+
+TEST(Roc, SpearmanOfHandRankings) {
+  // Same order: 1; reversed: -1; one swap among 4: 1 - 6 * 2 / (4 * 15) = 0.8; ties averaged.
+  EXPECT_DOUBLE_EQ(cs::spearman({1, 2, 3, 4}, {10, 20, 30, 40}), 1.0);
+  EXPECT_DOUBLE_EQ(cs::spearman({1, 2, 3, 4}, {4, 3, 2, 1}), -1.0);
+  EXPECT_NEAR(cs::spearman({1, 2, 3, 4}, {1, 3, 2, 4}), 0.8, 1e-12);
+  EXPECT_NEAR(cs::spearman({1, 1, 2, 3}, {1, 2, 3, 4}), 0.9486832980505138, 1e-12);  // ranks 0.5,0.5,2,3
+  EXPECT_DOUBLE_EQ(cs::spearman({5, 5, 5}, {1, 2, 3}), 1.0);                           // constant
+  EXPECT_THROW(cs::spearman({1, 2}, {1}), cs::Error);
+}

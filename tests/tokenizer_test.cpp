@@ -12,6 +12,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <sstream>
 #include <thread>
 
 #include "ops/error.h"
@@ -430,4 +431,44 @@ TEST(SentencePiece, ModelDirPrefersTokenizerModelAndBadFilesSayWhatIsWrong) {
   } catch (const cs::Error& e) {
     EXPECT_NE(std::string(e.what()).find("tokenizer.model: not a readable SentencePiece model"), std::string::npos) << e.what();
   }
+}
+
+// Llama 3 and Qwen2.5 tokenizer.json layouts (their published split regexes, ignore_merges,
+// specials at their real ids, Llama 3's BOS template), with ids derived independently by
+// tests/data/tokenizers/make_tokenizer_fixtures.py from the documented algorithm.
+static void expect_reference_ids(const std::string& dir) {
+  std::ifstream in(dir + "/reference.json");
+  ASSERT_TRUE(in) << dir << "/reference.json is missing";
+  const json ref = json::parse(in);
+  const Tokenizer t = Tokenizer::for_model_dir(dir);
+  EXPECT_EQ(t.adds_bos(), ref["adds_bos"].get<bool>()) << dir;
+  if (t.adds_bos()) EXPECT_EQ(t.bos_id(), ref["bos_id"].get<int>()) << dir;
+  ASSERT_GE(ref["cases"].size(), 10u);
+  for (const json& c : ref["cases"]) {
+    const std::string text = c["text"];
+    EXPECT_EQ(t.encode_for_model(text), c["ids"].get<std::vector<int>>()) << dir << ": \"" << text << "\"";
+    std::vector<int> ids = t.encode(text);
+    EXPECT_EQ(t.decode(ids), text) << dir;
+  }
+}
+
+TEST(Tokenizer, Llama3TokenizerJsonMatchesIndependentIds) {
+  expect_reference_ids(CS_TEST_DATA "/tokenizers/llama3");
+}
+
+TEST(Tokenizer, Qwen25TokenizerJsonMatchesIndependentIds) {
+  expect_reference_ids(CS_TEST_DATA "/tokenizers/qwen2.5");
+}
+
+TEST(Tokenizer, AddBosTokenInTokenizerConfigOverridesTheTemplate) {
+  TempDir tmp("addbos");
+  std::ifstream src(CS_TEST_DATA "/tokenizers/llama3/tokenizer.json");
+  std::stringstream ss;
+  ss << src.rdbuf();
+  tmp.write("tokenizer.json", ss.str());
+  tmp.write("tokenizer_config.json", R"({"add_bos_token": false, "bos_token": "<|begin_of_text|>"})");
+  const Tokenizer off = Tokenizer::for_model_dir(tmp.path.string());
+  EXPECT_FALSE(off.adds_bos());
+  EXPECT_EQ(off.bos_id(), 128000);
+  EXPECT_EQ(off.encode_for_model("Hello"), off.encode("Hello"));
 }

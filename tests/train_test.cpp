@@ -1,6 +1,7 @@
 // Trainer: the loss of a tiny model falls on a fixed corpus, deterministically per seed; the
 // schedule's shape; checkpoints resume.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -134,7 +135,7 @@ TEST(Train, WeightAverageAfterOneStep) {
   train_on_docs(avg, docs, gpt2_tok().eos_id(), c);
   const int id = docs[0][0];  // a corpus row of the embedding
   const int64_t D = w0.cfg.d_model;
-  auto check = [&](const Tensor& a, const Tensor& b0, const Tensor& b1, int64_t from, int64_t n, const char* what) {
+  auto check = [&](const auto& a, const auto& b0, const auto& b1, int64_t from, int64_t n, const char* what) {
     double moved = 0;
     for (int64_t i = from; i < from + n; ++i) {
       EXPECT_NEAR(a.data[i], 0.75f * b0.data[i] + 0.25f * b1.data[i], 1e-6f) << what << " " << i;
@@ -150,7 +151,8 @@ TEST(Train, WeightAverageAfterOneStep) {
 
 TEST(Train, CheckpointResumesToTheSameModel) {
   namespace fs = std::filesystem;
-  const std::string dir = (fs::temp_directory_path() / "cs_train_test").string();
+  // Per process: two checkouts' suites may run at once on one machine.
+  const std::string dir = (fs::temp_directory_path() / ("cs_train_test." + std::to_string(::getpid()))).string();
   fs::remove_all(dir);
   TrainConfig c = tiny_cfg();
   c.preset = "gpt2-tiny";

@@ -13,6 +13,7 @@
 #include "model/backward.h"
 #include "model/process_weights.h"
 #include "model/transformer.h"
+#include "ops/comm.h"
 #include "ops/error.h"
 #include "ops/matmul.h"
 #include "ops/timer.h"
@@ -59,10 +60,13 @@ SenderMeans sender_means(const Model& m, const Graph& g, const TokenizedTask& ta
   int64_t T = 0;
   for (size_t i = 0; i < n; ++i) T = std::max<int64_t>(T, static_cast<int64_t>(seqs[i].size()));
   std::vector<double> sum(static_cast<size_t>(T * S * D), 0.0), all(static_cast<size_t>(S * D), 0.0);
-  std::vector<int64_t> count(T, 0);
-  int64_t total = 0;
-  for (size_t first = 0; first < n; first += batch) {
-    const size_t nb = std::min(batch, n - first);
+  std::vector<double> count(T, 0);  // counts as doubles: exact below 2^53, and allreduced with the sums
+  double total = 0;
+  // MPI (ops/comm.h): this rank's block of the reference prompts; sums and counts allreduced below.
+  Comm& comm = Comm::current();
+  const LocalRange mine = comm.local_range(n);
+  for (size_t first = mine.begin; first < mine.end; first += batch) {
+    const size_t nb = std::min(batch, mine.end - first);
     const Batch ref = task.corrupt.empty() ? clean_batch(task, first, nb) : corrupt_batch(task, first, nb);
     Hooks hooks;
     add_sender_hooks(hooks, g, D, [&](int s, int64_t bt, const float* x) {
@@ -76,14 +80,20 @@ SenderMeans sender_means(const Model& m, const Graph& g, const TokenizedTask& ta
     forward(m, ref, &hooks, {LogitsAt::None});
     ++*forwards;
   }
+  // --- MPI: every rank's sums and counts, in rank order
+  comm.allreduce_sum(sum);
+  comm.allreduce_sum(all);
+  comm.allreduce_sum(count);
+  comm.allreduce_sum(&total, 1);
+  // --- end MPI
   SenderMeans r;
   r.T = T;
   r.mean.resize(sum.size());
   r.fallback.resize(all.size());
   for (int64_t t = 0; t < T; ++t)
     for (int64_t j = 0; j < S * D; ++j)
-      r.mean[t * S * D + j] = static_cast<float>(sum[t * S * D + j] / static_cast<double>(count[t]));
-  for (int64_t j = 0; j < S * D; ++j) r.fallback[j] = static_cast<float>(all[j] / static_cast<double>(total));
+      r.mean[t * S * D + j] = static_cast<float>(sum[t * S * D + j] / count[t]);
+  for (int64_t j = 0; j < S * D; ++j) r.fallback[j] = static_cast<float>(all[j] / total);
   return r;
 }
 
@@ -175,8 +185,11 @@ EdgeAttribution edge_attribution(const Model& m, const TokenizedTask& task, cons
   std::vector<double> score(static_cast<size_t>(S) * R, 0.0);  // [senders, receivers]
   const double scale = 1.0 / static_cast<double>(n);  // M is the mean over all n prompts
   double metric_sum = 0;
-  for (size_t first = 0; first < n; first += batch) {
-    const size_t nb = std::min(batch, n - first);
+  // MPI (ops/comm.h): this rank's block of the prompts; scores and metric allreduced below.
+  Comm& comm = Comm::current();
+  const LocalRange mine = comm.local_range(n);
+  for (size_t first = mine.begin; first < mine.end; first += batch) {
+    const size_t nb = std::min(batch, mine.end - first);
     const Batch clean = clean_batch(task, first, nb);
     const int64_t BT = int64_t{clean.B} * clean.T, K = BT * D;
     ++r.batches;
@@ -247,6 +260,15 @@ EdgeAttribution edge_attribution(const Model& m, const TokenizedTask& task, cons
       add_scores(g, delta, grads, K, D, 1.0 / ig_steps, score);
     }
   }
+  // --- MPI: every rank's edge scores and metric, in rank order; pass counts summed
+  comm.allreduce_sum(score);
+  comm.allreduce_sum(&metric_sum, 1);
+  if (comm.active()) {
+    std::vector<double> passes = {double(r.forward_passes), double(r.backward_passes), double(r.batches)};
+    comm.allreduce_sum(passes);
+    r.forward_passes = int(passes[0]), r.backward_passes = int(passes[1]), r.batches = int(passes[2]);
+  }
+  // --- end MPI
   r.clean_metric = metric_sum * scale;
 
   // Node and edge scores.

@@ -10,7 +10,10 @@
 #include "interp/task_metric.h"
 #include "model/blocks.h"
 #include "model/process_weights.h"
+#include "interp/task_block.h"
+#include "ops/comm.h"
 #include "ops/error.h"
+#include "ops/gemm.h"
 #include "ops/kl.h"
 #include "ops/matmul.h"
 #include "ops/timer.h"
@@ -72,10 +75,12 @@ struct AcdcGraph {
 // * 3 + x indexes a head's q/k/v projection (after rotary: what the scores read).
 class Engine {
  public:
+  // MPI: comm != nullptr when the prompts are split over ranks; n_total = every rank's prompts.
   Engine(const Model& m, const AcdcGraph& g, const EdgeActivations& a, const TokenizedTask& task,
-         size_t n_prompts, bool kl)
+         size_t n_prompts, bool kl, Comm* comm = nullptr, size_t n_total = 0)
       : m_(m), c_(m.cfg), g_(g), a_(a), task_(task), kl_(kl), L_(g.n_layers), H_(g.n_heads),
         BT_(a.BT()), D_(a.D), dh_(a.dh) {
+    comm_ = comm, n_total_ = comm ? static_cast<double>(n_total) : a.B;
     const size_t P = static_cast<size_t>(L_) * H_ * 3;
     clean_proj_.assign(a.clean_qkv.begin(), a.clean_qkv.end());
     abl_proj_.assign(a.abl_qkv.begin(), a.abl_qkv.end());
@@ -305,7 +310,7 @@ class Engine {
     }
     norm_rows(c_, normed_.data(), src, lw.ln1_w, lw.ln1_b, rows);
     float* dst = sub ? zrows_.data() : out;
-    head_projection(c_, lw, static_cast<Qkv>(x), h, normed_.data(), D_, rows, dst, dh_);
+    head_projection(c_, lw, static_cast<Qkv>(x), h, normed_.data(), D_, rows, dst, dh_, m_.precision);
     if (sub) {  // each prompt's last row, at its own position
       scatter(out, dst, dh_, cur_proj((l * H_ + h) * 3));
       for (int b = 0; b < a_.B; ++b) attn_[l].rotate(out + last_[b] * dh_, 1, 1, dh_, a_.lengths[b] - 1);
@@ -320,7 +325,7 @@ class Engine {
     const int B = a_.B, T = a_.T;
     const int64_t dh = dh_;
     const Attention& attn = attn_[l];
-    const float* W_O = m_.w.layers[l].W_O.ptr() + h * dh * D_;
+    const LayerWeights& lw = m_.w.layers[l];
     float* z = z_.data();
     // Small work stays on one thread: a parallel region costs more than it saves there.
     if (last_only(l)) {  // one query row per prompt, at its last position t; keys 0..t
@@ -331,7 +336,7 @@ class Engine {
         std::vector<float> p(static_cast<size_t>(t + 1));
         attn.head(z + b * dh, dh, p.data(), q + o + t * dh, dh, k + o, v + o, dh, t + 1, t);
       }
-      matmul(zrows_.data(), z, W_O, nullptr, B, dh, D_);
+      head_output(c_, lw, h, z, dh, B, zrows_.data(), D_, m_.precision);
       scatter(out, zrows_.data(), D_, prev);
       return;
     }
@@ -341,7 +346,7 @@ class Engine {
       const int64_t o = int64_t{b} * T * dh;
       attn.head(z + o, dh, p.data(), q + o, dh, k + o, v + o, dh, T);
     }
-    matmul(out, z, W_O, nullptr, BT_, dh, D_);
+    head_output(c_, lw, h, z, dh, BT_, out, D_, m_.precision);
   }
 
   void mlp(int l, const float* in, float* out, const float* prev) {
@@ -352,7 +357,7 @@ class Engine {
       in = tmp_.data();
     }
     cs::mlp(c_, m_.w.layers[l], in, rows, {normed_.data(), pre_.data(), up_.data(), post_.data()},
-            sub ? zrows_.data() : out);
+            sub ? zrows_.data() : out, m_.precision);
     if (sub) scatter(out, zrows_.data(), D_, prev);
   }
 
@@ -382,14 +387,21 @@ class Engine {
       task_metric_grad(task_, logits, 0, vocab_, 1.0, &values);
       double sum = 0;
       for (double x : values) sum += x;
-      return -sum / B;
+      return over_ranks(-sum);
     }
     std::vector<double> kl(B);
 #pragma omp parallel for schedule(static) if (B * V > 65536)
     for (int b = 0; b < B; ++b) kl[b] = kl_to_softmax(p_clean_.data() + b * V, negent_[b], logits.ptr() + b * V, V);
     double sum = 0;
     for (double x : kl) sum += x;
-    return sum / B;
+    return over_ranks(sum);
+  }
+
+  // MPI: the mean over every rank's prompts of a sum over this rank's (one allreduce per
+  // evaluation: every rank then takes the same keep/remove decision).
+  double over_ranks(double sum) {
+    if (comm_) comm_->allreduce_sum(&sum, 1);
+    return sum / n_total_;
   }
 
   const Model& m_;
@@ -397,6 +409,8 @@ class Engine {
   const AcdcGraph& g_;
   const EdgeActivations& a_;
   const TokenizedTask& task_;
+  Comm* comm_ = nullptr;
+  double n_total_ = 1;
   const bool kl_;
   const int L_, H_;
   const int64_t BT_, D_, dh_;
@@ -438,16 +452,25 @@ AcdcResult acdc_run(const Model& m, const TokenizedTask& task, const MethodSetti
 
   const Graph graph(c);
   const AcdcGraph g(graph);
-  const Batch clean = clean_batch(task, 0, n);
+  // --- MPI (ops/comm.h): each rank's engine holds its block of the prompts; every evaluation's
+  // metric is allreduced. Mean ablation needs the means over all prompts: it runs unsplit.
+  Comm& comm = Comm::current();
+  const bool split_prompts = comm.active() && s.ablation != AblationKind::Mean && n >= static_cast<size_t>(comm.size());
+  const LocalRange mine = split_prompts ? comm.local_range(n) : LocalRange{0, n};
+  const TokenizedTask block = split_prompts ? task_block(task, mine.begin, mine.end) : TokenizedTask{};
+  const TokenizedTask& t = split_prompts ? block : task;
+  const size_t n_mine = mine.size();
+  // --- end MPI
+  const Batch clean = clean_batch(t, 0, n_mine);
   Batch corrupt;
-  if (s.ablation != AblationKind::Zero) corrupt = corrupt_batch(task, 0, n);
+  if (s.ablation != AblationKind::Zero) corrupt = corrupt_batch(t, 0, n_mine);
   const EdgeActivations act = collect_edge_activations(m, graph, clean, &corrupt, s.ablation);
 
   AcdcResult r;
   std::vector<char> evaluated(g.n_items(), 0);
   std::vector<double> effect(g.n_items(), 0.0);
   r.forward_passes = 2;
-  Engine E(m, g, act, task, n, kl);
+  Engine E(m, g, act, t, n_mine, kl, split_prompts ? &comm : nullptr, n);
   r.initial_metric = E.full_metric();
   r.seconds_setup = timer.seconds();
 

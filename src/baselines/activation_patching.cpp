@@ -7,6 +7,7 @@
 #include "interp/metrics.h"
 #include "interp/task_metric.h"
 #include "model/transformer.h"
+#include "ops/comm.h"
 #include "ops/error.h"
 #include "ops/timer.h"
 
@@ -40,8 +41,11 @@ NodePatching node_patching(const Model& m, const TokenizedTask& task, const Meth
     return sum;
   };
   double clean_sum = 0;
-  for (size_t first = 0; first < n; first += batch) {
-    const size_t nb = std::min(batch, n - first);
+  // MPI (ops/comm.h): this rank's block of the prompts; the sums are allreduced below.
+  Comm& comm = Comm::current();
+  const LocalRange mine = comm.local_range(n);
+  for (size_t first = mine.begin; first < mine.end; first += batch) {
+    const size_t nb = std::min(batch, mine.end - first);
     const Batch clean = clean_batch(task, first, nb);
     AblationSource chunk_src;
     if (s.ablation == AblationKind::Resample) {
@@ -63,6 +67,11 @@ NodePatching node_patching(const Model& m, const TokenizedTask& task, const Meth
       if (mlps) r.mlp_delta[l] += run(NodeSet{{}, {l}});
     }
   }
+  // --- MPI: metric sums over every rank's prompts, in rank order
+  comm.allreduce_sum(r.head_delta);
+  comm.allreduce_sum(r.mlp_delta);
+  comm.allreduce_sum(&clean_sum, 1);
+  // --- end MPI
   const double inv = 1.0 / static_cast<double>(n);
   for (double& d : r.head_delta) d *= inv;
   for (double& d : r.mlp_delta) d *= inv;

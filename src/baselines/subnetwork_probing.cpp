@@ -119,7 +119,13 @@ MethodResult subnetwork_probing(const Model& m, const TokenizedTask& task, const
   const int n_tensors = L * (3 + mlps);
   const double shift = kBeta * std::log(-kGamma / kZeta);
   SplitMix64 rng(s.seed, 0x5b9e7ull);
-  Model mm = m;  // weights scaled by the masks, step by step
+  // The masked weights are rewritten every step in f32: a bf16/f16 model's W_qkv and W_out are
+  // widened here (base), the rest stays as loaded.
+  Model base = m;
+  for (LayerWeights& lw : base.w.layers)
+    for (Weight* w : {&lw.W_qkv, &lw.W_out})
+      if (!w->empty() && !w->is_f32()) *w = Weight(w->to_tensor());
+  Model mm = base;  // weights scaled by the masks, step by step
   double loss = 0, metric = 0, reg = 0;
 
   for (int step = 0; step < steps; ++step) {
@@ -132,7 +138,7 @@ MethodResult subnetwork_probing(const Model& m, const TokenizedTask& task, const
     }
     const int64_t D = c.d_model, dh = c.d_head, W = c.qkv_width();
     for (int l = 0; l < L; ++l) {
-      const LayerWeights& lw = m.w.layers[l];
+      const LayerWeights& lw = base.w.layers[l];
       LayerWeights& mw = mm.w.layers[l];
       for (int x = 0; x < 3; ++x)
         for (int h = 0; h < H; ++h) {

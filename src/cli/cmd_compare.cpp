@@ -5,6 +5,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/method_flags.h"
+#include "cli/precision_flag.h"
 #include "cli/progress.h"
 #include "cli/task_flags.h"
 #include "compare/compare.h"
@@ -20,7 +21,9 @@
 
 namespace cs {
 
-int cmd_compare(int argc, char** argv) {
+// compare's flags, declared once: cmd_compare parses them, and `sweep` checks a plan's options
+// against them before any job runs.
+Args compare_args() {
   std::string all;
   for (const MethodInfo& i : method_table()) {
     if (!all.empty()) all += ',';
@@ -51,6 +54,12 @@ int cmd_compare(int argc, char** argv) {
                 "                            Graph.to_json and MIB's circuit track write it (discover's graph.json too);\n"
                 "                            its row is NAME (repeatable)")
       .flag("out", "", "write compare.md, compare.json and compare.html here");
+  precision_flag(a);
+  return a;
+}
+
+int cmd_compare(int argc, char** argv) {
+  Args a = compare_args();
   if (!a.parse(argc, argv)) return 0;
   const std::string out = a.str("out");
   const std::vector<std::string> files = {"compare.md", "compare.json", "compare.html"};
@@ -65,7 +74,7 @@ int cmd_compare(int argc, char** argv) {
       throw UsageError("compare: --import takes NAME=FILE (a graph JSON), got '" + spec + "'");
     o.imports.push_back({spec.substr(0, eq), read_graph_json(spec.substr(eq + 1))});
   }
-  Model m = load_model(a.str("MODEL"), {.process_weights = true});
+  Model m = load_model(a.str("MODEL"), {.process_weights = true, .precision = precision_from_flag(a)});
   Tokenizer tok = Tokenizer::for_model_dir(a.str("MODEL"));
   const BosChoice bos = bos_from_flags(a, a.str("MODEL"), tok);
   TokenizedTask task = task_from_flags(a, tok, a.str("MODEL"));

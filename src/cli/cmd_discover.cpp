@@ -6,6 +6,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/method_flags.h"
+#include "cli/precision_flag.h"
 #include "cli/progress.h"
 #include "cli/task_flags.h"
 #include "sae/discover.h"
@@ -363,6 +364,7 @@ int cmd_discover(int argc, char** argv) {
          "heads scored by the codes that appear only on positive prompts. --method runs any other method\n"
          "on the same prompts; each writes the same four files and, with a truth, its evaluation.");
   declare_flags(a);
+  precision_flag(a);
   if (!a.parse(argc, argv)) return 0;
   const MethodId id = parse_method(a.str("method"));
   const MethodInfo& info = method_info(id);
@@ -381,7 +383,8 @@ int cmd_discover(int argc, char** argv) {
                      a.str("threshold"));
   if (!a.str("out").empty()) check_output_dir(a.str("out"), "--out", kOutputs);
 
-  Model m = load_model(a.str("MODEL"), {.process_weights = !a.on("no-process-weights")});
+  Model m = load_model(a.str("MODEL"), {.process_weights = !a.on("no-process-weights"),
+                                        .precision = precision_from_flag(a)});
   Tokenizer tok = Tokenizer::for_model_dir(a.str("MODEL"));
   const BosChoice bos = bos_from_flags(a, a.str("MODEL"), tok);
   TokenizedTask task = task_from_flags(a, tok, a.str("MODEL"));

@@ -3,6 +3,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/precision_flag.h"
 #include "cli/task_flags.h"
 #include "cli/progress.h"
 #include "evaluation/reference_circuit.h"
@@ -33,10 +34,11 @@ int cmd_reference_circuit(int argc, char** argv) {
       .toggle("prepend-bos", kPrependBosHelp)
       .toggle("no-prepend-bos", kNoPrependBosHelp)
       .flag("out", "", "ground-truth JSON file to write");
+  precision_flag(a);
   if (!a.parse(argc, argv)) return 0;
   if (a.str("out").empty()) throw UsageError("reference-circuit: --out FILE is required");
   check_output_file(a.str("out"), "--out");
-  Model m = load_model(a.str("MODEL"));
+  Model m = load_model(a.str("MODEL"), {.precision = precision_from_flag(a)});
   Tokenizer tok = Tokenizer::for_model_dir(a.str("MODEL"));
   const BosChoice bos = bos_from_flags(a, a.str("MODEL"), tok);
   TokenizedTask task = task_from_flags(a, tok, a.str("MODEL"));

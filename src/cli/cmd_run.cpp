@@ -5,6 +5,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/precision_flag.h"
 #include "cli/task_flags.h"
 #include "model/hook_list.h"
 #include "model/model.h"
@@ -29,6 +30,7 @@ int cmd_run(int argc, char** argv) {
       .toggle("process-weights", "apply TransformerLens weight processing (fold LN etc.)")
       .toggle("prepend-bos", kPrependBosHelp)
       .toggle("no-prepend-bos", kNoPrependBosHelp);
+  precision_flag(a);
   if (!a.parse(argc, argv)) return 0;
   if (!a.str("save").empty() && a.all("cache").empty())
     throw UsageError("run: --save needs at least one --cache HOOK");
@@ -36,7 +38,8 @@ int cmd_run(int argc, char** argv) {
     if (h.find_first_of("*?[") == std::string::npos) HookPoint::parse(h);  // a malformed name fails before loading
   if (!a.str("save").empty()) check_output_file(a.str("save"), "--save");
 
-  Model m = load_model(a.str("MODEL"), {.process_weights = a.on("process-weights")});
+  Model m = load_model(a.str("MODEL"), {.process_weights = a.on("process-weights"),
+                                        .precision = precision_from_flag(a)});
   Tokenizer tok = Tokenizer::for_model_dir(a.str("MODEL"));
   std::vector<int> ids = tok.encode(a.str("PROMPT"));
   const BosChoice bos = bos_from_flags(a, a.str("MODEL"), tok);
@@ -66,6 +69,9 @@ int cmd_run(int argc, char** argv) {
   Tensor logits = forward(m, batch, &hooks, {LogitsAt::Last});
 
   const int64_t V = m.cfg.vocab_size;
+  // A model whose vocabulary is larger than its tokenizer's (random presets read with the bundled
+  // GPT-2 tokenizer) predicts ids the tokenizer cannot show.
+  auto text_of = [&tok](int id) { return id < tok.vocab_size() ? tok.token_text(id) : "<id " + std::to_string(id) + ">"; };
   std::vector<double> prob(V);
   double mx = *std::max_element(logits.data.begin(), logits.data.end()), sum = 0;
   for (int64_t v = 0; v < V; ++v) sum += prob[v] = std::exp(logits.data[v] - mx);
@@ -94,7 +100,7 @@ int cmd_run(int argc, char** argv) {
     j["tokens"] = ids;
     for (int id : ids) j["token_text"].push_back(tok.token_text(id));
     for (int i = 0; i < k; ++i)
-      j["top"].push_back({{"id", order[i]}, {"text", tok.token_text(order[i])},
+      j["top"].push_back({{"id", order[i]}, {"text", text_of(order[i])},
                           {"logit", logits.data[order[i]]}, {"prob", prob[order[i]] / sum}});
     for (auto& [name, t] : cache) j["cache"][name] = {{"shape", t.shape}, {"values", t.data}};
     std::printf("%s\n", j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
@@ -106,7 +112,7 @@ int cmd_run(int argc, char** argv) {
   std::printf("\n\n%-6s %-8s %-10s %-9s %s\n", "rank", "id", "logit", "prob", "token");
   for (int i = 0; i < k; ++i)
     std::printf("%-6d %-8d %-10.4f %-9.5f '%s'\n", i + 1, order[i], logits.data[order[i]],
-                prob[order[i]] / sum, tok.token_text(order[i]).c_str());
+                prob[order[i]] / sum, text_of(order[i]).c_str());
   for (const HookPoint& p : points) {  // in forward order
     const std::string name = p.name();
     if (!cache.count(name)) continue;

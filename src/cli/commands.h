@@ -3,6 +3,8 @@
 // cs::UsageError (exit 2) and printed by main.
 #pragma once
 
+#include "cli/args.h"
+
 namespace cs {
 
 int cmd_info(int argc, char** argv);
@@ -16,5 +18,9 @@ int cmd_compare(int argc, char** argv);
 int cmd_reference_circuit(int argc, char** argv);
 int cmd_tasks(int argc, char** argv);
 int cmd_train(int argc, char** argv);
+int cmd_sweep(int argc, char** argv);
+
+// compare's flag declarations (cmd_compare.cpp), for sweep's plan check.
+Args compare_args();
 
 }  // namespace cs

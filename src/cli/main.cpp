@@ -6,6 +6,7 @@
 #include <string>
 
 #include "cli/commands.h"
+#include "ops/comm.h"
 #include "ops/error.h"
 #include "ops/process_setup.h"
 
@@ -28,6 +29,7 @@ const Command kCommands[] = {
     {"convert", "rewrite a checkpoint in another dtype (F32 -> F16)", cs::cmd_convert},
     {"tasks", "list the builtin tasks, or show a task's prompts as the model gets them", cs::cmd_tasks},
     {"eval", "evaluate head scores against a ground-truth circuit (AUC, precision, recall)", cs::cmd_eval},
+    {"sweep", "run a plan of models x tasks x methods x seeds as jobs (threads, MPI ranks); one combined table", cs::cmd_sweep},
     {"train", "train a small GPT-2 on the generated task + filler corpus (AdamW, HF checkpoints)", cs::cmd_train},
 };
 
@@ -50,6 +52,29 @@ std::string command_names() {
   return s;
 }
 
+// The command's exit code; *threw: it ended by an error rather than by returning.
+int run_command(const Command& c, int argc, char** argv, bool* threw) {
+  *threw = true;
+  try {
+    const int code = c.fn(argc - 2, argv + 2);
+    *threw = false;
+    return code;
+  } catch (const cs::UsageError& e) {
+    print_error(e.what());
+    return 2;
+  } catch (const cs::Error& e) {
+    print_error(e.what());
+    return 1;
+  } catch (const std::bad_alloc&) {
+    print_error("out of memory: the run needs more memory than this machine has; use smaller settings "
+                "(fewer prompts, features or trials)");
+    return 1;
+  } catch (const std::exception& e) {
+    print_error(e.what());
+    return 1;
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -65,22 +90,13 @@ int main(int argc, char** argv) {
   }
   for (const Command& c : kCommands) {
     if (std::strcmp(argv[1], c.name) != 0) continue;
-    try {
-      return c.fn(argc - 2, argv + 2);
-    } catch (const cs::UsageError& e) {
-      print_error(e.what());
-      return 2;
-    } catch (const cs::Error& e) {
-      print_error(e.what());
-      return 1;
-    } catch (const std::bad_alloc&) {
-      print_error("out of memory: the run needs more memory than this machine has; use smaller settings "
-                  "(fewer prompts, features or trials)");
-      return 1;
-    } catch (const std::exception& e) {
-      print_error(e.what());
-      return 1;
-    }
+    // Under mpirun every rank starts MPI here; an error on any rank ends them all (a rank left
+    // alone would wait in its next collective forever).
+    cs::Comm& world = cs::Comm::world();
+    bool threw = false;
+    const int code = run_command(c, argc, argv, &threw);
+    if (threw && world.active()) world.abort_all(code);
+    return code;
   }
   print_error(("unknown command '" + std::string(argv[1]) + "': the commands are " + command_names() +
                " (circuitscan --help)").c_str());

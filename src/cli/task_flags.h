@@ -94,6 +94,7 @@ inline BosChoice bos_from_flags(const Args& a, const std::string& model_dir, con
     if (j.is_object() && j.contains("default_prepend_bos") && j["default_prepend_bos"].is_boolean())
       return {j["default_prepend_bos"].get<bool>(), "default_prepend_bos in the model's config.json"};
   }
+  if (tok.adds_bos()) return {true, "the tokenizer adds it, as transformers' tokenizer(text) does"};
   if (tok.bos_id() < 0) return {false, "the tokenizer has no BOS token"};
   return {true, "TransformerLens's default"};
 }

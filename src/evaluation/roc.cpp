@@ -130,4 +130,30 @@ double area_under(const std::vector<double>& x, const std::vector<double>& y) {
   return area;
 }
 
+double spearman(const std::vector<double>& a, const std::vector<double>& b) {
+  if (a.size() != b.size()) throw Error("spearman: score vectors of different lengths");
+  auto ranks = [](const std::vector<double>& x) {
+    std::vector<size_t> o(x.size());
+    std::iota(o.begin(), o.end(), 0);
+    std::sort(o.begin(), o.end(), [&](size_t i, size_t j) { return x[i] < x[j]; });
+    std::vector<double> r(x.size());
+    for (size_t i = 0; i < o.size();) {  // average ranks of ties
+      size_t j = i;
+      while (j + 1 < o.size() && x[o[j + 1]] == x[o[i]]) ++j;
+      for (size_t k = i; k <= j; ++k) r[o[k]] = 0.5 * (i + j);
+      i = j + 1;
+    }
+    return r;
+  };
+  const std::vector<double> ra = ranks(a), rb = ranks(b);
+  const double n = static_cast<double>(a.size()), mean = (n - 1) / 2;
+  double num = 0, da = 0, db = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    num += (ra[i] - mean) * (rb[i] - mean);
+    da += (ra[i] - mean) * (ra[i] - mean);
+    db += (rb[i] - mean) * (rb[i] - mean);
+  }
+  return da > 0 && db > 0 ? num / std::sqrt(da * db) : 1.0;
+}
+
 }  // namespace cs

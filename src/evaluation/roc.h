@@ -49,6 +49,10 @@ struct MeanStd {
 };
 MeanStd mean_std(const std::vector<double>& values);
 
+// Spearman's rank correlation of two score vectors of one length (ties share their average
+// rank); 1 when either is constant. How far two rankings of the same heads agree.
+double spearman(const std::vector<double>& a, const std::vector<double>& b);
+
 // Trapezoid area under y(x) for x ascending within [0, 1]; 0 for fewer than 2 points.
 // Faithfulness curves (MIB, Mueller et al. 2025): x = circuit size as a fraction of the
 // model, y = faithfulness at that size. CPR = area_under(x, y) (higher is better);

@@ -7,6 +7,7 @@
 #include "interp/metrics.h"
 #include "interp/task_metric.h"
 #include "model/transformer.h"
+#include "ops/comm.h"
 #include "ops/error.h"
 #include "ops/parallel.h"
 
@@ -24,17 +25,34 @@ std::vector<double> circuit_metrics(const Model& m, const TokenizedTask& task,
                                     const std::vector<HeadSet>& keeps, const AblationSource& src,
                                     int n_prompts) {
   const size_t n = std::min<size_t>(n_prompts, task.size());
-  const Batch clean = clean_batch(task, 0, n);
+  if (n == 0) throw Error("mean: no values (empty prompt set?)");
+  // --- MPI (ops/comm.h): this rank's block of the n prompts; metric sums allreduced in rank
+  // order, then divided by n. A Resample source pairs rows with the batch: rebuilt for the block.
+  Comm& comm = Comm::current();
+  const LocalRange mine = comm.local_range(n);
+  AblationSource block_src;
+  if (comm.active() && src.kind == AblationKind::Resample && mine.size() > 0) {
+    const Batch corrupt = corrupt_batch(task, mine.begin, mine.size());
+    block_src = make_ablation_source(m, AblationKind::Resample, &corrupt);
+  }
+  const AblationSource& use = comm.active() && src.kind == AblationKind::Resample ? block_src : src;
+  // --- end MPI
   const std::vector<int> columns = metric_columns(task);
   const TokenizedTask metric_task = columns.empty() ? task : on_columns(task, columns);
   std::vector<double> out(keeps.size(), 0.0);
-  parallel_jobs(keeps.size(), [&](size_t i) {
-    Hooks hooks;
-    add_ablation_hooks(hooks, m, src, complement(m, keeps[i]));
-    ForwardOptions fo{LogitsAt::Last};
-    if (!columns.empty()) fo.vocab_columns = &columns;
-    out[i] = mean(task_metric(metric_task, forward(m, clean, &hooks, fo)));
-  });
+  if (mine.size() > 0) {
+    const Batch clean = clean_batch(task, mine.begin, mine.size());
+    parallel_jobs(keeps.size(), [&](size_t i) {
+      Hooks hooks;
+      add_ablation_hooks(hooks, m, use, complement(m, keeps[i]));
+      ForwardOptions fo{LogitsAt::Last};
+      if (!columns.empty()) fo.vocab_columns = &columns;
+      // task_metric numbers rows from the batch's first prompt (metric columns and answers).
+      for (double v : task_metric(metric_task, forward(m, clean, &hooks, fo), mine.begin)) out[i] += v;
+    });
+  }
+  comm.allreduce_sum(out);  // MPI: sums over every rank's prompts
+  for (double& v : out) v /= static_cast<double>(n);
   return out;
 }
 

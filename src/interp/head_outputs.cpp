@@ -3,13 +3,17 @@
 #include <algorithm>
 
 #include "model/transformer.h"
+#include "ops/comm.h"
 #include "ops/error.h"
+#include "ops/gemm.h"
 #include "ops/matmul.h"
 
 namespace cs {
 
-Tensor collect_head_outputs(const Model& m, const std::vector<std::vector<int>>& prompts,
-                            const PositionChoice& pos, int batch_size) {
+namespace {
+
+Tensor collect_block(const Model& m, const std::vector<std::vector<int>>& prompts, const PositionChoice& pos,
+                     int batch_size) {
   const ModelConfig& c = m.cfg;
   const int64_t N = static_cast<int64_t>(prompts.size()), L = c.n_layers, H = c.n_heads;
   const int64_t D = c.d_model, dh = c.d_head, HT = L * H;
@@ -50,10 +54,40 @@ Tensor collect_head_outputs(const Model& m, const std::vector<std::vector<int>>&
     // out[start+b, l*H+h, :] = zred[l,b,h,:] @ W_O[l][h]
     for (int64_t l = 0; l < L; ++l)
       for (int64_t h = 0; h < H; ++h)
-        sgemm(false, false, n, D, dh, 1.0f, zred.ptr() + (l * n * H + h) * dh, H * dh,
-              m.w.layers[l].W_O.ptr() + h * dh * D, D, 0.0f,
-              out.ptr() + (start * HT + l * H + h) * D, HT * D);
+        gemm(out.ptr() + (start * HT + l * H + h) * D, HT * D, zred.ptr() + (l * n * H + h) * dh,
+             H * dh, n, m.w.layers[l].W_O.mat().block(h * dh, dh, 0, D), false, m.precision);
   }
+  return out;
+}
+
+}  // namespace
+
+Tensor collect_head_outputs(const Model& m, const std::vector<std::vector<int>>& prompts,
+                            const PositionChoice& pos, int batch_size) {
+  Comm& comm = Comm::current();
+  if (!comm.active()) return collect_block(m, prompts, pos, batch_size);
+  // --- MPI (ops/comm.h): each rank runs its block of the prompts; the blocks are gathered to
+  // rank 0 in rank order (= prompt order), and broadcast so every rank holds what one process
+  // would (the SAE's input; each prompt's outputs are computed exactly as on one process).
+  if (pos.mode == PositionReduce::Named && pos.index.size() != prompts.size())
+    throw Error("named position '" + pos.name + "' is not defined for every prompt");
+  const LocalRange mine = comm.local_range(prompts.size());
+  const std::vector<std::vector<int>> block(prompts.begin() + mine.begin, prompts.begin() + mine.end);
+  PositionChoice block_pos = pos;
+  if (pos.mode == PositionReduce::Named)
+    block_pos.index.assign(pos.index.begin() + mine.begin, pos.index.begin() + mine.end);
+  std::vector<float> part;
+  if (!block.empty()) {
+    const Tensor t = collect_block(m, block, block_pos, batch_size);
+    part.assign(t.ptr(), t.ptr() + t.numel());
+  }
+  std::vector<float> all = comm.gather(part);
+  comm.broadcast(all);
+  const int64_t HT = int64_t{m.cfg.n_layers} * m.cfg.n_heads, D = m.cfg.d_model;
+  Tensor out({static_cast<int64_t>(prompts.size()), HT, D});
+  if (static_cast<int64_t>(all.size()) != out.numel()) throw Error("head outputs: the ranks' blocks do not add up");
+  std::copy(all.begin(), all.end(), out.ptr());
+  // --- end MPI
   return out;
 }
 

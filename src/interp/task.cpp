@@ -66,9 +66,11 @@ TokenizedTask begin_task(const std::string& name, MetricKind metric, const Token
 void add_prompt(TokenizedTask& t, const Tokenizer& tok, const TaskOptions& opts, TaskPrompt p,
                 std::vector<int> clean, std::vector<int> corrupt, std::vector<int> negative,
                 int answer, std::vector<int> wrong, const std::map<std::string, int>& positions) {
-  const int shift = opts.prepend_bos ? 1 : 0;
+  // BOS when asked for (the CLI's default follows the model and its tokenizer: bos_from_flags)
+  const bool bos = opts.prepend_bos;
+  const int shift = bos ? 1 : 0;
   auto with_bos = [&](std::vector<int>& v) {
-    if (opts.prepend_bos && !v.empty()) v.insert(v.begin(), tok.bos_id());
+    if (bos && !v.empty()) v.insert(v.begin(), tok.bos_id());
   };
   with_bos(clean);
   with_bos(corrupt);

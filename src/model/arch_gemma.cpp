@@ -1,12 +1,13 @@
 // Gemma (Gemma Team 2024, first generation): the Llama checkpoint layout with three differences,
 // folded into the canonical weights at load time so the forward stays the shared one:
 //   - RMSNorm scales are stored as w and applied as (1 + w): we store 1 + w (float32, as HF).
-//   - The embedding is multiplied by sqrt(hidden_size) (rounded to float32, as HF's normalizer)
-//     on the way in, not on the way out: W_E holds the scaled rows, W_U (tied on disk) the
-//     stored ones. hook_embed is therefore the scaled embedding, the residual stream's input.
+//   - The embedding is multiplied by sqrt(hidden_size) (rounded to the compute dtype, as HF's
+//     normalizer) on the way in, not on the way out: cfg.embed_scale, applied where the forward
+//     reads W_E's rows; W_U (tied on disk) is the stored rows. hook_embed is therefore the
+//     scaled embedding, the residual stream's input.
 //   - The MLP is GeGLU, gelu (tanh approximation) of the gate times the up projection.
 // Multi-query attention (Gemma 2B) is grouped-query attention with one key/value head.
-// Gemma 2 (soft-capping, sliding-window layers, extra norms) is a different model_type, refused.
+// Gemma 2 (soft-capping, sliding-window layers, extra norms) is arch_gemma2.cpp, built on this.
 #include <cmath>
 
 #include "model/architecture.h"
@@ -27,13 +28,12 @@ ModelConfig gemma_config(const nlohmann::json& j, const std::string& path) {
   c.model_type = "gemma";
   c.family = "Gemma";
   c.act = Activation::GeGLU;
+  c.embed_scale = static_cast<float>(std::sqrt(static_cast<double>(c.d_model)));
   return c;
 }
 
 Weights gemma_weights(const CheckpointFiles& f, const ModelConfig& c) {
   Weights w = llama_weights(f, c);  // W_U is W_E's stored rows when tied
-  const float normalizer = static_cast<float>(std::sqrt(static_cast<double>(c.d_model)));
-  for (float& x : w.W_E.data) x *= normalizer;
   auto one_plus = [](Tensor& t) {
     for (float& x : t.data) x = 1.0f + x;
   };

@@ -38,29 +38,29 @@ Weights gpt2_weights(const CheckpointFiles& f, const ModelConfig& c) {
   const std::vector<std::string> p = {"transformer.", ""};
   const int64_t D = c.d_model, F = c.d_mlp, V = c.vocab_size, W = c.qkv_width();
   Weights w;
-  w.W_E = take_tensor(f, p, "wte.weight", {V, D});
-  w.W_pos = take_tensor(f, p, "wpe.weight", {c.n_ctx, D});
+  w.W_E = take_weight(f, p, "wte.weight", {V, D}, OnDisk::Canonical);
+  w.W_pos = take_weight(f, p, "wpe.weight", {c.n_ctx, D}, OnDisk::Canonical);
   for (int l = 0; l < c.n_layers; ++l) {
     const std::string h = "h." + std::to_string(l) + ".";
     LayerWeights lw;
     lw.ln1_w = take_tensor(f, p, h + "ln_1.weight", {D});
     lw.ln1_b = take_tensor(f, p, h + "ln_1.bias", {D});
-    lw.W_qkv = take_tensor(f, p, h + "attn.c_attn.weight", {D, W});
+    lw.W_qkv = take_weight(f, p, h + "attn.c_attn.weight", {D, W}, OnDisk::Canonical);
     lw.b_qkv = take_tensor(f, p, h + "attn.c_attn.bias", {W});
-    lw.W_O = take_tensor(f, p, h + "attn.c_proj.weight", {D, D});
+    lw.W_O = take_weight(f, p, h + "attn.c_proj.weight", {D, D}, OnDisk::Canonical);
     lw.b_O = take_tensor(f, p, h + "attn.c_proj.bias", {D});
     lw.ln2_w = take_tensor(f, p, h + "ln_2.weight", {D});
     lw.ln2_b = take_tensor(f, p, h + "ln_2.bias", {D});
-    lw.W_in = take_tensor(f, p, h + "mlp.c_fc.weight", {D, F});
+    lw.W_in = take_weight(f, p, h + "mlp.c_fc.weight", {D, F}, OnDisk::Canonical);
     lw.b_in = take_tensor(f, p, h + "mlp.c_fc.bias", {F});
-    lw.W_out = take_tensor(f, p, h + "mlp.c_proj.weight", {F, D});
+    lw.W_out = take_weight(f, p, h + "mlp.c_proj.weight", {F, D}, OnDisk::Canonical);
     lw.b_out = take_tensor(f, p, h + "mlp.c_proj.bias", {D});
     w.layers.push_back(std::move(lw));
   }
   w.lnf_w = take_tensor(f, p, "ln_f.weight", {D});
   w.lnf_b = take_tensor(f, p, "ln_f.bias", {D});
   if (!c.tied_embeddings || has_tensor(f, {""}, "lm_head.weight"))
-    w.W_U = take_tensor(f, {""}, "lm_head.weight", {V, D});
+    w.W_U = take_weight(f, {""}, "lm_head.weight", {V, D}, OnDisk::Canonical);
   else
     w.W_U = w.W_E;
   w.b_U = Tensor({V});

@@ -1,6 +1,9 @@
-// Llama (Touvron et al. 2023) and the families that share its checkpoint layout: Mistral and
-// Qwen2 (q/k/v biases). RMSNorm, RoPE on whole heads (rotate_half), SwiGLU MLP, grouped-query
-// attention. Hugging Face nn.Linear weights are [out, in]; we transpose to [in, out].
+// Llama (Touvron et al. 2023; Llama 3: Grattafiori et al. 2024) and the families that share its
+// checkpoint layout: Mistral and Qwen2 / Qwen2.5 (q/k/v biases). RMSNorm, RoPE on whole heads
+// (rotate_half; Llama 3.1's "llama3" frequency scaling), SwiGLU MLP, grouped-query attention,
+// tied embeddings where the config says so (Llama 3.2, Qwen2.5 0.5B).
+// Hugging Face nn.Linear weights are [out, in]: bf16/f16 ones are used in place from the mapped
+// file (stored transposed), f32 ones copied to the canonical [in, out].
 #include "model/architecture.h"
 #include "ops/error.h"
 
@@ -53,17 +56,37 @@ ModelConfig llama_config(const nlohmann::json& j, const std::string& path) {
     throw Error(path + ": mlp_bias is not supported (the canonical SwiGLU gate has no bias)");
 
   // RoPE: rope_parameters (transformers 5) or top-level rope_theta plus rope_scaling (4.x).
+  // Llama 3.1 / 3.2 scale the frequencies (rope_type "llama3"); other scaled variants (linear,
+  // dynamic, yarn, longrope) are refused rather than run with the wrong frequencies.
   double theta = config_number_or(j, path, "rope_theta", 10000.0);
   double pct = config_number_or(j, path, "partial_rotary_factor", 1.0);
   for (const char* key : {"rope_parameters", "rope_scaling"}) {
     const nlohmann::json* p = config_object(j, path, key);
     if (!p) continue;
     const nlohmann::json& rp = *p;
-    const std::string type = config_string_or(rp, path, "rope_type", config_string_or(rp, path, "type", "default"));
-    if (type != "default")
+    const std::string type =
+        config_string_or(rp, path, "rope_type", config_string_or(rp, path, "type", "default"));
+    if (type == "llama3") {
+      for (const char* k : {"factor", "low_freq_factor", "high_freq_factor"})
+        if (!rp.contains(k) || !rp[k].is_number())
+          throw Error(path + ": " + key + " of rope_type llama3 needs a number '" + k + "'");
+      c.rope.factor = static_cast<float>(rp["factor"].get<double>());
+      c.rope.low_freq_factor = static_cast<float>(rp["low_freq_factor"].get<double>());
+      c.rope.high_freq_factor = static_cast<float>(rp["high_freq_factor"].get<double>());
+      // transformers falls back to max_position_embeddings when it is missing
+      const double ctx = config_number_or(j, path, "max_position_embeddings", 8192);
+      c.rope.original_max_position =
+          static_cast<float>(config_number_or(rp, path, "original_max_position_embeddings", ctx));
+      if (!(c.rope.factor > 0) || !(c.rope.high_freq_factor > c.rope.low_freq_factor) ||
+          !(c.rope.low_freq_factor > 0) || !(c.rope.original_max_position > 0))
+        throw Error(path + ": " + key + " llama3 scaling needs factor > 0 and high_freq_factor > "
+                    "low_freq_factor > 0 (got factor " + std::to_string(c.rope.factor) + ", " +
+                    std::to_string(c.rope.low_freq_factor) + "/" + std::to_string(c.rope.high_freq_factor) + ")");
+    } else if (type != "default") {
       throw Error(path + ": " + key + " rope_type '" + type +
-                  "' is not supported (only the default RoPE; scaled variants such as llama3 or "
-                  "yarn change the frequencies)");
+                  "' is not supported (the default RoPE and Llama 3's 'llama3' scaling are; linear, "
+                  "dynamic, yarn and longrope change the frequencies differently)");
+    }
     theta = config_number_or(rp, path, "rope_theta", theta);
     pct = config_number_or(rp, path, "partial_rotary_factor", pct);
   }
@@ -72,7 +95,7 @@ ModelConfig llama_config(const nlohmann::json& j, const std::string& path) {
   c.positions = Positions::Rotary;
   if (!(theta > 0 && theta <= 1e30))  // 0 or negative: every rotation angle is NaN or inf
     throw Error(path + ": rope_theta is " + std::to_string(theta) + "; RoPE needs a positive base (10000 in most models)");
-  c.rope_theta = static_cast<float>(theta);
+  c.rope.theta = static_cast<float>(theta);
   c.rotary_dim = static_cast<int>(c.d_head * pct);
   if (c.rotary_dim <= 0 || c.rotary_dim % 2 != 0 || c.rotary_dim > c.d_head)
     throw Error(path + ": " + std::to_string(c.rotary_dim) +
@@ -88,41 +111,39 @@ Weights llama_weights(const CheckpointFiles& f, const ModelConfig& c) {
   const int64_t D = c.d_model, F = c.d_mlp, V = c.vocab_size, dh = c.d_head;
   const int64_t H = c.n_heads, Hk = c.n_kv_heads, W = c.qkv_width();
   Weights w;
-  w.W_E = take_tensor(f, p, "embed_tokens.weight", {V, D});
+  w.W_E = take_weight(f, p, "embed_tokens.weight", {V, D}, OnDisk::Canonical);
   for (int l = 0; l < c.n_layers; ++l) {
     const std::string L = "layers." + std::to_string(l) + ".";
     LayerWeights lw;
     lw.ln1_w = take_tensor(f, p, L + "input_layernorm.weight", {D});
 
-    // W_qkv [D, (H + 2 Hk) dh]: q_proj [H dh, D], k_proj and v_proj [Hk dh, D], transposed side
-    // by side. Biases (Qwen2, attention_bias) are optional per projection; absent ones are zero.
-    lw.W_qkv = Tensor({D, W});
+    // W_qkv [D, (H + 2 Hk) dh]: q_proj [H dh, D], k_proj and v_proj [Hk dh, D] stacked.
+    // Biases (Qwen2, attention_bias) are optional per projection; absent ones are zero.
     const char* names[3] = {"q_proj", "k_proj", "v_proj"};
     const int64_t rows[3] = {H * dh, Hk * dh, Hk * dh};
     const int64_t cols[3] = {0, H * dh, (H + Hk) * dh};
+    lw.W_qkv = take_stacked_linear(f, p, {L + "self_attn.q_proj.weight", L + "self_attn.k_proj.weight",
+                                          L + "self_attn.v_proj.weight"}, {rows[0], rows[1], rows[2]}, D);
     for (int s = 0; s < 3; ++s) {
       const std::string base = L + "self_attn." + names[s];
-      Tensor wt = take_tensor(f, p, base + ".weight", {rows[s], D});  // [out, in]
-      for (int64_t o = 0; o < rows[s]; ++o)
-        for (int64_t d = 0; d < D; ++d) lw.W_qkv.data[d * W + cols[s] + o] = wt.data[o * D + d];
       if (has_tensor(f, p, base + ".bias")) {
         if (lw.b_qkv.empty()) lw.b_qkv = Tensor({W});
         Tensor b = take_tensor(f, p, base + ".bias", {rows[s]});
         std::copy(b.data.begin(), b.data.end(), lw.b_qkv.data.begin() + cols[s]);
       }
     }
-    lw.W_O = transpose2d(take_tensor(f, p, L + "self_attn.o_proj.weight", {D, H * dh}));
+    lw.W_O = take_weight(f, p, L + "self_attn.o_proj.weight", {D, H * dh}, OnDisk::Linear);
     if (has_tensor(f, p, L + "self_attn.o_proj.bias"))
       lw.b_O = take_tensor(f, p, L + "self_attn.o_proj.bias", {D});
     lw.ln2_w = take_tensor(f, p, L + "post_attention_layernorm.weight", {D});
-    lw.W_gate = transpose2d(take_tensor(f, p, L + "mlp.gate_proj.weight", {F, D}));
-    lw.W_in = transpose2d(take_tensor(f, p, L + "mlp.up_proj.weight", {F, D}));
-    lw.W_out = transpose2d(take_tensor(f, p, L + "mlp.down_proj.weight", {D, F}));
+    lw.W_gate = take_weight(f, p, L + "mlp.gate_proj.weight", {F, D}, OnDisk::Linear);
+    lw.W_in = take_weight(f, p, L + "mlp.up_proj.weight", {F, D}, OnDisk::Linear);
+    lw.W_out = take_weight(f, p, L + "mlp.down_proj.weight", {D, F}, OnDisk::Linear);
     w.layers.push_back(std::move(lw));
   }
   w.lnf_w = take_tensor(f, p, "norm.weight", {D});
   if (!c.tied_embeddings || has_tensor(f, {""}, "lm_head.weight"))
-    w.W_U = take_tensor(f, {""}, "lm_head.weight", {V, D});
+    w.W_U = take_weight(f, {""}, "lm_head.weight", {V, D}, OnDisk::Canonical);
   else
     w.W_U = w.W_E;
   w.b_U = Tensor({V});

@@ -61,7 +61,7 @@ ModelConfig neox_config(const nlohmann::json& j, const std::string& path) {
                 std::to_string(c.rotary_dim) + " rotary dims per head; RoPE needs an even, non-zero count");
   if (!(theta > 0 && theta <= 1e30))  // 0 or negative: every rotation angle is NaN or inf
     throw Error(path + ": rope_theta is " + std::to_string(theta) + "; RoPE needs a positive base (10000 in most models)");
-  c.rope_theta = static_cast<float>(theta);
+  c.rope.theta = static_cast<float>(theta);
   c.rotary_interleaved = false;
   if (config_bool_or(j, path, "rotary_emb_interleaved", false))
     throw Error(path + ": interleaved rotary embeddings are not supported");
@@ -76,7 +76,7 @@ Weights neox_weights(const CheckpointFiles& f, const ModelConfig& c) {
   const int64_t D = c.d_model, F = c.d_mlp, V = c.vocab_size, H = c.n_heads, dh = c.d_head;
   const int64_t W = c.qkv_width();  // 3 H dh
   Weights w;
-  w.W_E = take_tensor(f, p, "embed_in.weight", {V, D});
+  w.W_E = take_weight(f, p, "embed_in.weight", {V, D}, OnDisk::Canonical);
   for (int l = 0; l < c.n_layers; ++l) {
     const std::string L = "layers." + std::to_string(l) + ".";
     LayerWeights lw;
@@ -85,34 +85,32 @@ Weights neox_weights(const CheckpointFiles& f, const ModelConfig& c) {
 
     // query_key_value is nn.Linear [3 H dh, D] whose output rows are grouped per head:
     // row (h*3 + s)*dh + j is head h, s in {q,k,v}, dim j. Canonical column: s*H*dh + h*dh + j.
-    Tensor qkv = take_tensor(f, p, L + "attention.query_key_value.weight", {W, D});
-    const bool has_qkv_b = has_tensor(f, p, L + "attention.query_key_value.bias");
-    Tensor qkv_b = has_qkv_b ? take_tensor(f, p, L + "attention.query_key_value.bias", {W}) : Tensor();
-    lw.W_qkv = Tensor({D, W});  // [D, 3 H dh]
-    if (has_qkv_b) lw.b_qkv = Tensor({W});
+    std::vector<int64_t> row_of(W);
     for (int64_t h = 0; h < H; ++h)
       for (int64_t s = 0; s < 3; ++s)
-        for (int64_t j = 0; j < dh; ++j) {
-          const int64_t row = (h * 3 + s) * dh + j, col = s * H * dh + h * dh + j;
-          for (int64_t d = 0; d < D; ++d) lw.W_qkv.data[d * W + col] = qkv.data[row * D + d];
-          if (has_qkv_b) lw.b_qkv.data[col] = qkv_b.data[row];
-        }
+        for (int64_t j = 0; j < dh; ++j) row_of[s * H * dh + h * dh + j] = (h * 3 + s) * dh + j;
+    lw.W_qkv = take_linear_rows(f, p, L + "attention.query_key_value.weight", {W, D}, row_of);
+    if (has_tensor(f, p, L + "attention.query_key_value.bias")) {
+      const Tensor qkv_b = take_tensor(f, p, L + "attention.query_key_value.bias", {W});
+      lw.b_qkv = Tensor({W});
+      for (int64_t col = 0; col < W; ++col) lw.b_qkv.data[col] = qkv_b.data[row_of[col]];
+    }
 
-    lw.W_O = transpose2d(take_tensor(f, p, L + "attention.dense.weight", {D, H * dh}));
+    lw.W_O = take_weight(f, p, L + "attention.dense.weight", {D, H * dh}, OnDisk::Linear);
     if (has_tensor(f, p, L + "attention.dense.bias"))
       lw.b_O = take_tensor(f, p, L + "attention.dense.bias", {D});
     lw.ln2_w = take_tensor(f, p, L + "post_attention_layernorm.weight", {D});
     lw.ln2_b = take_tensor(f, p, L + "post_attention_layernorm.bias", {D});
-    lw.W_in = transpose2d(take_tensor(f, p, L + "mlp.dense_h_to_4h.weight", {F, D}));
+    lw.W_in = take_weight(f, p, L + "mlp.dense_h_to_4h.weight", {F, D}, OnDisk::Linear);
     lw.b_in = take_tensor(f, p, L + "mlp.dense_h_to_4h.bias", {F});
-    lw.W_out = transpose2d(take_tensor(f, p, L + "mlp.dense_4h_to_h.weight", {D, F}));
+    lw.W_out = take_weight(f, p, L + "mlp.dense_4h_to_h.weight", {D, F}, OnDisk::Linear);
     lw.b_out = take_tensor(f, p, L + "mlp.dense_4h_to_h.bias", {D});
     w.layers.push_back(std::move(lw));
   }
   w.lnf_w = take_tensor(f, p, "final_layer_norm.weight", {D});
   w.lnf_b = take_tensor(f, p, "final_layer_norm.bias", {D});
   if (!c.tied_embeddings || has_tensor(f, {""}, "embed_out.weight"))
-    w.W_U = take_tensor(f, {""}, "embed_out.weight", {V, D});
+    w.W_U = take_weight(f, {""}, "embed_out.weight", {V, D}, OnDisk::Canonical);
   else
     w.W_U = w.W_E;
   w.b_U = Tensor({V});

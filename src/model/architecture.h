@@ -44,6 +44,29 @@ bool has_tensor(const CheckpointFiles& f, const std::vector<std::string>& prefix
 // [out, in] (nn.Linear) -> [in, out].
 Tensor transpose2d(const Tensor& t);
 
+// How a matrix is stored on disk relative to the canonical layout of weights.h.
+enum class OnDisk {
+  Canonical,  // as the canonical layout (GPT-2 Conv1D [in, out], embeddings [V, D])
+  Linear,     // nn.Linear [out, in]: the canonical [in, out] is its transpose
+};
+// A matrix in the checkpoint's dtype. disk_shape is the shape on disk. F32 (and F64): an owned
+// f32 copy in the canonical layout (transposed if Linear), exactly what every f32 path reads;
+// BF16/F16: a view into the mapped file, no copy (transposed() when Linear).
+Weight take_weight(const CheckpointFiles& f, const std::vector<std::string>& prefixes,
+                   const std::string& name, const std::vector<int64_t>& disk_shape, OnDisk how);
+// nn.Linear weights [rows_i, in] stacked along their outputs into one canonical [in, sum rows_i]
+// weight (q, k and v into W_qkv): f32 owned canonical, or one owned buffer in the checkpoint's
+// half dtype, stored transposed (the stacked [out, in] rows; a copy of these tensors only).
+Weight take_stacked_linear(const CheckpointFiles& f, const std::vector<std::string>& prefixes,
+                           const std::vector<std::string>& names, const std::vector<int64_t>& rows,
+                           int64_t in);
+// One nn.Linear weight [out, in] whose rows are reordered: canonical column c is disk row
+// row_of[c] (NeoX's per-head q/k/v interleaving). F32: owned canonical; half: an owned copy in
+// the checkpoint's dtype, stored transposed.
+Weight take_linear_rows(const CheckpointFiles& f, const std::vector<std::string>& prefixes,
+                        const std::string& name, const std::vector<int64_t>& disk_shape,
+                        const std::vector<int64_t>& row_of);
+
 // Architecture entry points (one file each).
 ModelConfig gpt2_config(const nlohmann::json& j, const std::string& path);
 Weights gpt2_weights(const CheckpointFiles& f, const ModelConfig& c);
@@ -53,6 +76,8 @@ ModelConfig llama_config(const nlohmann::json& j, const std::string& path);  // 
 Weights llama_weights(const CheckpointFiles& f, const ModelConfig& c);
 ModelConfig gemma_config(const nlohmann::json& j, const std::string& path);
 Weights gemma_weights(const CheckpointFiles& f, const ModelConfig& c);
+ModelConfig gemma2_config(const nlohmann::json& j, const std::string& path);
+Weights gemma2_weights(const CheckpointFiles& f, const ModelConfig& c);
 ModelConfig attn_only_config(const nlohmann::json& j, const std::string& path);
 Weights attn_only_weights(const CheckpointFiles& f, const ModelConfig& c);
 

@@ -13,6 +13,7 @@
 #include "ops/attention_backward.h"
 #include "ops/cross_entropy_backward.h"
 #include "ops/error.h"
+#include "ops/gemm.h"
 #include "ops/matmul.h"
 #include "ops/matmul_backward.h"
 
@@ -23,13 +24,26 @@ namespace {
 float* opt(Tensor& t) { return t.empty() ? nullptr : t.ptr(); }
 const float* opt(const Tensor& t) { return t.empty() ? nullptr : t.ptr(); }
 
+// fn(x) for every parameter, x a Weight& (matrices) or a Tensor& (norms, biases).
 template <class Fn>
 void for_each_tensor(Weights& w, Fn fn) {
-  for (Tensor* t : {&w.W_E, &w.W_pos, &w.lnf_w, &w.lnf_b, &w.W_U, &w.b_U}) fn(*t);
-  for (LayerWeights& l : w.layers)
-    for (Tensor* t : {&l.ln1_w, &l.ln1_b, &l.W_qkv, &l.b_qkv, &l.W_O, &l.b_O, &l.ln2_w, &l.ln2_b,
-                      &l.W_in, &l.b_in, &l.W_gate, &l.W_out, &l.b_out})
+  for (Weight* t : {&w.W_E, &w.W_pos, &w.W_U}) fn(*t);
+  for (Tensor* t : {&w.lnf_w, &w.lnf_b, &w.b_U}) fn(*t);
+  for (LayerWeights& l : w.layers) {
+    for (Weight* t : {&l.W_qkv, &l.W_O, &l.W_in, &l.W_gate, &l.W_out}) fn(*t);
+    for (Tensor* t : {&l.ln1_w, &l.ln1_b, &l.b_qkv, &l.b_O, &l.ln2_w, &l.ln2_b, &l.b_in, &l.b_out,
+                      &l.ln1_post_w, &l.ln2_post_w})
       fn(*t);
+  }
+}
+
+// Backward of out[M,N] = inp[M,K] @ W[K,N] + bias (W any dtype): dinp += dout W^T (in the
+// model's precision); dW (f32 weights only: the trainer's) and dbias as matmul_backward.
+void linear_backward(float* dinp, float* dW, float* dbias, const float* dout, const float* inp,
+                     const Weight& W, int64_t M, Precision prec) {
+  const int64_t K = W.dim(0), N = W.dim(1);
+  if (dinp) gemm(dinp, K, dout, N, M, W.mat().t(), true, prec);
+  matmul_backward(nullptr, dW, dbias, dout, inp, nullptr, M, K, N);
 }
 
 void add_into(float* a, const float* b, int64_t n) {
@@ -112,7 +126,7 @@ void unembed_backward(const Model& m, const ForwardRecord& rec, const Dims& d,
                       const Tensor& dlogits, Weights* g, const HookGrads& hg, float* dresid) {
   const bool subset = !rec.vocab_rows.empty();
   const int64_t V = rec.unembed.columns();
-  const float* W_U = rec.unembed.W();  // [V',D]
+  const MatRef W_U = rec.unembed.W();  // [V',D], any dtype
   const int64_t D = d.D;
 
   // Only rows with a non-zero gradient enter the GEMMs (a metric at the last position has one per
@@ -141,7 +155,7 @@ void unembed_backward(const Model& m, const ForwardRecord& rec, const Dims& d,
 
   Tensor dnormed({d.B, d.T, D});
   Tensor dn_live({n, D});
-  sgemm(false, false, n, D, V, 1.0f, dl, V, W_U, D, 0.0f, all ? dnormed.ptr() : dn_live.ptr(), D);
+  gemm(all ? dnormed.ptr() : dn_live.ptr(), D, dl, V, n, W_U, false, m.precision);
   if (!all)  // positions are distinct (forward_record checks), so each row lands once
     for (int64_t i = 0; i < n; ++i)
       std::memcpy(dnormed.ptr() + pos(live[i]) * D, dn_live.ptr() + i * D, D * sizeof(float));
@@ -176,8 +190,8 @@ void mlp_backward(const Model& m, int l, const LayerRecord& r, const Dims& d, co
   hg.put(Hook::mlp_out, l, {d.B, d.T, D}, dout);
 
   Tensor dpost({d.B, d.T, F});
-  matmul_backward(dpost.ptr(), g ? g->W_out.ptr() : nullptr, g ? opt(g->b_out) : nullptr, dout,
-                  r.mlp_post.ptr(), lw.W_out.ptr(), BT, F, D);
+  linear_backward(dpost.ptr(), g ? g->W_out.ptr() : nullptr, g ? opt(g->b_out) : nullptr, dout,
+                  r.mlp_post.ptr(), lw.W_out, BT, m.precision);
   hg.put(Hook::mlp_post, l, {d.B, d.T, F}, dpost.ptr());
 
   Tensor dpre({d.B, d.T, F}), dnormed({d.B, d.T, D});
@@ -185,14 +199,14 @@ void mlp_backward(const Model& m, int l, const LayerRecord& r, const Dims& d, co
   float* gb_in = g ? opt(g->b_in) : nullptr;
   if (gated(c.act)) {  // post = act(gate) * up; up was not hooked: recompute it
     Tensor up({BT, F}), dup({BT, F});
-    matmul(up.ptr(), r.ln2.ptr(), lw.W_in.ptr(), opt(lw.b_in), BT, D, F);
+    matmul(up.ptr(), r.ln2.ptr(), lw.W_in.mat(), opt(lw.b_in), BT, m.precision);
     mlp_activation_backward(c, dpre.ptr(), dup.ptr(), r.mlp_pre.ptr(), up.ptr(), dpost.ptr(), BT * F);
-    matmul_backward(dnormed.ptr(), gW_in, gb_in, dup.ptr(), r.ln2.ptr(), lw.W_in.ptr(), BT, D, F);
-    matmul_backward(dnormed.ptr(), g ? g->W_gate.ptr() : nullptr, nullptr, dpre.ptr(),
-                    r.ln2.ptr(), lw.W_gate.ptr(), BT, D, F);
+    linear_backward(dnormed.ptr(), gW_in, gb_in, dup.ptr(), r.ln2.ptr(), lw.W_in, BT, m.precision);
+    linear_backward(dnormed.ptr(), g ? g->W_gate.ptr() : nullptr, nullptr, dpre.ptr(),
+                    r.ln2.ptr(), lw.W_gate, BT, m.precision);
   } else {
     mlp_activation_backward(c, dpre.ptr(), nullptr, r.mlp_pre.ptr(), nullptr, dpost.ptr(), BT * F);
-    matmul_backward(dnormed.ptr(), gW_in, gb_in, dpre.ptr(), r.ln2.ptr(), lw.W_in.ptr(), BT, D, F);
+    linear_backward(dnormed.ptr(), gW_in, gb_in, dpre.ptr(), r.ln2.ptr(), lw.W_in, BT, m.precision);
   }
   hg.put(Hook::mlp_pre, l, {d.B, d.T, F}, dpre.ptr());
   hg.put(Hook::ln2_normalized, l, {d.B, d.T, D}, dnormed.ptr());
@@ -217,12 +231,12 @@ Tensor broadcast_heads(const float* x, int64_t BT, int64_t n, int64_t D) {
 // accumulates the W_qkv and ln1 gradients.
 Tensor per_head_input_backward(const ModelConfig& c, const LayerWeights& lw, const Dims& d,
                                const float* X, const float* dqkv, int64_t n, int64_t col0,
-                               LayerWeights* g) {
+                               LayerWeights* g, Precision prec) {
   const int64_t BT = d.BT, D = d.D, dh = d.dh, W = d.W;
   Tensor dn({BT, n, D});
   for (int64_t h = 0; h < n; ++h)  // dn[:,h,:] = dy_h W_h^T
-    sgemm(false, true, BT, D, dh, 1.0f, dqkv + col0 + h * dh, W, lw.W_qkv.ptr() + col0 + h * dh,
-          W, 0.0f, dn.ptr() + h * D, n * D);
+    gemm(dn.ptr() + h * D, n * D, dqkv + col0 + h * dh, W, BT,
+         lw.W_qkv.mat().block(0, D, col0 + h * dh, dh).t(), false, prec);
   if (g) {
     Tensor normed = norm_forward(c, X, lw.ln1_w, lw.ln1_b, BT * n);
     for (int64_t h = 0; h < n; ++h)  // dW_h += normed_h^T dy_h
@@ -270,7 +284,7 @@ void qkv_input_backward(const Model& m, int l, const LayerRecord& r, const Forwa
 
   if (r.split_qkv()) {  // the forward normalised and projected each head's own input
     for (const Part& p : parts) {
-      Tensor dX = per_head_input_backward(c, lw, d, p.split_in->ptr(), dqkv, p.n, p.col, g);
+      Tensor dX = per_head_input_backward(c, lw, d, p.split_in->ptr(), dqkv, p.n, p.col, g, m.precision);
       hg.put(p.hook, l, {d.B, d.T, p.n, D}, dX.ptr());
       sum_heads_into(dresid, dX, BT, p.n, D);
       if (p.has_pos) sum_heads_into(dpos, dX, BT, p.n, D);
@@ -280,8 +294,8 @@ void qkv_input_backward(const Model& m, int l, const LayerRecord& r, const Forwa
 
   // One normalised input for all heads: a GEMM per group of columns reading the same input.
   auto columns = [&](int64_t col0, int64_t ncols, const float* normed, float* dnormed) {
-    sgemm(false, true, BT, D, ncols, 1.0f, dqkv + col0, W, lw.W_qkv.ptr() + col0, W, 0.0f,
-          dnormed, D);
+    gemm(dnormed, D, dqkv + col0, W, BT, lw.W_qkv.mat().block(0, D, col0, ncols).t(), false,
+         m.precision);
     if (g)
       sgemm(true, false, D, ncols, BT, 1.0f, normed, D, dqkv + col0, W, 1.0f,
             g->W_qkv.ptr() + col0, W);
@@ -306,7 +320,7 @@ void qkv_input_backward(const Model& m, int l, const LayerRecord& r, const Forwa
   for (const Part& p : parts)  // per-head input gradients, for the hook points only
     if (hg.wants(p.hook, l)) {
       Tensor X = broadcast_heads(p.x, BT, p.n, D);
-      Tensor dX = per_head_input_backward(c, lw, d, X.ptr(), dqkv, p.n, p.col, nullptr);
+      Tensor dX = per_head_input_backward(c, lw, d, X.ptr(), dqkv, p.n, p.col, nullptr, m.precision);
       hg.put(p.hook, l, {d.B, d.T, p.n, D}, dX.ptr());
     }
 }
@@ -328,8 +342,8 @@ void attention_block_backward(const Model& m, int l, const LayerRecord& r,
   }
 
   Tensor dz({B, T, H, dh});
-  matmul_backward(dz.ptr(), g ? g->W_O.ptr() : nullptr, g ? opt(g->b_O) : nullptr, dattn,
-                  r.z.ptr(), lw.W_O.ptr(), BT, H * dh, D);
+  linear_backward(dz.ptr(), g ? g->W_O.ptr() : nullptr, g ? opt(g->b_O) : nullptr, dattn,
+                  r.z.ptr(), lw.W_O, BT, m.precision);
   hg.put(Hook::z, l, dz.shape, dz.ptr());
 
   // Per (batch, kv head): the heads of one group accumulate into the same dk, dv rows.
@@ -395,7 +409,8 @@ void check_record(const Model& m, const ForwardRecord& rec, const Tensor& dlogit
 }  // namespace
 
 Gradients Gradients::zeros_like(const Model& m) {
-  auto z = [](const Tensor& t) { return t.empty() ? Tensor() : Tensor(t.shape); };
+  // f32 zeros of each parameter's logical shape, whatever the parameter's dtype
+  auto z = [](const auto& t) { return t.empty() ? Tensor() : Tensor(t.shape); };
   Gradients g;
   const Weights& w = m.w;
   g.w.W_E = z(w.W_E);
@@ -408,12 +423,12 @@ Gradients Gradients::zeros_like(const Model& m) {
   for (const LayerWeights& l : w.layers)
     g.w.layers.push_back({z(l.ln1_w), z(l.ln1_b), z(l.W_qkv), z(l.b_qkv), z(l.W_O), z(l.b_O),
                           z(l.ln2_w), z(l.ln2_b), z(l.W_in), z(l.b_in), z(l.W_gate), z(l.W_out),
-                          z(l.b_out)});
+                          z(l.b_out), z(l.ln1_post_w), z(l.ln2_post_w)});
   return g;
 }
 
 void Gradients::zero() {
-  for_each_tensor(w, [](Tensor& t) { std::fill(t.data.begin(), t.data.end(), 0.0f); });
+  for_each_tensor(w, [](auto& t) { std::fill(t.data.begin(), t.data.end(), 0.0f); });
 }
 
 Tensor forward_record(const Model& m, const Batch& batch, ForwardRecord* rec, const Hooks* hooks,
@@ -543,6 +558,8 @@ void backward(const Model& m, const ForwardRecord& rec, const Tensor& dlogits, G
                             : c.positions == Positions::Shortformer ? dpos.ptr() : nullptr;
   if (dpos_total) hg.put(Hook::pos_embed, -1, btd, dpos_total);
   if (!g) return;
+  if (c.embed_scale != 1.0f)  // resid_pre[0] = W_E[token] * embed_scale (Gemma)
+    for (int64_t i = 0; i < d.BT * d.D; ++i) dresid.data[i] *= c.embed_scale;
   for (int64_t i = 0; i < d.BT; ++i)  // serial: tokens repeat, and the order stays fixed
     add_into(g->W_E.ptr() + int64_t{rec.tokens[i]} * d.D, dresid.ptr() + i * d.D, d.D);
   if (dpos_total && !g->W_pos.empty())

@@ -10,6 +10,7 @@
 #include "ops/error.h"
 #include "ops/layernorm.h"
 #include "ops/layernorm_backward.h"
+#include "ops/gemm.h"
 #include "ops/matmul.h"
 #include "ops/rotary.h"
 
@@ -44,28 +45,34 @@ int64_t qkv_column(const ModelConfig& c, Qkv x, int64_t h) {
 }
 
 void head_projection(const ModelConfig& c, const LayerWeights& lw, Qkv x, int64_t h,
-                     const float* in, int64_t ldi, int64_t N, float* out, int64_t ldo) {
-  const int64_t W = c.qkv_width(), D = c.d_model, dh = c.d_head, col = qkv_column(c, x, h);
-  sgemm(false, false, N, dh, D, 1.0f, in, ldi, lw.W_qkv.ptr() + col, W, 0.0f, out, ldo);
+                     const float* in, int64_t ldi, int64_t N, float* out, int64_t ldo, Precision p) {
+  const int64_t D = c.d_model, dh = c.d_head, col = qkv_column(c, x, h);
+  gemm(out, ldo, in, ldi, N, lw.W_qkv.mat().block(0, D, col, dh), false, p);
   if (lw.b_qkv.empty()) return;
   const float* bias = lw.b_qkv.ptr() + col;
   for (int64_t r = 0; r < N; ++r)
     for (int64_t j = 0; j < dh; ++j) out[r * ldo + j] += bias[j];
 }
 
+void head_output(const ModelConfig& c, const LayerWeights& lw, int64_t h, const float* z,
+                 int64_t ldz, int64_t N, float* out, int64_t ldo, Precision p) {
+  const int64_t dh = c.d_head;
+  gemm(out, ldo, z, ldz, N, lw.W_O.mat().block(h * dh, dh, 0, c.d_model), false, p);
+}
+
 Attention::Attention(const ModelConfig& c, int layer)
     : dh_(c.d_head), group_(c.n_heads / c.n_kv_heads), rotary_dim_(c.rotary_dim),
-      scale_(1.0f / std::sqrt(static_cast<float>(c.d_head))), theta_(c.rope_theta),
+      scale_(1.0f / std::sqrt(static_cast<float>(c.d_head))), rope_(c.rope),
       rotary_(c.positions == Positions::Rotary) {
   (void)layer;  // every supported architecture uses the same rules on every layer
 }
 
 void Attention::rotate(float* x, int64_t T, int64_t n, int64_t ld, int64_t pos0) const {
-  if (rotary_) rotary_forward(x, T, n, dh_, ld, rotary_dim_, theta_, pos0);
+  if (rotary_) rotary_forward(x, T, n, dh_, ld, rotary_dim_, rope_, pos0);
 }
 
 void Attention::rotate_backward(float* dx, int64_t T, int64_t n, int64_t ld, int64_t pos0) const {
-  if (rotary_) rotary_backward(dx, T, n, dh_, ld, rotary_dim_, theta_, pos0);
+  if (rotary_) rotary_backward(dx, T, n, dh_, ld, rotary_dim_, rope_, pos0);
 }
 
 void Attention::scores(float* s, const float* q, int64_t ldq, const float* k, int64_t ldk,
@@ -112,23 +119,24 @@ void mlp_activation_backward(const ModelConfig& c, float* dpre, float* dup, cons
 }
 
 void mlp(const ModelConfig& c, const LayerWeights& lw, const float* x, int64_t N,
-         const MlpBuffers& buf, float* out, const std::function<void(Hook)>& tap) {
-  const int64_t D = c.d_model, F = c.d_mlp;
+         const MlpBuffers& buf, float* out, Precision p, const std::function<void(Hook)>& tap) {
+  const int64_t F = c.d_mlp;
   auto tapped = [&](Hook h) {
     if (tap) tap(h);
   };
   norm_rows(c, buf.normed, x, lw.ln2_w, lw.ln2_b, N);
   tapped(Hook::ln2_normalized);
   if (gated(c.act)) {
-    matmul(buf.pre, buf.normed, lw.W_gate.ptr(), nullptr, N, D, F);
-    matmul(buf.up, buf.normed, lw.W_in.ptr(), opt(lw.b_in), N, D, F);
+    matmul(buf.pre, buf.normed, lw.W_gate.mat(), nullptr, N, p);
+    matmul(buf.up, buf.normed, lw.W_in.mat(), opt(lw.b_in), N, p);
   } else {
-    matmul(buf.pre, buf.normed, lw.W_in.ptr(), opt(lw.b_in), N, D, F);
+    matmul(buf.pre, buf.normed, lw.W_in.mat(), opt(lw.b_in), N, p);
   }
   tapped(Hook::mlp_pre);
   mlp_activation(c, buf.post, buf.pre, buf.up, N * F);
   tapped(Hook::mlp_post);
-  matmul(out, buf.post, lw.W_out.ptr(), opt(lw.b_out), N, F, D);
+  matmul(out, buf.post, lw.W_out.mat(), opt(lw.b_out), N, p);
+  (void)F;
 }
 
 Unembedding::Unembedding(const Model& m, std::vector<int32_t> ids)
@@ -136,23 +144,25 @@ Unembedding::Unembedding(const Model& m, std::vector<int32_t> ids)
   const int64_t V = m.cfg.vocab_size;
   K_ = ids_.empty() ? V : static_cast<int64_t>(ids_.size());
   if (ids_.empty()) return;
-  W_rows_ = Tensor::uninit({K_, D_});
+  Tensor rows = Tensor::uninit({K_, D_});
   if (!m.w.b_U.empty()) b_rows_ = Tensor::uninit({K_});
   for (int64_t i = 0; i < K_; ++i) {
     const int32_t id = ids_[static_cast<size_t>(i)];
     if (id < 0 || id >= V)
       throw Error("unembedding: vocabulary column " + std::to_string(id) +
                   " is outside the vocabulary (size " + std::to_string(V) + ")");
-    std::memcpy(W_rows_.ptr() + i * D_, m.w.W_U.ptr() + int64_t{id} * D_, D_ * sizeof(float));
+    m.w.W_U.rows_f32(id, 1, rows.ptr() + i * D_);
     if (!b_rows_.empty()) b_rows_.data[i] = m.w.b_U.data[id];
   }
+  // Back in W_U's dtype (exact: the values came from it), so gemm() treats them as it treats W_U.
+  W_rows_ = m.w.W_U.is_f32() ? Weight(std::move(rows)) : Weight::narrowed(rows, m.w.W_U.dtype());
 }
 
-const float* Unembedding::W() const { return ids_.empty() ? m_->w.W_U.ptr() : W_rows_.ptr(); }
+MatRef Unembedding::W() const { return ids_.empty() ? m_->w.W_U.mat() : W_rows_.mat(); }
 const float* Unembedding::b() const { return ids_.empty() ? opt(m_->w.b_U) : opt(b_rows_); }
 
 void Unembedding::logits(float* out, const float* x, int64_t N) const {
-  matmul_nt(out, x, W(), b(), N, D_, K_);
+  matmul(out, x, W().t(), b(), N, m_->precision);
 }
 
 void Unembedding::logits_at(float* out, const float* resid, const std::vector<int64_t>& rows) const {

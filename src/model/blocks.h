@@ -13,6 +13,8 @@
 
 #include "model/hooks.h"
 #include "model/model.h"
+#include "ops/gemm.h"
+#include "ops/rotary.h"
 
 namespace cs {
 
@@ -30,9 +32,13 @@ enum class Qkv { Q = 0, K = 1, V = 2 };
 // First column of head h of part x in W_qkv [D, (H + 2 Hk) dh].
 int64_t qkv_column(const ModelConfig& c, Qkv x, int64_t h);
 // One head's q, k or v before rotary: out[N,dh] (row stride ldo) = in[N,D] (row stride ldi, the
-// normalised input) W_qkv[:, its dh columns] + b_qkv.
+// normalised input) W_qkv[:, its dh columns] + b_qkv, through gemm() in precision p.
 void head_projection(const ModelConfig& c, const LayerWeights& lw, Qkv x, int64_t h,
-                     const float* in, int64_t ldi, int64_t N, float* out, int64_t ldo);
+                     const float* in, int64_t ldi, int64_t N, float* out, int64_t ldo, Precision p);
+// One head's output (hook_result without b_O): out[N,D] (row stride ldo) = z[N,dh] (row stride
+// ldz) W_O[h*dh:(h+1)*dh, :], in precision p.
+void head_output(const ModelConfig& c, const LayerWeights& lw, int64_t h, const float* z,
+                 int64_t ldz, int64_t N, float* out, int64_t ldo, Precision p);
 
 // The attention rules of one layer: which key/value head a query head reads, the rotary
 // embedding, the score scale and the causal mask. One head on one sequence of T keys at a time;
@@ -64,7 +70,8 @@ class Attention {
 
  private:
   int64_t dh_, group_, rotary_dim_;
-  float scale_, theta_;
+  float scale_;
+  Rope rope_;
   bool rotary_;
 };
 
@@ -79,10 +86,12 @@ struct MlpBuffers {
 // The MLP of one layer: out[N,D] from the residual x[N,D] it reads. normed = ln2(x);
 // pre = normed W_in + b_in, or for gated MLPs pre = normed W_gate (the gate) and
 // up = normed W_in + b_in; post = act(pre), gated: act(pre) * up; out = post W_out + b_out.
+// The products go through gemm() in precision p (the weights in any dtype).
 // tap(h), if given, runs once each of ln2_normalized, mlp_pre and mlp_post is in its buffer, and
 // may change it (the forward's hooks).
 void mlp(const ModelConfig& c, const LayerWeights& lw, const float* x, int64_t N,
-         const MlpBuffers& buf, float* out, const std::function<void(Hook)>& tap = nullptr);
+         const MlpBuffers& buf, float* out, Precision p,
+         const std::function<void(Hook)>& tap = nullptr);
 // post[n] = act(pre) (gated: act(pre) * up), the model's activation.
 void mlp_activation(const ModelConfig& c, float* post, const float* pre, const float* up,
                     int64_t n);
@@ -91,7 +100,9 @@ void mlp_activation_backward(const ModelConfig& c, float* dpre, float* dup, cons
                              const float* up, const float* dpost, int64_t n);
 
 // The unembedding, over the whole vocabulary or the columns `ids` (in their order; the rows of
-// W_U and entries of b_U are gathered once): logits[N,K] = x[N,D] W_U[ids]^T + b_U[ids].
+// W_U, in W_U's dtype, and entries of b_U are gathered once): logits[N,K] = x[N,D] W_U[ids]^T +
+// b_U[ids], through gemm() in the model's precision (a subset gives the same numbers as the
+// whole vocabulary's product at those columns).
 class Unembedding {
  public:
   Unembedding() = default;
@@ -99,7 +110,7 @@ class Unembedding {
 
   int64_t columns() const { return K_; }
   const std::vector<int32_t>& ids() const { return ids_; }  // empty: the whole vocabulary
-  const float* W() const;                                   // [K,D]
+  MatRef W() const;                                         // [K,D], any dtype
   const float* b() const;                                   // [K], or null without a bias
   // logits[N,K] from final-normalised rows x[N,D].
   void logits(float* out, const float* x, int64_t N) const;
@@ -110,7 +121,8 @@ class Unembedding {
  private:
   const Model* m_ = nullptr;
   std::vector<int32_t> ids_;
-  Tensor W_rows_, b_rows_;  // [K,D], [K] for a subset (b_rows_ empty without a bias)
+  Weight W_rows_;           // [K,D] for a subset, in W_U's dtype
+  Tensor b_rows_;           // [K] for a subset (empty without a bias)
   int64_t K_ = 0, D_ = 0;
 };
 

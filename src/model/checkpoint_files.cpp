@@ -58,8 +58,8 @@ CheckpointFiles::CheckpointFiles(const std::string& dir) : dir_(dir) {
   const std::string index = (fs::path(dir) / kIndex).string();
 
   if (fs::exists(fs::symlink_status(single, ec))) {
-    files_.emplace_back(single);
-    for (const TensorInfo& t : files_[0].tensors()) {
+    files_->emplace_back(single);
+    for (const TensorInfo& t : (*files_)[0].tensors()) {
       where_[t.name] = 0;
       names_.push_back(t.name);
     }
@@ -76,10 +76,10 @@ CheckpointFiles::CheckpointFiles(const std::string& dir) : dir_(dir) {
       if (!fs::exists(fs::symlink_status(shard_path, ec)))
         throw Error(index + ": shard " + shard + " (holding " + name + ") is missing; looked for " +
                     shard_path);
-      files_.emplace_back(shard_path);
-      it = shard_ids.emplace(shard, files_.size() - 1).first;
+      files_->emplace_back(shard_path);
+      it = shard_ids.emplace(shard, files_->size() - 1).first;
     }
-    if (!files_[it->second].find(name))
+    if (!(*files_)[it->second].find(name))
       throw Error(index + ": weight_map puts tensor " + name + " in " + shard +
                   ", but that shard has no such tensor");
     where_[name] = it->second;
@@ -90,16 +90,27 @@ CheckpointFiles::CheckpointFiles(const std::string& dir) : dir_(dir) {
 const SafetensorsFile& CheckpointFiles::require(const std::string& name) const {
   auto it = where_.find(name);
   if (it == where_.end()) throw Error(dir_ + ": checkpoint has no tensor named " + name);
-  return files_[it->second];
+  return (*files_)[it->second];
 }
 
 const TensorInfo* CheckpointFiles::find(const std::string& name) const {
   auto it = where_.find(name);
-  return it == where_.end() ? nullptr : files_[it->second].find(name);
+  return it == where_.end() ? nullptr : (*files_)[it->second].find(name);
+}
+
+uint64_t CheckpointFiles::data_bytes() const {
+  uint64_t n = 0;
+  for (const std::string& name : names_) {
+    const TensorInfo* t = find(name);
+    n += t->end - t->begin;
+  }
+  return n;
 }
 
 Tensor CheckpointFiles::read_f32(const std::string& name) const {
-  return require(name).read_f32(name);  // SafetensorsFile errors carry the shard path
+  Tensor t = require(name).read_f32(name);  // SafetensorsFile errors carry the shard path
+  release(name);                            // copied: its pages need not stay resident
+  return t;
 }
 
 const std::string& CheckpointFiles::file_of(const std::string& name) const {

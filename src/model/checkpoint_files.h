@@ -3,6 +3,7 @@
 // each tensor name to a shard file in the same directory. Every file is opened (mmapped and
 // validated) up front, so a bad checkpoint fails at load time rather than mid-run.
 #pragma once
+#include <memory>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -29,12 +30,19 @@ class CheckpointFiles {
   Tensor read_f32(const std::string& name) const;         // errors name the file and tensor
   std::vector<std::string> names() const { return names_; }  // header / weight_map order
   const std::string& file_of(const std::string& name) const;  // path of the file holding it
+  // The tensor's bytes in its file's mapping, and what keeps every mapping alive (a weight that
+  // views the bytes holds it, so the files stay mapped as long as the model lives).
+  const uint8_t* bytes(const std::string& name) const { return require(name).bytes(name); }
+  std::shared_ptr<const void> keep() const { return files_; }
+  void release(const std::string& name) const { require(name).release(name); }
+  // Bytes of every tensor in the checkpoint (file sizes less headers).
+  uint64_t data_bytes() const;
 
  private:
   const SafetensorsFile& require(const std::string& name) const;
 
   std::string dir_;
-  std::vector<SafetensorsFile> files_;
+  std::shared_ptr<std::vector<SafetensorsFile>> files_ = std::make_shared<std::vector<SafetensorsFile>>();
   std::unordered_map<std::string, size_t> where_;  // tensor name -> index into files_
   std::vector<std::string> names_;
 };

@@ -25,8 +25,25 @@ std::string ModelConfig::describe() const {
   s += "\ncontext: " + std::to_string(n_ctx) + ", vocab: " + std::to_string(vocab_size) + "\n";
   s += std::string("norm: ") + norm_s + " (eps " + std::to_string(norm_eps) + "), activation: " +
        act_s + ", positions: " + pos_s;
-  if (positions == Positions::Rotary)
-    s += " (rotary dims " + std::to_string(rotary_dim) + ", theta " + std::to_string(rope_theta) + ")";
+  if (positions == Positions::Rotary) {
+    s += " (rotary dims " + std::to_string(rotary_dim) + ", theta " + std::to_string(rope.theta);
+    if (rope.scaled())
+      s += ", llama3 scaling: factor " + std::to_string(rope.factor) + ", low/high freq factors " +
+           std::to_string(rope.low_freq_factor) + "/" + std::to_string(rope.high_freq_factor) +
+           ", original context " + std::to_string(static_cast<int>(rope.original_max_position));
+    s += ")";
+  }
+  if (embed_scale != 1.0f) s += "\nembedding scale: " + std::to_string(embed_scale);
+  if (attn_scale > 0) s += ", attention scale: " + std::to_string(attn_scale);
+  if (attn_softcap > 0) s += ", attention soft-cap: " + std::to_string(attn_softcap);
+  if (final_softcap > 0) s += ", final logit soft-cap: " + std::to_string(final_softcap);
+  if (post_norms) s += ", norms after attention and MLP too";
+  int sliding = 0, w = 0;
+  for (int x : layer_window)
+    if (x > 0) ++sliding, w = x;
+  if (sliding > 0)
+    s += "\nsliding-window attention (window " + std::to_string(w) + ") on " + std::to_string(sliding) +
+         " of " + std::to_string(n_layers) + " layers";
   s += "\nresidual: " + std::string(parallel_residual ? "parallel" : "sequential") +
        ", embeddings: " + (tied_embeddings ? "tied" : "untied");
   if (!dtype_on_disk.empty()) s += ", dtype on disk: " + dtype_on_disk;
@@ -53,8 +70,8 @@ void validate_config(const ModelConfig& c, const std::string& path) {
   if (!std::isfinite(c.norm_eps) || c.norm_eps < 0)
     throw Error(path + ": the norm epsilon is " + std::to_string(c.norm_eps) + "; it must be a finite number >= 0");
   if (c.positions == Positions::Rotary) {
-    if (!std::isfinite(c.rope_theta) || !(c.rope_theta > 0))
-      throw Error(path + ": rope_theta is " + std::to_string(c.rope_theta) +
+    if (!std::isfinite(c.rope.theta) || !(c.rope.theta > 0))
+      throw Error(path + ": rope_theta is " + std::to_string(c.rope.theta) +
                   "; RoPE needs a positive base (10000 in most models), else every rotation is NaN");
     if (c.rotary_dim <= 0 || c.rotary_dim % 2 != 0 || c.rotary_dim > c.d_head)
       throw Error(path + ": " + std::to_string(c.rotary_dim) + " rotary dims per head: RoPE needs an even count in (0, head size]");

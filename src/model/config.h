@@ -1,8 +1,12 @@
 // ModelConfig: the architecture of a decoder-only transformer, as a plain struct.
 // Variants are enums; each architecture file (arch_*.cpp) builds one from config.json.
 #pragma once
+#include <cmath>
 #include <cstdint>
 #include <string>
+#include <vector>
+
+#include "ops/rotary.h"
 
 namespace cs {
 
@@ -42,9 +46,31 @@ struct ModelConfig {
   bool tied_embeddings = true;
   bool attn_only = false;
   int rotary_dim = 0;              // dims of each head that get RoPE (NeoX: rotary_pct * d_head)
-  float rope_theta = 10000.0f;
+  Rope rope;                       // theta, and Llama 3.1's frequency scaling when it has one
   bool rotary_interleaved = false; // false: GPT-NeoX/Llama "rotate_half" layout
   std::string dtype_on_disk;       // "F32", "F16", "BF16"
+
+  // Gemma's embedding multiplier: the residual stream starts at W_E[token] * embed_scale
+  // (sqrt(d_model) rounded to the compute dtype, as transformers' normalizer); 1 elsewhere.
+  float embed_scale = 1.0f;
+  // Attention scores are scale * q.k with scale = attn_scale, or 1/sqrt(d_head) when 0
+  // (Gemma 2: query_pre_attn_scalar^-1/2).
+  float attn_scale = 0.0f;
+  // Gemma 2 soft-capping: x -> cap * tanh(x / cap) on the attention scores (before the mask) and
+  // on the final logits; 0: none.
+  float attn_softcap = 0.0f;
+  float final_softcap = 0.0f;
+  // Per layer, the sliding-window size of its attention (a query attends to the `window` keys
+  // ending at its own position); 0 or absent: full causal attention. Gemma 2: even layers.
+  std::vector<int> layer_window;
+  // Gemma 2: RMSNorms on attn_out and mlp_out before they join the residual stream
+  // (LayerWeights::ln1_post_w, ln2_post_w).
+  bool post_norms = false;
+
+  float attention_scale() const { return attn_scale > 0 ? attn_scale : 1.0f / std::sqrt(static_cast<float>(d_head)); }
+  int window(int layer) const {
+    return layer >= 0 && layer < static_cast<int>(layer_window.size()) ? layer_window[layer] : 0;
+  }
 
   int n_heads_total() const { return n_layers * n_heads; }
   int64_t qkv_width() const { return static_cast<int64_t>(n_heads + 2 * n_kv_heads) * d_head; }

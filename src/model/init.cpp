@@ -21,10 +21,44 @@ ModelConfig gpt2_shape(int layers, int heads, int d_model, int n_ctx) {
   c.vocab_size = 50257;
   return c;
 }
+
+// The Llama-layout presets of the models the field studies now, at their published shapes
+// (config.json of Qwen/Qwen2.5-0.5B, google/gemma-2-2b, meta-llama/Llama-3.2-1B and
+// meta-llama/Llama-3.1-8B).
+ModelConfig llama_shape(const char* type, int layers, int heads, int kv, int d_model, int d_head,
+                        int d_mlp, int vocab, int n_ctx, float theta, float eps, bool tied) {
+  ModelConfig c;
+  c.model_type = type;
+  c.family = type;
+  c.n_layers = layers;
+  c.n_heads = heads;
+  c.n_kv_heads = kv;
+  c.d_model = d_model;
+  c.d_head = d_head;
+  c.d_mlp = d_mlp;
+  c.vocab_size = vocab;
+  c.n_ctx = n_ctx;
+  c.norm = Norm::RMSNorm;
+  c.norm_eps = eps;
+  c.act = Activation::SwiGLU;
+  c.positions = Positions::Rotary;
+  c.rotary_dim = d_head;
+  c.rope.theta = theta;
+  c.tied_embeddings = tied;
+  return c;
+}
+
 }  // namespace
 
+std::vector<std::string> preset_list() {
+  return {"gpt2-small",   "gpt2-tiny",  "toy-gpt2-4l",  "attn-only-4l", "pythia-160m",
+          "llama-1b",     "qwen2.5-0.5b", "gemma-2-2b", "llama-3.2-1b", "llama-3.1-8b"};
+}
+
 std::string preset_names() {
-  return "gpt2-small, gpt2-tiny, toy-gpt2-4l, attn-only-4l, pythia-160m, llama-1b";
+  std::string s;
+  for (const std::string& n : preset_list()) s += (s.empty() ? "" : ", ") + n;
+  return s;
 }
 
 ModelConfig preset_config(const std::string& name) {
@@ -71,8 +105,37 @@ ModelConfig preset_config(const std::string& name) {
     c.act = Activation::SwiGLU;
     c.positions = Positions::Rotary;
     c.rotary_dim = 64;
-    c.rope_theta = 500000.0f;
+    c.rope.theta = 500000.0f;
     c.tied_embeddings = true;
+    return c;
+  }
+  if (name == "qwen2.5-0.5b") {
+    ModelConfig c = llama_shape("qwen2", 24, 14, 2, 896, 64, 4864, 151936, 32768, 1e6f, 1e-6f, true);
+    c.family = "Qwen2";
+    return c;
+  }
+  if (name == "gemma-2-2b") {
+    ModelConfig c = llama_shape("gemma2", 26, 8, 4, 2304, 256, 9216, 256000, 8192, 10000.0f, 1e-6f, true);
+    c.family = "Gemma 2";
+    c.act = Activation::GeGLU;
+    c.embed_scale = std::sqrt(2304.0f);
+    c.attn_scale = 1.0f / 16.0f;  // query_pre_attn_scalar 256
+    c.attn_softcap = 50.0f;
+    c.final_softcap = 30.0f;
+    c.post_norms = true;
+    c.layer_window.assign(c.n_layers, 0);
+    for (int l = 0; l < c.n_layers; l += 2) c.layer_window[l] = 4096;
+    return c;
+  }
+  if (name == "llama-3.2-1b" || name == "llama-3.1-8b") {
+    const bool big = name == "llama-3.1-8b";
+    ModelConfig c = big ? llama_shape("llama", 32, 32, 8, 4096, 128, 14336, 128256, 131072, 500000.0f, 1e-5f, false)
+                        : llama_shape("llama", 16, 32, 8, 2048, 64, 8192, 128256, 131072, 500000.0f, 1e-5f, true);
+    c.family = "Llama";
+    c.rope.factor = big ? 8.0f : 32.0f;
+    c.rope.low_freq_factor = 1.0f;
+    c.rope.high_freq_factor = 4.0f;
+    c.rope.original_max_position = 8192.0f;
     return c;
   }
   throw Error("unknown preset '" + name + "': choose one of " + preset_names());

@@ -2,8 +2,10 @@
 
 #include <cmath>
 #include <filesystem>
+#include <cstring>
 
 #include "model/architecture.h"
+#include "model/memory_check.h"
 #include "model/process_weights.h"
 #include "ops/error.h"
 #include "ops/files.h"
@@ -16,6 +18,7 @@ const std::vector<Architecture>& architectures() {
       {{"gpt_neox"}, neox_config, neox_weights},
       {{"llama", "mistral", "qwen2"}, llama_config, llama_weights},
       {{"gemma"}, gemma_config, gemma_weights},
+      {{"gemma2"}, gemma2_config, gemma2_weights},
       {{"circuitscan_attn_only"}, attn_only_config, attn_only_weights},
   };
   return archs;
@@ -104,7 +107,10 @@ bool has_tensor(const CheckpointFiles& f, const std::vector<std::string>& prefix
   return false;
 }
 
-Tensor take_tensor(const CheckpointFiles& f, const std::vector<std::string>& prefixes,
+namespace {
+
+// The first prefix + name the checkpoint has, its shape checked against `shape`.
+std::string locate(const CheckpointFiles& f, const std::vector<std::string>& prefixes,
                    const std::string& name, const std::vector<int64_t>& shape) {
   for (const std::string& p : prefixes) {
     if (!f.has(p + name)) continue;
@@ -113,10 +119,19 @@ Tensor take_tensor(const CheckpointFiles& f, const std::vector<std::string>& pre
       throw Error(f.file_of(p + name) + ": tensor " + p + name + " has shape " +
                   shape_str(info->shape) + ", config.json says " + shape_str(shape) +
                   ": the weights do not match config.json");
-    return f.read_f32(p + name);
+    return p + name;
   }
   throw Error("checkpoint is missing tensor '" + prefixes.front() + name +
               "': the weights do not match config.json's model_type");
+}
+
+bool is_half(DType dt) { return dt == DType::BF16 || dt == DType::F16; }
+
+}  // namespace
+
+Tensor take_tensor(const CheckpointFiles& f, const std::vector<std::string>& prefixes,
+                   const std::string& name, const std::vector<int64_t>& shape) {
+  return f.read_f32(locate(f, prefixes, name, shape));
 }
 
 Tensor transpose2d(const Tensor& t) {
@@ -127,14 +142,134 @@ Tensor transpose2d(const Tensor& t) {
   return r;
 }
 
+Weight take_weight(const CheckpointFiles& f, const std::vector<std::string>& prefixes,
+                   const std::string& name, const std::vector<int64_t>& disk_shape, OnDisk how) {
+  const std::string full = locate(f, prefixes, name, disk_shape);
+  const TensorInfo& info = *f.find(full);
+  if (disk_shape.size() != 2) throw Error("take_weight: " + full + " is not a matrix");
+  if (!is_half(info.dtype)) {
+    Tensor t = f.read_f32(full);
+    return how == OnDisk::Linear ? Weight(transpose2d(t)) : Weight(std::move(t));
+  }
+  const bool linear = how == OnDisk::Linear;
+  std::vector<int64_t> shape = linear ? std::vector<int64_t>{disk_shape[1], disk_shape[0]} : disk_shape;
+  const uint8_t* bytes = f.bytes(full);
+  if (reinterpret_cast<uintptr_t>(bytes) % alignof(uint16_t) == 0)
+    return Weight::mapped(info.dtype, std::move(shape), linear, reinterpret_cast<const uint16_t*>(bytes), f.keep());
+  // An odd data offset (no writer we know makes one): an aligned copy, same dtype.
+  auto bits = std::make_shared<std::vector<uint16_t>>(static_cast<size_t>(Tensor::numel_of(disk_shape)));
+  std::memcpy(bits->data(), bytes, bits->size() * sizeof(uint16_t));
+  f.release(full);
+  const uint16_t* p = bits->data();
+  return Weight::half(info.dtype, std::move(shape), linear, p, std::move(bits));
+}
+
+Weight take_stacked_linear(const CheckpointFiles& f, const std::vector<std::string>& prefixes,
+                           const std::vector<std::string>& names, const std::vector<int64_t>& rows,
+                           int64_t in) {
+  std::vector<std::string> full;
+  int64_t total = 0;
+  for (size_t i = 0; i < names.size(); ++i) {
+    full.push_back(locate(f, prefixes, names[i], {rows[i], in}));
+    total += rows[i];
+  }
+  const DType dt = f.find(full[0])->dtype;
+  bool same = true;
+  for (const std::string& n : full) same = same && f.find(n)->dtype == dt;
+  if (same && is_half(dt)) {  // [total, in]: the stacked [out, in] rows, one memcpy per tensor
+    auto bits = std::make_shared<std::vector<uint16_t>>(static_cast<size_t>(total * in));
+    size_t at = 0;
+    for (size_t i = 0; i < full.size(); ++i) {
+      const size_t n = static_cast<size_t>(rows[i] * in);
+      std::memcpy(bits->data() + at, f.bytes(full[i]), n * sizeof(uint16_t));
+      f.release(full[i]);
+      at += n;
+    }
+    const uint16_t* p = bits->data();
+    return Weight::half(dt, {in, total}, true, p, std::move(bits));
+  }
+  Tensor w({in, total});  // canonical f32: tensor i's row o becomes column (offset_i + o)
+  int64_t col = 0;
+  for (size_t i = 0; i < full.size(); ++i) {
+    const Tensor t = f.read_f32(full[i]);
+    for (int64_t o = 0; o < rows[i]; ++o)
+      for (int64_t d = 0; d < in; ++d) w.data[d * total + col + o] = t.data[o * in + d];
+    col += rows[i];
+  }
+  return Weight(std::move(w));
+}
+
+Weight take_linear_rows(const CheckpointFiles& f, const std::vector<std::string>& prefixes,
+                        const std::string& name, const std::vector<int64_t>& disk_shape,
+                        const std::vector<int64_t>& row_of) {
+  const std::string full = locate(f, prefixes, name, disk_shape);
+  const int64_t out = disk_shape[0], in = disk_shape[1];
+  if (static_cast<int64_t>(row_of.size()) != out) throw Error("take_linear_rows: row_of has the wrong size");
+  const DType dt = f.find(full)->dtype;
+  if (is_half(dt)) {
+    auto bits = std::make_shared<std::vector<uint16_t>>(static_cast<size_t>(out * in));
+    const uint8_t* src = f.bytes(full);
+    for (int64_t c = 0; c < out; ++c)
+      std::memcpy(bits->data() + c * in, src + row_of[c] * in * sizeof(uint16_t), in * sizeof(uint16_t));
+    f.release(full);
+    const uint16_t* p = bits->data();
+    return Weight::half(dt, {in, out}, true, p, std::move(bits));
+  }
+  const Tensor t = f.read_f32(full);
+  Tensor w({in, out});
+  for (int64_t c = 0; c < out; ++c)
+    for (int64_t d = 0; d < in; ++d) w.data[d * out + c] = t.data[row_of[c] * in + d];
+  return Weight(std::move(w));
+}
+
 int64_t Model::parameter_count() const {
   int64_t n = w.W_E.numel() + w.W_pos.numel() + w.lnf_w.numel() + w.lnf_b.numel();
   if (!cfg.tied_embeddings) n += w.W_U.numel();
-  for (const LayerWeights& l : w.layers)
-    for (const Tensor* t : {&l.ln1_w, &l.ln1_b, &l.W_qkv, &l.b_qkv, &l.W_O, &l.b_O, &l.ln2_w,
-                            &l.ln2_b, &l.W_in, &l.b_in, &l.W_gate, &l.W_out, &l.b_out})
+  for (const LayerWeights& l : w.layers) {
+    for (const Weight* t : {&l.W_qkv, &l.W_O, &l.W_in, &l.W_gate, &l.W_out}) n += t->numel();
+    for (const Tensor* t : {&l.ln1_w, &l.ln1_b, &l.b_qkv, &l.b_O, &l.ln2_w, &l.ln2_b, &l.b_in,
+                            &l.b_out, &l.ln1_post_w, &l.ln2_post_w})
       n += t->numel();
+  }
   return n;
+}
+
+namespace {
+
+// The dtype most of the checkpoint's bytes are stored in.
+DType checkpoint_dtype(const CheckpointFiles& f) {
+  uint64_t by[3] = {0, 0, 0};  // F32 (and F64), F16, BF16
+  for (const std::string& name : f.names()) {
+    const TensorInfo* t = f.find(name);
+    by[t->dtype == DType::F16 ? 1 : t->dtype == DType::BF16 ? 2 : 0] += t->end - t->begin;
+  }
+  return by[2] >= by[1] && by[2] > by[0] ? DType::BF16 : by[1] > by[0] ? DType::F16 : DType::F32;
+}
+
+}  // namespace
+
+// bf16 precision: every matrix in bf16 (oneDNN's bf16 matmul reads it), and Gemma's embedding
+// multiplier rounded to bf16 as transformers' normalizer is in a bf16 run.
+void set_precision(Model& m, Precision p) {
+  m.precision = p;
+  if (p != Precision::BF16) return;
+  auto narrow = [](Weight& w) {
+    if (!w.empty() && w.dtype() != DType::BF16) w = w.converted(DType::BF16);
+  };
+  narrow(m.w.W_E), narrow(m.w.W_pos), narrow(m.w.W_U);
+  for (LayerWeights& l : m.w.layers)
+    for (Weight* w : {&l.W_qkv, &l.W_O, &l.W_in, &l.W_gate, &l.W_out}) narrow(*w);
+  m.cfg.embed_scale = bf16_to_f32(f32_to_bf16(m.cfg.embed_scale));
+}
+
+void to_f32_weights(Model& m) {
+  m.precision = Precision::Exact;
+  auto widen = [](Weight& w) {
+    if (!w.empty() && !w.is_f32()) w = Weight(w.to_tensor());
+  };
+  widen(m.w.W_E), widen(m.w.W_pos), widen(m.w.W_U);
+  for (LayerWeights& l : m.w.layers)
+    for (Weight* w : {&l.W_qkv, &l.W_O, &l.W_in, &l.W_gate, &l.W_out}) widen(*w);
 }
 
 ModelConfig parse_model_config(const std::string& text, const std::string& cfg_path) {
@@ -179,16 +314,20 @@ Model load_model(const std::string& dir, const LoadOptions& opts) {
   m.dir = dir;
   m.cfg = parse_model_config(read_input_file(cfg_path, kMaxSmallJsonBytes), cfg_path);
   CheckpointFiles files(dir);
+  if (m.cfg.dtype_on_disk.empty() && !files.names().empty())
+    m.cfg.dtype_on_disk = dtype_name(checkpoint_dtype(files));
+  const Precision precision =
+      opts.precision.value_or(m.cfg.dtype_on_disk == "BF16" ? Precision::BF16 : Precision::Exact);
+  m.precision = precision;
+  const MemoryNeed need = estimate_memory(m.cfg, files, m.precision, opts.process_weights);
+  std::string hint;
+  if (m.cfg.dtype_on_disk == "F32" && m.precision == Precision::Exact)
+    hint = "with --precision bf16 its weights would take half as much";
+  check_memory(dir, need, opts.memory_available ? opts.memory_available : available_memory(), hint);
   for (const Architecture& a : architectures())
     for (const std::string& t : a.model_types)
       if (t == m.cfg.model_type) m.w = a.read_weights(files, m.cfg);
-  if (m.cfg.dtype_on_disk.empty() && !files.names().empty()) {
-    switch (files.find(files.names().front())->dtype) {
-      case DType::F16: m.cfg.dtype_on_disk = "F16"; break;
-      case DType::BF16: m.cfg.dtype_on_disk = "BF16"; break;
-      default: m.cfg.dtype_on_disk = "F32";
-    }
-  }
+  set_precision(m, precision);  // narrows f32/f16 matrices for bf16
   if (opts.process_weights) process_weights(m);
   return m;
 }

@@ -7,7 +7,8 @@
 namespace cs {
 
 // In place; sets m.w.processed. For RMSNorm models only the norm scales are folded (no centering),
-// as TransformerLens does.
+// as TransformerLens does. The processed matrices of a bf16/f16 model are exact f32 under exact
+// precision and rounded back to the model's dtype under bf16 precision (m.precision).
 void process_weights(Model& m);
 
 // The same model with grouped-query attention undone: every query head gets its own copy of

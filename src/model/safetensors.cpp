@@ -42,12 +42,6 @@ std::string shape_str(const std::vector<int64_t>& s) {
   return r + "]";
 }
 
-constexpr DType kAllDTypes[] = {DType::F32, DType::F16, DType::BF16, DType::F64, DType::I64,
-                                DType::I32, DType::I16, DType::I8,   DType::U8,  DType::BOOL};
-
-uint32_t f32_bits(float f) { return std::bit_cast<uint32_t>(f); }
-float bits_f32(uint32_t u) { return std::bit_cast<float>(u); }
-
 template <typename T>
 T load(const uint8_t* p) {  // tensor data need not be aligned, so copy rather than cast
   T v;
@@ -56,92 +50,6 @@ T load(const uint8_t* p) {  // tensor data need not be aligned, so copy rather t
 }
 
 }  // namespace
-
-// ---- dtypes -------------------------------------------------------------------------------
-
-const char* dtype_name(DType dt) {
-  switch (dt) {
-    case DType::F32: return "F32";
-    case DType::F16: return "F16";
-    case DType::BF16: return "BF16";
-    case DType::F64: return "F64";
-    case DType::I64: return "I64";
-    case DType::I32: return "I32";
-    case DType::I16: return "I16";
-    case DType::I8: return "I8";
-    case DType::U8: return "U8";
-    case DType::BOOL: return "BOOL";
-  }
-  return "?";
-}
-
-int dtype_size(DType dt) {
-  switch (dt) {
-    case DType::F64: case DType::I64: return 8;
-    case DType::F32: case DType::I32: return 4;
-    case DType::F16: case DType::BF16: case DType::I16: return 2;
-    case DType::I8: case DType::U8: case DType::BOOL: return 1;
-  }
-  return 0;
-}
-
-bool dtype_from_name(const std::string& name, DType* out) {
-  for (DType dt : kAllDTypes) {
-    if (name == dtype_name(dt)) {
-      *out = dt;
-      return true;
-    }
-  }
-  return false;
-}
-
-// ---- half-precision conversions ------------------------------------------------------------
-
-float f16_to_f32(uint16_t h) {
-  uint32_t sign = static_cast<uint32_t>(h & 0x8000) << 16;
-  uint32_t exp = (h >> 10) & 0x1f;
-  uint32_t mant = h & 0x3ff;
-  if (exp == 0x1f) return bits_f32(sign | 0x7f800000 | (mant << 13));  // inf / NaN (payload kept)
-  if (exp != 0) return bits_f32(sign | ((exp + 112) << 23) | (mant << 13));  // rebias 15 -> 127
-  if (mant == 0) return bits_f32(sign);
-  // Subnormal: mant * 2^-24. With p the top set bit, that is 1.f * 2^(p-24).
-  int p = std::bit_width(mant) - 1;
-  uint32_t e32 = static_cast<uint32_t>(p + 103);  // p - 24 + 127
-  return bits_f32(sign | (e32 << 23) | ((mant << (23 - p)) & 0x7fffff));
-}
-
-float bf16_to_f32(uint16_t b) { return bits_f32(static_cast<uint32_t>(b) << 16); }
-
-uint16_t f32_to_f16(float f) {
-  uint32_t x = f32_bits(f);
-  uint16_t sign = static_cast<uint16_t>((x >> 16) & 0x8000);
-  x &= 0x7fffffff;
-  if (x > 0x7f800000) return sign | 0x7e00 | ((x >> 13) & 0x3ff);  // NaN: quiet, top payload
-  if (x >= 0x477ff000) return sign | 0x7c00;  // >= 65520 (65504 + half ulp, tie to even) -> inf
-  if (x >= 0x38800000) {                       // normal f16 (>= 2^-14)
-    uint32_t r = (((x >> 23) - 112) << 10) | ((x >> 13) & 0x3ff);
-    uint32_t rem = x & 0x1fff;
-    if (rem > 0x1000 || (rem == 0x1000 && (r & 1))) ++r;  // a carry into the exponent is right
-    return sign | static_cast<uint16_t>(r);
-  }
-  // Subnormal f16: round(|f| * 2^24). Below 2^-25 (f32 exponent 102) that rounds to zero.
-  uint32_t e32 = x >> 23;
-  if (e32 < 102) return sign;
-  uint32_t m = (x & 0x7fffff) | 0x800000;  // |f| = m * 2^(e32 - 150)
-  uint32_t shift = 126 - e32;              // 14..24
-  uint32_t r = m >> shift;
-  uint32_t rem = m & ((1u << shift) - 1);
-  uint32_t half = 1u << (shift - 1);
-  if (rem > half || (rem == half && (r & 1))) ++r;  // r == 0x400 is the smallest normal: right
-  return sign | static_cast<uint16_t>(r);
-}
-
-uint16_t f32_to_bf16(float f) {
-  uint32_t x = f32_bits(f);
-  if ((x & 0x7fffffff) > 0x7f800000) return static_cast<uint16_t>((x >> 16) | 0x0040);  // quiet NaN
-  x += 0x7fff + ((x >> 16) & 1);  // round to nearest even; overflow correctly lands on inf
-  return static_cast<uint16_t>(x >> 16);
-}
 
 // ---- reader --------------------------------------------------------------------------------
 
@@ -368,6 +276,15 @@ Tensor SafetensorsFile::read_f32(const std::string& name) const {
   return out;
 }
 
+void SafetensorsFile::release(const std::string& name) const {
+  const TensorInfo& t = require(name);
+  // Only whole pages inside the tensor: its neighbours may share the edge pages.
+  const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const uintptr_t lo = (reinterpret_cast<uintptr_t>(bytes_of(t)) + page - 1) / page * page;
+  const uintptr_t hi = reinterpret_cast<uintptr_t>(bytes_of(t) + (t.end - t.begin)) / page * page;
+  if (hi > lo) ::madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_DONTNEED);
+}
+
 std::vector<int64_t> SafetensorsFile::read_i64(const std::string& name) const {
   const TensorInfo& t = require(name);
   const size_t n = static_cast<size_t>(Tensor::numel_of(t.shape));
@@ -430,6 +347,21 @@ void write_all(const std::string& path, int fd, const void* p, size_t n) {
 void write_safetensors(const std::string& path,
                        const std::vector<std::pair<std::string, const Tensor*>>& tensors,
                        DType dtype, const std::map<std::string, std::string>& metadata) {
+  std::vector<TensorSource> src;
+  for (const auto& [name, t] : tensors) {
+    if (!t) fail(path, "tensor " + name + " is null");
+    if (static_cast<int64_t>(t->data.size()) != Tensor::numel_of(t->shape))
+      fail(path, "tensor " + name + " has shape " + t->shape_str() + " but " +
+                     std::to_string(t->data.size()) + " elements");
+    src.push_back({name, t->shape, [t](int64_t b, int64_t n, float* out) {
+                     std::memcpy(out, t->data.data() + b, static_cast<size_t>(n) * sizeof(float));
+                   }});
+  }
+  write_safetensors(path, src, dtype, metadata);
+}
+
+void write_safetensors(const std::string& path, const std::vector<TensorSource>& tensors,
+                       DType dtype, const std::map<std::string, std::string>& metadata) {
   if (dtype != DType::F32 && dtype != DType::F16 && dtype != DType::BF16)
     fail(path, std::string("cannot write dtype ") + dtype_name(dtype) + "; use F32, F16 or BF16");
   const uint64_t esize = static_cast<uint64_t>(dtype_size(dtype));
@@ -442,20 +374,17 @@ void write_safetensors(const std::string& path,
   }
   std::set<std::string> seen;
   uint64_t offset = 0;
-  for (const auto& [name, t] : tensors) {
+  for (const TensorSource& t : tensors) {
+    const std::string& name = t.name;
     if (name.empty() || name == "__metadata__")
       fail(path, "invalid tensor name \"" + name + "\"");
     if (!seen.insert(name).second) fail(path, "tensor " + name + " is listed twice");
-    if (!t) fail(path, "tensor " + name + " is null");
-    for (int64_t d : t->shape)
-      if (d < 0) fail(path, "tensor " + name + " has a negative dimension " + t->shape_str());
-    if (static_cast<int64_t>(t->data.size()) != Tensor::numel_of(t->shape))
-      fail(path, "tensor " + name + " has shape " + t->shape_str() + " but " +
-                     std::to_string(t->data.size()) + " elements");
-    uint64_t bytes = t->data.size() * esize;
+    for (int64_t d : t.shape)
+      if (d < 0) fail(path, "tensor " + name + " has a negative dimension " + shape_str(t.shape));
+    uint64_t bytes = static_cast<uint64_t>(Tensor::numel_of(t.shape)) * esize;
     ojson e = ojson::object();
     e["dtype"] = dtype_name(dtype);
-    e["shape"] = t->shape;
+    e["shape"] = t.shape;
     e["data_offsets"] = ojson::array({offset, offset + bytes});
     header[name] = std::move(e);
     offset += bytes;
@@ -480,21 +409,24 @@ void write_safetensors(const std::string& path,
   }
   write_all(path, tmp.fd, &hlen, 8);
   write_all(path, tmp.fd, text.data(), text.size());
+  std::vector<float> f32;
   std::vector<uint16_t> half;
-  constexpr size_t kChunk = 1 << 16;  // elements converted per write
-  for (const auto& [name, t] : tensors) {
-    const float* src = t->data.data();
-    const size_t n = t->data.size();
-    if (dtype == DType::F32) {
-      write_all(path, tmp.fd, src, n * 4);
-      continue;
-    }
-    for (size_t i = 0; i < n; i += kChunk) {
-      size_t m = std::min(kChunk, n - i);
-      half.resize(m);
-      for (size_t j = 0; j < m; ++j)
-        half[j] = dtype == DType::F16 ? f32_to_f16(src[i + j]) : f32_to_bf16(src[i + j]);
-      write_all(path, tmp.fd, half.data(), m * 2);
+  constexpr int64_t kChunk = 1 << 20;  // elements pulled and converted per write
+  for (const TensorSource& t : tensors) {
+    const int64_t n = Tensor::numel_of(t.shape);
+    for (int64_t i = 0; i < n; i += kChunk) {
+      const int64_t m = std::min(kChunk, n - i);
+      f32.resize(static_cast<size_t>(m));
+      t.read(i, m, f32.data());
+      if (dtype == DType::F32) {
+        write_all(path, tmp.fd, f32.data(), static_cast<size_t>(m) * 4);
+        continue;
+      }
+      half.resize(static_cast<size_t>(m));
+      if (dtype == DType::BF16) narrow_to_bf16(half.data(), f32.data(), m);
+      else
+        for (int64_t j = 0; j < m; ++j) half[j] = f32_to_f16(f32[j]);
+      write_all(path, tmp.fd, half.data(), static_cast<size_t>(m) * 2);
     }
   }
   if (::fsync(tmp.fd) != 0) fail(path, std::string("fsync failed: ") + std::strerror(errno));

@@ -5,28 +5,17 @@
 // Spec: https://github.com/huggingface/safetensors (README, "Format").
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <unordered_map>
 #include <utility>
 #include <vector>
 
+#include "ops/dtype.h"
 #include "ops/tensor.h"
 
 namespace cs {
-
-enum class DType { F32, F16, BF16, F64, I64, I32, I16, I8, U8, BOOL };
-
-const char* dtype_name(DType dt);   // "F32", "BF16", ...: the spelling used in the header
-int dtype_size(DType dt);           // bytes per element
-bool dtype_from_name(const std::string& name, DType* out);  // false if unknown
-
-// Exact widening conversions (every f16 and bf16 value is representable in f32).
-float f16_to_f32(uint16_t h);
-float bf16_to_f32(uint16_t b);
-// Narrowing conversions, IEEE round-to-nearest-even; overflow goes to inf, NaN stays NaN.
-uint16_t f32_to_f16(float f);
-uint16_t f32_to_bf16(float f);
 
 struct TensorInfo {
   std::string name;
@@ -67,6 +56,12 @@ class SafetensorsFile {
   // Integer dtypes (I64/I32/I16/I8/U8/BOOL) widened to int64; throws on float dtypes.
   std::vector<int64_t> read_i64(const std::string& name) const;
   const std::map<std::string, std::string>& metadata() const { return metadata_; }
+  // The tensor's bytes inside the mapping (valid while this object lives), any dtype.
+  const uint8_t* bytes(const std::string& name) const { return bytes_of(require(name)); }
+  // Drops the tensor's pages from this process's resident memory (the mapping stays valid: a
+  // later read faults them back in from the file). For tensors copied out at load, so a model
+  // read through the mapping never holds its bytes twice.
+  void release(const std::string& name) const;
 
  private:
   const TensorInfo& require(const std::string& name) const;
@@ -86,6 +81,17 @@ class SafetensorsFile {
 // Tensors are converted to `dtype` (F32, F16 or BF16, round-to-nearest-even).
 void write_safetensors(const std::string& path,
                        const std::vector<std::pair<std::string, const Tensor*>>& tensors,
+                       DType dtype, const std::map<std::string, std::string>& metadata = {});
+
+// A tensor the writer pulls in chunks, so a checkpoint larger than memory can be written (random
+// presets) and weights of any dtype saved without an f32 copy: read(begin, n, out) writes the f32
+// values of row-major elements [begin, begin + n) to out.
+struct TensorSource {
+  std::string name;
+  std::vector<int64_t> shape;
+  std::function<void(int64_t begin, int64_t n, float* out)> read;
+};
+void write_safetensors(const std::string& path, const std::vector<TensorSource>& tensors,
                        DType dtype, const std::map<std::string, std::string>& metadata = {});
 
 }  // namespace cs

@@ -51,31 +51,42 @@ void write_model_files(const Model& m, const std::string& dir, DType dtype) {
   }
   j["torch_dtype"] = dtype == DType::F16 ? "float16" : dtype == DType::BF16 ? "bfloat16" : "float32";
 
-  std::vector<std::pair<std::string, const Tensor*>> t;
-  t.push_back({"transformer.wte.weight", &m.w.W_E});
-  t.push_back({"transformer.wpe.weight", &m.w.W_pos});
+  std::vector<TensorSource> t;
+  auto add = [&t](const std::string& name, const auto& x) {
+    bool f32 = true;
+    if constexpr (std::is_same_v<std::decay_t<decltype(x)>, Weight>) f32 = x.is_f32();
+    if (f32 && static_cast<int64_t>(x.data.size()) != Tensor::numel_of(x.shape))
+      throw Error("save: tensor " + name + " has shape " + x.shape_str() + " but " +
+                  std::to_string(x.data.size()) + " elements");
+    t.push_back({name, x.shape, [&x](int64_t b, int64_t n, float* out) {
+                   if constexpr (std::is_same_v<std::decay_t<decltype(x)>, Weight>) x.elements_f32(b, n, out);
+                   else std::memcpy(out, x.data.data() + b, static_cast<size_t>(n) * sizeof(float));
+                 }});
+  };
+  add("transformer.wte.weight", m.w.W_E);
+  add("transformer.wpe.weight", m.w.W_pos);
   std::vector<std::string> names;  // keep strings alive
   for (int l = 0; l < c.n_layers; ++l) {
     const LayerWeights& lw = m.w.layers[l];
     const std::string h = "transformer.h." + std::to_string(l) + ".";
-    t.push_back({h + "ln_1.weight", &lw.ln1_w});
-    t.push_back({h + "ln_1.bias", &lw.ln1_b});
-    t.push_back({h + "attn.c_attn.weight", &lw.W_qkv});
-    t.push_back({h + "attn.c_attn.bias", &lw.b_qkv});
-    t.push_back({h + "attn.c_proj.weight", &lw.W_O});
-    t.push_back({h + "attn.c_proj.bias", &lw.b_O});
+    add(h + "ln_1.weight", lw.ln1_w);
+    add(h + "ln_1.bias", lw.ln1_b);
+    add(h + "attn.c_attn.weight", lw.W_qkv);
+    add(h + "attn.c_attn.bias", lw.b_qkv);
+    add(h + "attn.c_proj.weight", lw.W_O);
+    add(h + "attn.c_proj.bias", lw.b_O);
     if (!c.attn_only) {
-      t.push_back({h + "ln_2.weight", &lw.ln2_w});
-      t.push_back({h + "ln_2.bias", &lw.ln2_b});
-      t.push_back({h + "mlp.c_fc.weight", &lw.W_in});
-      t.push_back({h + "mlp.c_fc.bias", &lw.b_in});
-      t.push_back({h + "mlp.c_proj.weight", &lw.W_out});
-      t.push_back({h + "mlp.c_proj.bias", &lw.b_out});
+      add(h + "ln_2.weight", lw.ln2_w);
+      add(h + "ln_2.bias", lw.ln2_b);
+      add(h + "mlp.c_fc.weight", lw.W_in);
+      add(h + "mlp.c_fc.bias", lw.b_in);
+      add(h + "mlp.c_proj.weight", lw.W_out);
+      add(h + "mlp.c_proj.bias", lw.b_out);
     }
   }
-  t.push_back({"transformer.ln_f.weight", &m.w.lnf_w});
-  t.push_back({"transformer.ln_f.bias", &m.w.lnf_b});
-  if (!c.tied_embeddings) t.push_back({"lm_head.weight", &m.w.W_U});
+  add("transformer.ln_f.weight", m.w.lnf_w);
+  add("transformer.ln_f.bias", m.w.lnf_b);
+  if (!c.tied_embeddings) add("lm_head.weight", m.w.W_U);
   write_safetensors((std::filesystem::path(dir) / "model.safetensors").string(), t, dtype,
                     {{"format", "pt"}});
   write_file_atomic((std::filesystem::path(dir) / "config.json").string(), j.dump(2) + "\n");

@@ -201,8 +201,11 @@ static std::vector<json> list_field(const json& o, const char* key, const std::s
 }
 
 // Token ids are dense in real vocabularies; a sparse one (an id far beyond the entry count) would
-// make the id table huge, so ids must stay below this many past the entries.
-static constexpr int64_t kMaxIdGap = 1 << 16;
+// make the id table huge, so ids must stay below this many past the entries. 2^18 leaves room for
+// a cut-down vocabulary that keeps its special tokens at their real ids (the Llama 3 and Qwen2.5
+// test tokenizers: a few hundred entries, specials at 128000 and 151643); the table then costs a
+// few MB at most.
+static constexpr int64_t kMaxIdGap = 1 << 18;
 static constexpr int64_t kMaxTokenId = 1 << 24;
 
 // {"token": id, ...} -> list of (token, id)
@@ -448,7 +451,41 @@ Tokenizer Tokenizer::from_tokenizer_json_text(const std::string& text, const std
   if (t.eos_id_ < 0)
     for (size_t id = 0; id < t.id_to_bytes_.size(); id++)
       if (t.id_present_[id] && t.id_to_bytes_[id] == kEndOfText) t.eos_id_ = t.bos_id_ = int(id);
+
+  // Post-processor: a TemplateProcessing (alone or in a Sequence) whose single template begins
+  // with a special token adds that token first (Llama 3: <|begin_of_text|>).
+  if (j.contains("post_processor") && j["post_processor"].is_object()) {
+    const json& pp = j["post_processor"];
+    std::vector<json> procs = pp.value("type", "") == "Sequence" ? pp.value("processors", std::vector<json>{})
+                                                                  : std::vector<json>{pp};
+    for (const json& p : procs) {
+      if (!p.is_object() || p.value("type", "") != "TemplateProcessing") continue;
+      const json single = p.value("single", json::array());
+      if (!single.is_array() || single.empty() || !single[0].contains("SpecialToken")) continue;
+      const std::string name = single[0]["SpecialToken"].value("id", std::string());
+      int id = -1;
+      const json st = p.value("special_tokens", json::object());
+      if (st.contains(name) && st[name].contains("ids") && st[name]["ids"].is_array() &&
+          st[name]["ids"].size() == 1 && st[name]["ids"][0].is_number_integer())
+        id = st[name]["ids"][0].get<int>();
+      for (const Special& sp : t.specials_)
+        if (id < 0 && sp.text == name) id = sp.id;
+      if (id < 0)
+        throw Error(path + ": post_processor template starts with '" + name +
+                    "', which is not one of the tokenizer's special tokens");
+      t.bos_id_ = id;
+      t.adds_bos_ = true;
+    }
+  }
   return t;
+}
+
+std::vector<int> Tokenizer::encode_for_model(std::string_view text) const {
+  std::vector<int> ids;
+  if (adds_bos_) ids.push_back(bos_id_);
+  std::vector<int> rest = encode(text);
+  ids.insert(ids.end(), rest.begin(), rest.end());
+  return ids;
 }
 
 Tokenizer Tokenizer::for_model_dir(const std::string& dir) {
@@ -495,6 +532,9 @@ Tokenizer Tokenizer::for_model_dir(const std::string& dir) {
     };
     if (int e = lookup("eos_token"); e >= 0) t.eos_id_ = e;
     if (int b = lookup("bos_token"); b >= 0) t.bos_id_ = b;
+    // transformers' Llama/Gemma tokenizers rebuild their post-processor from add_bos_token
+    if (c.is_object() && c.contains("add_bos_token") && c["add_bos_token"].is_boolean())
+      t.adds_bos_ = c["add_bos_token"].get<bool>() && t.bos_id_ >= 0;
   }
   return t;
 }

@@ -11,7 +11,9 @@
 // token_text shows the piece with its "\u2581" as a space and a byte piece <0xNN> as that byte.
 //
 // Immutable after construction: every method is const and safe to call from many threads.
-// encode does not add BOS/EOS; callers prepend bos_id() where a task asks for it.
+// encode does not add BOS/EOS; callers prepend bos_id() where a task asks for it, or where
+// transformers' tokenizer(text) would (adds_bos(): Llama 3's TemplateProcessing post-processor,
+// Gemma's and Llama 2's add_bos_token), which encode_for_model does.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -62,6 +64,12 @@ class Tokenizer {
   int vocab_size() const { return static_cast<int>(id_to_bytes_.size()); }
   int eos_id() const { return eos_id_; }          // "<|endoftext|>" or -1
   int bos_id() const { return bos_id_; }          // same as eos for GPT-2
+  // Whether transformers' tokenizer(text) puts bos_id() first: tokenizer.json's post_processor
+  // (a TemplateProcessing whose single-sequence template starts with a special token, alone or in
+  // a Sequence), overridden by tokenizer_config.json's add_bos_token when it has one.
+  bool adds_bos() const { return adds_bos_; }
+  // encode(text), with BOS first when adds_bos(): the ids transformers' tokenizer(text) gives.
+  std::vector<int> encode_for_model(std::string_view text) const;
 
  private:
   struct Merge {
@@ -106,6 +114,7 @@ class Tokenizer {
   bool ignore_merges_ = false;  // Llama 3: a piece already in the vocab is one token
   int eos_id_ = -1;
   int bos_id_ = -1;
+  bool adds_bos_ = false;
   std::shared_ptr<const sentencepiece::SentencePieceProcessor> spm_;  // set: a SentencePiece model
 };
 

@@ -2,11 +2,12 @@
 // comments: B batch, T tokens, D d_model, H query heads, Hk key/value heads, dh d_head.
 #include "model/transformer.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "model/blocks.h"
 #include "ops/error.h"
-#include "ops/matmul.h"
+#include "ops/gemm.h"
 
 namespace cs {
 
@@ -50,12 +51,12 @@ void project_qkv(const Model& m, int l, const Tensor& resid, const Tensor* pos, 
     if (pos) {
       Tensor normed_qk = Tensor::uninit({B, T, D});
       norm_rows(c, normed_qk.ptr(), qk_in->ptr(), lw.ln1_w, lw.ln1_b, BT);
-      sgemm(false, false, BT, v_col, D, 1.0f, normed_qk.ptr(), D, lw.W_qkv.ptr(), W, 0.0f,
-            qkv.ptr(), W);
-      sgemm(false, false, BT, Hk * dh, D, 1.0f, normed.ptr(), D, lw.W_qkv.ptr() + v_col, W, 0.0f,
-            qkv.ptr() + v_col, W);
+      const MatRef Wqkv = lw.W_qkv.mat();
+      gemm(qkv.ptr(), W, normed_qk.ptr(), D, BT, Wqkv.block(0, D, 0, v_col), false, m.precision);
+      gemm(qkv.ptr() + v_col, W, normed.ptr(), D, BT, Wqkv.block(0, D, v_col, Hk * dh), false,
+           m.precision);
     } else {
-      sgemm(false, false, BT, W, D, 1.0f, normed.ptr(), D, lw.W_qkv.ptr(), W, 0.0f, qkv.ptr(), W);
+      gemm(qkv.ptr(), W, normed.ptr(), D, BT, lw.W_qkv.mat(), false, m.precision);
     }
     const float* bias = lw.b_qkv.empty() ? nullptr : lw.b_qkv.ptr();
 #pragma omp parallel for schedule(static) if (BT * W > 65536)
@@ -80,7 +81,8 @@ void project_qkv(const Model& m, int l, const Tensor& resid, const Tensor* pos, 
     Tensor normed = Tensor::uninit({B, T, n, D});
     norm_rows(c, normed.ptr(), in.ptr(), lw.ln1_w, lw.ln1_b, BT * n);
     for (int64_t hh = 0; hh < n; ++hh)
-      head_projection(c, lw, part, hh, normed.ptr() + hh * D, n * D, BT, out.ptr() + hh * dh, n * dh);
+      head_projection(c, lw, part, hh, normed.ptr() + hh * D, n * D, BT, out.ptr() + hh * dh, n * dh,
+                      m.precision);
   };
   per_head(Hook::q_input, *qk_in, H, Qkv::Q, q);
   per_head(Hook::k_input, *qk_in, Hk, Qkv::K, k);
@@ -145,8 +147,7 @@ Tensor attention_block(const Model& m, int l, const Tensor& resid, const Tensor*
   if (hooked(hooks, Hook::result, l)) {
     Tensor result = Tensor::uninit({B, T, H, D});  // result[b,t,h] = z[b,t,h] @ W_O[h]
     for (int64_t h = 0; h < H; ++h)
-      sgemm(false, false, BT, D, dh, 1.0f, z.ptr() + h * dh, H * dh, lw.W_O.ptr() + h * dh * D, D,
-            0.0f, result.ptr() + h * D, H * D);
+      head_output(c, lw, h, z.ptr() + h * dh, H * dh, BT, result.ptr() + h * D, H * D, m.precision);
     hook(hooks, Hook::result, l, result);
 #pragma omp parallel for schedule(static)
     for (int64_t r = 0; r < BT; ++r) {
@@ -158,8 +159,8 @@ Tensor attention_block(const Model& m, int l, const Tensor& resid, const Tensor*
       }
     }
   } else {
-    matmul(attn_out.ptr(), z.ptr(), lw.W_O.ptr(), lw.b_O.empty() ? nullptr : lw.b_O.ptr(), BT,
-           H * dh, D);
+    matmul(attn_out.ptr(), z.ptr(), lw.W_O.mat(), lw.b_O.empty() ? nullptr : lw.b_O.ptr(), BT,
+           m.precision);
   }
   hook(hooks, Hook::attn_out, l, attn_out);
   return attn_out;
@@ -175,7 +176,7 @@ Tensor mlp_block(const Model& m, int l, Tensor mlp_in, const Hooks* hooks) {
   if (gated(c.act)) up = Tensor::uninit({B, T, F});
   Tensor out = Tensor::uninit({B, T, D});
   mlp(c, m.w.layers[l], mlp_in.ptr(), B * T, {normed.ptr(), pre.ptr(), up.ptr(), post.ptr()},
-      out.ptr(), [&](Hook h) {
+      out.ptr(), m.precision, [&](Hook h) {
         hook(hooks, h, l, h == Hook::ln2_normalized ? normed : h == Hook::mlp_pre ? pre : post);
       });
   hook(hooks, Hook::mlp_out, l, out);
@@ -196,6 +197,10 @@ Tensor forward(const Model& m, const Batch& batch, const Hooks* hooks, const For
   const ModelConfig& c = m.cfg;
   const int64_t B = batch.B, T = batch.T, D = c.d_model, V = c.vocab_size;
   if (B <= 0 || T <= 0) throw Error("forward: empty batch");
+  if (c.attn_softcap > 0 || c.final_softcap > 0 || c.post_norms || c.attn_scale > 0 ||
+      std::any_of(c.layer_window.begin(), c.layer_window.end(), [](int w) { return w > 0; }))
+    throw Error("forward: " + c.family + "'s soft-capping, sliding windows and post-norms are not "
+                "in this forward yet");
   // n_ctx bounds rotary models too: their training context, or a sliding window (Mistral).
   if (T > c.n_ctx)
     throw Error("prompt of " + std::to_string(T) + " tokens is longer than the model's context (" +
@@ -213,9 +218,12 @@ Tensor forward(const Model& m, const Batch& batch, const Hooks* hooks, const For
     throw Error("forward: start_at_layer needs the residual stream [B,T,D] entering that layer");
   Tensor resid = Tensor::uninit({B, T, D});
   if (first_layer == 0) {
-    for (int64_t i = 0; i < B * T; ++i)
-      std::memcpy(resid.ptr() + i * D, m.w.W_E.ptr() + static_cast<int64_t>(batch.tokens[i]) * D,
-                  D * sizeof(float));
+    for (int64_t i = 0; i < B * T; ++i) {
+      float* row = resid.ptr() + i * D;
+      m.w.W_E.rows_f32(batch.tokens[i], 1, row);  // any dtype
+      if (c.embed_scale != 1.0f)
+        for (int64_t d = 0; d < D; ++d) row[d] *= c.embed_scale;
+    }
     hook(hooks, Hook::embed, -1, resid);
   } else {
     std::memcpy(resid.ptr(), opts.start_resid->ptr(), B * T * D * sizeof(float));
@@ -223,8 +231,8 @@ Tensor forward(const Model& m, const Batch& batch, const Hooks* hooks, const For
   Tensor pos;
   if (c.positions != Positions::Rotary) {
     pos = Tensor::uninit({B, T, D});
-    for (int64_t b = 0; b < B; ++b)
-      std::memcpy(pos.ptr() + b * T * D, m.w.W_pos.ptr(), T * D * sizeof(float));
+    m.w.W_pos.rows_f32(0, T, pos.ptr());
+    for (int64_t b = 1; b < B; ++b) std::memcpy(pos.ptr() + b * T * D, pos.ptr(), T * D * sizeof(float));
     if (first_layer == 0) {
       hook(hooks, Hook::pos_embed, -1, pos);
       if (c.positions == Positions::Learned) add_inplace(resid, pos);

@@ -20,18 +20,31 @@
 namespace cs {
 namespace {
 
+// The f32 elements of a trained Tensor or (f32) Weight: the trainer reads and updates them in place.
+struct Elements {
+  std::vector<int64_t>* shape;
+  std::vector<float, DefaultInitAllocator<float>>* data;
+  float* ptr() const { return data->data(); }
+  int64_t numel() const { return static_cast<int64_t>(data->size()); }
+};
+template <class T>
+Elements elements_of(T& t) {
+  if constexpr (std::is_same_v<T, Weight>) t.ptr();  // throws for a bf16/f16 weight: training is f32
+  return {&t.shape, &t.data};
+}
+
 // One trained tensor with its gradient. Embedding: only the step's vocabulary rows move.
 struct Param {
-  Tensor* p;
-  Tensor* g;
+  Elements p;
+  Elements g;
   bool decay;
   bool embed;
 };
 
 std::vector<Param> params_of(Weights& w, Weights& g) {
   std::vector<Param> r;
-  auto add = [&](Tensor& p, Tensor& gp, bool decay, bool embed = false) {
-    if (!p.empty()) r.push_back({&p, &gp, decay, embed});
+  auto add = [&](auto& p, auto& gp, bool decay, bool embed = false) {
+    if (!p.empty()) r.push_back({elements_of(p), elements_of(gp), decay, embed});
   };
   add(w.W_E, g.W_E, false, true);
   add(w.W_pos, g.W_pos, false);
@@ -72,14 +85,18 @@ struct Run {
     if (rows.empty()) throw Error("train: the corpus packs into no rows");
     grads = Gradients::zeros_like(m);
     params = params_of(m.w, grads.w);
-    for (const Param& p : params) m1.emplace_back(p.p->shape), m2.emplace_back(p.p->shape);
+    for (const Param& p : params) m1.emplace_back(*p.p.shape), m2.emplace_back(*p.p.shape);
     for (int32_t id = 0; id < m.cfg.vocab_size && unseen_rep < 0; ++id)
       if (!std::binary_search(vocab.begin(), vocab.end(), id)) unseen_rep = id;
     set_softmax_rows();
     tie_unseen();
     if (cfg.ema > 0) {
       if (!(cfg.ema < 1)) throw Error("train: --ema wants a decay in [0, 1), got " + std::to_string(cfg.ema));
-      for (const Param& p : params) avg.push_back(*p.p);
+      for (const Param& p : params) {
+        Tensor copy(*p.p.shape);
+        copy.data = *p.p.data;
+        avg.push_back(std::move(copy));
+      }
     }
   }
 
@@ -89,7 +106,7 @@ struct Run {
     const float a = cfg.ema, b = 1.0f - cfg.ema;
     const int64_t D = m.cfg.d_model;
     for (size_t k = 0; k < params.size(); ++k) {
-      const float* p = params[k].p->ptr();
+      const float* p = params[k].p.ptr();
       float* q = avg[k].ptr();
       if (params[k].embed) {
         for (int32_t r : softmax_rows)
@@ -105,7 +122,7 @@ struct Run {
   // unembedding and the shared unseen rows follow.
   void swap_average() {
     if (avg.empty()) return;
-    for (size_t k = 0; k < params.size(); ++k) std::swap(params[k].p->data, avg[k].data);
+    for (size_t k = 0; k < params.size(); ++k) std::swap(*params[k].p.data, avg[k].data);
     const int64_t D = m.cfg.d_model;
     for (int32_t r : softmax_rows) std::memcpy(m.w.W_U.ptr() + r * D, m.w.W_E.ptr() + r * D, sizeof(float) * D);
     tie_unseen();
@@ -185,12 +202,12 @@ struct Run {
     // Global gradient norm (embedding: the step's rows; every other row's gradient is 0).
     double sq = 0;
     for (const Param& p : params) {
-      const float* g = p.g->ptr();
+      const float* g = p.g.ptr();
       if (p.embed) {
         for (int32_t r : rows_v)
           for (int64_t d = 0; d < D; ++d) sq += double(g[r * D + d]) * g[r * D + d];
       } else {
-        for (int64_t i = 0; i < p.g->numel(); ++i) sq += double(g[i]) * g[i];
+        for (int64_t i = 0; i < p.g.numel(); ++i) sq += double(g[i]) * g[i];
       }
     }
     const float norm = static_cast<float>(std::sqrt(sq));
@@ -207,9 +224,9 @@ struct Run {
       const Param& p = params[k];
       if (p.embed) {
         for (int32_t r : rows_v)
-          update(p.p->ptr() + r * D, p.g->ptr() + r * D, m1[k].ptr() + r * D, m2[k].ptr() + r * D, D, false);
+          update(p.p.ptr() + r * D, p.g.ptr() + r * D, m1[k].ptr() + r * D, m2[k].ptr() + r * D, D, false);
       } else {
-        update(p.p->ptr(), p.g->ptr(), m1[k].ptr(), m2[k].ptr(), p.p->numel(), p.decay);
+        update(p.p.ptr(), p.g.ptr(), m1[k].ptr(), m2[k].ptr(), p.p.numel(), p.decay);
       }
     }
     for (int32_t r : rows_v)  // keep the tied copy in step
@@ -330,7 +347,8 @@ TrainResult train(const TrainConfig& cfg_in, const Tokenizer& tok,
   };
   const Timer run_timer;
   Model m = cfg.resume.empty() ? random_model(preset_config(cfg.preset), cfg.seed, cfg.init_std)
-                               : load_model(cfg.resume);
+                               : load_model(cfg.resume, {.precision = Precision::Exact});
+  to_f32_weights(m);  // training updates f32 weights in place, whatever the checkpoint's dtype
   if (cfg.seq_len > m.cfg.n_ctx)
     throw Error("train: --seq-len " + std::to_string(cfg.seq_len) + " exceeds the model's n_ctx " +
                 std::to_string(m.cfg.n_ctx));
