@@ -61,7 +61,9 @@ TEST(GraphJson, RoundTripKeepsScoresAndInGraph) {
     EXPECT_EQ(b.node_in_graph, a.node_in_graph);
     for (int u = 0; u < g.n_senders(); ++u) {
       EXPECT_EQ(std::isnan(b.node_scores[u]), std::isnan(a.node_scores[u])) << g.sender_name(u);
-      if (!std::isnan(a.node_scores[u])) EXPECT_EQ(b.node_scores[u], a.node_scores[u]);
+      if (!std::isnan(a.node_scores[u])) {
+        EXPECT_EQ(b.node_scores[u], a.node_scores[u]);
+      }
     }
   }
 }

@@ -39,7 +39,9 @@ int cmd_compare(int argc, char** argv) {
 
   std::printf("model %s, task %s (metric: %s), truth %s, BOS %s\n", info.model.c_str(), task.name.c_str(),
               info.metric.c_str(), truth ? truth->name.c_str() : "none", info.bos.c_str());
-  std::printf("%zu methods; baselines ablate by %s; faithfulness: %s\n", o.methods.size(), info.method_ablation.c_str(),
+  std::printf("%zu methods%s; baselines ablate by %s; faithfulness: %s\n", o.methods.size(),
+              o.imports.empty() ? "" : (" and " + std::to_string(o.imports.size()) + " imported circuit(s)").c_str(),
+              info.method_ablation.c_str(),
               !o.faithfulness ? "off" : task.corrupt.empty() ? "not computed (no corrupt prompts)"
                                                              : (info.faith_ablation + " ablation, as discover's default").c_str());
   std::fflush(stdout);

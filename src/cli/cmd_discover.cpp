@@ -16,6 +16,7 @@
 #include "ops/error.h"
 #include "ops/files.h"
 #include "report/circuit_report.h"
+#include "report/mib_submission.h"
 #include "report/text_table.h"
 #include "sae/code_scores.h"
 
@@ -121,6 +122,9 @@ void print_evaluation(const DiscoverResult& r, const GroundTruth& truth) {
   if (r.edge_auc)
     std::printf("  edge ROC AUC %.3f (over every head -> later head edge, q/k/v merged%s)\n", *r.edge_auc,
                 r.edge_auc_with_logits ? ", and head -> logits edge" : "");
+  if (r.graph_edge_auc)
+    std::printf("  edge ROC AUC %.3f (over all %zu edges of the graph: input, MLP and logits edges included)\n",
+                *r.graph_edge_auc, r.mean_edge_scores.size());
 }
 
 void print_faithfulness_and_time(const DiscoverResult& r, const DiscoverOptions& o, const TokenizedTask& task,
@@ -133,6 +137,15 @@ void print_faithfulness_and_time(const DiscoverResult& r, const DiscoverOptions&
                 r.circuit.size(), 100 * r.circuit_faithfulness, r.faith->cpr, r.faith->cmd);
   } else if (o.faithfulness) {
     std::printf("\nfaithfulness: not computed (task %s has no corrupt prompts)\n", task.name.c_str());
+  }
+  if (r.mib_faith) {
+    const MibFaithfulness& f = *r.mib_faith;
+    std::printf("MIB faithfulness (edge level, as MIB's circuit track: the best floor(p x %d) edges kept for\n"
+                "  p = 0.001, ..., 1, every other edge patched from the corrupt prompt; f = (M - M(no edge)) /\n"
+                "  (M(all) - M(no edge)), %d prompts): CPR %.3f, CMD %.3f (areas over p)\n",
+                f.edges.back(), f.n_prompts, f.cpr, f.cmd);
+  } else if (!r.mib_faith_note.empty()) {
+    std::printf("MIB faithfulness: not computed (%s)\n", r.mib_faith_note.c_str());
   }
   if (l.sae)
     std::printf("\ntime: forward passes %.3f s, SAE training %.3f s, codes %.3f s, scores %.3f s, faithfulness %.3f s, total %.3f s\n",
@@ -164,6 +177,9 @@ int cmd_discover(int argc, char** argv) {
   DiscoverPlan plan = plan_discover(a, m, tok);
   print_warnings(plan.task.warnings);
   const GroundTruth* truth = plan.truth ? &*plan.truth : nullptr;
+  const std::string mib_model = a.str("mib-model").empty() ? mib_model_name(a.str("MODEL")) : a.str("mib-model");
+  const std::string mib_dir = a.str("mib").empty() ? "" : a.str("mib") + "/" + mib_folder_name(plan.task.name, mib_model);
+  if (!mib_dir.empty()) check_output_dir(mib_dir, "--mib", {"importances.json"});
   DiscoverOptions& o = plan.options.discover;
   ProgressBar bar;
   o.progress = [&](const std::string& phase, double f) { bar.update(phase, f); };
@@ -176,6 +192,10 @@ int cmd_discover(int argc, char** argv) {
   if (truth) print_evaluation(r, *truth);
   print_faithfulness_and_time(r, o, plan.task, l);
   if (!a.str("out").empty()) write_run(a, argc, argv, r, m, plan);
+  if (!mib_dir.empty() && r.graph) {
+    write_mib_submission(a.str("mib"), plan.task.name, mib_model, *r.graph);
+    std::printf("wrote %s/importances.json (MIB circuit-track submission)\n", mib_dir.c_str());
+  }
   return 0;
 }
 

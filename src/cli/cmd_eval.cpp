@@ -1,13 +1,18 @@
 // `circuitscan eval`: score a set of head scores against a ground-truth circuit (ROC AUC and
 // precision / recall / F1 at chosen cut-offs), e.g. to compare another tool's output with ours.
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
+#include <optional>
 #include <nlohmann/json.hpp>
 
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/task_flags.h"
+#include "evaluation/graph_json.h"
 #include "evaluation/ground_truth.h"
+#include "evaluation/head_edges.h"
+#include "evaluation/json_file.h"
 #include "evaluation/roc.h"
 #include "model/config.h"
 #include "ops/error.h"
@@ -23,6 +28,31 @@ nlohmann::ordered_json confusion_json(const Confusion& c) {
           {"precision", c.precision}, {"recall", c.recall}, {"f1", c.f1}};
 }
 
+// A graph file (EAP-IG's Graph.to_json, MIB's circuits, circuitscan's graph.json), or nothing
+// when the file is another kind of scores file (read_head_scores then says what is wrong).
+std::optional<ScoredGraph> graph_file(const std::string& path) {
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(python_constants_to_null(read_input_file(path, kMaxSmallJsonBytes)));
+  } catch (const nlohmann::json::exception&) {
+    return std::nullopt;
+  }
+  if (!is_graph_json(j)) return std::nullopt;
+  return read_graph_json(path);
+}
+
+// The head scores of a graph file, as a scores file's.
+HeadScores head_scores_of(const ScoredGraph& g) {
+  bool from_nodes = false;
+  const std::vector<double> v = graph_head_scores(g, &from_nodes);
+  HeadScores s;
+  s.n_layers = g.graph.n_layers();
+  s.n_heads = g.graph.n_heads();
+  s.kind = std::string("graph JSON; head score = ") + (from_nodes ? "|node score|" : "sum of |edge score| in and out");
+  for (size_t i = 0; i < v.size(); ++i) s.by_head[{static_cast<int>(i) / s.n_heads, static_cast<int>(i) % s.n_heads}] = v[i];
+  return s;
+}
+
 }  // namespace
 
 int cmd_eval(int argc, char** argv) {
@@ -31,8 +61,11 @@ int cmd_eval(int argc, char** argv) {
          "of the top-k heads with k = the truth's size, of the heads scoring >= --threshold, and of\n"
          "the --top-k best heads.\n"
          "Scores file: a circuit.json written by `discover` (per-head mean \"score\", or another\n"
-         "per-head field with --field), or {\"scores\": {\"9.9\": 0.7, \"10.0\": 0.5, ...}} (heads written\n"
-         "9.9, a9.h9 or A9.9).\n"
+         "per-head field with --field), {\"scores\": {\"9.9\": 0.7, \"10.0\": 0.5, ...}} (heads written\n"
+         "9.9, a9.h9 or A9.9), or a graph JSON as EAP-IG's Graph.to_json and MIB's circuit track write\n"
+         "it (graph.json from `discover`): head scores are its node scores, else the sum of |score| of\n"
+         "each head's edges; also evaluated: the file's circuit (in_graph heads) and, when the truth\n"
+         "has edges, the edge ROC AUC.\n"
          "Model shape (layers x heads): --layers/--heads, else circuit.json's \"model\", else the\n"
          "largest layer and head index in the scores and the truth, plus one. Heads missing from the\n"
          "scores rank last (tied, below every listed score); their number is reported.");
@@ -51,7 +84,9 @@ int cmd_eval(int argc, char** argv) {
   if (!a.str("out").empty()) check_output_file(a.str("out"), "--out");
 
   const std::string spath = a.str("scores"), tname = a.str("truth");
-  const HeadScores s = read_head_scores(spath, a.str("field"));
+  const std::optional<ScoredGraph> graph = graph_file(spath);
+  if (graph && a.given("field")) throw UsageError("eval: --field is for circuit.json files; " + spath + " is a graph JSON");
+  const HeadScores s = graph ? head_scores_of(*graph) : read_head_scores(spath, a.str("field"));
   const GroundTruth g = truth_from_arg(tname);
   if (g.heads.empty()) throw Error("ground truth " + tname + " lists no heads: nothing to evaluate against");
 
@@ -62,7 +97,10 @@ int cmd_eval(int argc, char** argv) {
   int L = s.n_layers, H = s.n_heads;
   std::string shape_from = s.n_layers > 0 && s.n_heads > 0 ? spath : "";
   if (L <= 0 || H <= 0) L = max_l + 1, H = max_h + 1, shape_from = "largest indices in scores and truth";
-  if (a.given("layers") || a.given("heads")) shape_from = "--layers/--heads";
+  if (a.given("layers") || a.given("heads")) {
+    if (graph) throw UsageError("eval: a graph JSON gives its own shape (cfg); drop --layers/--heads");
+    shape_from = "--layers/--heads";
+  }
   if (a.given("layers")) L = a.integer("layers");
   if (a.given("heads")) H = a.integer("heads");
   // Head indices are bounded (scores_file.h, ground_truth.h): L x H <= kMaxLayers x kMaxHeads.
@@ -106,6 +144,15 @@ int cmd_eval(int argc, char** argv) {
     rows.push_back({"top " + std::to_string(k), "at_top_k", confusion_top_k(scores, labels, k), {{"k", k}}});
   }
 
+  if (graph) {
+    std::vector<double> in(HT, 0.0);
+    for (int l = 0; l < L; ++l)
+      for (int h = 0; h < H; ++h) in[static_cast<size_t>(l) * H + h] = graph->node_in_graph[graph->graph.head_sender(l, h)];
+    int n_in = 0;
+    for (double x : in) n_in += x > 0;
+    rows.push_back({"in the file's graph (" + std::to_string(n_in) + ")", "in_graph", confusion_at_threshold(in, labels, 1.0),
+                    {{"k", n_in}}});
+  }
   std::printf("scores  %s (%s): %zu heads; model %d layers x %d heads (from %s)\n", spath.c_str(), s.kind.c_str(),
               s.by_head.size(), L, H, shape_from.c_str());
   if (missing > 0) std::printf("        %d heads without a score rank last\n", missing);
@@ -115,6 +162,27 @@ int cmd_eval(int argc, char** argv) {
     std::printf("%-24s %5lld %4lld %4lld %4lld %10.4f %8.4f %8.4f\n", r.label.c_str(), static_cast<long long>(r.c.tp + r.c.fp),
                 static_cast<long long>(r.c.tp), static_cast<long long>(r.c.fp), static_cast<long long>(r.c.fn), r.c.precision,
                 r.c.recall, r.c.f1);
+
+  std::optional<double> head_edge, all_edge;
+  if (graph && !g.edges.empty()) {
+    try {
+      std::vector<double> abs_scores(graph->edge_scores.size());
+      for (size_t e = 0; e < abs_scores.size(); ++e) abs_scores[e] = std::fabs(graph->edge_scores[e]);
+      bool logits = false;
+      const std::vector<double> es = head_edge_scores(abs_scores, graph->graph, &logits);
+      const double auc = head_edge_auc(es, head_edge_labels(g, L, H), L, H, true);
+      if (!std::isnan(auc)) head_edge = auc;
+      const std::vector<bool> y = edge_labels(g, graph->graph);
+      if (std::any_of(y.begin(), y.end(), [](bool b) { return b; }) && !std::all_of(y.begin(), y.end(), [](bool b) { return b; }))
+        all_edge = roc_auc(abs_scores, y);
+    } catch (const Error& e) {
+      std::printf("\nedge AUC: not computed (%s)\n", e.what());
+    }
+    if (head_edge) std::printf("\nedge AUC %.4f (|score| over head -> later head edges, q/k/v merged, and head -> logits)\n", *head_edge);
+    if (all_edge)
+      std::printf("%sedge AUC %.4f (|score| over all %d edges of the graph, MLP and input edges included)\n",
+                  head_edge ? "" : "\n", *all_edge, graph->graph.n_edges());
+  }
 
   if (!a.str("out").empty()) {
     nlohmann::ordered_json j;
@@ -127,6 +195,8 @@ int cmd_eval(int argc, char** argv) {
     j["n_missing"] = missing;
     j["n_truth"] = k_truth;
     j["auc"] = auc;
+    if (head_edge) j["head_edge_auc"] = *head_edge;
+    if (all_edge) j["graph_edge_auc"] = *all_edge;
     for (const Row& r : rows) {
       nlohmann::ordered_json e = r.extra;
       e.update(confusion_json(r.c));

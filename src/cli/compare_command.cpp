@@ -5,6 +5,7 @@
 
 #include "cli/method_flags.h"
 #include "cli/precision_flag.h"
+#include "evaluation/graph_json.h"
 #include "evaluation/head_edges.h"
 #include "interp/task_metric.h"
 #include "ops/error.h"
@@ -38,6 +39,9 @@ Args compare_args() {
       .flag("induction-words", "", kInductionWordsHelp)
       .toggle("prepend-bos", kPrependBosHelp)
       .toggle("no-prepend-bos", kNoPrependBosHelp)
+      .repeated("import", "NAME=FILE: also score a circuit made elsewhere, a graph JSON as EAP-IG's\n"
+                "                            Graph.to_json and MIB's circuit track write it (discover's graph.json too);\n"
+                "                            its row is NAME (repeatable)")
       .flag("out", "", "write compare.md, compare.json and compare.html here");
   precision_flag(a);
   return a;
@@ -48,6 +52,12 @@ CompareOptions compare_options(const Args& a) {
   std::stringstream ss(a.str("methods"));
   for (std::string m; std::getline(ss, m, ',');) o.methods.push_back(parse_method(m));
   method_options_from_flags(a, o.options);
+  for (const std::string& spec : a.all("import")) {
+    const size_t eq = spec.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == spec.size())
+      throw UsageError("compare: --import takes NAME=FILE (a graph JSON), got '" + spec + "'");
+    o.imports.push_back({spec.substr(0, eq), read_graph_json(spec.substr(eq + 1))});
+  }
   o.trials = a.integer("trials");
   o.options.settings.ablation = parse_ablation_kind(a.str("ablation"));
   o.options.settings.seed = a.seed("seed");

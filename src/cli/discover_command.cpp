@@ -71,7 +71,11 @@ Args discover_args() {
       .flag("induction-words", "", kInductionWordsHelp)
       .toggle("prepend-bos", kPrependBosHelp)
       .toggle("no-prepend-bos", kNoPrependBosHelp)
-      .flag("out", "", "write circuit.json, circuit.dot, report.html and graph.json here");
+      .flag("out", "", "write circuit.json, circuit.dot, report.html and graph.json here")
+      .flag("mib", "", "also write a MIB circuit-track submission here: DIR/<task>_<model>/importances.json\n"
+            "                            (the graph JSON with every edge's score; MIB thresholds it itself)")
+      .flag("mib-model", "", "the model's name in the MIB folder (MIB's: gpt2, qwen2.5, gemma2, llama3);\n"
+            "                            default: the model directory's name");
   precision_flag(a);
   return a;
 }

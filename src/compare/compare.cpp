@@ -35,6 +35,38 @@ std::vector<MethodRow> compare(const Model& m, const TokenizedTask& task, const 
     work.push_back(info.cost_weight * (info.stochastic ? std::max(1, o.trials) : 1) + (faith ? 0.5 : 0));
     total += work.back();
   }
+  // One trial's numbers into its row; the mean scores, ROC and faithfulness curve once all are in.
+  auto add_trial = [&](MethodRow& row, const MethodResult& r, std::vector<std::vector<double>>& scores) {
+    if (static_cast<int>(r.head_scores.size()) != HT)
+      throw Error("method " + row.method + " returned " + std::to_string(r.head_scores.size()) + " head scores");
+    scores.push_back(r.head_scores);
+    row.has_edges = !r.edge_scores.empty();
+    if (!truth) return;
+    row.node_auc.push_back(roc_auc(r.head_scores, labels));
+    Confusion c = confusion_top_k(r.head_scores, labels, row.k);
+    row.precision.push_back(c.precision);
+    row.recall.push_back(c.recall);
+    row.f1.push_back(c.f1);
+    if (row.has_edges) {
+      bool logits = false;
+      const std::vector<double> es = head_edge_scores(r.edge_scores, graph, &logits);
+      row.edges_to_logits = logits;
+      const double auc = head_edge_auc(es, edge_labels, L, H, logits);
+      if (!std::isnan(auc)) row.edge_auc.push_back(auc);
+    }
+    if (faith) {
+      double kept = circuit_metric(m, task, top_k_heads(r.head_scores, H, row.k), src, o.faith.n_prompts);
+      row.faithfulness.push_back(full != 0 ? kept / full : 0);
+    }
+  };
+  auto finish_row = [&](MethodRow& row, const std::vector<std::vector<double>>& scores) {
+    row.mean_head_scores.assign(HT, 0);
+    for (auto& s : scores)
+      for (int h = 0; h < HT; ++h) row.mean_head_scores[h] += s[h] / scores.size();
+    if (truth) row.roc = roc_curve(row.mean_head_scores, labels);
+    if (faith) row.faith = faithfulness_curve(m, task, row.mean_head_scores, o.faith);
+  };
+
   std::vector<MethodRow> rows;
   const int n_methods = static_cast<int>(o.methods.size());
   for (int mi = 0; mi < n_methods; ++mi) {
@@ -53,40 +85,32 @@ std::vector<MethodRow> compare(const Model& m, const TokenizedTask& task, const 
                    (done + t * per_trial) / total);
       const Timer timer;
       MethodResult r = run_method(info.id, m, task, o.options, o.options.settings.seed + t);
-      const double secs = timer.seconds();
-      row.seconds.push_back(secs);
-      if (static_cast<int>(r.head_scores.size()) != HT)
-        throw Error("method " + name + " returned " + std::to_string(r.head_scores.size()) + " head scores");
-      scores.push_back(r.head_scores);
-      row.has_edges = !r.edge_scores.empty();
-      if (truth) {
-        row.node_auc.push_back(roc_auc(r.head_scores, labels));
-        Confusion c = confusion_top_k(r.head_scores, labels, row.k);
-        row.precision.push_back(c.precision);
-        row.recall.push_back(c.recall);
-        row.f1.push_back(c.f1);
-        if (row.has_edges) {
-          bool logits = false;
-          const std::vector<double> es = head_edge_scores(r.edge_scores, graph, &logits);
-          row.edges_to_logits = logits;
-          const double auc = head_edge_auc(es, edge_labels, L, H, logits);
-          if (!std::isnan(auc)) row.edge_auc.push_back(auc);
-        }
-        if (faith) {
-          double kept = circuit_metric(m, task, top_k_heads(r.head_scores, H, row.k), src, o.faith.n_prompts);
-          row.faithfulness.push_back(full != 0 ? kept / full : 0);
-        }
-      }
+      row.seconds.push_back(timer.seconds());
+      add_trial(row, r, scores);
     }
-    row.mean_head_scores.assign(HT, 0);
-    for (auto& s : scores)
-      for (int h = 0; h < HT; ++h) row.mean_head_scores[h] += s[h] / scores.size();
-    if (truth) row.roc = roc_curve(row.mean_head_scores, labels);
-    if (faith) {
-      if (o.progress) o.progress(phase + ", faithfulness curve", (done + trials * per_trial) / total);
-      row.faith = faithfulness_curve(m, task, row.mean_head_scores, o.faith);
-    }
+    if (faith && o.progress) o.progress(phase + ", faithfulness curve", (done + trials * per_trial) / total);
+    finish_row(row, scores);
     done += work[mi];
+    rows.push_back(std::move(row));
+  }
+  // Circuits from files: one "trial" each, their scores as the file has them; no run time.
+  for (const auto& [name, g] : o.imports) {
+    if (g.graph.n_layers() != L || g.graph.n_heads() != H || g.graph.n_edges() != graph.n_edges())
+      throw Error("--import " + name + ": the file's graph is " + std::to_string(g.graph.n_layers()) + " x " +
+                  std::to_string(g.graph.n_heads()) + " with " + std::to_string(g.graph.n_edges()) +
+                  " edges; the model's is " + std::to_string(L) + " x " + std::to_string(H) + " with " +
+                  std::to_string(graph.n_edges()));
+    MethodRow row;
+    row.method = name;
+    row.k = truth ? static_cast<int>(truth->heads.size()) : 0;
+    MethodResult r;
+    r.method = name;
+    r.head_scores = graph_head_scores(g);
+    r.edge_scores.resize(g.edge_scores.size());
+    for (size_t e = 0; e < g.edge_scores.size(); ++e) r.edge_scores[e] = std::fabs(g.edge_scores[e]);
+    std::vector<std::vector<double>> scores;
+    add_trial(row, r, scores);
+    finish_row(row, scores);
     rows.push_back(std::move(row));
   }
   if (o.progress) o.progress("done", 1);

@@ -4,9 +4,11 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "compare/methods.h"
+#include "evaluation/graph_json.h"
 #include "evaluation/roc.h"
 
 namespace cs {
@@ -17,6 +19,10 @@ struct CompareOptions {
   MethodOptions options;          // every method's (the SAE's faithfulness is off: compare does it)
   FaithfulnessOptions faith;      // the faithfulness of every method (discover's default: mean ablation)
   bool faithfulness = true;       // a faithfulness curve per method (tasks with corrupt prompts)
+  // Circuits made elsewhere (compare --import NAME=FILE: EAP-IG / MIB graph JSON), each a row named
+  // NAME after the methods' rows: head scores as evaluation/graph_json.h's graph_head_scores,
+  // edge scores |score|. The graph must be the model's.
+  std::vector<std::pair<std::string, ScoredGraph>> imports;
   // (phase, fraction of the whole run done, weighted by MethodInfo::cost_weight); phase names the
   // method and its place: "method 5/8: acdc", with "trial 2/3" for the stochastic ones.
   std::function<void(const std::string&, double)> progress;

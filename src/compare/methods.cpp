@@ -134,6 +134,16 @@ DiscoverResult discover_with(MethodId id, const Model& m, const TokenizedTask& t
       for (int i = 0; i < n; ++i) g.edge_in_graph[order[i]] = 1;
     }
     prune(g);
+    // MIB's edge-level CPR / CMD of the edge ranking, beside the head-level curve.
+    if (o.discover.faithfulness && !task.corrupt.empty()) {
+      if (o.discover.progress) o.discover.progress("MIB faithfulness", 0);
+      try {
+        r.mib_faith = mib_faithfulness(m, task, r.mean_edge_scores, o.discover.faith.n_prompts);
+      } catch (const Error& e) {  // e.g. corrupt prompts of other lengths: said, the run goes on
+        r.mib_faith_note = e.what();
+      }
+      if (o.discover.progress) o.discover.progress("MIB faithfulness", 1);
+    }
   }
   r.seconds_total = total.seconds();
   return r;

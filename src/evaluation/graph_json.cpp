@@ -82,7 +82,7 @@ std::string graph_json(const ScoredGraph& s) {
 
 ScoredGraph read_graph_json(const std::string& path) {
   auto fail = [&](const std::string& what) -> Error { return Error(path + ": " + what); };
-  const nlohmann::json j = read_json_file(path, "graph file");
+  const nlohmann::json j = read_json_file(path, "graph file", /*python_constants=*/true);
   if (!j.is_object()) throw fail("a graph file is a JSON object with \"cfg\", \"nodes\" and \"edges\"");
   for (const char* key : {"cfg", "nodes", "edges"})
     if (!j.contains(key) || !j[key].is_object())
@@ -145,6 +145,31 @@ ScoredGraph read_graph_json(const std::string& path) {
     s.edge_scores[e] = v["score"].get<double>();
   }
   return s;
+}
+
+bool is_graph_json(const nlohmann::json& j) {
+  return j.is_object() && j.contains("cfg") && j.contains("nodes") && j.contains("edges");
+}
+
+std::vector<double> graph_head_scores(const ScoredGraph& s, bool* from_nodes) {
+  const Graph& g = s.graph;
+  const int L = g.n_layers(), H = g.n_heads();
+  std::vector<double> out(static_cast<size_t>(L) * H, 0.0);
+  bool all = true;
+  for (int l = 0; l < L; ++l)
+    for (int h = 0; h < H; ++h) all &= !std::isnan(s.node_scores[g.head_sender(l, h)]);
+  if (from_nodes) *from_nodes = all;
+  if (all) {
+    for (int l = 0; l < L; ++l)
+      for (int h = 0; h < H; ++h) out[static_cast<size_t>(l) * H + h] = std::fabs(s.node_scores[g.head_sender(l, h)]);
+    return out;
+  }
+  for (int e = 0; e < g.n_edges(); ++e) {
+    const double v = std::fabs(s.edge_scores[e]);
+    for (const Node& n : {g.sender_node(g.edge_sender(e)), g.receiver_node(g.edge_receiver(e))})
+      if (n.kind == NodeKind::Head) out[static_cast<size_t>(n.layer) * H + n.head] += v;
+  }
+  return out;
 }
 
 }  // namespace cs

@@ -13,6 +13,7 @@
 // in EAP-IG's own node-level graphs. Attention-only models (no MLP nodes, which EAP-IG's graph
 // always has) add "attn_only": true to cfg.
 #pragma once
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -46,6 +47,16 @@ std::string graph_json(const ScoredGraph& s);
 // Reads a graph JSON in the layout above (a file written by EAP-IG, MIB or circuitscan); the
 // graph comes from cfg. Nodes and edges the file leaves out are not in the graph (score NaN / 0).
 // Every error is a one-line cs::Error naming the file and what is wrong.
+// Python's json.dump writes NaN for the unscored nodes of EAP-IG's node-scored graphs; it is read
+// as "not scored".
 ScoredGraph read_graph_json(const std::string& path);
+
+// Whether a parsed JSON document has a graph file's three objects (cfg, nodes, edges).
+bool is_graph_json(const nlohmann::json& j);
+
+// Per head (layer * n_heads + head): |node score| when the file scores every head (EAP-IG's
+// node-level graphs), else the sum of |edge score| over the head's edges in and out (EAP's
+// "edge sum" head score; an edge-scored file such as MIB's importances). *from_nodes says which.
+std::vector<double> graph_head_scores(const ScoredGraph& s, bool* from_nodes = nullptr);
 
 }  // namespace cs

@@ -175,6 +175,7 @@ std::string circuit_json(const DiscoverResult& r, const RunInfo& info) {
       ev["edge_auc"] = {{"auc", *r.edge_auc},
                         {"edges", r.edge_auc_with_logits ? "head->head (q/k/v merged) and head->logits"
                                                          : "head->head (q/k/v merged)"}};
+    if (r.graph_edge_auc) ev["graph_edge_auc"] = {{"auc", *r.graph_edge_auc}, {"edges", r.mean_edge_scores.size()}};
     j["evaluation"] = ev;
   }
   j["trial_results"] = nlohmann::ordered_json::array();
@@ -200,6 +201,12 @@ std::string circuit_json(const DiscoverResult& r, const RunInfo& info) {
                          {"normalised", f.normalised}, {"full", f.full}, {"empty", f.empty},
                          {"cpr", f.cpr}, {"cmd", f.cmd}};
     j["circuit_faithfulness"] = r.circuit_faithfulness;
+  }
+  if (r.mib_faith) {
+    const MibFaithfulness& f = *r.mib_faith;
+    j["mib_faithfulness"] = {{"level", "edge"}, {"fraction", f.fraction}, {"edges", f.edges}, {"edges_kept", f.edges_kept},
+                             {"metric", f.metric}, {"faithfulness", f.faithfulness}, {"full", f.full},
+                             {"empty", f.empty}, {"cpr", f.cpr}, {"cmd", f.cmd}, {"n_prompts", f.n_prompts}};
   }
   j["timings"] = {{"collect_s", r.seconds_collect}, {"train_s", r.seconds_train}, {"codes_s", r.seconds_codes},
                   {"scores_s", r.seconds_scores}, {"faithfulness_s", r.seconds_faithfulness},

@@ -70,12 +70,16 @@ std::vector<bool> report_truth_labels(const RunInfo& info);
 //                   "mean_scores": {"auc", and the same counts for the top k of the ranking},
 //                   "over_trials": {"auc": {"mean", "std"}, "precision": ..., "recall": ...,
 //                   "f1": ...} (top k per trial), "edge_auc": {"auc", "edges"} (edge scores
-//                   and a truth with head edges)},
+//                   and a truth with head edges), "graph_edge_auc": {"auc", "edges"} (|edge score| over all
+//                   the graph's edges, when the method scores every edge and the truth lists edges)},
 //     "trial_results": [ {"trial", "seed", "sae_loss" (SAE methods), "head_scores": [...], and
 //                   with a truth "auc", "precision", "recall", "f1"} ],
 //     "method_stats": {name: number} (the other methods' own: forward passes, ...),
 //     "faithfulness": {"size", "metric", "fraction", "normalised", "full", "empty", "cpr",
 //                   "cmd"} (when computed), "circuit_faithfulness",
+//     "mib_faithfulness": {"level": "edge", "fraction" (MIB's grid), "edges" (floor(fraction E)),
+//                   "edges_kept" (after pruning), "metric", "faithfulness", "full", "empty",
+//                   "cpr", "cmd", "n_prompts"} (edge methods; attribution/mib_faithfulness.h),
 //     "timings": {"collect_s", "train_s", "codes_s", "scores_s", "faithfulness_s", "total_s",
 //                 "collect_flops", "train_flops"} }
 // Precision / recall / F1 other than "evaluation.circuit" are at k = the ground truth's size

@@ -127,6 +127,8 @@ std::string report_html(const DiscoverResult& r, const RunInfo& info) {
                num(*r.edge_auc, "%.4f")});
   }
   if (r.faith) run.row({"circuit faithfulness", num(r.circuit_faithfulness, "%.3f") + " of the full metric"});
+  if (r.mib_faith)
+    run.row({"MIB faithfulness (edge level): CPR / CMD", num(r.mib_faith->cpr, "%.3f") + " / " + num(r.mib_faith->cmd, "%.3f")});
   o << run.str();
   if (!info.settings.empty()) {
     Table set({"setting", "value"});

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "attribution/mib_faithfulness.h"
 #include "evaluation/graph_json.h"
 #include "evaluation/ground_truth.h"
 #include "evaluation/roc.h"
@@ -79,6 +80,9 @@ struct DiscoverResult {
   std::vector<double> mean_edge_scores;
   std::optional<double> edge_auc;                // with a truth that has head edges (head_edges.h)
   bool edge_auc_with_logits = false;             // edge AUC also over head -> logits edges
+  // With a truth that lists edges of this model's graph and a method that scores every edge:
+  // ROC AUC of |edge score| over all the graph's edges (input, MLP and logits edges included).
+  std::optional<double> graph_edge_auc;
   std::optional<ScoredGraph> graph;              // the circuit on the graph (graph.json)
   std::map<std::string, double> stats;           // the method's own (forward passes, ...)
   std::vector<int> circuit;                      // chosen heads (index layer*H+head), best first
@@ -90,7 +94,9 @@ struct DiscoverResult {
   std::optional<RocCurve> roc;                   // with a truth: of the mean scores
   std::optional<TrialEval> mean_eval;            // with a truth: of the mean scores
   std::optional<Confusion> circuit_eval;         // with a truth: the chosen circuit itself
-  std::optional<FaithfulnessCurve> faith;
+  std::optional<FaithfulnessCurve> faith;       // head level, along the ranking (interp/faithfulness.h)
+  std::optional<MibFaithfulness> mib_faith;      // edge level, MIB's CPR / CMD (edge methods)
+  std::string mib_faith_note;                    // why mib_faith was not computed, when it was asked for
   double circuit_faithfulness = 0;               // fraction of the full metric kept by `circuit`
   std::vector<double> attribution;               // "causal"/"confirmed": |attribution| per head
   double seconds_collect = 0, seconds_train = 0, seconds_codes = 0, seconds_scores = 0,
