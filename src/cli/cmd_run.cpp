@@ -18,6 +18,43 @@
 
 namespace cs {
 
+namespace {
+
+// --cache names and patterns matched against the points this model's forward visits, for a
+// prompt of T tokens; each point once, in forward order.
+std::vector<HookPoint> cache_points(const Args& a, const Model& m, int T) {
+  std::vector<HookPoint> points;
+  if (a.all("cache").empty()) return points;
+  for (const std::string& h : a.all("cache")) {
+    const HookPoint p = h.find_first_of("*?[") == std::string::npos ? HookPoint::parse(h) : HookPoint{};
+    if (h.find_first_of("*?[") == std::string::npos && p.layer >= m.cfg.n_layers)
+      throw Error("hook " + p.name() + ": the model has only " + std::to_string(m.cfg.n_layers) + " layers");
+  }
+  const std::vector<HookShape> all = hook_shapes(m, 1, T);
+  for (const std::string& h : a.all("cache"))
+    for (const HookPoint& p : match_hooks(h, all))
+      if (std::find(points.begin(), points.end(), p) == points.end()) points.push_back(p);
+  return points;
+}
+
+// Each cached activation's shape, mean, std, range and first values, in forward order.
+void print_cache_stats(const std::vector<HookPoint>& points, const ActivationCache& cache) {
+  for (const HookPoint& p : points) {
+    const std::string name = p.name();
+    if (!cache.count(name)) continue;
+    const Tensor& t = cache.at(name);
+    double s = 0, s2 = 0, lo = 1e300, hi = -1e300;
+    for (float x : t.data) s += x, s2 += double(x) * x, lo = std::min<double>(lo, x), hi = std::max<double>(hi, x);
+    const double n = static_cast<double>(t.numel());
+    std::printf("\n%s %s mean %.5g std %.5g min %.5g max %.5g\n  first values:", name.c_str(),
+                t.shape_str().c_str(), s / n, std::sqrt(std::max(0.0, s2 / n - s * s / n / n)), lo, hi);
+    for (int64_t i = 0; i < std::min<int64_t>(8, t.numel()); ++i) std::printf(" %.5g", t.data[i]);
+    std::printf("\n");
+  }
+}
+
+}  // namespace
+
 int cmd_run(int argc, char** argv) {
   Args a("run", "Run one prompt: print its tokens and the next-token distribution; optionally\n"
                 "cache hooked activations (TransformerLens names) and save them as safetensors.");
@@ -50,19 +87,7 @@ int cmd_run(int argc, char** argv) {
     ids.insert(ids.begin(), tok.bos_id());
   }
   if (ids.empty()) throw Error("the prompt is empty after tokenization: give some text");
-  // --cache names and patterns against the points this model's forward visits.
-  std::vector<HookPoint> points;
-  if (!a.all("cache").empty()) {
-    for (const std::string& h : a.all("cache")) {
-      const HookPoint p = h.find_first_of("*?[") == std::string::npos ? HookPoint::parse(h) : HookPoint{};
-      if (h.find_first_of("*?[") == std::string::npos && p.layer >= m.cfg.n_layers)
-        throw Error("hook " + p.name() + ": the model has only " + std::to_string(m.cfg.n_layers) + " layers");
-    }
-    const std::vector<HookShape> all = hook_shapes(m, 1, static_cast<int>(ids.size()));
-    for (const std::string& h : a.all("cache"))
-      for (const HookPoint& p : match_hooks(h, all))
-        if (std::find(points.begin(), points.end(), p) == points.end()) points.push_back(p);
-  }
+  const std::vector<HookPoint> points = cache_points(a, m, static_cast<int>(ids.size()));
 
   Hooks hooks;
   HeadSet ablate;
@@ -125,18 +150,7 @@ int cmd_run(int argc, char** argv) {
   for (int i = 0; i < k; ++i)
     std::printf("%-6d %-8d %-10.4f %-9.5f '%s'\n", i + 1, order[i], logits.data[order[i]],
                 prob[order[i]] / sum, text_of(order[i]).c_str());
-  for (const HookPoint& p : points) {  // in forward order
-    const std::string name = p.name();
-    if (!cache.count(name)) continue;
-    const Tensor& t = cache.at(name);
-    double s = 0, s2 = 0, lo = 1e300, hi = -1e300;
-    for (float x : t.data) s += x, s2 += double(x) * x, lo = std::min<double>(lo, x), hi = std::max<double>(hi, x);
-    const double n = static_cast<double>(t.numel());
-    std::printf("\n%s %s mean %.5g std %.5g min %.5g max %.5g\n  first values:", name.c_str(),
-                t.shape_str().c_str(), s / n, std::sqrt(std::max(0.0, s2 / n - s * s / n / n)), lo, hi);
-    for (int64_t i = 0; i < std::min<int64_t>(8, t.numel()); ++i) std::printf(" %.5g", t.data[i]);
-    std::printf("\n");
-  }
+  print_cache_stats(points, cache);
   if (!a.str("save").empty()) std::printf("\nsaved %zu activations to %s\n", cache.size(), a.str("save").c_str());
   return 0;
 }
