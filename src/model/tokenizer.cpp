@@ -173,10 +173,6 @@ static json parse_json_text(const std::string& text, const std::string& path) {
   }
 }
 
-static json parse_json(const std::string& path) {
-  return parse_json_text(read_input_file(path, kMaxLargeInputBytes), path);
-}
-
 // A JSON value for a message: escaped, at most 60 characters.
 static std::string shown(const json& v) {
   std::string s = v.dump(-1, ' ', false, json::error_handler_t::replace);
