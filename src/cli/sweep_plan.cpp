@@ -61,6 +61,23 @@ std::vector<std::string> unique_labels(const std::vector<std::string>& names) {
   return out;
 }
 
+// The plan's "seeds": distinct integers in [0, kMaxSeed]; {0} when absent.
+std::vector<uint64_t> seed_list(const json& j, const std::string& path) {
+  if (!j.contains("seeds")) return {0};
+  const json& s = j["seeds"];
+  if (!s.is_array() || s.empty()) throw Error(path + ": \"seeds\" must be a non-empty list of non-negative integers");
+  std::vector<uint64_t> seeds;
+  for (const json& x : s) {
+    if (!x.is_number_unsigned() && !(x.is_number_integer() && x.get<int64_t>() >= 0))
+      throw Error(path + ": \"seeds\" must hold non-negative integers, got " + x.dump());
+    const uint64_t v = x.get<uint64_t>();
+    if (v > static_cast<uint64_t>(kMaxSeed)) throw Error(path + ": seed " + x.dump() + " is above " + std::to_string(kMaxSeed));
+    if (std::find(seeds.begin(), seeds.end(), v) != seeds.end()) throw Error(path + ": \"seeds\" lists " + x.dump() + " twice");
+    seeds.push_back(v);
+  }
+  return seeds;
+}
+
 }  // namespace
 
 SweepPlan load_sweep_plan(const std::string& path, const std::string& out_override) {
@@ -123,20 +140,7 @@ SweepPlan load_sweep_plan(const std::string& path, const std::string& out_overri
     }
   }
 
-  std::vector<uint64_t> seeds = {0};
-  if (j.contains("seeds")) {
-    const json& s = j["seeds"];
-    if (!s.is_array() || s.empty()) throw Error(path + ": \"seeds\" must be a non-empty list of non-negative integers");
-    seeds.clear();
-    for (const json& x : s) {
-      if (!x.is_number_unsigned() && !(x.is_number_integer() && x.get<int64_t>() >= 0))
-        throw Error(path + ": \"seeds\" must hold non-negative integers, got " + x.dump());
-      const uint64_t v = x.get<uint64_t>();
-      if (v > static_cast<uint64_t>(kMaxSeed)) throw Error(path + ": seed " + x.dump() + " is above " + std::to_string(kMaxSeed));
-      if (std::find(seeds.begin(), seeds.end(), v) != seeds.end()) throw Error(path + ": \"seeds\" lists " + x.dump() + " twice");
-      seeds.push_back(v);
-    }
-  }
+  const std::vector<uint64_t> seeds = seed_list(j, path);
 
   // compare's options, shared by every job; the ones sweep sets per job are refused.
   std::vector<std::string> options;
