@@ -13,6 +13,7 @@
 #include "interp/task_metric.h"
 #include "model/model.h"
 #include "model/tokenizer.h"
+#include "ops/format.h"
 #include "ops/error.h"
 #include "ops/files.h"
 #include "report/circuit_report.h"
@@ -27,12 +28,6 @@ namespace {
 std::string head_name(int idx, int H) { return HeadId{idx / H, idx % H}.str(); }
 
 const std::vector<std::string> kOutputs = {"circuit.json", "circuit.dot", "report.html", "graph.json"};
-
-std::string fmt(const char* f, double v) {
-  char b[64];
-  std::snprintf(b, sizeof b, f, v);
-  return b;
-}
 
 // A score cell: counts as integers (one trial) or one decimal (a mean), other scores with three
 // decimals (the baselines' with four significant digits); "mean ± std" over several trials.

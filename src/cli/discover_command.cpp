@@ -8,18 +8,13 @@
 #include "cli/precision_flag.h"
 #include "cli/task_flags.h"
 #include "interp/task_metric.h"
+#include "ops/format.h"
 #include "ops/error.h"
 #include "sae/code_scores.h"
 
 namespace cs {
 
 namespace {
-
-std::string fmt(const char* f, double v) {
-  char b[64];
-  std::snprintf(b, sizeof b, f, v);
-  return b;
-}
 
 }  // namespace
 

@@ -8,17 +8,12 @@
 #include <sstream>
 
 #include "report/svg.h"
+#include "ops/format.h"
 #include "report/text_table.h"
 
 namespace cs {
 
 namespace {
-
-std::string fmt(const char* f, double v) {
-  char b[64];
-  std::snprintf(b, sizeof b, f, v);
-  return b;
-}
 
 // "0.912" for one value, "0.912 ± 0.011" over several; "" for none.
 std::string ms(const std::vector<double>& v, int prec = 3) {

@@ -12,6 +12,7 @@
 #include "model/data_dir.h"
 #include "model/init.h"
 #include "model/save.h"
+#include "ops/format.h"
 #include "ops/adam.h"
 #include "ops/error.h"
 #include "ops/files.h"
@@ -287,12 +288,6 @@ void write_model_dir(const Model& m, const std::string& dir, DType dt,
   write_file_atomic(own_induction_words_path(out.dir()), words);
   if (extra) extra(out.dir());
   out.commit();
-}
-
-std::string fmt(const char* f, double a) {
-  char b[64];
-  std::snprintf(b, sizeof b, f, a);
-  return b;
 }
 
 }  // namespace
