@@ -11,6 +11,8 @@
 #include <sstream>
 #include <string>
 
+#include "support/cli_run.h"
+
 namespace cs::cli_test {
 
 namespace fs = std::filesystem;
@@ -45,15 +47,8 @@ struct TempDir {
 
 // Runs `circuitscan ARGS`; stderr goes to a file so the two streams stay apart.
 inline Result run(const std::string& args, const TempDir& tmp) {
-  const fs::path err = tmp.path / "stderr.txt";
-  const std::string cmd = std::string("'") + CS_BINARY + "' " + args + " 2>'" + err.string() + "'";
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return {-1, "", "popen failed"};
-  std::string out;
-  char buf[4096];
-  for (size_t n; (n = fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
-  const int status = pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out, slurp(err)};
+  const cs_test::CliResult r = cs_test::run_cli_with_stderr_at(args, tmp.path / "stderr.txt");
+  return {r.rc, r.out, r.err};
 }
 
 }  // namespace cs::cli_test

@@ -42,8 +42,7 @@ struct CliResult {
 
 // Runs `circuitscan ARGS`; stdout through a pipe, stderr through a file (not a terminal, as in
 // a batch job).
-inline CliResult run_cli(const std::string& args, const TempDir& tmp) {
-  const std::filesystem::path err = tmp.path / "stderr.txt";
+inline CliResult run_cli_with_stderr_at(const std::string& args, const std::filesystem::path& err) {
   const std::string cmd = std::string("'") + CS_BINARY + "' " + args + " 2>'" + err.string() + "'";
   FILE* p = popen(cmd.c_str(), "r");
   if (!p) return {-1, "", "popen failed"};
@@ -52,6 +51,9 @@ inline CliResult run_cli(const std::string& args, const TempDir& tmp) {
   for (size_t n; (n = fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
   const int status = pclose(p);
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out, slurp(err)};
+}
+inline CliResult run_cli(const std::string& args, const TempDir& tmp) {
+  return run_cli_with_stderr_at(args, tmp.path / "stderr.txt");
 }
 
 }  // namespace cs_test
