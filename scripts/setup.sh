@@ -11,7 +11,8 @@ PKGS=(build-essential cmake ninja-build pkg-config ccache
       libopenblas-openmp-dev nlohmann-json3-dev libpcre2-dev libsentencepiece-dev libdnnl-dev
       libgtest-dev googletest clang-14 libclang-rt-14-dev libomp-14-dev
       libopenmpi-dev openmpi-bin
-      python3-dev python3-pybind11 python3-numpy python3-pytest)  # the Python module and its tests
+      python3-dev python3-pybind11 python3-numpy python3-pytest  # the Python module and its tests
+      chromium)  # the tests that render report.html and compare.html headless
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
