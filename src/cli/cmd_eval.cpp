@@ -53,6 +53,65 @@ HeadScores head_scores_of(const ScoredGraph& g) {
   return s;
 }
 
+// The model's shape (layers x heads) and where it came from: --layers/--heads, else the scores
+// file's, else the largest indices in the scores and the truth, plus one. Every scored head must
+// be inside it.
+struct Shape {
+  int L = 0, H = 0;
+  std::string from;
+};
+
+Shape model_shape(const Args& a, const HeadScores& s, const GroundTruth& g, bool graph, const std::string& spath) {
+  int max_l = 0, max_h = 0;
+  for (const auto& [h, v] : s.by_head) max_l = std::max(max_l, h.layer), max_h = std::max(max_h, h.head);
+  for (const HeadId& h : g.heads) max_l = std::max(max_l, h.layer), max_h = std::max(max_h, h.head);
+  Shape sh{s.n_layers, s.n_heads, s.n_layers > 0 && s.n_heads > 0 ? spath : ""};
+  if (sh.L <= 0 || sh.H <= 0) sh = {max_l + 1, max_h + 1, "largest indices in scores and truth"};
+  if (a.given("layers") || a.given("heads")) {
+    if (graph) throw UsageError("eval: a graph JSON gives its own shape (cfg); drop --layers/--heads");
+    sh.from = "--layers/--heads";
+  }
+  if (a.given("layers")) sh.L = a.integer("layers");
+  if (a.given("heads")) sh.H = a.integer("heads");
+  // Head indices are bounded (scores_file.h, ground_truth.h): L x H <= kMaxLayers x kMaxHeads.
+  if (sh.L > kMaxLayers || sh.H > kMaxHeads)
+    throw Error("a " + std::to_string(sh.L) + " x " + std::to_string(sh.H) + " model (shape from " + sh.from +
+                ") is larger than the largest supported, " + std::to_string(kMaxLayers) + " x " + std::to_string(kMaxHeads));
+  for (const auto& [h, v] : s.by_head)
+    if (h.layer >= sh.L || h.head >= sh.H)
+      throw Error(spath + ": head " + h.str() + " does not exist in a " + std::to_string(sh.L) + " x " +
+                  std::to_string(sh.H) + " model (shape from " + sh.from + ")");
+  return sh;
+}
+
+// A graph file's edge AUCs against a truth with edges, printed: over head -> later head edges
+// (q/k/v merged) and head -> logits, and over every edge of the graph.
+struct EdgeAucs {
+  std::optional<double> head_edge, all_edge;
+};
+
+EdgeAucs edge_aucs(const ScoredGraph& graph, const GroundTruth& g, int L, int H) {
+  EdgeAucs r;
+  try {
+    std::vector<double> abs_scores(graph.edge_scores.size());
+    for (size_t e = 0; e < abs_scores.size(); ++e) abs_scores[e] = std::fabs(graph.edge_scores[e]);
+    bool logits = false;
+    const std::vector<double> es = head_edge_scores(abs_scores, graph.graph, &logits);
+    const double auc = head_edge_auc(es, head_edge_labels(g, L, H), L, H, true);
+    if (!std::isnan(auc)) r.head_edge = auc;
+    const std::vector<bool> y = edge_labels(g, graph.graph);
+    if (std::any_of(y.begin(), y.end(), [](bool b) { return b; }) && !std::all_of(y.begin(), y.end(), [](bool b) { return b; }))
+      r.all_edge = roc_auc(abs_scores, y);
+  } catch (const Error& e) {
+    std::printf("\nedge AUC: not computed (%s)\n", e.what());
+  }
+  if (r.head_edge) std::printf("\nedge AUC %.4f (|score| over head -> later head edges, q/k/v merged, and head -> logits)\n", *r.head_edge);
+  if (r.all_edge)
+    std::printf("%sedge AUC %.4f (|score| over all %d edges of the graph, MLP and input edges included)\n",
+                r.head_edge ? "" : "\n", *r.all_edge, graph.graph.n_edges());
+  return r;
+}
+
 }  // namespace
 
 int cmd_eval(int argc, char** argv) {
@@ -90,27 +149,9 @@ int cmd_eval(int argc, char** argv) {
   const GroundTruth g = truth_from_arg(tname);
   if (g.heads.empty()) throw Error("ground truth " + tname + " lists no heads: nothing to evaluate against");
 
-  // Model shape.
-  int max_l = 0, max_h = 0;
-  for (const auto& [h, v] : s.by_head) max_l = std::max(max_l, h.layer), max_h = std::max(max_h, h.head);
-  for (const HeadId& h : g.heads) max_l = std::max(max_l, h.layer), max_h = std::max(max_h, h.head);
-  int L = s.n_layers, H = s.n_heads;
-  std::string shape_from = s.n_layers > 0 && s.n_heads > 0 ? spath : "";
-  if (L <= 0 || H <= 0) L = max_l + 1, H = max_h + 1, shape_from = "largest indices in scores and truth";
-  if (a.given("layers") || a.given("heads")) {
-    if (graph) throw UsageError("eval: a graph JSON gives its own shape (cfg); drop --layers/--heads");
-    shape_from = "--layers/--heads";
-  }
-  if (a.given("layers")) L = a.integer("layers");
-  if (a.given("heads")) H = a.integer("heads");
-  // Head indices are bounded (scores_file.h, ground_truth.h): L x H <= kMaxLayers x kMaxHeads.
-  if (L > kMaxLayers || H > kMaxHeads)
-    throw Error("a " + std::to_string(L) + " x " + std::to_string(H) + " model (shape from " + shape_from +
-                ") is larger than the largest supported, " + std::to_string(kMaxLayers) + " x " + std::to_string(kMaxHeads));
-  for (const auto& [h, v] : s.by_head)
-    if (h.layer >= L || h.head >= H)
-      throw Error(spath + ": head " + h.str() + " does not exist in a " + std::to_string(L) + " x " + std::to_string(H) +
-                  " model (shape from " + shape_from + ")");
+  const Shape shape = model_shape(a, s, g, graph.has_value(), spath);
+  const int L = shape.L, H = shape.H;
+  const std::string& shape_from = shape.from;
 
   const int HT = L * H;
   double lowest = s.by_head.begin()->second;
@@ -163,27 +204,7 @@ int cmd_eval(int argc, char** argv) {
                 static_cast<long long>(r.c.tp), static_cast<long long>(r.c.fp), static_cast<long long>(r.c.fn), r.c.precision,
                 r.c.recall, r.c.f1);
 
-  std::optional<double> head_edge, all_edge;
-  if (graph && !g.edges.empty()) {
-    try {
-      std::vector<double> abs_scores(graph->edge_scores.size());
-      for (size_t e = 0; e < abs_scores.size(); ++e) abs_scores[e] = std::fabs(graph->edge_scores[e]);
-      bool logits = false;
-      const std::vector<double> es = head_edge_scores(abs_scores, graph->graph, &logits);
-      const double auc = head_edge_auc(es, head_edge_labels(g, L, H), L, H, true);
-      if (!std::isnan(auc)) head_edge = auc;
-      const std::vector<bool> y = edge_labels(g, graph->graph);
-      if (std::any_of(y.begin(), y.end(), [](bool b) { return b; }) && !std::all_of(y.begin(), y.end(), [](bool b) { return b; }))
-        all_edge = roc_auc(abs_scores, y);
-    } catch (const Error& e) {
-      std::printf("\nedge AUC: not computed (%s)\n", e.what());
-    }
-    if (head_edge) std::printf("\nedge AUC %.4f (|score| over head -> later head edges, q/k/v merged, and head -> logits)\n", *head_edge);
-    if (all_edge)
-      std::printf("%sedge AUC %.4f (|score| over all %d edges of the graph, MLP and input edges included)\n",
-                  head_edge ? "" : "\n", *all_edge, graph->graph.n_edges());
-  }
-
+  const EdgeAucs edges = graph && !g.edges.empty() ? edge_aucs(*graph, g, L, H) : EdgeAucs{};
   if (!a.str("out").empty()) {
     nlohmann::ordered_json j;
     j["scores"] = spath;
@@ -195,8 +216,8 @@ int cmd_eval(int argc, char** argv) {
     j["n_missing"] = missing;
     j["n_truth"] = k_truth;
     j["auc"] = auc;
-    if (head_edge) j["head_edge_auc"] = *head_edge;
-    if (all_edge) j["graph_edge_auc"] = *all_edge;
+    if (edges.head_edge) j["head_edge_auc"] = *edges.head_edge;
+    if (edges.all_edge) j["graph_edge_auc"] = *edges.all_edge;
     for (const Row& r : rows) {
       nlohmann::ordered_json e = r.extra;
       e.update(confusion_json(r.c));
