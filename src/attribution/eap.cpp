@@ -145,6 +145,41 @@ void add_scores(const Graph& g, const Tensor& delta, const ActivationCache& grad
   contract(g.n_senders(), 1, grads.at(HookPoint{Hook::resid_post, g.n_layers() - 1}.name()).ptr(), g.logits_receiver());
 }
 
+// Prompts per batch: o.batch, else as many as the sender differences and receiver gradients (and
+// their packed copies) of the longest prompt fit in o.memory_mb.
+size_t prompts_per_batch(const TokenizedTask& task, size_t n, const Graph& g, int64_t D, const EapOptions& o) {
+  if (o.batch > 0) return static_cast<size_t>(o.batch);
+  int64_t T_max = 1;
+  for (size_t i = 0; i < n; ++i) T_max = std::max<int64_t>(T_max, static_cast<int64_t>(task.clean[i].size()));
+  const double per_prompt = 4.0 * T_max * D * (g.n_senders() + 2.0 * g.n_receivers());
+  const double budget = o.memory_mb * 1048576.0;
+  return static_cast<size_t>(std::clamp(std::floor(budget / per_prompt), 1.0, static_cast<double>(n)));
+}
+
+// The corrupt prompts paired with clean's, each as long as its clean prompt (patching pairs them
+// position by position).
+Batch paired_corrupt_batch(const TokenizedTask& task, size_t first, const Batch& clean) {
+  Batch corrupt = corrupt_batch(task, first, static_cast<size_t>(clean.B));
+  for (int b = 0; b < clean.B; ++b)
+    if (corrupt.lengths[b] != clean.lengths[b])
+      throw Error("EAP: corrupt prompt " + std::to_string(first + b) + " has " + std::to_string(corrupt.lengths[b]) +
+                  " tokens, its clean prompt " + std::to_string(clean.lengths[b]) +
+                  ": patching pairs them position by position");
+  return corrupt;
+}
+
+// delta[u] = each sender's per-position mean (past the means' length: its overall mean), [S, B*T*D].
+void copy_means(Tensor& delta, const SenderMeans& means, const Batch& clean, const Graph& g, int64_t D) {
+  const int S = g.n_senders();
+  const int64_t BT = int64_t{clean.B} * clean.T, K = BT * D;
+  for (int u = 0; u < S; ++u)
+    for (int64_t i = 0; i < BT; ++i) {
+      const int64_t t = i % clean.T;
+      const float* src = t < means.T ? means.mean.data() + (t * S + u) * D : means.fallback.data() + u * D;
+      std::memcpy(delta.ptr() + u * K + i * D, src, D * sizeof(float));
+    }
+}
+
 }  // namespace
 
 EdgeAttribution edge_attribution(const Model& m, const TokenizedTask& task, const MethodSettings& s,
@@ -163,16 +198,7 @@ EdgeAttribution edge_attribution(const Model& m, const TokenizedTask& task, cons
   const Graph g(c);
   const int64_t D = c.d_model, S = g.n_senders(), R = g.n_receivers();
 
-  int64_t T_max = 1;
-  for (size_t i = 0; i < n; ++i) T_max = std::max<int64_t>(T_max, static_cast<int64_t>(task.clean[i].size()));
-  size_t batch = n;
-  if (o.batch > 0) {
-    batch = static_cast<size_t>(o.batch);
-  } else {  // sender differences + receiver gradients (+ packed copies) per prompt
-    const double per_prompt = 4.0 * T_max * D * (S + 2.0 * R);
-    const double budget = o.memory_mb * 1048576.0;
-    batch = static_cast<size_t>(std::clamp(std::floor(budget / per_prompt), 1.0, static_cast<double>(n)));
-  }
+  const size_t batch = prompts_per_batch(task, n, g, D, o);
   const int k0 = o.ig_k0;
 
   EdgeAttribution r;
@@ -207,24 +233,12 @@ EdgeAttribution edge_attribution(const Model& m, const TokenizedTask& task, cons
       };
     };
     if (s.ablation == AblationKind::Resample) {
-      const Batch corrupt = corrupt_batch(task, first, nb);
-      for (int b = 0; b < clean.B; ++b)
-        if (corrupt.lengths[b] != clean.lengths[b])
-          throw Error("EAP: corrupt prompt " + std::to_string(first + b) + " has " +
-                      std::to_string(corrupt.lengths[b]) + " tokens, its clean prompt " +
-                      std::to_string(clean.lengths[b]) + ": patching pairs them position by position");
       Hooks hooks;
       add_sender_hooks(hooks, g, D, accumulate(+1.0f));
-      forward(m, corrupt, &hooks, {LogitsAt::None});
+      forward(m, paired_corrupt_batch(task, first, clean), &hooks, {LogitsAt::None});
       ++r.forward_passes;
     } else if (s.ablation == AblationKind::Mean) {
-      for (int u = 0; u < S; ++u)
-        for (int64_t i = 0; i < BT; ++i) {
-          const int64_t t = i % clean.T;
-          const float* src = t < means.T ? means.mean.data() + (t * S + u) * D
-                                         : means.fallback.data() + u * D;
-          std::memcpy(delta.ptr() + u * K + i * D, src, D * sizeof(float));
-        }
+      copy_means(delta, means, clean, g, D);
     }
     Hooks clean_hooks;
     add_sender_hooks(clean_hooks, g, D, accumulate(-1.0f));
