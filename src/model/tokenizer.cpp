@@ -351,6 +351,41 @@ Tokenizer Tokenizer::from_tokenizer_json(const std::string& path) {
   return from_tokenizer_json_text(read_input_file(path, kMaxLargeInputBytes), path);
 }
 
+// tokenizer.json's normalizer: none, or NFC. NFC is not applied: inputs are assumed to be NFC
+// already, which ASCII prompts always are.
+static void check_normalizer(const json& j, const std::string& path) {
+  if (!j.contains("normalizer") || j["normalizer"].is_null()) return;
+  const json& n = j["normalizer"];
+  std::vector<json> parts = str_field(n, "type", "", path, "normalizer.") == "Sequence"
+                                ? list_field(n, "normalizers", path, "normalizer.")
+                                : std::vector<json>{n};
+  for (const json& p : parts)
+    if (const std::string pt = str_field(p, "type", "?", path, "normalizer."); pt != "NFC")
+      throw Error(path + ": normalizer " + shown(json(pt)) + " is not supported (only NFC or none)");
+}
+
+// model.merges in either spelling, "a b" or ["a", "b"]; lines[i] = i (the merge's rank).
+static std::vector<std::pair<std::string, std::string>> merges_from_json(const json& list, const std::string& path,
+                                                                         std::vector<int>& lines) {
+  std::vector<std::pair<std::string, std::string>> merges;
+  for (size_t i = 0; i < list.size(); i++) {
+    const json& m = list[i];
+    if (m.is_string()) {  // "Ġ t"
+      const std::string s = m.get<std::string>();
+      const size_t sp = s.find(' ');
+      if (sp == std::string::npos || sp == 0 || sp + 1 == s.size() || s.find(' ', sp + 1) != std::string::npos)
+        throw Error(path + ": merge " + std::to_string(i) + " " + shown(json(s)) + " is not two tokens separated by one space");
+      merges.emplace_back(s.substr(0, sp), s.substr(sp + 1));
+    } else if (m.is_array() && m.size() == 2 && m[0].is_string() && m[1].is_string()) {  // ["Ġ", "t"]
+      merges.emplace_back(m[0].get<std::string>(), m[1].get<std::string>());
+    } else {
+      throw Error(path + ": merge " + std::to_string(i) + " is " + shown(m) + ", expected \"a b\" or [\"a\", \"b\"]");
+    }
+    lines.push_back(int(i));
+  }
+  return merges;
+}
+
 Tokenizer Tokenizer::from_tokenizer_json_text(const std::string& text, const std::string& path) {
   json j = parse_json_text(text, path);
   if (!j.is_object() || !j.contains("model") || !j["model"].is_object())
@@ -365,41 +400,12 @@ Tokenizer Tokenizer::from_tokenizer_json_text(const std::string& text, const std
   if (!model.contains("vocab") || !model.contains("merges") || !model["merges"].is_array())
     throw Error(path + ": model needs \"vocab\" and a \"merges\" array");
 
-  // Normalizer: none, or NFC. NFC is not applied: inputs are assumed to be NFC already,
-  // which ASCII prompts always are.
-  if (j.contains("normalizer") && !j["normalizer"].is_null()) {
-    const json& n = j["normalizer"];
-    std::vector<json> parts = str_field(n, "type", "", path, "normalizer.") == "Sequence"
-                                  ? list_field(n, "normalizers", path, "normalizer.")
-                                  : std::vector<json>{n};
-    for (const json& p : parts)
-      if (const std::string pt = str_field(p, "type", "?", path, "normalizer."); pt != "NFC")
-        throw Error(path + ": normalizer " + shown(json(pt)) + " is not supported (only NFC or none)");
-  }
+  check_normalizer(j, path);
 
   Tokenizer t;
   t.ignore_merges_ = bool_field(model, "ignore_merges", false, path, "model.");
-  std::vector<std::pair<std::string, std::string>> merges;
   std::vector<int> lines;
-  for (size_t i = 0; i < model["merges"].size(); i++) {
-    const json& m = model["merges"][i];
-    std::string left, right;
-    if (m.is_string()) {  // "Ġ t"
-      std::string s = m.get<std::string>();
-      size_t sp = s.find(' ');
-      if (sp == std::string::npos || sp == 0 || sp + 1 == s.size() || s.find(' ', sp + 1) != std::string::npos)
-        throw Error(path + ": merge " + std::to_string(i) + " " + shown(json(s)) + " is not two tokens separated by one space");
-      left = s.substr(0, sp);
-      right = s.substr(sp + 1);
-    } else if (m.is_array() && m.size() == 2 && m[0].is_string() && m[1].is_string()) {  // ["Ġ", "t"]
-      left = m[0].get<std::string>();
-      right = m[1].get<std::string>();
-    } else {
-      throw Error(path + ": merge " + std::to_string(i) + " is " + shown(m) + ", expected \"a b\" or [\"a\", \"b\"]");
-    }
-    merges.emplace_back(std::move(left), std::move(right));
-    lines.push_back(int(i));
-  }
+  const auto merges = merges_from_json(model["merges"], path, lines);
   auto vocab = vocab_from_json(model["vocab"], path);
   t.build(vocab, merges, lines, false, path, path);
 
