@@ -49,30 +49,18 @@ ModelConfig attn_only_config(const nlohmann::json& j, const std::string& path) {
 
 Weights attn_only_weights(const CheckpointFiles& f, const ModelConfig& c) {
   const std::vector<std::string> p = {""};
-  const int64_t D = c.d_model, V = c.vocab_size, HD = c.n_heads * c.d_head, W = c.qkv_width();
-  Weights w;
-  w.W_E = take_weight(f, p, "wte.weight", {V, D}, OnDisk::Canonical);
-  w.W_pos = take_weight(f, p, "wpe.weight", {c.n_ctx, D}, OnDisk::Canonical);
+  const int64_t D = c.d_model, V = c.vocab_size;
+  Weights w = take_gpt2_embeddings(f, p, c);
   for (int l = 0; l < c.n_layers; ++l) {
     const std::string h = "h." + std::to_string(l) + ".";
     LayerWeights lw;
-    lw.ln1_w = take_tensor(f, p, h + "ln_1.weight", {D});
-    lw.ln1_b = take_tensor(f, p, h + "ln_1.bias", {D});
-    lw.W_qkv = take_weight(f, p, h + "attn.c_attn.weight", {D, W}, OnDisk::Canonical);  // [in, out]: q | k | v
-    if (has_tensor(f, p, h + "attn.c_attn.bias"))
-      lw.b_qkv = take_tensor(f, p, h + "attn.c_attn.bias", {W});
-    lw.W_O = take_weight(f, p, h + "attn.c_proj.weight", {HD, D}, OnDisk::Canonical);
-    if (has_tensor(f, p, h + "attn.c_proj.bias"))
-      lw.b_O = take_tensor(f, p, h + "attn.c_proj.bias", {D});
+    take_gpt2_attention(f, p, h, c, true, lw);
     w.layers.push_back(std::move(lw));
   }
   w.lnf_w = take_tensor(f, p, "ln_f.weight", {D});
   w.lnf_b = take_tensor(f, p, "ln_f.bias", {D});
-  if (!c.tied_embeddings || has_tensor(f, p, "lm_head.weight"))
-    w.W_U = take_weight(f, p, "lm_head.weight", {V, D}, OnDisk::Canonical);
-  else
-    w.W_U = w.W_E;
-  w.b_U = has_tensor(f, p, "lm_head.bias") ? take_tensor(f, p, "lm_head.bias", {V}) : Tensor({V});
+  take_unembedding(f, p, "lm_head.weight", c, w);
+  if (has_tensor(f, p, "lm_head.bias")) w.b_U = take_tensor(f, p, "lm_head.bias", {V});
   return w;
 }
 

@@ -34,21 +34,32 @@ ModelConfig gpt2_config(const nlohmann::json& j, const std::string& path) {
   return c;
 }
 
+Weights take_gpt2_embeddings(const CheckpointFiles& f, const std::vector<std::string>& p, const ModelConfig& c) {
+  Weights w;
+  w.W_E = take_weight(f, p, "wte.weight", {c.vocab_size, c.d_model}, OnDisk::Canonical);
+  w.W_pos = take_weight(f, p, "wpe.weight", {c.n_ctx, c.d_model}, OnDisk::Canonical);
+  return w;
+}
+
+void take_gpt2_attention(const CheckpointFiles& f, const std::vector<std::string>& p, const std::string& h,
+                         const ModelConfig& c, bool optional_biases, LayerWeights& lw) {
+  const int64_t D = c.d_model, HD = c.n_heads * c.d_head, W = c.qkv_width();
+  lw.ln1_w = take_tensor(f, p, h + "ln_1.weight", {D});
+  lw.ln1_b = take_tensor(f, p, h + "ln_1.bias", {D});
+  lw.W_qkv = take_weight(f, p, h + "attn.c_attn.weight", {D, W}, OnDisk::Canonical);
+  if (!optional_biases || has_tensor(f, p, h + "attn.c_attn.bias")) lw.b_qkv = take_tensor(f, p, h + "attn.c_attn.bias", {W});
+  lw.W_O = take_weight(f, p, h + "attn.c_proj.weight", {HD, D}, OnDisk::Canonical);
+  if (!optional_biases || has_tensor(f, p, h + "attn.c_proj.bias")) lw.b_O = take_tensor(f, p, h + "attn.c_proj.bias", {D});
+}
+
 Weights gpt2_weights(const CheckpointFiles& f, const ModelConfig& c) {
   const std::vector<std::string> p = {"transformer.", ""};
-  const int64_t D = c.d_model, F = c.d_mlp, V = c.vocab_size, W = c.qkv_width();
-  Weights w;
-  w.W_E = take_weight(f, p, "wte.weight", {V, D}, OnDisk::Canonical);
-  w.W_pos = take_weight(f, p, "wpe.weight", {c.n_ctx, D}, OnDisk::Canonical);
+  const int64_t D = c.d_model, F = c.d_mlp;
+  Weights w = take_gpt2_embeddings(f, p, c);
   for (int l = 0; l < c.n_layers; ++l) {
     const std::string h = "h." + std::to_string(l) + ".";
     LayerWeights lw;
-    lw.ln1_w = take_tensor(f, p, h + "ln_1.weight", {D});
-    lw.ln1_b = take_tensor(f, p, h + "ln_1.bias", {D});
-    lw.W_qkv = take_weight(f, p, h + "attn.c_attn.weight", {D, W}, OnDisk::Canonical);
-    lw.b_qkv = take_tensor(f, p, h + "attn.c_attn.bias", {W});
-    lw.W_O = take_weight(f, p, h + "attn.c_proj.weight", {D, D}, OnDisk::Canonical);
-    lw.b_O = take_tensor(f, p, h + "attn.c_proj.bias", {D});
+    take_gpt2_attention(f, p, h, c, false, lw);
     lw.ln2_w = take_tensor(f, p, h + "ln_2.weight", {D});
     lw.ln2_b = take_tensor(f, p, h + "ln_2.bias", {D});
     lw.W_in = take_weight(f, p, h + "mlp.c_fc.weight", {D, F}, OnDisk::Canonical);
@@ -59,11 +70,7 @@ Weights gpt2_weights(const CheckpointFiles& f, const ModelConfig& c) {
   }
   w.lnf_w = take_tensor(f, p, "ln_f.weight", {D});
   w.lnf_b = take_tensor(f, p, "ln_f.bias", {D});
-  if (!c.tied_embeddings || has_tensor(f, {""}, "lm_head.weight"))
-    w.W_U = take_weight(f, {""}, "lm_head.weight", {V, D}, OnDisk::Canonical);
-  else
-    w.W_U = w.W_E;
-  w.b_U = Tensor({V});
+  take_unembedding(f, {""}, "lm_head.weight", c, w);
   return w;
 }
 

@@ -142,11 +142,7 @@ Weights llama_weights(const CheckpointFiles& f, const ModelConfig& c) {
     w.layers.push_back(std::move(lw));
   }
   w.lnf_w = take_tensor(f, p, "norm.weight", {D});
-  if (!c.tied_embeddings || has_tensor(f, {""}, "lm_head.weight"))
-    w.W_U = take_weight(f, {""}, "lm_head.weight", {V, D}, OnDisk::Canonical);
-  else
-    w.W_U = w.W_E;
-  w.b_U = Tensor({V});
+  take_unembedding(f, {""}, "lm_head.weight", c, w);
   return w;
 }
 

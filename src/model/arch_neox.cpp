@@ -109,11 +109,7 @@ Weights neox_weights(const CheckpointFiles& f, const ModelConfig& c) {
   }
   w.lnf_w = take_tensor(f, p, "final_layer_norm.weight", {D});
   w.lnf_b = take_tensor(f, p, "final_layer_norm.bias", {D});
-  if (!c.tied_embeddings || has_tensor(f, {""}, "embed_out.weight"))
-    w.W_U = take_weight(f, {""}, "embed_out.weight", {V, D}, OnDisk::Canonical);
-  else
-    w.W_U = w.W_E;
-  w.b_U = Tensor({V});
+  take_unembedding(f, {""}, "embed_out.weight", c, w);
   return w;
 }
 

@@ -67,6 +67,19 @@ Weight take_linear_rows(const CheckpointFiles& f, const std::vector<std::string>
                         const std::string& name, const std::vector<int64_t>& disk_shape,
                         const std::vector<int64_t>& row_of);
 
+// The unembedding W_U: `name` ([V, D], as the embedding) when the model is untied or the checkpoint
+// has it anyway, else the embedding W_E itself (tied); b_U zero. GPT-2, NeoX, Llama, attn-only.
+void take_unembedding(const CheckpointFiles& f, const std::vector<std::string>& prefixes,
+                      const std::string& name, const ModelConfig& c, Weights& w);
+// GPT-2's layout of the embeddings: W_E (wte) and the learned positions W_pos (wpe), [V, D] and
+// [n_ctx, D]; the rest of Weights empty.
+Weights take_gpt2_embeddings(const CheckpointFiles& f, const std::vector<std::string>& prefixes, const ModelConfig& c);
+// GPT-2's layout of a layer's attention ("h.L." in `layer`): ln_1, attn.c_attn (q | k | v) and
+// attn.c_proj, Conv1D [in, out]. The attention biases are required unless optional_biases
+// (attn-only models may have none).
+void take_gpt2_attention(const CheckpointFiles& f, const std::vector<std::string>& prefixes,
+                         const std::string& layer, const ModelConfig& c, bool optional_biases, LayerWeights& lw);
+
 // Architecture entry points (one file each).
 ModelConfig gpt2_config(const nlohmann::json& j, const std::string& path);
 Weights gpt2_weights(const CheckpointFiles& f, const ModelConfig& c);

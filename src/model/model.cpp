@@ -165,6 +165,15 @@ Weight take_weight(const CheckpointFiles& f, const std::vector<std::string>& pre
   return Weight::half(info.dtype, std::move(shape), linear, p, std::move(bits));
 }
 
+void take_unembedding(const CheckpointFiles& f, const std::vector<std::string>& prefixes,
+                      const std::string& name, const ModelConfig& c, Weights& w) {
+  if (!c.tied_embeddings || has_tensor(f, prefixes, name))
+    w.W_U = take_weight(f, prefixes, name, {c.vocab_size, c.d_model}, OnDisk::Canonical);
+  else
+    w.W_U = w.W_E;
+  w.b_U = Tensor({c.vocab_size});
+}
+
 Weight take_stacked_linear(const CheckpointFiles& f, const std::vector<std::string>& prefixes,
                            const std::vector<std::string>& names, const std::vector<int64_t>& rows,
                            int64_t in) {
