@@ -3,7 +3,8 @@
 # in build-fuzz/) and runs them for a bounded time, each on a working copy of its seed corpus.
 #
 #   scripts/fuzz.sh TARGET SECONDS [libFuzzer flags]   one target, e.g. scripts/fuzz.sh config 1800
-#   scripts/fuzz.sh --all SECONDS                      every target, $(nproc) at a time (test.sh)
+#   scripts/fuzz.sh --all SECONDS [libFuzzer flags]    every target, $FUZZ_JOBS (default $(nproc))
+#                                                      at a time (test.sh)
 #   scripts/fuzz.sh --list                             the targets
 #
 # TARGET is a file name under fuzz/ without _fuzz.cpp (safetensors, index, config, ...). The
@@ -35,7 +36,7 @@ run() {
   [ -f "fuzz/${t}_fuzz.cpp" ] || { echo "fuzz: no target '$t' (scripts/fuzz.sh --list)" >&2; return 2; }
   mkdir -p "build-fuzz/corpus/$t" "build-fuzz/findings/$t" build-fuzz/logs
   local log="build-fuzz/logs/$t.log" rc=0
-  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  OMP_NUM_THREADS=1 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     nice -n "${FUZZ_NICE:-0}" "build-fuzz/fuzz/${t}_fuzz" "build-fuzz/corpus/$t" "fuzz/corpus/$t" \
     -max_total_time="$s" -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=1024 -max_len=16384 \
     -artifact_prefix="build-fuzz/findings/$t/" -print_final_stats=1 "$@" >"$log" 2>&1 || rc=$?
@@ -55,12 +56,14 @@ run() {
 case "${1:-}" in
   --list) targets ;;
   --all)
-    [ $# -ge 2 ] || { echo "usage: scripts/fuzz.sh --all SECONDS" >&2; exit 2; }
+    [ $# -ge 2 ] || { echo "usage: scripts/fuzz.sh --all SECONDS [libFuzzer flags]" >&2; exit 2; }
     build
     export -f run
     export FUZZ_NICE
     status=0
-    targets | xargs -P "$(nproc)" -I{} bash -c 'run "$@"' _ {} "$2" || status=1
+    seconds=$2
+    shift 2
+    targets | xargs -P "${FUZZ_JOBS:-$(nproc)}" -I{} bash -c 'run "$@"' _ {} "$seconds" "$@" || status=1
     exit "$status"
     ;;
   ""|-h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
