@@ -16,12 +16,14 @@
 
 #include "baselines/activation_patching.h"
 #include "attribution/eap.h"
+#include "attribution/edge_patching.h"
 #include "evaluation/roc.h"
 #include "interp/metric_grad.h"
 #include "interp/metrics.h"
 #include "interp/task_metric.h"
 #include "model/init.h"
 #include "model/model.h"
+#include "model/process_weights.h"
 #include "support/toy_circuits.h"
 #include "model/transformer.h"
 #include "ops/error.h"
@@ -376,6 +378,23 @@ TEST(Eap, GroupedQueryEdgeScoresEqualTheDerivativeOfEdgePatching) {
   // Heads 1.0 and 1.1 share a key/value head but have their own queries, so their k edges differ.
   const double k0 = x[g.find(parse_edge("a0.h0->a1.h0<k>"))], k1 = x[g.find(parse_edge("a0.h0->a1.h1<k>"))];
   EXPECT_GT(std::fabs(k0 - k1), 1e-3 * scale);
+
+  // The library's exact edge patching (attribution/edge_patching.h) runs on expand_kv_heads(m):
+  // removing one edge there moves the metric as patching that edge in the grouped model does.
+  const Model me = expand_kv_heads(m);
+  const Graph ge(me.cfg);
+  ASSERT_EQ(ge.n_edges(), g.n_edges());
+  const Batch clean = clean_batch(task, 0, 6), corrupt = corrupt_batch(task, 0, 6);
+  const EdgeActivations act = collect_edge_activations(me, ge, clean, &corrupt, AblationKind::Resample);
+  auto metric = [&](const std::vector<char>& kept) { return mean(task_metric(task, edge_patched_logits(me, ge, act, clean, kept))); };
+  std::vector<char> kept(ge.n_edges(), 1);
+  const double full = metric(kept);
+  EXPECT_NEAR(full, exact.base, 1e-5 * std::fabs(exact.base) + 1e-6);
+  for (int e = 0; e < g.n_edges(); ++e) {
+    kept[e] = 0;
+    EXPECT_NEAR(metric(kept) - full, exact.patch(g.edge(e)), 1e-4 * scale) << "edge_patched_logits " << g.edge_name(e);
+    kept[e] = 1;
+  }
 }
 
 // ---- (a) agreement with exact patching on gpt2-tiny --------------------------------------------
