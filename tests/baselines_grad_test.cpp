@@ -16,12 +16,14 @@
 
 #include "baselines/activation_patching.h"
 #include "attribution/eap.h"
+#include "attribution/edge_patching.h"
 #include "evaluation/roc.h"
 #include "interp/metric_grad.h"
 #include "interp/metrics.h"
 #include "interp/task_metric.h"
 #include "model/init.h"
 #include "model/model.h"
+#include "model/process_weights.h"
 #include "support/toy_circuits.h"
 #include "model/transformer.h"
 #include "ops/error.h"
@@ -51,7 +53,9 @@ TokenizedTask toy_task(int n, int half, uint64_t seed, const InductionToyOptions
 // (var + 1e12 == 1e12 in float, so LayerNorm is (x - mean) * w / 1e6 with w = 1e6).
 // kv_heads < 4: grouped-query attention, query head h reading key/value head h / (4 / kv_heads).
 // mlps: ReLU MLPs whose pre-activations a bias of 100 keeps positive, so they are affine too.
-Model linear_model(uint64_t seed, int kv_heads = 4, bool mlps = false) {
+// qk: random q/k weights instead (the attention patterns then depend on the residual, so the
+// model is affine in everything but them).
+Model linear_model(uint64_t seed, int kv_heads = 4, bool mlps = false, bool qk = false) {
   ModelConfig c = preset_config("gpt2-tiny");
   c.n_layers = 2;
   c.n_heads = 4;
@@ -68,7 +72,7 @@ Model linear_model(uint64_t seed, int kv_heads = 4, bool mlps = false) {
   Model m = random_model(c, seed);
   std::mt19937 g(static_cast<uint32_t>(seed));
   std::normal_distribution<float> nd(0.0f, 1.0f);
-  const int64_t D = c.d_model, W = c.qkv_width(), qk = int64_t{c.n_heads + c.n_kv_heads} * c.d_head;
+  const int64_t D = c.d_model, W = c.qkv_width(), qk_cols = int64_t{c.n_heads + c.n_kv_heads} * c.d_head;
   for (float& x : m.w.W_E.data) x = nd(g);
   for (float& x : m.w.W_pos.data) x = 0.3f * nd(g);
   for (float& x : m.w.W_U.data) x = nd(g) / std::sqrt(float(D));
@@ -76,7 +80,7 @@ Model linear_model(uint64_t seed, int kv_heads = 4, bool mlps = false) {
     lw.ln1_w = Tensor({D}, 1e6f);
     for (int64_t d = 0; d < D; ++d)
       for (int64_t j = 0; j < W; ++j)
-        lw.W_qkv.data[d * W + j] = j < qk ? 0.0f : nd(g) / std::sqrt(float(D));
+        lw.W_qkv.data[d * W + j] = j < qk_cols && !qk ? 0.0f : nd(g) / std::sqrt(float(D));
     for (float& x : lw.W_O.data) x = nd(g) / std::sqrt(float(c.d_head));
     if (!mlps) continue;
     lw.ln2_w = Tensor({D}, 1e6f);
@@ -149,17 +153,34 @@ struct EdgePatcher {
     return d;
   }
 
-  double patch(const Edge& e) const {
-    const Tensor d = delta(e.from);
+  double patch(const Edge& e) const { return patched_metric(e, 1.0, 1.0) - base; }
+
+  // The run's input embeddings e^abl + alpha (e^clean - e^abl): EAP-IG's interpolation path
+  // (alpha = 1: the clean prompts).
+  void interpolate(Hooks& h, double alpha) const {
+    if (alpha == 1.0) return;
+    h.add({Hook::embed, -1}, [this, alpha](const HookPoint&, Tensor& t) {  // [B,T,D]
+      const Tensor& c = c_acts.at("hook_embed");
+      const Tensor& k = k_acts.at("hook_embed");
+      for (int64_t i = 0; i < t.numel(); ++i) t.data[i] += static_cast<float>((1 - alpha) * (k.data[i] - c.data[i]));
+    });
+  }
+
+  // The mean metric with scale * (ablated - clean) of e's sender added to e's receiver input, on
+  // the run whose embeddings are interpolate()'s with alpha.
+  double patched_metric(const Edge& e, double scale, double alpha) const {
+    Tensor d = delta(e.from);
+    for (float& x : d.data) x = static_cast<float>(scale * x);
     const int64_t D = m.cfg.d_model, BT = int64_t{clean.B} * clean.T;
     Hooks h;
+    interpolate(h, alpha);
     if (e.to.kind != NodeKind::Head) {
       const HookPoint p = e.to.kind == NodeKind::Logits ? HookPoint{Hook::resid_post, m.cfg.n_layers - 1}
                                                         : HookPoint{Hook::mlp_in, e.to.layer};
       h.add(p, [&d](const HookPoint&, Tensor& t) {
         for (int64_t i = 0; i < t.numel(); ++i) t.data[i] += d.data[i];
       });
-      return mean(task_metric(task, forward(m, clean, &h, {LogitsAt::Last}))) - base;
+      return mean(task_metric(task, forward(m, clean, &h, {LogitsAt::Last})));
     }
     const Hook hk = e.qkv == QKV::Q ? Hook::q_input : e.qkv == QKV::K ? Hook::k_input : Hook::v_input;
     const int64_t H = m.cfg.n_heads, l = e.to.layer, r = e.to.head;
@@ -169,16 +190,24 @@ struct EdgePatcher {
         for (int64_t j = 0; j < D; ++j) t.data[(i * n + slot) * D + j] += d.data[i * D + j];
     });
     if (m.cfg.n_kv_heads == m.cfg.n_heads || e.qkv == QKV::Q)
-      return mean(task_metric(task, forward(m, clean, &h, {LogitsAt::Last}))) - base;
+      return mean(task_metric(task, forward(m, clean, &h, {LogitsAt::Last})));
     Tensor out;  // head r's output with the shared input patched
     h.add({Hook::result, static_cast<int>(l)}, [&out](const HookPoint&, Tensor& t) { out = t; });
     forward(m, clean, &h, {LogitsAt::None});
     Hooks only;
+    interpolate(only, alpha);
     only.add({Hook::result, static_cast<int>(l)}, [&out, r, H, D, BT](const HookPoint&, Tensor& t) {  // [B,T,H,D]
       for (int64_t i = 0; i < BT; ++i)
         std::memcpy(t.ptr() + (i * H + r) * D, out.ptr() + (i * H + r) * D, D * sizeof(float));
     });
-    return mean(task_metric(task, forward(m, clean, &only, {LogitsAt::Last}))) - base;
+    return mean(task_metric(task, forward(m, clean, &only, {LogitsAt::Last})));
+  }
+
+  // d/ds of patched_metric(e, s, alpha) at s = 0, the exact first-order effect of patching the
+  // edge: a five-point central difference (error O(h^4)).
+  double derivative(const Edge& e, double alpha, double h) const {
+    auto f = [&](double s) { return patched_metric(e, s, alpha); };
+    return (8 * (f(h) - f(-h)) - (f(2 * h) - f(-2 * h))) / (12 * h);
   }
 };
 
@@ -304,6 +333,67 @@ TEST(Eap, LinearModelEdgeScoresEqualEdgePatching) {
     // differ), so a score that mixed up the group's heads would fail above.
     const double v0 = x[g.find(parse_edge("a0.h0->a1.h0<v>"))], v1 = x[g.find(parse_edge("a0.h0->a1.h1<v>"))];
     EXPECT_GT(std::fabs(v0 - v1), 1e-3 * scale);
+  }
+}
+
+// Grouped-query attention with live queries and keys: 4 query heads share 2 key/value heads
+// (1.0 and 1.1 read one, 1.2 and 1.3 the other). The attention patterns depend on the residual, so
+// the model is not affine; EAP's score of an edge must then equal the exact first-order effect of
+// patching that edge, d/ds M(in_v + s (a_u^abl - a_u^clean)) at s = 0, and EAP-IG's (m steps, left
+// sum) the mean of that derivative on the m runs whose embeddings are e^abl + (k/m)(e^clean - e^abl),
+// k = 0 .. m-1 (eap.h). The derivative comes from patching the grouped model itself (EdgePatcher:
+// head r reads key/value head r / (H / n_kv), as transformers' repeat_kv, and its k/v edge moves
+// head r only), not from expand_kv_heads, which EAP runs on: a head mapped to the wrong group there
+// gets the other group's keys and values and fails here on its q, k and v edges.
+TEST(Eap, GroupedQueryEdgeScoresEqualTheDerivativeOfEdgePatching) {
+  const Model m = linear_model(14, 2, false, true);
+  const TokenizedTask task = random_token_task(6, 9, m.cfg.vocab_size, 3, 7);
+  MethodSettings s;
+  s.n_prompts = 6;
+  const Graph g(m.cfg);
+  const EdgePatcher exact(m, task, 6);
+  const int steps = 3;
+  const EdgeAttribution eap = edge_attribution(m, task, s, 0);
+  const EdgeAttribution ig = edge_attribution(m, task, s, steps);
+  double scale = 0;
+  for (double v : eap.edge_signed) scale = std::max(scale, std::fabs(v));
+  ASSERT_GT(scale, 1e-2);
+  const double h = 0.05, tol = 1e-3;
+  double worst = 0, worst_ig = 0, qk_max = 0;
+  std::vector<double> x(g.n_edges());
+  for (int e = 0; e < g.n_edges(); ++e) {
+    const Edge edge = g.edge(e);
+    x[e] = exact.derivative(edge, 1.0, h);
+    double x_ig = 0;
+    for (int k = 0; k < steps; ++k) x_ig += exact.derivative(edge, static_cast<double>(k) / steps, h) / steps;
+    EXPECT_NEAR(eap.edge_signed[e], x[e], tol * scale) << "EAP " << g.edge_name(e);
+    EXPECT_NEAR(ig.edge_signed[e], x_ig, tol * scale) << "EAP-IG " << g.edge_name(e);
+    worst = std::max(worst, std::fabs(eap.edge_signed[e] - x[e]) / scale);
+    worst_ig = std::max(worst_ig, std::fabs(ig.edge_signed[e] - x_ig) / scale);
+    if (edge.to.kind == NodeKind::Head && edge.qkv != QKV::V) qk_max = std::max(qk_max, std::fabs(x[e]));
+  }
+  std::printf("GQA model (4 query heads, 2 kv heads, live q/k): max error / max |score|: EAP %.2g, EAP-IG %.2g; "
+              "largest q/k edge %.3g of the largest score\n", worst, worst_ig, qk_max / scale);
+  EXPECT_GT(qk_max, 0.05 * scale) << "the q and k edges should matter";
+  // Heads 1.0 and 1.1 share a key/value head but have their own queries, so their k edges differ.
+  const double k0 = x[g.find(parse_edge("a0.h0->a1.h0<k>"))], k1 = x[g.find(parse_edge("a0.h0->a1.h1<k>"))];
+  EXPECT_GT(std::fabs(k0 - k1), 1e-3 * scale);
+
+  // The library's exact edge patching (attribution/edge_patching.h) runs on expand_kv_heads(m):
+  // removing one edge there moves the metric as patching that edge in the grouped model does.
+  const Model me = expand_kv_heads(m);
+  const Graph ge(me.cfg);
+  ASSERT_EQ(ge.n_edges(), g.n_edges());
+  const Batch clean = clean_batch(task, 0, 6), corrupt = corrupt_batch(task, 0, 6);
+  const EdgeActivations act = collect_edge_activations(me, ge, clean, &corrupt, AblationKind::Resample);
+  auto metric = [&](const std::vector<char>& kept) { return mean(task_metric(task, edge_patched_logits(me, ge, act, clean, kept))); };
+  std::vector<char> kept(ge.n_edges(), 1);
+  const double full = metric(kept);
+  EXPECT_NEAR(full, exact.base, 1e-5 * std::fabs(exact.base) + 1e-6);
+  for (int e = 0; e < g.n_edges(); ++e) {
+    kept[e] = 0;
+    EXPECT_NEAR(metric(kept) - full, exact.patch(g.edge(e)), 1e-4 * scale) << "edge_patched_logits " << g.edge_name(e);
+    kept[e] = 1;
   }
 }
 

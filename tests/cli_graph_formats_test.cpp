@@ -8,6 +8,7 @@
 #include <cmath>
 #include <filesystem>
 #include <set>
+#include <sstream>
 #include <nlohmann/json.hpp>
 
 #include "evaluation/graph_json.h"
@@ -24,6 +25,24 @@ const std::string kData = CS_SOURCE_DIR "/tests/data/graph_formats/";
 const std::string kModel = CS_SOURCE_DIR "/models/toy-gpt2-4l";
 
 nlohmann::json json_file(const fs::path& p) { return nlohmann::json::parse(slurp(p)); }
+
+// The naive pairwise ROC AUC (ties count half) of a graph.json's |edge scores| against a truth
+// file's edge names.
+double naive_graph_edge_auc(const fs::path& graph_file, const fs::path& truth_file) {
+  const nlohmann::json truth = json_file(truth_file);
+  std::set<std::string> pos;
+  for (const auto& e : truth["edges"]) pos.insert(e.get<std::string>());
+  EXPECT_FALSE(pos.empty());
+  std::vector<double> p, n;
+  const nlohmann::json graph = json_file(graph_file);  // kept alive across the loop
+  for (const auto& [name, v] : graph["edges"].items())
+    (pos.count(name) ? p : n).push_back(std::fabs(v["score"].get<double>()));
+  EXPECT_EQ(p.size(), pos.size());
+  double wins = 0;
+  for (double a : p)
+    for (double b : n) wins += a > b ? 1.0 : a == b ? 0.5 : 0.0;
+  return wins / static_cast<double>(p.size() * n.size());
+}
 
 }  // namespace
 
@@ -127,20 +146,48 @@ TEST(GraphFormats, GraphEdgeAucOfDiscoverIsTheNaivePairwiseAuc) {
                        " --no-faithfulness --out '" + d.string() + "'",
                        tmp);
   ASSERT_EQ(r.rc, 0) << r.err;
-  const nlohmann::json truth = json_file(kModel + "/circuits/docstring.json");
-  std::set<std::string> pos;
-  for (const auto& e : truth["edges"]) pos.insert(e.get<std::string>());
-  ASSERT_FALSE(pos.empty());
-  std::vector<double> p, n;
-  const nlohmann::json graph = json_file(d / "graph.json");  // kept alive across the loop
-  for (const auto& [name, v] : graph["edges"].items())
-    (pos.count(name) ? p : n).push_back(std::fabs(v["score"].get<double>()));
-  ASSERT_EQ(p.size(), pos.size());
-  double wins = 0;
-  for (double a : p)
-    for (double b : n) wins += a > b ? 1.0 : a == b ? 0.5 : 0.0;
   const nlohmann::json c = json_file(d / "circuit.json");
   ASSERT_TRUE(c["evaluation"].contains("graph_edge_auc")) << r.out;
-  EXPECT_NEAR(c["evaluation"]["graph_edge_auc"]["auc"].get<double>(), wins / (p.size() * n.size()), 1e-9);
+  EXPECT_NEAR(c["evaluation"]["graph_edge_auc"]["auc"].get<double>(),
+              naive_graph_edge_auc(d / "graph.json", kModel + "/circuits/docstring.json"), 1e-9);
   EXPECT_NE(r.out.find("edges of the graph: input, MLP and logits edges included"), std::string::npos) << r.out;
+}
+
+// compare's graph edge AUC column: eap's number in compare.json is the naive pairwise AUC of
+// discover's graph.json for the same prompts against the truth's edge names, and the text table,
+// compare.md and compare.html print it; a node-level method (hisp) and a truth without edges
+// (greater-than's) say why they have none.
+TEST(GraphFormats, CompareGraphEdgeAucIsTheNaivePairwiseAuc) {
+  TempDir tmp;
+  const std::string small = " --task docstring --prompts 16 --method-prompts 8 --no-faithfulness";
+  const Result r = run("discover '" + kModel + "'" + small + " --method eap --out '" + (tmp.path / "d").string() + "'", tmp);
+  ASSERT_EQ(r.rc, 0) << r.err;
+  const fs::path c = tmp.path / "c";
+  const Result k = run("compare '" + kModel + "'" + small + " --methods eap,hisp --out '" + c.string() + "'", tmp);
+  ASSERT_EQ(k.rc, 0) << k.err;
+  const double want = naive_graph_edge_auc(tmp.path / "d" / "graph.json", kModel + "/circuits/docstring.json");
+  const nlohmann::json j = json_file(c / "compare.json");
+  ASSERT_EQ(j["methods"].size(), 2u);
+  ASSERT_EQ(j["methods"][0]["graph_edge_auc"].size(), 1u) << j["methods"][0].dump();
+  EXPECT_NEAR(j["methods"][0]["graph_edge_auc"][0].get<double>(), want, 1e-9);
+  EXPECT_TRUE(j["methods"][1]["graph_edge_auc"].empty());
+  EXPECT_EQ(j["methods"][1]["graph_edge_auc_missing"], "no edge scores (nodes only)");
+  char cell[32];
+  std::snprintf(cell, sizeof cell, "%.3f", want);
+  for (const std::string& text : {k.out, slurp(c / "compare.md"), slurp(c / "compare.html")}) {
+    EXPECT_NE(text.find("graph edge AUC"), std::string::npos) << text;
+    EXPECT_NE(text.find(cell), std::string::npos) << cell << "\n" << text;
+    EXPECT_NE(text.find("over all 1519 edges of the model"), std::string::npos) << text;
+  }
+  std::string eap_line;
+  std::istringstream lines(k.out);
+  for (std::string l; std::getline(lines, l);)
+    if (l.rfind("eap ", 0) == 0) eap_line = l;
+  EXPECT_NE(eap_line.find(cell), std::string::npos) << k.out;
+
+  const Result g = run("compare '" + kModel + "' --task greater-than --prompts 16 --method-prompts 8 --no-faithfulness"
+                       " --methods eap", tmp);
+  ASSERT_EQ(g.rc, 0) << g.err;
+  EXPECT_NE(g.out.find("n/a: truth lists no edges"), std::string::npos) << g.out;
+  EXPECT_NE(g.out.find("\"n/a: truth lists no edges\": toy-gpt2-4l-greater-than lists heads only."), std::string::npos) << g.out;
 }

@@ -8,10 +8,13 @@
 // and edge names are built here from Graph.from_model's rule, not from circuitscan's graph.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <utility>
+#include <vector>
 
 #include "support/cli.h"
 
@@ -130,4 +133,94 @@ TEST(MibSubmission, DiscoverReportsMibFaithfulnessApartFromTheHeadCurve) {
   EXPECT_NEAR(m["cpr"].get<double>(), cpr, 1e-12);
   EXPECT_NEAR(m["cmd"].get<double>(), cmd, 1e-12);
   EXPECT_NE(m["cpr"].get<double>(), j["faithfulness"]["cpr"].get<double>()) << "two different measures";
+}
+
+// --mib-circuits: MIB's other form (README "Submitting to the MIB Leaderboard": "9 .json or .pt
+// files with binary membership variables", one circuit with no more than each of 0.1, 0.2, 0.5, 1,
+// 2, 5, 10, 20, 50 % of the edges). Checked against those rules and EAP-IG's apply_topn + prune,
+// written out here from graph.py's definitions on the importance scores of a separate run:
+// the folder holds exactly nine graph JSONs Graph.from_json loads (every edge with "score" and
+// "in_graph"); circuit_<p>.json's in-graph edges are the floor(p E) largest |score| (ties: the
+// earlier edge) with every node lacking an edge out, or in (the input aside), dropped with its
+// edges until nothing changes, so at most floor(p E). A folder holding the other form is refused.
+TEST(MibSubmission, CircuitsAtMibsEdgeFractions) {
+  TempDir tmp;
+  const fs::path a = tmp.path / "a", b = tmp.path / "b";
+  const std::string cmd = "discover '" + kModel + "' --task ioi" + kSmall + " --method eap --mib-model gpt2 --mib '";
+  ASSERT_EQ(run(cmd + a.string() + "'", tmp).rc, 0);
+  const Result r = run(cmd + b.string() + "' --mib-circuits", tmp);
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_NE(r.out.find("circuit_0.001.json ... circuit_0.5.json"), std::string::npos) << r.out;
+  const nlohmann::ordered_json imp = nlohmann::ordered_json::parse(slurp(a / "ioi_gpt2" / "importances.json"));
+  std::vector<std::string> names;
+  std::vector<double> score;
+  for (const auto& [name, v] : imp["edges"].items()) names.push_back(name), score.push_back(std::fabs(v["score"].get<double>()));
+  const size_t E = names.size();
+  ASSERT_EQ(E, 1519u);
+  const std::vector<std::pair<std::string, double>> want = {
+      {"0.001", 0.001}, {"0.002", 0.002}, {"0.005", 0.005}, {"0.01", 0.01}, {"0.02", 0.02},
+      {"0.05", 0.05},   {"0.1", 0.1},     {"0.2", 0.2},     {"0.5", 0.5}};
+  std::set<std::string> files, want_files;
+  for (const auto& e : fs::directory_iterator(b / "ioi_gpt2")) files.insert(e.path().filename().string());
+  for (const auto& [p, x] : want) want_files.insert("circuit_" + p + ".json");
+  ASSERT_EQ(files, want_files);
+  auto node_of = [](const std::string& receiver) { return receiver.substr(0, receiver.find('<')); };
+  size_t biggest = 0;
+  for (const auto& [p, x] : want) {
+    SCOPED_TRACE(p);
+    const size_t k = static_cast<size_t>(x * static_cast<double>(E));  // MIB's int(p * E)
+    std::vector<size_t> order(E);
+    for (size_t i = 0; i < E; ++i) order[i] = i;
+    std::stable_sort(order.begin(), order.end(), [&](size_t i, size_t j) { return score[i] > score[j]; });
+    std::set<std::string> in;
+    for (size_t i = 0; i < k; ++i) in.insert(names[order[i]]);
+    std::set<std::string> nodes;
+    for (bool changed = true; changed;) {  // EAP-IG's prune
+      std::set<std::string> out_of, into = {"input"};
+      for (const std::string& e : in) {
+        out_of.insert(e.substr(0, e.find("->")));
+        into.insert(node_of(e.substr(e.find("->") + 2)));
+      }
+      std::set<std::string> keep;
+      for (const std::string& u : out_of)
+        if (into.count(u)) keep.insert(u);
+      std::set<std::string> edges;
+      for (const std::string& e : in) {
+        const std::string v = node_of(e.substr(e.find("->") + 2));
+        if (keep.count(e.substr(0, e.find("->"))) && (v == "logits" || keep.count(v))) edges.insert(e);
+      }
+      changed = edges != in || keep != nodes;
+      in = edges, nodes = keep;
+    }
+    const nlohmann::ordered_json j = nlohmann::ordered_json::parse(slurp(b / "ioi_gpt2" / ("circuit_" + p + ".json")));
+    for (const char* key : {"cfg", "nodes", "edges"}) ASSERT_TRUE(j.contains(key)) << key;
+    std::set<std::string> got, got_nodes;
+    size_t n = 0;
+    for (const auto& [name, v] : j["edges"].items()) {
+      ++n;
+      ASSERT_TRUE(v["score"].is_number()) << name;
+      ASSERT_TRUE(v["in_graph"].is_boolean()) << name;
+      if (v["in_graph"].get<bool>()) got.insert(name);
+    }
+    for (const auto& [name, v] : j["nodes"].items())
+      if (name != "logits" && v["in_graph"].get<bool>()) got_nodes.insert(name);
+    EXPECT_EQ(n, E);
+    EXPECT_EQ(got, in);
+    EXPECT_EQ(got_nodes, nodes);
+    EXPECT_LE(got.size(), k);
+    biggest = std::max(biggest, got.size());
+  }
+  EXPECT_GT(biggest, 100u) << "the larger circuits hold edges";
+
+  // The other form's folder is refused before any work, and left as it was.
+  const Result c = run(cmd + a.string() + "' --mib-circuits", tmp);
+  EXPECT_EQ(c.rc, 1) << c.out;
+  EXPECT_EQ(std::count(c.err.begin(), c.err.end(), '\n'), 1) << c.err;
+  EXPECT_NE(c.err.find("importances.json, a file of MIB's other submission form"), std::string::npos) << c.err;
+  size_t left = 0;
+  for (const auto& e : fs::directory_iterator(a / "ioi_gpt2")) left += e.path().filename() == "importances.json" ? 1 : 100;
+  EXPECT_EQ(left, 1u);
+  const Result u = run("discover '" + kModel + "' --task ioi" + kSmall + " --method eap --mib-circuits", tmp);
+  EXPECT_EQ(u.rc, 2) << u.err;
+  EXPECT_NE(u.err.find("give --mib DIR"), std::string::npos) << u.err;
 }

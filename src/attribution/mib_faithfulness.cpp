@@ -55,15 +55,10 @@ MibFaithfulness mib_faithfulness(const Model& model, const TokenizedTask& task, 
   if (!(std::fabs(r.full - r.empty) > 0))
     throw Error("MIB faithfulness: the task's metric is the same with every edge and with none (" + std::to_string(r.full) +
                 "), so faithfulness is undefined");
-  std::vector<int> order(E);
-  std::iota(order.begin(), order.end(), 0);
-  auto key = [&](int e) { return std::isnan(edge_scores[e]) ? -INFINITY : edge_scores[e]; };
-  std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return key(a) > key(b); });
   for (double p : mib_edge_fractions()) {
     const int k = static_cast<int>(p * E);  // Python's int(): floor for p >= 0
     ScoredGraph s(g);
-    for (int i = 0; i < k; ++i) s.edge_in_graph[order[i]] = 1;
-    prune(s);
+    keep_top_edges(s, edge_scores, k);
     const double v = metric(std::vector<char>(s.edge_in_graph.begin(), s.edge_in_graph.end()));
     r.fraction.push_back(p);
     r.edges.push_back(k);

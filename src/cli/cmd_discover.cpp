@@ -174,7 +174,11 @@ int cmd_discover(int argc, char** argv) {
   const GroundTruth* truth = plan.truth ? &*plan.truth : nullptr;
   const std::string mib_model = a.str("mib-model").empty() ? mib_model_name(a.str("MODEL")) : a.str("mib-model");
   const std::string mib_dir = a.str("mib").empty() ? "" : a.str("mib") + "/" + mib_folder_name(plan.task.name, mib_model);
-  if (!mib_dir.empty()) check_output_dir(mib_dir, "--mib", {"importances.json"});
+  const MibForm mib_form = a.on("mib-circuits") ? MibForm::Circuits : MibForm::Importances;
+  if (!mib_dir.empty()) {
+    check_output_dir(mib_dir, "--mib", mib_files(mib_form));
+    check_mib_folder(mib_dir, mib_form);
+  }
   DiscoverOptions& o = plan.options.discover;
   ProgressBar bar;
   o.progress = [&](const std::string& phase, double f) { bar.update(phase, f); };
@@ -188,8 +192,12 @@ int cmd_discover(int argc, char** argv) {
   print_faithfulness_and_time(r, o, plan.task, l);
   if (!a.str("out").empty()) write_run(a, argc, argv, r, m, plan);
   if (!mib_dir.empty() && r.graph) {
-    write_mib_submission(a.str("mib"), plan.task.name, mib_model, *r.graph);
-    std::printf("wrote %s/importances.json (MIB circuit-track submission)\n", mib_dir.c_str());
+    write_mib_submission(a.str("mib"), plan.task.name, mib_model, *r.graph, mib_form);
+    if (mib_form == MibForm::Importances)
+      std::printf("wrote %s/importances.json (MIB circuit-track submission)\n", mib_dir.c_str());
+    else
+      std::printf("wrote %s/circuit_0.001.json ... circuit_0.5.json (MIB circuit-track submission: %zu circuits, at most "
+                  "0.1 ... 50 %% of the %d edges)\n", mib_dir.c_str(), mib_circuit_fractions().size(), r.graph->graph.n_edges());
   }
   return 0;
 }

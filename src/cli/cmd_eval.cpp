@@ -99,9 +99,9 @@ EdgeAucs edge_aucs(const ScoredGraph& graph, const GroundTruth& g, int L, int H)
     const std::vector<double> es = head_edge_scores(abs_scores, graph.graph, &logits);
     const double auc = head_edge_auc(es, head_edge_labels(g, L, H), L, H, true);
     if (!std::isnan(auc)) r.head_edge = auc;
-    const std::vector<bool> y = edge_labels(g, graph.graph);
-    if (std::any_of(y.begin(), y.end(), [](bool b) { return b; }) && !std::all_of(y.begin(), y.end(), [](bool b) { return b; }))
-      r.all_edge = roc_auc(abs_scores, y);
+    std::string why;
+    r.all_edge = graph_edge_auc(abs_scores, g, graph.graph, &why);
+    if (!r.all_edge) std::printf("\nedge AUC over all edges: not computed (%s)\n", why.c_str());
   } catch (const Error& e) {
     std::printf("\nedge AUC: not computed (%s)\n", e.what());
   }
@@ -205,6 +205,7 @@ int cmd_eval(int argc, char** argv) {
                 r.c.recall, r.c.f1);
 
   const EdgeAucs edges = graph && !g.edges.empty() ? edge_aucs(*graph, g, L, H) : EdgeAucs{};
+
   if (!a.str("out").empty()) {
     nlohmann::ordered_json j;
     j["scores"] = spath;

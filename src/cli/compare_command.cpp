@@ -93,6 +93,7 @@ CompareInfo compare_info(const Model& m, const ComparePlan& p, const std::string
   info.n_layers = m.cfg.n_layers;
   info.n_heads = m.cfg.n_heads;
   info.trials = o.trials;
+  info.graph_edges = Graph(m.cfg).n_edges();
   if (truth) {
     info.truth_heads = head_labels(*truth, m.cfg.n_layers, m.cfg.n_heads);
     const std::vector<bool> e = head_edge_labels(*truth, m.cfg.n_layers, m.cfg.n_heads);

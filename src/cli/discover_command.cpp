@@ -69,6 +69,8 @@ Args discover_args() {
       .flag("out", "", "write circuit.json, circuit.dot, report.html and graph.json here")
       .flag("mib", "", "also write a MIB circuit-track submission here: DIR/<task>_<model>/importances.json\n"
             "                            (the graph JSON with every edge's score; MIB thresholds it itself)")
+      .toggle("mib-circuits", "with --mib: write MIB's other form instead, 9 circuits circuit_0.001.json ...\n"
+              "                            circuit_0.5.json (the top |score| edges at 0.1 ... 50 % of all edges)")
       .flag("mib-model", "", "the model's name in the MIB folder (MIB's: gpt2, qwen2.5, gemma2, llama3);\n"
             "                            default: the model directory's name");
   precision_flag(a);
@@ -93,6 +95,8 @@ DiscoverMethod check_discover_flags(const Args& a) {
   if (d.sae && a.given("threshold") && a.number("threshold") > 1)
     throw UsageError("discover: --threshold compares a softmax for the SAE methods, so it must be in [0, 1], got " +
                      a.str("threshold"));
+  if (a.on("mib-circuits") && a.str("mib").empty())
+    throw UsageError("discover: --mib-circuits chooses the form of the --mib submission; give --mib DIR too");
   MethodOptions probe;
   method_options_from_flags(a, probe);  // its usage errors (--acdc-sweep 1) before the model loads
   return d;

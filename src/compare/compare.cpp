@@ -53,6 +53,8 @@ std::vector<MethodRow> compare(const Model& m, const TokenizedTask& task, const 
       row.edges_to_logits = logits;
       const double auc = head_edge_auc(es, edge_labels, L, H, logits);
       if (!std::isnan(auc)) row.edge_auc.push_back(auc);
+      if (const std::optional<double> a = graph_edge_auc(r.edge_scores, *truth, graph, &row.graph_edge_why))
+        row.graph_edge_auc.push_back(*a);
     }
     if (faith) {
       double kept = circuit_metric(m, task, top_k_heads(r.head_scores, H, row.k), src, o.faith.n_prompts);

@@ -38,6 +38,11 @@ struct MethodRow {
   std::optional<RocCurve> roc;           // with a truth: of the mean head scores (its AUC can
                                          // differ from the mean of the per-trial AUCs)
   std::optional<FaithfulnessCurve> faith;  // along the mean scores' ranking (needs corrupt prompts)
+  // Per trial, with a truth that has edges: the graph-wide edge AUC (evaluation/head_edges.h
+  // graph_edge_auc: |score| over every edge of the graph, as discover reports it); when there is
+  // none, why (its short reason).
+  std::vector<double> graph_edge_auc;
+  std::string graph_edge_why;
   bool has_edges = false;        // the method scores edges at all
   bool edges_to_logits = false;  // edge AUC over head pairs and head -> logits (else head pairs only)
   int k = 0;                     // the truth's size (0 without a truth)

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <nlohmann/json.hpp>
+#include <numeric>
 
 #include "evaluation/json_file.h"
 #include "ops/error.h"
@@ -47,6 +48,19 @@ void prune(ScoredGraph& s) {
       if (!s.node_in_graph[g.edge_sender(e)] || (v >= 0 && !s.node_in_graph[v])) s.edge_in_graph[e] = 0;
     }
   }
+}
+
+void keep_top_edges(ScoredGraph& s, const std::vector<double>& rank, int k) {
+  const int E = s.graph.n_edges();
+  if (static_cast<int>(rank.size()) != E)
+    throw Error("top edges: " + std::to_string(rank.size()) + " scores for a graph of " + std::to_string(E) + " edges");
+  std::vector<int> order(E);
+  std::iota(order.begin(), order.end(), 0);
+  auto key = [&](int e) { return std::isnan(rank[e]) ? -INFINITY : rank[e]; };
+  std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return key(a) > key(b); });
+  std::fill(s.edge_in_graph.begin(), s.edge_in_graph.end(), 0);
+  for (int i = 0; i < std::clamp(k, 0, E); ++i) s.edge_in_graph[order[i]] = 1;
+  prune(s);
 }
 
 void keep_edges_among_nodes(ScoredGraph& s, const std::vector<char>& nodes) {

@@ -38,6 +38,12 @@ struct ScoredGraph {
 // sender and its receiver's node are in the graph (the logits always are).
 void prune(ScoredGraph& s);
 
+// The circuit of the k best edges as EAP-IG's Graph.apply_topn(k, level='edge') builds it (MIB's
+// circuits at its edge-count fractions): only the k edges with the largest rank[e] ([edges]; NaN
+// ranks last, ties go to the lower edge index) in the graph, then prune (so k is an upper bound).
+// k is clamped to [0, edges].
+void keep_top_edges(ScoredGraph& s, const std::vector<double>& rank, int k);
+
 // The edges in the graph whose sender and receiver node are both in `nodes` (sender indices; the
 // logits are always in), then prune: the circuit of a node-level method.
 void keep_edges_among_nodes(ScoredGraph& s, const std::vector<char>& nodes);

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "evaluation/roc.h"
+#include "ops/error.h"
 
 namespace cs {
 
@@ -67,5 +68,27 @@ double head_edge_auc(const std::vector<double>& scores, const std::vector<bool>&
   return roc_auc(fs, fl);
 }
 
+
+std::optional<double> graph_edge_auc(const std::vector<double>& edge_scores, const GroundTruth& t, const Graph& g,
+                                     std::string* why) {
+  auto none = [&](const std::string& reason) {
+    if (why) *why = reason;
+    return std::nullopt;
+  };
+  if (edge_scores.size() != static_cast<size_t>(g.n_edges())) return none("no score for each edge");
+  if (std::any_of(edge_scores.begin(), edge_scores.end(), [](double v) { return std::isnan(v); }))
+    return none("not every edge scored");
+  if (t.edges.empty()) return none("truth lists no edges");
+  std::vector<bool> y;
+  try {
+    y = edge_labels(t, g);
+  } catch (const Error& e) {  // the truth's edges are another model's
+    return none(std::string("truth's edges not in the graph: ") + e.what());
+  }
+  if (std::all_of(y.begin(), y.end(), [](bool b) { return b; })) return none("every edge in the truth");
+  std::vector<double> a(edge_scores.size());
+  for (size_t e = 0; e < a.size(); ++e) a[e] = std::fabs(edge_scores[e]);
+  return roc_auc(a, y);
+}
 
 }  // namespace cs

@@ -4,6 +4,8 @@
 // Index space: sender head s -> receiver head r at s * HT + r (q/k/v merged: the max over them),
 // sender s -> logits at HT * HT + s; HT = n_layers * n_heads.
 #pragma once
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "evaluation/ground_truth.h"
@@ -20,5 +22,12 @@ std::vector<bool> head_edge_labels(const GroundTruth& t, int n_layers, int n_hea
 // when with_logits; NaN when the candidates hold no positive (or no negative) edge.
 double head_edge_auc(const std::vector<double>& scores, const std::vector<bool>& labels, int n_layers, int n_heads,
                      bool with_logits);
+
+// The graph-wide edge AUC: ROC AUC of |score| over every edge of graph g (input, head q/k/v, MLP
+// and logits edges) against the truth's edges (ground_truth.h edge_labels). None, with *why set
+// to a short reason, when an edge is unscored (NaN), the truth lists no edges, its edges are not
+// all edges of g (another model's), or every edge is in it.
+std::optional<double> graph_edge_auc(const std::vector<double>& edge_scores, const GroundTruth& t, const Graph& g,
+                                     std::string* why = nullptr);
 
 }  // namespace cs

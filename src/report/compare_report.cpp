@@ -48,6 +48,14 @@ std::string edge_cell(const MethodRow& r, const CompareInfo& info) {
   return ms(r.edge_auc) + (r.edges_to_logits ? "" : kPairsOnly);
 }
 
+// The graph-wide edge AUC cell: the number, or why there is none (MethodRow::graph_edge_why up to
+// its ':'; compare_notes gives the whole reason).
+std::string graph_edge_cell(const MethodRow& r) {
+  if (!r.has_edges) return kNodesOnly;
+  if (!r.graph_edge_auc.empty()) return ms(r.graph_edge_auc);
+  return "n/a: " + r.graph_edge_why.substr(0, r.graph_edge_why.find(':'));
+}
+
 bool any_trials(const std::vector<MethodRow>& rows) {
   for (const MethodRow& r : rows)
     if (r.seconds.size() > 1) return true;
@@ -65,7 +73,7 @@ Cells cells(const std::vector<MethodRow>& rows, const CompareInfo& info) {
   const bool faith = std::any_of(rows.begin(), rows.end(), [](const MethodRow& r) { return r.faith.has_value(); });
   if (truth) {
     const std::string k = std::to_string(rows.empty() ? 0 : rows.front().k);
-    c.header = {"method", "node AUC", "AUC of mean scores", "edge AUC", "precision@" + k};
+    c.header = {"method", "node AUC", "AUC of mean scores", "head-edge AUC", "graph edge AUC", "precision@" + k};
     if (faith) c.header.insert(c.header.end(), {"faithfulness@" + k, "CPR", "CMD"});
   } else {
     c.header = {"method"};
@@ -79,6 +87,7 @@ Cells cells(const std::vector<MethodRow>& rows, const CompareInfo& info) {
       x.push_back(ms(r.node_auc));
       x.push_back(r.roc ? fmt("%.3f", r.roc->auc) : "");
       x.push_back(edge_cell(r, info));
+      x.push_back(graph_edge_cell(r));
       x.push_back(ms(r.precision));
       if (faith) x.push_back(ms(r.faithfulness));
     }
@@ -120,6 +129,35 @@ std::string compare_table(const std::vector<MethodRow>& rows, const CompareInfo&
   return out;
 }
 
+namespace {
+
+// What the graph edge AUC column means, and each "n/a" in it (once per reason, the first
+// method's full text: for another model's truth it names the edge that is missing).
+void graph_edge_notes(const std::vector<MethodRow>& rows, const CompareInfo& info, std::vector<std::string>& notes) {
+  if (std::none_of(rows.begin(), rows.end(), [](const MethodRow& r) { return r.has_edges; })) return;
+  notes.push_back("graph edge AUC: ROC AUC of each run's |edge score| over all " + std::to_string(info.graph_edges) +
+                  " edges of the model's graph (input, head q/k/v, MLP and logits edges) against " + info.truth +
+                  "'s edges, as discover reports it.");
+  std::vector<std::string> seen;
+  for (const MethodRow& r : rows) {
+    if (!r.has_edges || !r.graph_edge_auc.empty()) continue;
+    const std::string mark = r.graph_edge_why.substr(0, r.graph_edge_why.find(':'));
+    if (std::find(seen.begin(), seen.end(), mark) != seen.end()) continue;
+    seen.push_back(mark);
+    std::string why = r.graph_edge_why;
+    if (mark == "not every edge scored")
+      why = "the method scores only some of the graph's edges (the SAE rows: head -> later-head pairs), so there is no "
+            "AUC over all of them";
+    else if (mark == "truth lists no edges")
+      why = info.truth + " lists heads only";
+    else if (mark == "every edge in the truth")
+      why = "every edge of the graph is in " + info.truth + ", so the AUC is undefined";
+    notes.push_back("\"n/a: " + mark + "\": " + why + ".");
+  }
+}
+
+}  // namespace
+
 std::string compare_notes(const std::vector<MethodRow>& rows, const CompareInfo& info) {
   std::vector<std::string> notes;
   const bool truth = !info.truth.empty();
@@ -149,15 +187,16 @@ std::string compare_notes(const std::vector<MethodRow>& rows, const CompareInfo&
     any_edge |= r.has_edges && !r.edge_auc.empty();
   }
   if (any_edge || no_truth_edge)
-    notes.push_back("edge AUC: against the truth's edges, over every head -> later-head edge (q/k/v merged) and every "
+    notes.push_back("head-edge AUC: against the truth's edges, over every head -> later-head edge (q/k/v merged) and every "
                     "head -> logits edge the method scores.");
+  if (truth) graph_edge_notes(rows, info, notes);
   if (pairs) notes.push_back("\"(pairs)\": the method scores no head -> logits edge; its AUC is over head -> head pairs only.");
   if (no_truth_edge)
     notes.push_back("\"no truth edge\": none of the truth's edges is among the edges the method scores (the SAE rows score "
                     "head -> later-head pairs only; a truth whose edges all go to the logits has none of those).");
   if (truth_has_none)
     notes.push_back("\"truth has none\": " + info.truth + " lists no head -> head or head -> logits edge, so no edge AUC.");
-  if (nodes_only) notes.push_back("\"nodes only\": the method scores heads, not edges.");
+  if (nodes_only) notes.push_back("\"nodes only\": the method scores heads, not edges (no edge AUC of either kind).");
   if (any_trials(rows))
     notes.push_back("±: mean ± sample std over " + std::to_string(info.trials) + " trials (seeds seed..seed+" +
                     std::to_string(info.trials - 1) + ") of the stochastic methods; the others run once.");
@@ -200,6 +239,9 @@ std::string compare_json(const std::vector<MethodRow>& rows, const CompareInfo& 
     x["node_auc"] = r.node_auc;
     if (r.roc) x["node_auc_of_mean_scores"] = r.roc->auc;
     x["edge_auc"] = r.edge_auc;
+    x["graph_edge_auc"] = r.graph_edge_auc;
+    if (!info.truth.empty() && r.graph_edge_auc.empty())
+      x["graph_edge_auc_missing"] = r.has_edges ? r.graph_edge_why : std::string("no edge scores (nodes only)");
     x["edges"] = !r.has_edges ? "none (nodes only)"
                  : r.edges_to_logits ? "head->head (q/k/v merged) and head->logits"
                                      : "head->head (q/k/v merged)";

@@ -20,12 +20,13 @@ struct CompareInfo {
   int trials = 1;               // of the stochastic methods
   std::vector<bool> truth_heads;  // (n_layers * n_heads) or empty: marked in the rankings
   int truth_head_edges = -1;      // the truth's head -> head and head -> logits edges (-1: unknown)
+  int graph_edges = 0;            // edges of the model's graph (interp/graph.h), for the notes
 };
 
 // One row per method. With a truth: node AUC (mean ± std over trials), AUC of the mean scores,
-// edge AUC, precision@k (= recall = F1 at k = the truth's size), faithfulness@k, CPR, CMD,
-// seconds. Without one: CPR, CMD, seconds and the method's top heads. Columns aligned by
-// characters; markdown: a pipe table.
+// head-edge AUC, graph edge AUC (over all of the graph's edges), precision@k (= recall = F1 at
+// k = the truth's size), faithfulness@k, CPR, CMD, seconds. Without one: CPR, CMD, seconds and the
+// method's top heads. Columns aligned by characters; markdown: a pipe table.
 std::string compare_table(const std::vector<MethodRow>& rows, const CompareInfo& info, bool markdown);
 // The notes under the table: what each column and each mark means, only for marks that appear.
 std::string compare_notes(const std::vector<MethodRow>& rows, const CompareInfo& info);

@@ -235,19 +235,7 @@ void finish_discover(const Model& m, const TokenizedTask& task, const DiscoverOp
       const double auc = head_edge_auc(es, head_edge_labels(*truth, L, H), L, H, logits);
       if (!std::isnan(auc)) r.edge_auc = auc, r.edge_auc_with_logits = logits;
     }
-    const bool all_scored = !r.mean_edge_scores.empty() &&
-                            std::none_of(r.mean_edge_scores.begin(), r.mean_edge_scores.end(), [](double v) { return std::isnan(v); });
-    if (all_scored && !truth->edges.empty()) {
-      std::vector<bool> y;
-      try {
-        y = edge_labels(*truth, g);
-      } catch (const Error&) {  // the truth's edges are another model's: no graph-wide AUC
-      }
-      std::vector<double> a(r.mean_edge_scores.size());
-      for (size_t e = 0; e < a.size(); ++e) a[e] = std::fabs(r.mean_edge_scores[e]);
-      if (std::any_of(y.begin(), y.end(), [](bool b) { return b; }) && !std::all_of(y.begin(), y.end(), [](bool b) { return b; }))
-        r.graph_edge_auc = roc_auc(a, y);
-    }
+    if (!r.mean_edge_scores.empty()) r.graph_edge_auc = graph_edge_auc(r.mean_edge_scores, *truth, g);
   }
 
   // The circuit: top-k, or a threshold on the size scores (on their softmax for the SAE's
