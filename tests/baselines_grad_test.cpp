@@ -394,6 +394,38 @@ TEST(Eap, OtherArchitecturesAgreeWithEdgePatching) {
 
 // ---- (b) EAP-IG --------------------------------------------------------------------------------
 
+// Without MLP nodes (EapOptions::mlp_nodes = false, the benchmark's peer) the graph loses the
+// MLP senders and receivers but every remaining edge keeps its score: the receiver gradients
+// still come from the whole model, MLPs included. Checked edge by edge against the full graph,
+// for EAP and EAP-IG, on a sequential (gpt2-tiny) and a parallel-residual (NeoX) model.
+TEST(Eap, WithoutMlpNodesEveryOtherEdgeKeepsItsScore) {
+  ModelConfig neox = preset_config("pythia-160m");
+  neox.n_layers = 2, neox.n_heads = 4, neox.n_kv_heads = 4, neox.d_model = 32, neox.d_head = 8;
+  neox.d_mlp = 64, neox.rotary_dim = 8, neox.vocab_size = 64, neox.n_ctx = 16;
+  for (const Model& m : {load_model(kTiny), random_model(neox, 5, 0.3f)}) {
+    const TokenizedTask task = random_token_task(6, 9, m.cfg.vocab_size, 4, 13);
+    MethodSettings s;
+    s.n_prompts = 6;
+    const Graph full(m.cfg), heads = eap_graph(m.cfg, EapOptions{.mlp_nodes = false});
+    ASSERT_FALSE(heads.has_mlps());
+    ASSERT_EQ(heads.n_edges(), Graph(m.cfg.n_layers, m.cfg.n_heads, false, m.cfg.parallel_residual).n_edges());
+    for (int steps : {0, 3}) {
+      const EdgeAttribution a = edge_attribution(m, task, s, steps);
+      const EdgeAttribution b = edge_attribution(m, task, s, steps, EapOptions{.mlp_nodes = false});
+      ASSERT_EQ(b.edge_signed.size(), static_cast<size_t>(heads.n_edges()));
+      double big = 0;
+      for (double v : a.edge_signed) big = std::max(big, std::fabs(v));
+      ASSERT_GT(big, 1e-6);
+      for (int e = 0; e < heads.n_edges(); ++e) {
+        const int f = full.find(heads.edge(e));
+        ASSERT_GE(f, 0) << heads.edge_name(e);
+        EXPECT_NEAR(b.edge_signed[e], a.edge_signed[f], 1e-5 * big) << heads.edge_name(e) << ", steps " << steps;
+      }
+      EXPECT_EQ(a.clean_metric, b.clean_metric);
+    }
+  }
+}
+
 TEST(EapIg, RightRiemannSumWithOneStepIsEap) {
   const Model m = load_model(kTiny);
   const TokenizedTask task = random_token_task(8, 10, m.cfg.vocab_size, 5, 8);
