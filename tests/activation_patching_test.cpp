@@ -17,6 +17,7 @@
 #include "interp/task_metric.h"
 #include "model/init.h"
 #include "model/transformer.h"
+#include "support/small_models.h"
 
 using namespace cs;
 
@@ -25,17 +26,7 @@ namespace {
 // A preset's architecture at test size. init_std 0.3 (not GPT-2's 0.02) so that ablating a node
 // moves the metric well above float noise.
 Model small_model(const std::string& preset, int kv_heads, uint64_t seed) {
-  ModelConfig c = preset_config(preset);
-  c.n_layers = 4;
-  c.n_heads = 4;
-  c.n_kv_heads = kv_heads;
-  c.d_model = 32;
-  c.d_head = 8;
-  if (!c.attn_only) c.d_mlp = 64;
-  if (c.positions == Positions::Rotary) c.rotary_dim = 8;
-  c.vocab_size = 64;
-  c.n_ctx = 16;
-  return random_model(c, seed, 0.3f);
+  return random_model(small_preset(preset, 4, kv_heads), seed, 0.3f);
 }
 
 // Prompts of 7 to 10 tokens (padding inside every batch), clean and corrupt of equal length.

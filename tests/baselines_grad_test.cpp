@@ -22,6 +22,7 @@
 #include "interp/task_metric.h"
 #include "model/init.h"
 #include "model/model.h"
+#include "support/small_models.h"
 #include "support/toy_circuits.h"
 #include "model/transformer.h"
 #include "ops/error.h"
@@ -357,19 +358,7 @@ TEST(Eap, Gpt2TinyAgreesWithExactPatching) {
 // attention + RMSNorm + SwiGLU (Llama), shortformer positions (attn-only-4l). Random small-weight
 // models are close to linear, so EAP should track exact edge patching closely.
 TEST(Eap, OtherArchitecturesAgreeWithEdgePatching) {
-  auto shrink = [](const std::string& preset, int kv_heads) {
-    ModelConfig c = preset_config(preset);
-    c.n_layers = 2;
-    c.n_heads = 4;
-    c.n_kv_heads = kv_heads;
-    c.d_model = 32;
-    c.d_head = 8;
-    if (!c.attn_only) c.d_mlp = 64;
-    if (c.positions == Positions::Rotary) c.rotary_dim = 8;
-    c.vocab_size = 64;
-    c.n_ctx = 16;
-    return c;
-  };
+  auto shrink = [](const std::string& preset, int kv_heads) { return small_preset(preset, 2, kv_heads); };
   for (const ModelConfig& c : {shrink("pythia-160m", 4), shrink("llama-1b", 2), shrink("attn-only-4l", 4)}) {
     const Model m = random_model(c, 5);
     const TokenizedTask task = random_token_task(6, 9, c.vocab_size, 4, 13);
@@ -399,10 +388,7 @@ TEST(Eap, OtherArchitecturesAgreeWithEdgePatching) {
 // still come from the whole model, MLPs included. Checked edge by edge against the full graph,
 // for EAP and EAP-IG, on a sequential (gpt2-tiny) and a parallel-residual (NeoX) model.
 TEST(Eap, WithoutMlpNodesEveryOtherEdgeKeepsItsScore) {
-  ModelConfig neox = preset_config("pythia-160m");
-  neox.n_layers = 2, neox.n_heads = 4, neox.n_kv_heads = 4, neox.d_model = 32, neox.d_head = 8;
-  neox.d_mlp = 64, neox.rotary_dim = 8, neox.vocab_size = 64, neox.n_ctx = 16;
-  for (const Model& m : {load_model(kTiny), random_model(neox, 5, 0.3f)}) {
+  for (const Model& m : {load_model(kTiny), random_model(small_preset("pythia-160m", 2, 4), 5, 0.3f)}) {
     const TokenizedTask task = random_token_task(6, 9, m.cfg.vocab_size, 4, 13);
     MethodSettings s;
     s.n_prompts = 6;
