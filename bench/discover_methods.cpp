@@ -103,8 +103,8 @@ double median(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
-// Runs the rows of one group interleaved, reps times, and prints them and the ratio of the
-// second row's median wall time to the first's.
+// Runs the rows of one group interleaved, reps times, and prints them and the ratios of the
+// first row's median wall and CPU times to the second's (CPU time: steadier on a shared machine).
 void run_group(std::vector<Row>& rows, const Model& m, const TokenizedTask& task, int reps, double peak) {
   for (int rep = 0; rep < reps; ++rep)
     for (Row& row : rows) {
@@ -121,8 +121,9 @@ void run_group(std::vector<Row>& rows, const Model& m, const TokenizedTask& task
                 stat(row.last, "forward_passes"), stat(row.last, "backward_passes"), layers.c_str(), f / 1e9,
                 f / 1e9 / wall, 100 * f / 1e9 / wall / peak);
   }
-  std::printf("|  | ratio %s / %s: %.3f |  |  |  |  |  |  |  |  |  |\n", rows[0].variant.c_str(),
-              rows[1].variant.c_str(), median(rows[0].wall) / median(rows[1].wall));
+  std::printf("|  | ratio %s / %s: wall %.3f, CPU %.3f |  |  |  |  |  |  |  |  |  |\n", rows[0].variant.c_str(),
+              rows[1].variant.c_str(), median(rows[0].wall) / median(rows[1].wall),
+              median(rows[0].cpu) / median(rows[1].cpu));
   std::fflush(stdout);
 }
 
