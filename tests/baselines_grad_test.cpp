@@ -24,6 +24,7 @@
 #include "model/init.h"
 #include "model/model.h"
 #include "model/process_weights.h"
+#include "support/small_models.h"
 #include "support/toy_circuits.h"
 #include "model/transformer.h"
 #include "ops/error.h"
@@ -447,19 +448,7 @@ TEST(Eap, Gpt2TinyAgreesWithExactPatching) {
 // attention + RMSNorm + SwiGLU (Llama), shortformer positions (attn-only-4l). Random small-weight
 // models are close to linear, so EAP should track exact edge patching closely.
 TEST(Eap, OtherArchitecturesAgreeWithEdgePatching) {
-  auto shrink = [](const std::string& preset, int kv_heads) {
-    ModelConfig c = preset_config(preset);
-    c.n_layers = 2;
-    c.n_heads = 4;
-    c.n_kv_heads = kv_heads;
-    c.d_model = 32;
-    c.d_head = 8;
-    if (!c.attn_only) c.d_mlp = 64;
-    if (c.positions == Positions::Rotary) c.rotary_dim = 8;
-    c.vocab_size = 64;
-    c.n_ctx = 16;
-    return c;
-  };
+  auto shrink = [](const std::string& preset, int kv_heads) { return small_preset(preset, 2, kv_heads); };
   for (const ModelConfig& c : {shrink("pythia-160m", 4), shrink("llama-1b", 2), shrink("attn-only-4l", 4)}) {
     const Model m = random_model(c, 5);
     const TokenizedTask task = random_token_task(6, 9, c.vocab_size, 4, 13);
@@ -483,6 +472,35 @@ TEST(Eap, OtherArchitecturesAgreeWithEdgePatching) {
 }
 
 // ---- (b) EAP-IG --------------------------------------------------------------------------------
+
+// Without MLP nodes (EapOptions::mlp_nodes = false, the benchmark's peer) the graph loses the
+// MLP senders and receivers but every remaining edge keeps its score: the receiver gradients
+// still come from the whole model, MLPs included. Checked edge by edge against the full graph,
+// for EAP and EAP-IG, on a sequential (gpt2-tiny) and a parallel-residual (NeoX) model.
+TEST(Eap, WithoutMlpNodesEveryOtherEdgeKeepsItsScore) {
+  for (const Model& m : {load_model(kTiny), random_model(small_preset("pythia-160m", 2, 4), 5, 0.3f)}) {
+    const TokenizedTask task = random_token_task(6, 9, m.cfg.vocab_size, 4, 13);
+    MethodSettings s;
+    s.n_prompts = 6;
+    const Graph full(m.cfg), heads = eap_graph(m.cfg, EapOptions{.mlp_nodes = false});
+    ASSERT_FALSE(heads.has_mlps());
+    ASSERT_EQ(heads.n_edges(), Graph(m.cfg.n_layers, m.cfg.n_heads, false, m.cfg.parallel_residual).n_edges());
+    for (int steps : {0, 3}) {
+      const EdgeAttribution a = edge_attribution(m, task, s, steps);
+      const EdgeAttribution b = edge_attribution(m, task, s, steps, EapOptions{.mlp_nodes = false});
+      ASSERT_EQ(b.edge_signed.size(), static_cast<size_t>(heads.n_edges()));
+      double big = 0;
+      for (double v : a.edge_signed) big = std::max(big, std::fabs(v));
+      ASSERT_GT(big, 1e-6);
+      for (int e = 0; e < heads.n_edges(); ++e) {
+        const int f = full.find(heads.edge(e));
+        ASSERT_GE(f, 0) << heads.edge_name(e);
+        EXPECT_NEAR(b.edge_signed[e], a.edge_signed[f], 1e-5 * big) << heads.edge_name(e) << ", steps " << steps;
+      }
+      EXPECT_EQ(a.clean_metric, b.clean_metric);
+    }
+  }
+}
 
 TEST(EapIg, RightRiemannSumWithOneStepIsEap) {
   const Model m = load_model(kTiny);

@@ -182,6 +182,10 @@ void copy_means(Tensor& delta, const SenderMeans& means, const Batch& clean, con
 
 }  // namespace
 
+Graph eap_graph(const ModelConfig& c, const EapOptions& o) {
+  return o.mlp_nodes ? Graph(c) : Graph(c.n_layers, c.n_heads, false, c.parallel_residual);
+}
+
 EdgeAttribution edge_attribution(const Model& m, const TokenizedTask& task, const MethodSettings& s,
                                  int ig_steps, const EapOptions& o) {
   if (m.cfg.post_norms)  // a^abl - a^clean of a head is not what its edge adds to the residual stream
@@ -195,7 +199,7 @@ EdgeAttribution edge_attribution(const Model& m, const TokenizedTask& task, cons
   if (ig_steps < 0) throw Error("EAP-IG: steps must be at least 1, got " + std::to_string(ig_steps));
   const size_t n = std::min<size_t>(static_cast<size_t>(std::max(s.n_prompts, 0)), task.size());
   if (n == 0) throw Error("EAP: the task has no prompts");
-  const Graph g(c);
+  const Graph g = eap_graph(c, o);
   const int64_t D = c.d_model, S = g.n_senders(), R = g.n_receivers();
 
   const size_t batch = prompts_per_batch(task, n, g, D, o);
@@ -329,7 +333,7 @@ MethodResult to_method_result(const EdgeAttribution& a, const std::string& metho
 
 MethodResult eap(const Model& m, const TokenizedTask& task, const MethodSettings& s, const EapOptions& o) {
   const Timer timer;
-  MethodResult r = to_method_result(edge_attribution(m, task, s, 0, o), "eap", Graph(m.cfg), o.head_score);
+  MethodResult r = to_method_result(edge_attribution(m, task, s, 0, o), "eap", eap_graph(m.cfg, o), o.head_score);
   r.seconds = timer.seconds();
   return r;
 }

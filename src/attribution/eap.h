@@ -47,7 +47,7 @@
 namespace cs {
 
 struct EdgeAttribution {
-  std::vector<double> edge_signed;  // [edges of Graph(m.cfg)] signed score s (see above)
+  std::vector<double> edge_signed;  // [edges of eap_graph(m.cfg, o)] signed score s (see above)
   std::vector<double> node_signed;  // [senders] sum_v s(u -> v): node attribution of u
   double clean_metric = 0;          // mean differentiable metric on the clean prompts
   int forward_passes = 0, backward_passes = 0, batches = 0;
@@ -66,7 +66,15 @@ struct EapOptions {
   int batch = 0;            // prompts per batch; 0: as many as memory_mb allows
   double memory_mb = 1024;
   EapHeadScore head_score = EapHeadScore::NodeAttribution;
+  // false: score the graph without MLP nodes (heads, input and logits; the MLPs stay in the
+  // model, inside the paths between nodes), the graph before issue 21. For measuring what MLP
+  // edges cost (bench/discover_methods); the results are then on eap_graph's edges.
+  bool mlp_nodes = true;
 };
+
+// The graph edge_attribution scores: Graph(c), or Graph(c) without its MLP nodes when
+// !o.mlp_nodes.
+Graph eap_graph(const ModelConfig& c, const EapOptions& o);
 
 // ig_steps = 0: EAP; m >= 1: EAP-IG with m steps (o.steps is eap_ig()'s).
 EdgeAttribution edge_attribution(const Model& m, const TokenizedTask& task, const MethodSettings& s,

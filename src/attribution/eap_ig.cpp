@@ -11,7 +11,8 @@ namespace cs {
 MethodResult eap_ig(const Model& m, const TokenizedTask& task, const MethodSettings& s, const EapOptions& o) {
   const Timer timer;
   if (o.steps < 1) throw Error("eap-ig: steps must be at least 1, got " + std::to_string(o.steps));
-  MethodResult r = to_method_result(edge_attribution(m, task, s, o.steps, o), "eap-ig", Graph(m.cfg), o.head_score);
+  MethodResult r = to_method_result(edge_attribution(m, task, s, o.steps, o), "eap-ig", eap_graph(m.cfg, o),
+                                    o.head_score);
   r.stats["steps"] = o.steps;
   r.seconds = timer.seconds();
   return r;

@@ -4,14 +4,61 @@
 #include <cmath>
 #include <string>
 
+#include "interp/ablation.h"
 #include "interp/metrics.h"
 #include "interp/task_metric.h"
+#include "model/hooks.h"
 #include "model/transformer.h"
 #include "ops/comm.h"
 #include "ops/error.h"
 #include "ops/timer.h"
 
 namespace cs {
+
+namespace {
+
+// Sum over the chunk's prompts of the task metric, from last-position logits [B,V].
+double metric_sum(const TokenizedTask& task, const Tensor& logits, size_t first) {
+  double sum = 0;
+  for (double v : task_metric(task, logits, first)) sum += v;
+  return sum;
+}
+
+// One chunk of prompts: adds (metric sum with the node ablated) - (clean metric sum) to each
+// node's delta in r and returns the clean metric sum. reuse: the clean forward keeps the residual
+// entering every layer ([B,T,D] each, hook_resid_pre), and a trial of layer l starts there,
+// running layers l..L-1 only; the layers before l are those of the clean run, bit for bit.
+double patch_chunk(const Model& m, const TokenizedTask& task, const Batch& clean, size_t first,
+                   const AblationSource& src, bool reuse, NodePatching& r) {
+  const ModelConfig& c = m.cfg;
+  Hooks keep;
+  ActivationCache resid_pre;  // "blocks.L.hook_resid_pre" -> [B,T,D]
+  if (reuse)
+    for (int l = 1; l < c.n_layers; ++l) keep.cache({Hook::resid_pre, l}, &resid_pre);
+  const double base = metric_sum(task, forward(m, clean, &keep, {LogitsAt::Last}), first);
+  ++r.forward_passes;
+  r.layer_passes += c.n_layers;
+  auto run = [&](int l, const NodeSet& node) {
+    Hooks hooks;
+    add_ablation_hooks(hooks, m, src, node);
+    ForwardOptions fo{LogitsAt::Last};
+    if (reuse && l > 0) {
+      fo.start_at_layer = l;
+      fo.start_resid = &resid_pre.at(HookPoint{Hook::resid_pre, l}.name());
+    }
+    ++r.forward_passes;
+    r.layer_passes += c.n_layers - fo.start_at_layer;
+    return metric_sum(task, forward(m, clean, &hooks, fo), first) - base;
+  };
+  for (int l = 0; l < c.n_layers; ++l) {
+    for (int h = 0; h < c.n_heads; ++h)
+      r.head_delta[static_cast<size_t>(l) * c.n_heads + h] += run(l, NodeSet{{{l, h}}, {}});
+    if (!c.attn_only) r.mlp_delta[l] += run(l, NodeSet{{}, {l}});
+  }
+  return base;
+}
+
+}  // namespace
 
 NodePatching node_patching(const Model& m, const TokenizedTask& task, const MethodSettings& s,
                            const PatchingOptions& o) {
@@ -32,14 +79,9 @@ NodePatching node_patching(const Model& m, const TokenizedTask& task, const Meth
     Batch ref = task.corrupt.empty() ? clean_batch(task, 0, n) : corrupt_batch(task, 0, n);
     shared = make_ablation_source(m, AblationKind::Mean, &ref);
     ++r.forward_passes;
+    r.layer_passes += c.n_layers;
   }
 
-  // Sum over prompts of the metric; divided by n at the end.
-  auto metric_sum = [&](const Tensor& logits, size_t first) {
-    double sum = 0;
-    for (double v : task_metric(task, logits, first)) sum += v;
-    return sum;
-  };
   double clean_sum = 0;
   // MPI (ops/comm.h): this rank's block of the prompts; the sums are allreduced below.
   Comm& comm = Comm::current();
@@ -52,20 +94,10 @@ NodePatching node_patching(const Model& m, const TokenizedTask& task, const Meth
       const Batch corrupt = corrupt_batch(task, first, nb);
       chunk_src = make_ablation_source(m, AblationKind::Resample, &corrupt);
       ++r.forward_passes;
+      r.layer_passes += c.n_layers;
     }
     const AblationSource& src = s.ablation == AblationKind::Resample ? chunk_src : shared;
-    const double base = metric_sum(forward(m, clean, nullptr, {LogitsAt::Last}), first);
-    clean_sum += base;
-    ++r.forward_passes;
-    auto run = [&](const NodeSet& node) {
-      ++r.forward_passes;
-      return metric_sum(run_with_nodes_ablated(m, clean, src, node, LogitsAt::Last), first) - base;
-    };
-    for (int l = 0; l < c.n_layers; ++l) {
-      for (int h = 0; h < c.n_heads; ++h)
-        r.head_delta[static_cast<size_t>(l) * c.n_heads + h] += run(NodeSet{{{l, h}}, {}});
-      if (mlps) r.mlp_delta[l] += run(NodeSet{{}, {l}});
-    }
+    clean_sum += patch_chunk(m, task, clean, first, src, o.reuse_clean_residual, r);
   }
   // --- MPI: metric sums over every rank's prompts, in rank order
   comm.allreduce_sum(r.head_delta);
@@ -89,6 +121,7 @@ MethodResult activation_patching(const Model& m, const TokenizedTask& task, cons
   for (double d : p.mlp_delta) r.mlp_scores.push_back(std::fabs(d));
   r.stats["clean_metric"] = p.clean_metric;
   r.stats["forward_passes"] = p.forward_passes;
+  r.stats["layer_passes"] = static_cast<double>(p.layer_passes);
   r.seconds = timer.seconds();
   return r;
 }
