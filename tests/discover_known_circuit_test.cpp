@@ -4,21 +4,24 @@
 // and 1.0. First we check that the model really solves induction through those two heads, then
 // that discover() ranks them first.
 //
-// What the method does here (DISABLED_Sweep below: 8 model seeds, 5 SAE trials each, 100 + 100
-// prompts, paper settings otherwise; scores listed as [0.0 0.1 1.0 1.1], circuit = 0.0 and 1.1):
+// What the method does here, measured over 8 model seeds (5 SAE trials each, 100 + 100 prompts,
+// paper settings otherwise; scores listed as [0.0 0.1 1.0 1.1], circuit = 0.0 and 1.1). The
+// tests below assert the random_scale 0.5 raw-score rows on all 8 seeds; the other rows are what
+// one run of the same loop measured (2026-12-03):
 //   random heads at half the circuit heads' output norm (random_scale 0.5, the setting tested):
 //     mean over positions (paper default): both circuit heads top 2 on 8/8 seeds, AUC 1.000,
-//       e.g. seed 0 [27 9 11 15]; margin of the induction head over the best random head 4-11.
+//       e.g. seed 0 [27 10 12 15]; margin of the induction head over the best random head 3-11.
 //     position last: induction head first on 8/8 seeds, previous-token head last (score 0-1),
 //       AUC 0.500: at the last token it copies the second-to-last token, uniformly random on
 //       positives and negatives alike, so it emits no code only positives show. The method
 //       measures "behaves differently on positives", not "is needed".
-//     normalised scores (|P \ N| / |P u N|): mean AUC 0.906 (6/8), last 0.500.
+//     normalised scores (|P \ N| / |P u N|): mean AUC 0.875 (5/8 both top 2), last 0.500.
 //   random heads as loud as the circuit heads (random_scale 1, the model's default): mean AUC
 //     0.906 (6/8 seeds both top 2; the previous-token head is first on 8/8, the induction head
-//     drops among the random heads, e.g. seed 0 [24 16 17 15]); last AUC 0.344 (induction head
-//     first on 3/8). Random heads whose attention depends on token content also behave
-//     differently on repeated sequences, and |P \ N| rewards heads whose outputs vary.
+//     drops among the random heads, e.g. seed 0 [24 16 17 15]); last AUC 0.375 (induction head
+//     first on 4/8); normalised, mean AUC 0.594. Random heads whose attention depends on token
+//     content also behave differently on repeated sequences, and |P \ N| rewards heads whose
+//     outputs vary.
 #include <gtest/gtest.h>
 #include <omp.h>
 
@@ -228,7 +231,7 @@ TEST_F(ToyInductionModel, RandomHeadsAreNotNegligible) {
 // The paper's default: head outputs averaged over positions.
 TEST_F(DiscoverKnownCircuit, MeanOverPositionsRanksCircuitHeadsFirst) {
   const GroundTruth truth = toy_truth();
-  for (uint64_t seed : {0, 1, 2}) {
+  for (uint64_t seed = 0; seed < 8; ++seed) {
     SCOPED_TRACE("model seed " + std::to_string(seed));
     const Model m = induction_toy_model(seed, toy_options());
     const TokenizedTask t = toy_task(seed + 100);
@@ -282,7 +285,7 @@ TEST_F(DiscoverKnownCircuit, LoudRandomHeadsStillLeavePreviousTokenHeadFirst) {
 // second-to-last token, uniformly random in both) and scores about 0, below the random heads.
 TEST_F(DiscoverKnownCircuit, LastPositionFindsInductionHeadButMissesPreviousTokenHead) {
   const GroundTruth truth = toy_truth();
-  for (uint64_t seed : {0, 1, 2}) {
+  for (uint64_t seed = 0; seed < 8; ++seed) {
     SCOPED_TRACE("model seed " + std::to_string(seed));
     const Model m = induction_toy_model(seed, toy_options());
     const TokenizedTask t = toy_task(seed + 100);
@@ -296,37 +299,3 @@ TEST_F(DiscoverKnownCircuit, LastPositionFindsInductionHeadButMissesPreviousToke
   }
 }
 
-// The sweep behind the numbers in the header comment (not run by default: ~1 minute):
-//   ./discover_known_circuit_test --gtest_also_run_disabled_tests --gtest_filter='*Sweep*'
-TEST_F(DiscoverKnownCircuit, DISABLED_Sweep) {
-  const GroundTruth truth = toy_truth();
-  const int n_seeds = 8;
-  for (float scale : {0.5f, 1.0f})
-    for (PositionReduce pos : {PositionReduce::Mean, PositionReduce::Last})
-      for (bool normalise : {false, true}) {
-        double auc = 0;
-        int both_top = 0, induction_first = 0;
-        std::string detail;
-        for (uint64_t seed = 0; seed < n_seeds; ++seed) {
-          InductionToyOptions to = toy_options();
-          to.random_scale = scale;
-          const Model m = induction_toy_model(seed, to);
-          const TokenizedTask t = toy_task(seed + 100);
-          DiscoverOptions o = paper_options(pos, seed);
-          o.normalise = normalise;
-          const DiscoverResult r = discover(m, t, o, &truth);
-          auc += r.mean_eval->auc / n_seeds;
-          both_top += r.mean_eval->at_k.tp == 2;
-          induction_first += ranking(r.mean_scores)[0] == kInduction;
-          char buf[96];
-          const double k = normalise ? 100 : 1;
-          snprintf(buf, sizeof buf, " [%.0f %.0f %.0f %.0f]", k * r.mean_scores[0], k * r.mean_scores[1],
-                   k * r.mean_scores[2], k * r.mean_scores[3]);
-          detail += buf;
-        }
-        printf("random_scale %.1f  %-4s %-4s  AUC %.3f  both top-2 %d/%d  induction first %d/%d |%s\n",
-               scale, pos == PositionReduce::Mean ? "mean" : "last", normalise ? "norm" : "raw", auc,
-               both_top, n_seeds, induction_first, n_seeds, detail.c_str());
-        fflush(stdout);
-      }
-}
