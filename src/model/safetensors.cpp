@@ -353,7 +353,7 @@ void write_safetensors(const std::string& path,
     if (static_cast<int64_t>(t->data.size()) != Tensor::numel_of(t->shape))
       fail(path, "tensor " + name + " has shape " + t->shape_str() + " but " +
                      std::to_string(t->data.size()) + " elements");
-    src.push_back({name, t->shape, [t](int64_t b, int64_t n, float* out) {
+    src.push_back({name, t->shape, [t = t](int64_t b, int64_t n, float* out) {
                      std::memcpy(out, t->data.data() + b, static_cast<size_t>(n) * sizeof(float));
                    }});
   }
