@@ -35,7 +35,7 @@ run() {
   shift 2
   [ -f "fuzz/${t}_fuzz.cpp" ] || { echo "fuzz: no target '$t' (scripts/fuzz.sh --list)" >&2; return 2; }
   mkdir -p "build-fuzz/corpus/$t" "build-fuzz/findings/$t" build-fuzz/logs
-  local log="build-fuzz/logs/$t.log" rc=0
+  local log="build-fuzz/logs/$t.log" rc=0 start=$SECONDS
   OMP_NUM_THREADS=1 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     nice -n "${FUZZ_NICE:-0}" "build-fuzz/fuzz/${t}_fuzz" "build-fuzz/corpus/$t" "fuzz/corpus/$t" \
     -max_total_time="$s" -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=1024 -max_len=16384 \
@@ -45,7 +45,8 @@ run() {
   rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
   cov=$(grep -o 'cov: [0-9]* ft: [0-9]*' "$log" | tail -1)
   if [ "$rc" -eq 0 ]; then
-    printf 'fuzz %-15s %6s s  %10s execs  %7s exec/s  %s  clean\n' "$t" "$s" "${execs:-?}" "${rate:-?}" "$cov"
+    printf 'fuzz %-15s %6s s  %10s execs  %7s exec/s  %s  clean\n' "$t" "$((SECONDS - start))" "${execs:-?}" \
+      "${rate:-?}" "$cov"
   else
     printf 'fuzz %-15s FAILED (status %s); log %s, inputs in build-fuzz/findings/%s/\n' "$t" "$rc" "$log" "$t"
     grep -E 'ERROR|SUMMARY|terminate|what\(\)|runtime error' "$log" | head -5 | sed 's/^/  /'
