@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <string>
+#include <vector>
 
 #include "interp/ablation.h"
 #include "interp/metrics.h"
@@ -103,6 +104,11 @@ NodePatching node_patching(const Model& m, const TokenizedTask& task, const Meth
   comm.allreduce_sum(r.head_delta);
   comm.allreduce_sum(r.mlp_delta);
   comm.allreduce_sum(&clean_sum, 1);
+  if (comm.active()) {  // the passes every rank ran, as EAP counts them
+    std::vector<double> passes = {double(r.forward_passes), double(r.layer_passes)};
+    comm.allreduce_sum(passes);
+    r.forward_passes = int(passes[0]), r.layer_passes = int64_t(passes[1]);
+  }
   // --- end MPI
   const double inv = 1.0 / static_cast<double>(n);
   for (double& d : r.head_delta) d *= inv;
