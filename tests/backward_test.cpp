@@ -84,7 +84,7 @@ void golden_check(const std::string& dir, const std::vector<std::pair<std::strin
 
 // ---- tiny random models -----------------------------------------------------------------------
 
-enum class Variant { Gpt2, AttnOnly, AttnOnlyShortformer, NeoX, Llama, Gemma };
+enum class Variant { Gpt2, AttnOnly, AttnOnlyShortformer, NeoX, Llama, Gemma, Gemma2 };
 
 Model tiny_model(Variant v, uint32_t seed = 1) {
   ModelConfig c;
@@ -116,18 +116,20 @@ Model tiny_model(Variant v, uint32_t seed = 1) {
       c.tied_embeddings = false;
       break;
     case Variant::Llama:
-    case Variant::Gemma:  // GeGLU and multi-query attention
+    case Variant::Gemma:   // GeGLU and multi-query attention
+    case Variant::Gemma2:  // and norms after attention and MLP
       c.n_heads = 4;
-      c.n_kv_heads = v == Variant::Gemma ? 1 : 2;
+      c.n_kv_heads = v == Variant::Llama ? 2 : 1;
       c.d_head = 4;
       c.norm = Norm::RMSNorm;
-      c.act = v == Variant::Gemma ? Activation::GeGLU : Activation::SwiGLU;
+      c.act = v == Variant::Llama ? Activation::SwiGLU : Activation::GeGLU;
+      c.post_norms = v == Variant::Gemma2;
       c.positions = Positions::Rotary;
       c.rotary_dim = 4;
       c.tied_embeddings = false;
       break;
   }
-  const bool bias = v != Variant::Llama && v != Variant::Gemma, ln_bias = c.norm == Norm::LayerNorm;
+  const bool bias = c.norm == Norm::LayerNorm, ln_bias = c.norm == Norm::LayerNorm;
   std::mt19937 gen(seed);
   std::normal_distribution<float> nd(0.0f, 1.0f);
   auto rnd = [&](std::vector<int64_t> shape, float scale, float shift = 0.0f) {
@@ -158,6 +160,10 @@ Model tiny_model(Variant v, uint32_t seed = 1) {
       lw.W_out = rnd({F, D}, 1.0f / std::sqrt(static_cast<float>(F)));
       if (bias) lw.b_out = rnd({D}, 0.2f);
     }
+    if (c.post_norms) {
+      lw.ln1_post_w = rnd({D}, 0.2f, 1.0f);
+      lw.ln2_post_w = rnd({D}, 0.2f, 1.0f);
+    }
     m.w.layers.push_back(std::move(lw));
   }
   m.w.lnf_w = rnd({D}, 0.2f, 1.0f);
@@ -175,6 +181,7 @@ const char* variant_name(Variant v) {
     case Variant::NeoX: return "neox";
     case Variant::Llama: return "llama";
     case Variant::Gemma: return "gemma";
+    case Variant::Gemma2: return "gemma2";
   }
   return "?";
 }
@@ -203,7 +210,7 @@ std::vector<std::pair<std::string, ParamRef>> named_params(Weights& w) {
     add(p + "b_qkv", x.b_qkv), add(p + "W_O", x.W_O), add(p + "b_O", x.b_O);
     add(p + "ln2_w", x.ln2_w), add(p + "ln2_b", x.ln2_b), add(p + "W_in", x.W_in);
     add(p + "b_in", x.b_in), add(p + "W_gate", x.W_gate), add(p + "W_out", x.W_out);
-    add(p + "b_out", x.b_out);
+    add(p + "b_out", x.b_out), add(p + "ln1_post_w", x.ln1_post_w), add(p + "ln2_post_w", x.ln2_post_w);
   }
   return r;
 }
@@ -291,10 +298,12 @@ std::vector<HookPoint> all_points(const ModelConfig& c) {
                    Hook::v_input, Hook::q, Hook::k, Hook::v, Hook::attn_scores, Hook::pattern,
                    Hook::z, Hook::result, Hook::attn_out, Hook::resid_post})
       r.push_back({h, l});
+    if (c.post_norms) r.push_back({Hook::ln1_post_normalized, l});
     if (c.attn_only) continue;
     if (!c.parallel_residual) r.push_back({Hook::resid_mid, l});
     for (Hook h : {Hook::mlp_in, Hook::ln2_normalized, Hook::mlp_pre, Hook::mlp_post, Hook::mlp_out})
       r.push_back({h, l});
+    if (c.post_norms) r.push_back({Hook::ln2_post_normalized, l});
   }
   return r;
 }
@@ -381,7 +390,7 @@ TEST_P(BackwardFD, HookPointGradientsOnSplitForward) {
 INSTANTIATE_TEST_SUITE_P(Variants, BackwardFD,
                          ::testing::Values(Variant::Gpt2, Variant::AttnOnly,
                                            Variant::AttnOnlyShortformer, Variant::NeoX,
-                                           Variant::Llama, Variant::Gemma),
+                                           Variant::Llama, Variant::Gemma, Variant::Gemma2),
                          [](const auto& info) {
                            std::string n = variant_name(info.param);
                            for (char& ch : n) ch = ch == '-' ? '_' : ch;
@@ -597,4 +606,116 @@ TEST(BackwardGolden, Gemma2MetricGradients) {
   // (tests/data/make_plain_torch_fixtures.py).
   golden_check(std::string(CS_TEST_DATA) + "/gemma2-tiny",
                {{"model.norm.weight", [](const Weights& w) { return w.lnf_w; }}}, {});
+}
+
+// ---- TransformerLens's hook_normalized ------------------------------------------------------
+
+namespace {
+
+// x / scale per row of x [N,D] in double: LayerNorm centres first; scale = sqrt(mean square + eps).
+std::vector<double> normalized_ref(const float* x, int64_t N, int64_t D, bool layernorm, double eps) {
+  std::vector<double> out(static_cast<size_t>(N * D));
+  for (int64_t i = 0; i < N; ++i) {
+    double mean = 0, ss = 0;
+    if (layernorm)
+      for (int64_t d = 0; d < D; ++d) mean += x[i * D + d] / static_cast<double>(D);
+    for (int64_t d = 0; d < D; ++d) ss += (x[i * D + d] - mean) * (x[i * D + d] - mean);
+    const double scale = std::sqrt(ss / D + eps);
+    for (int64_t d = 0; d < D; ++d) out[i * D + d] = (x[i * D + d] - mean) / scale;
+  }
+  return out;
+}
+
+void expect_near_ref(const Tensor& got, const std::vector<double>& want, const std::string& what) {
+  ASSERT_EQ(static_cast<size_t>(got.numel()), want.size()) << what;
+  double worst = 0;
+  for (size_t i = 0; i < want.size(); ++i) worst = std::max(worst, std::fabs(got.data[i] - want[i]));
+  EXPECT_LT(worst, 2e-5) << what;
+}
+
+}  // namespace
+
+// A norm's hook_normalized holds what TransformerLens's does: the input centred (LayerNorm) and
+// divided by its scale, before the weight and bias (on unprocessed weights, where they differ);
+// Gemma 2's ln1_post/ln2_post points hold the attention's and MLP's outputs so normalized. The
+// inputs are taken from other hook points and normalized by a double reference.
+TEST(HookNormalized, IsTheInputOverItsScaleBeforeWeightAndBias) {
+  for (Variant v : {Variant::Gpt2, Variant::Llama, Variant::Gemma2}) {
+    SCOPED_TRACE(variant_name(v));
+    const Model m = tiny_model(v);
+    const ModelConfig& c = m.cfg;
+    const Batch batch = tiny_batch(c.vocab_size);
+    const int64_t N = int64_t{batch.B} * batch.T, D = c.d_model, H = c.n_heads;
+    const bool ln = c.norm == Norm::LayerNorm;
+    Hooks hooks;
+    ActivationCache cache;
+    for (int h = 0; h < static_cast<int>(Hook::count); ++h) {
+      const Hook hk = static_cast<Hook>(h);  // not the split inputs: they bypass ln1.hook_normalized
+      if (hk == Hook::q_input || hk == Hook::k_input || hk == Hook::v_input) continue;
+      for (int l = -1; l < c.n_layers; ++l) hooks.cache({hk, l}, &cache);
+    }
+    forward(m, batch, &hooks);
+    auto at = [&](const std::string& n) -> const Tensor& { return cache.at(n); };
+    for (int l = 0; l < c.n_layers; ++l) {
+      const std::string b = "blocks." + std::to_string(l) + ".";
+      expect_near_ref(at(b + "ln1.hook_normalized"),
+                      normalized_ref(at(b + "hook_resid_pre").ptr(), N, D, ln, c.norm_eps), b + "ln1");
+      expect_near_ref(at(b + "ln2.hook_normalized"),
+                      normalized_ref(at(b + "hook_resid_mid").ptr(), N, D, ln, c.norm_eps), b + "ln2");
+      EXPECT_EQ(cache.count(b + "ln1_post.hook_normalized"), c.post_norms ? 1u : 0u);
+      if (!c.post_norms) continue;
+      // ln1_post's input: the heads' outputs summed (these models have no b_O).
+      const Tensor& result = at(b + "attn.hook_result");
+      Tensor attn_raw({N, D});
+      for (int64_t i = 0; i < N; ++i)
+        for (int64_t h = 0; h < H; ++h)
+          for (int64_t d = 0; d < D; ++d) attn_raw.data[i * D + d] += result.data[(i * H + h) * D + d];
+      const std::vector<double> want1 = normalized_ref(attn_raw.ptr(), N, D, false, c.norm_eps);
+      expect_near_ref(at(b + "ln1_post.hook_normalized"), want1, b + "ln1_post");
+      // ... and hook_attn_out is it times ln1_post's weight.
+      std::vector<double> weighted(want1.size());
+      for (size_t i = 0; i < want1.size(); ++i) weighted[i] = want1[i] * m.w.layers[l].ln1_post_w.data[i % D];
+      expect_near_ref(at(b + "hook_attn_out"), weighted, b + "attn_out");
+      // ln2_post's input: mlp.hook_post @ W_out.
+      const Tensor& post = at(b + "mlp.hook_post");
+      const Tensor W_out = m.w.layers[l].W_out.to_tensor();
+      const int64_t F = c.d_mlp;
+      Tensor mlp_raw({N, D});
+      for (int64_t i = 0; i < N; ++i)
+        for (int64_t f = 0; f < F; ++f)
+          for (int64_t d = 0; d < D; ++d) mlp_raw.data[i * D + d] += post.data[i * F + f] * W_out.data[f * D + d];
+      expect_near_ref(at(b + "ln2_post.hook_normalized"), normalized_ref(mlp_raw.ptr(), N, D, false, c.norm_eps),
+                      b + "ln2_post");
+    }
+    expect_near_ref(at("ln_final.hook_normalized"),
+                    normalized_ref(at("blocks." + std::to_string(c.n_layers - 1) + ".hook_resid_post").ptr(),
+                                   N, D, ln, c.norm_eps), "ln_final");
+  }
+}
+
+// Editing hook_normalized edits the value the norm's weight and bias then apply to, as in
+// TransformerLens: doubling ln_final.hook_normalized gives logits (2 n w + b) W_U + b_U.
+TEST(HookNormalized, AnEditIsThenWeightedAndBiased) {
+  const Model m = tiny_model(Variant::Gpt2);
+  const ModelConfig& c = m.cfg;
+  const Batch batch = tiny_batch(c.vocab_size);
+  const int64_t N = int64_t{batch.B} * batch.T, D = c.d_model, V = c.vocab_size;
+  Hooks hooks;
+  Tensor n;
+  hooks.add({Hook::ln_final_normalized, -1}, [&n](const HookPoint&, Tensor& t) {
+    n = t;
+    for (float& x : t.data) x *= 2.0f;
+  });
+  const Tensor logits = forward(m, batch, &hooks);
+  const Tensor W_U = m.w.W_U.to_tensor();  // [V, D]
+  double worst = 0, scale = 0;
+  for (int64_t i = 0; i < N; ++i)
+    for (int64_t v = 0; v < V; ++v) {
+      double want = m.w.b_U.data[v];
+      for (int64_t d = 0; d < D; ++d)
+        want += (2.0 * n.data[i * D + d] * m.w.lnf_w.data[d] + m.w.lnf_b.data[d]) * W_U.data[v * D + d];
+      worst = std::max(worst, std::fabs(logits.data[i * V + v] - want));
+      scale = std::max(scale, std::fabs(want));
+    }
+  EXPECT_LT(worst, 1e-5 * scale + 1e-5);
 }

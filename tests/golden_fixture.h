@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "model/batch.h"
+#include "model/blocks.h"
 #include "model/model.h"
 #include "model/safetensors.h"
 #include "model/transformer.h"
@@ -39,8 +40,8 @@ inline void expect_close(const Tensor& ours, const Tensor& ref, const std::strin
 
 // Runs `run(hooks)` (a forward pass with those hooks, returning logits) with hook_resid_pre,
 // hook_pattern and hook_z of every layer and ln_final.hook_normalized cached, compares them with the
-// reference's hidden.l, pattern.l, z.l and hidden.L (the final norm's output, as HF returns it),
-// and returns the logits.
+// reference's hidden.l, pattern.l, z.l and hidden.L (the final norm's output, as HF returns it:
+// ln_final.hook_normalized with the norm's weight and bias applied), and returns the logits.
 template <class Run>
 Tensor expect_hidden_patterns_z(GoldenFixture& fx, Run run) {
   const int L = fx.model.cfg.n_layers;
@@ -59,8 +60,11 @@ Tensor expect_hidden_patterns_z(GoldenFixture& fx, Run run) {
     expect_close(cache.at("blocks." + s + ".attn.hook_pattern"), fx.ref.read_f32("pattern." + s), "pattern." + s);
     expect_close(cache.at("blocks." + s + ".attn.hook_z"), fx.ref.read_f32("z." + s), "z." + s);
   }
-  expect_close(cache.at("ln_final.hook_normalized"), fx.ref.read_f32("hidden." + std::to_string(L)),
-               "hidden.L (final norm)");
+  // hook_normalized is TransformerLens's (before the weight and bias); HF's hidden.L is the
+  // norm's output, so the weight and bias are applied here.
+  Tensor final_out = cache.at("ln_final.hook_normalized");
+  norm_affine(final_out.ptr(), fx.model.w.lnf_w, fx.model.w.lnf_b, final_out.numel() / fx.model.cfg.d_model);
+  expect_close(final_out, fx.ref.read_f32("hidden." + std::to_string(L)), "hidden.L (final norm)");
   return logits;
 }
 

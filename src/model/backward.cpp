@@ -70,6 +70,8 @@ bool passes_through(const ModelConfig& c, const HookPoint& p) {
   if (p.layer < 0 || p.layer >= c.n_layers) return false;
   switch (p.hook) {
     case Hook::resid_mid: return !c.attn_only && !c.parallel_residual;
+    case Hook::ln1_post_normalized: return c.post_norms;
+    case Hook::ln2_post_normalized: return c.post_norms && !c.attn_only;
     case Hook::mlp_in:
     case Hook::ln2_normalized:
     case Hook::mlp_pre:
@@ -107,6 +109,16 @@ class HookGrads {
     if (!wants(h, l)) return;
     Tensor t(std::move(shape));
     std::memcpy(t.ptr(), data, t.numel() * sizeof(float));
+    (*out_)[HookPoint{h, l}.name()] = std::move(t);
+  }
+  // A norm's hook_normalized, which the norm's weight w [D] multiplies: d/d(normalized) =
+  // d/d(output) * w, from dout [B,T,D] = d/d(output).
+  void put_normalized(Hook h, int l, std::vector<int64_t> shape, const float* dout,
+                      const Tensor& w) const {
+    if (!wants(h, l)) return;
+    Tensor t(std::move(shape));
+    const int64_t D = w.numel();
+    for (int64_t i = 0; i < t.numel(); ++i) t.data[i] = dout[i] * w.data[i % D];
     (*out_)[HookPoint{h, l}.name()] = std::move(t);
   }
 
@@ -194,7 +206,7 @@ void unembed_backward(const Model& m, const ForwardRecord& rec, const Dims& d,
       }
     }
   }
-  hg.put(Hook::ln_final_normalized, -1, {d.B, d.T, D}, dnormed.ptr());
+  hg.put_normalized(Hook::ln_final_normalized, -1, {d.B, d.T, D}, dnormed.ptr(), m.w.lnf_w);
   norm_rows_backward(m.cfg, dresid, g ? opt(g->lnf_w) : nullptr, g ? opt(g->lnf_b) : nullptr,
                 dnormed.ptr(), rec.resid_final.ptr(), m.w.lnf_w, m.w.lnf_b, d.BT);
 }
@@ -208,6 +220,7 @@ void mlp_backward(const Model& m, int l, const LayerRecord& r, const Dims& d, co
   hg.put(Hook::mlp_out, l, {d.B, d.T, D}, dout);
   Tensor draw;  // Gemma 2: through ln2_post
   if (c.post_norms) {
+    hg.put_normalized(Hook::ln2_post_normalized, l, {d.B, d.T, D}, dout, lw.ln2_post_w);
     draw = through_post_norm(m, r.mlp_post.ptr(), lw.W_out, lw.b_out, lw.ln2_post_w,
                              g ? opt(g->ln2_post_w) : nullptr, dout, BT);
     dout = draw.ptr();
@@ -233,7 +246,7 @@ void mlp_backward(const Model& m, int l, const LayerRecord& r, const Dims& d, co
     linear_backward(dnormed.ptr(), gW_in, gb_in, dpre.ptr(), r.ln2.ptr(), lw.W_in, BT, m.precision);
   }
   hg.put(Hook::mlp_pre, l, {d.B, d.T, F}, dpre.ptr());
-  hg.put(Hook::ln2_normalized, l, {d.B, d.T, D}, dnormed.ptr());
+  hg.put_normalized(Hook::ln2_normalized, l, {d.B, d.T, D}, dnormed.ptr(), lw.ln2_w);
 
   std::fill(dmlp_in, dmlp_in + BT * D, 0.0f);
   norm_rows_backward(c, dmlp_in, g ? g->ln2_w.ptr() : nullptr, g ? opt(g->ln2_b) : nullptr,
@@ -338,7 +351,7 @@ void qkv_input_backward(const Model& m, int l, const LayerRecord& r, const Forwa
   } else {
     columns(0, W, r.ln1.ptr(), dnormed.ptr());
   }
-  hg.put(Hook::ln1_normalized, l, {d.B, d.T, D}, dnormed.ptr());
+  hg.put_normalized(Hook::ln1_normalized, l, {d.B, d.T, D}, dnormed.ptr(), lw.ln1_w);
   norm_rows_backward(c, dresid, gln_w, gln_b, dnormed.ptr(), r.resid_pre.ptr(), lw.ln1_w, lw.ln1_b, BT);
 
   for (const Part& p : parts)  // per-head input gradients, for the hook points only
@@ -359,6 +372,7 @@ void attention_block_backward(const Model& m, int l, const LayerRecord& r,
   hg.put(Hook::attn_out, l, {B, T, D}, dattn);
   Tensor draw;  // Gemma 2: through ln1_post
   if (c.post_norms) {
+    hg.put_normalized(Hook::ln1_post_normalized, l, {B, T, D}, dattn, lw.ln1_post_w);
     draw = through_post_norm(m, r.z.ptr(), lw.W_O, lw.b_O, lw.ln1_post_w,
                              g ? opt(g->ln1_post_w) : nullptr, dattn, BT);
     dattn = draw.ptr();
@@ -490,6 +504,13 @@ Tensor forward_record(const Model& m, const Batch& batch, ForwardRecord* rec, co
   auto keep = [&h](Hook p, int l, Tensor* dst) {
     h.add({p, l}, [dst](const HookPoint&, Tensor& t) { *dst = t; });
   };
+  // A norm's hook_normalized comes before its weight and bias; the backward reads the output.
+  auto keep_norm_output = [&h](Hook p, int l, Tensor* dst, const Tensor* w, const Tensor* b) {
+    h.add({p, l}, [dst, w, b](const HookPoint&, Tensor& t) {
+      *dst = t;
+      norm_affine(dst->ptr(), *w, *b, dst->numel() / w->numel());
+    });
+  };
   auto keep_rotated = [&h, &c](Hook p, int l, Tensor* dst) {  // hook_q/k come before rotary
     h.add({p, l}, [dst, attn = Attention(c, l)](const HookPoint&, Tensor& t) {
       *dst = t;
@@ -501,7 +522,8 @@ Tensor forward_record(const Model& m, const Batch& batch, ForwardRecord* rec, co
     check_cancelled();
     LayerRecord& r = rec->layers[l];
     keep(Hook::resid_pre, l, &r.resid_pre);
-    keep(Hook::ln1_normalized, l, &r.ln1);
+    const LayerWeights& lw = m.w.layers[l];
+    keep_norm_output(Hook::ln1_normalized, l, &r.ln1, &lw.ln1_w, &lw.ln1_b);
     if (hooks && (hooks->active(Hook::q_input, l) || hooks->active(Hook::k_input, l) ||
                   hooks->active(Hook::v_input, l))) {
       keep(Hook::q_input, l, &r.q_input);
@@ -515,14 +537,14 @@ Tensor forward_record(const Model& m, const Batch& batch, ForwardRecord* rec, co
     keep(Hook::z, l, &r.z);
     if (!c.attn_only) {
       keep(Hook::mlp_in, l, &r.mlp_in);
-      keep(Hook::ln2_normalized, l, &r.ln2);
+      keep_norm_output(Hook::ln2_normalized, l, &r.ln2, &lw.ln2_w, &lw.ln2_b);
       keep(Hook::mlp_pre, l, &r.mlp_pre);
       keep(Hook::mlp_post, l, &r.mlp_post);
     }
   }
   if (c.positions == Positions::Shortformer) keep(Hook::pos_embed, -1, &rec->pos);
   keep(Hook::resid_post, c.n_layers - 1, &rec->resid_final);
-  keep(Hook::ln_final_normalized, -1, &rec->ln_final);
+  keep_norm_output(Hook::ln_final_normalized, -1, &rec->ln_final, &m.w.lnf_w, &m.w.lnf_b);
   forward(m, batch, &h, {LogitsAt::None});
 
   // The unembedding's input rows: every position, or the requested ones gathered.

@@ -30,6 +30,33 @@ void norm_rows(const ModelConfig& c, float* out, const float* x, const Tensor& w
     rmsnorm_forward(out, rstd, x, w.ptr(), N, c.d_model, c.norm_eps);
 }
 
+void norm_rows_tapped(const ModelConfig& c, float* out, const float* x, const Tensor& w,
+                      const Tensor& b, int64_t N, const std::function<void()>& tap) {
+  if (!tap) {
+    norm_rows(c, out, x, w, b, N);
+    return;
+  }
+  // A unit weight: (x - mean) * rstd * 1 is exactly (x - mean) * rstd.
+  thread_local Tensor ones;
+  if (ones.numel() != c.d_model) ones = Tensor({c.d_model}, 1.0f);
+  norm_rows(c, out, x, ones, Tensor(), N);
+  tap();
+  norm_affine(out, w, b, N);
+}
+
+void norm_affine(float* x, const Tensor& w, const Tensor& b, int64_t N) {
+  const int64_t D = w.numel();
+  const float* pw = w.ptr();
+  const float* pb = b.empty() ? nullptr : b.ptr();
+  for (int64_t i = 0; i < N; ++i) {
+    float* r = x + i * D;
+    if (pb)
+      for (int64_t d = 0; d < D; ++d) r[d] = r[d] * pw[d] + pb[d];
+    else
+      for (int64_t d = 0; d < D; ++d) r[d] = r[d] * pw[d];
+  }
+}
+
 void norm_rows_backward(const ModelConfig& c, float* dx, float* dw, float* db, const float* dout,
                         const float* x, const Tensor& w, const Tensor& b, int64_t N) {
   // The statistics are recomputed rather than recorded: one cheap pass over x.
@@ -111,8 +138,9 @@ void Attention::backward(float* dq, float* dk, float* dv, float* dp, float* ds, 
                              k, v, ldkv, T, dh_, scale_);
 }
 
-void post_norm(const ModelConfig& c, const Tensor& w, float* x, int64_t N) {
-  if (c.post_norms) norm_rows(c, x, x, w, Tensor(), N);  // row by row: in place is safe
+void post_norm(const ModelConfig& c, const Tensor& w, float* x, int64_t N,
+               const std::function<void()>& tap) {
+  if (c.post_norms) norm_rows_tapped(c, x, x, w, Tensor(), N, tap);  // row by row: in place is safe
 }
 
 void post_norm_backward(const ModelConfig& c, float* dx, float* dw, const float* dout,
@@ -151,8 +179,8 @@ void mlp(const ModelConfig& c, const LayerWeights& lw, const float* x, int64_t N
   auto tapped = [&](Hook h) {
     if (tap) tap(h);
   };
-  norm_rows(c, buf.normed, x, lw.ln2_w, lw.ln2_b, N);
-  tapped(Hook::ln2_normalized);
+  norm_rows_tapped(c, buf.normed, x, lw.ln2_w, lw.ln2_b, N,
+                   tap ? std::function<void()>([&] { tap(Hook::ln2_normalized); }) : nullptr);
   if (gated(c.act)) {
     matmul(buf.pre, buf.normed, lw.W_gate.mat(), nullptr, N, p);
     matmul(buf.up, buf.normed, lw.W_in.mat(), opt(lw.b_in), N, p);
@@ -163,7 +191,8 @@ void mlp(const ModelConfig& c, const LayerWeights& lw, const float* x, int64_t N
   mlp_activation(c, buf.post, buf.pre, buf.up, N * F);
   tapped(Hook::mlp_post);
   matmul(out, buf.post, lw.W_out.mat(), opt(lw.b_out), N, p);
-  post_norm(c, lw.ln2_post_w, out, N);
+  post_norm(c, lw.ln2_post_w, out, N,
+            tap ? std::function<void()>([&] { tap(Hook::ln2_post_normalized); }) : nullptr);
   (void)F;
 }
 

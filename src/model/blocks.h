@@ -23,6 +23,14 @@ namespace cs {
 // RMSNorm writes no mean).
 void norm_rows(const ModelConfig& c, float* out, const float* x, const Tensor& w, const Tensor& b,
                int64_t N, float* mean = nullptr, float* rstd = nullptr);
+// norm_rows split where TransformerLens hooks a norm (hook_normalized): out = x centred
+// (LayerNorm) and divided by its scale, then tap() may read or change out, then out = out * w + b.
+// The same numbers as norm_rows when tap leaves out alone; without a tap it is norm_rows.
+void norm_rows_tapped(const ModelConfig& c, float* out, const float* x, const Tensor& w,
+                      const Tensor& b, int64_t N, const std::function<void()>& tap);
+// x[N,D] = x * w + b in place (b empty: none): a norm's weight and bias applied to its
+// hook_normalized value.
+void norm_affine(float* x, const Tensor& w, const Tensor& b, int64_t N);
 // dx[N,D] += d/dx of norm_rows given dout[N,D] and its input x; dw, db [D] += (null: skipped).
 void norm_rows_backward(const ModelConfig& c, float* dx, float* dw, float* db, const float* dout,
                         const float* x, const Tensor& w, const Tensor& b, int64_t N);
@@ -98,8 +106,9 @@ struct MlpBuffers {
 // pre = normed W_in + b_in, or for gated MLPs pre = normed W_gate (the gate) and
 // up = normed W_in + b_in; post = act(pre), gated: act(pre) * up; out = post W_out + b_out.
 // The products go through gemm() in precision p (the weights in any dtype).
-// tap(h), if given, runs once each of ln2_normalized, mlp_pre and mlp_post is in its buffer, and
-// may change it (the forward's hooks).
+// tap(h), if given, runs once each of ln2_normalized (x/scale, before ln2's weight), mlp_pre and
+// mlp_post (and, with post-norms, ln2_post_normalized, in out) is in its buffer, and may change it
+// (the forward's hooks).
 // Gemma 2 (c.post_norms): out is then ln2_post(post W_out), TransformerLens's hook_mlp_out.
 void mlp(const ModelConfig& c, const LayerWeights& lw, const float* x, int64_t N,
          const MlpBuffers& buf, float* out, Precision p,
@@ -109,7 +118,9 @@ void mlp(const ModelConfig& c, const LayerWeights& lw, const float* x, int64_t N
 // ln1_post on the attention's output (TransformerLens: applied before hook_attn_out), ln2_post on
 // the MLP's (inside mlp()). Nothing for models without post-norms. post_norm_backward: dx[N,D]
 // (overwritten) from dout and the norm's input x; dw [D] += (null: skipped).
-void post_norm(const ModelConfig& c, const Tensor& w, float* x, int64_t N);
+// tap, if given, runs at ln1_post/ln2_post's hook_normalized (see norm_rows_tapped).
+void post_norm(const ModelConfig& c, const Tensor& w, float* x, int64_t N,
+               const std::function<void()>& tap = nullptr);
 void post_norm_backward(const ModelConfig& c, float* dx, float* dw, const float* dout,
                         const float* x, const Tensor& w, int64_t N);
 // post[n] = act(pre) (gated: act(pre) * up), the model's activation.

@@ -3,6 +3,8 @@
 // a hook may read (cache) or overwrite the activation in place. A point nobody hooked costs one
 // lookup; activations that exist only for hooks (hook_result, split q/k/v inputs) are computed
 // only when hooked.
+// A norm's hook_normalized is TransformerLens's: the input centred (LayerNorm) and divided by
+// its scale, before the norm's weight and bias are applied; a hook that edits it edits that.
 #pragma once
 #include <functional>
 #include <map>
@@ -18,7 +20,7 @@ enum class Hook : int {
   embed,               // hook_embed                      [B,T,D]
   pos_embed,           // hook_pos_embed                  [B,T,D]
   resid_pre,           // blocks.L.hook_resid_pre         [B,T,D]
-  ln1_normalized,      // blocks.L.ln1.hook_normalized    [B,T,D]
+  ln1_normalized,      // blocks.L.ln1.hook_normalized    [B,T,D]   x/scale, before ln1's weight/bias
   q_input,             // blocks.L.hook_q_input           [B,T,H,D]   (split per-head inputs)
   k_input,             // blocks.L.hook_k_input           [B,T,Hkv,D]
   v_input,             // blocks.L.hook_v_input           [B,T,Hkv,D]
@@ -29,15 +31,18 @@ enum class Hook : int {
   pattern,             // blocks.L.attn.hook_pattern      [B,H,T,T]
   z,                   // blocks.L.attn.hook_z            [B,T,H,dh]
   result,              // blocks.L.attn.hook_result       [B,T,H,D]  z_h W_O[h], no bias
+  ln1_post_normalized, // blocks.L.ln1_post.hook_normalized [B,T,D] (Gemma 2: the attention's
+                       //   output over its RMS, before ln1_post's weight)
   attn_out,            // blocks.L.hook_attn_out          [B,T,D]
   resid_mid,           // blocks.L.hook_resid_mid         [B,T,D]   (not for parallel residual)
   mlp_in,              // blocks.L.hook_mlp_in            [B,T,D]   (residual read by the MLP)
-  ln2_normalized,      // blocks.L.ln2.hook_normalized    [B,T,D]
+  ln2_normalized,      // blocks.L.ln2.hook_normalized    [B,T,D]   x/scale, before ln2's weight/bias
   mlp_pre,             // blocks.L.mlp.hook_pre           [B,T,d_mlp]
   mlp_post,            // blocks.L.mlp.hook_post          [B,T,d_mlp]
+  ln2_post_normalized, // blocks.L.ln2_post.hook_normalized [B,T,D] (Gemma 2, as ln1_post)
   mlp_out,             // blocks.L.hook_mlp_out           [B,T,D]
   resid_post,          // blocks.L.hook_resid_post        [B,T,D]
-  ln_final_normalized, // ln_final.hook_normalized        [B,T,D]
+  ln_final_normalized, // ln_final.hook_normalized        [B,T,D]   x/scale, before the weight/bias
   count
 };
 

@@ -18,6 +18,12 @@ void hook(const Hooks* hooks, Hook h, int layer, Tensor& t) {
   if (hooks && hooks->active(h, layer)) hooks->run(h, layer, t);
 }
 bool hooked(const Hooks* hooks, Hook h, int layer) { return hooks && hooks->active(h, layer); }
+// The tap norm_rows_tapped runs at a norm's hook_normalized (t is the buffer it writes); none
+// when the point is not hooked.
+std::function<void()> tap(const Hooks* hooks, Hook h, int layer, Tensor& t) {
+  if (!hooked(hooks, h, layer)) return nullptr;
+  return [hooks, h, layer, &t] { hooks->run(h, layer, t); };
+}
 
 // q, k, v [B,T,H|Hk,dh] from the residual stream (and, for shortformer models, positions).
 // When any split-input hook is active, each head reads its own copy of the residual
@@ -46,8 +52,8 @@ void project_qkv(const Model& m, int l, const Tensor& resid, const Tensor* pos, 
                      hooked(hooks, Hook::v_input, l);
   if (!split) {
     Tensor normed = Tensor::uninit({B, T, D});
-    norm_rows(c, normed.ptr(), resid.ptr(), lw.ln1_w, lw.ln1_b, BT);
-    hook(hooks, Hook::ln1_normalized, l, normed);
+    norm_rows_tapped(c, normed.ptr(), resid.ptr(), lw.ln1_w, lw.ln1_b, BT,
+                     tap(hooks, Hook::ln1_normalized, l, normed));
     Tensor qkv = Tensor::uninit({BT, W});
     if (pos) {
       Tensor normed_qk = Tensor::uninit({B, T, D});
@@ -163,7 +169,8 @@ Tensor attention_block(const Model& m, int l, const Tensor& resid, const Tensor*
     matmul(attn_out.ptr(), z.ptr(), lw.W_O.mat(), lw.b_O.empty() ? nullptr : lw.b_O.ptr(), BT,
            m.precision);
   }
-  post_norm(c, lw.ln1_post_w, attn_out.ptr(), BT);  // Gemma 2's ln1_post, before hook_attn_out
+  post_norm(c, lw.ln1_post_w, attn_out.ptr(), BT,  // Gemma 2's ln1_post, before hook_attn_out
+            tap(hooks, Hook::ln1_post_normalized, l, attn_out));
   hook(hooks, Hook::attn_out, l, attn_out);
   return attn_out;
 }
@@ -177,10 +184,14 @@ Tensor mlp_block(const Model& m, int l, Tensor mlp_in, const Hooks* hooks) {
   Tensor pre = Tensor::uninit({B, T, F}), post = Tensor::uninit({B, T, F}), up;
   if (gated(c.act)) up = Tensor::uninit({B, T, F});
   Tensor out = Tensor::uninit({B, T, D});
+  const bool tapped = hooked(hooks, Hook::ln2_normalized, l) || hooked(hooks, Hook::mlp_pre, l) ||
+                      hooked(hooks, Hook::mlp_post, l) || hooked(hooks, Hook::ln2_post_normalized, l);
+  auto buffer = [&](Hook h) -> Tensor& {
+    return h == Hook::ln2_normalized ? normed : h == Hook::mlp_pre ? pre : h == Hook::mlp_post ? post : out;
+  };
   mlp(c, m.w.layers[l], mlp_in.ptr(), B * T, {normed.ptr(), pre.ptr(), up.ptr(), post.ptr()},
-      out.ptr(), m.precision, [&](Hook h) {
-        hook(hooks, h, l, h == Hook::ln2_normalized ? normed : h == Hook::mlp_pre ? pre : post);
-      });
+      out.ptr(), m.precision,
+      tapped ? std::function<void(Hook)>([&](Hook h) { hook(hooks, h, l, buffer(h)); }) : nullptr);
   hook(hooks, Hook::mlp_out, l, out);
   return out;
 }
@@ -275,8 +286,8 @@ Tensor forward(const Model& m, const Batch& batch, const Hooks* hooks, const For
   Tensor normed;
   if (hook_final || opts.logits == LogitsAt::All) {
     normed = Tensor::uninit({B, T, D});
-    norm_rows(c, normed.ptr(), resid.ptr(), m.w.lnf_w, m.w.lnf_b, B * T);
-    hook(hooks, Hook::ln_final_normalized, -1, normed);
+    norm_rows_tapped(c, normed.ptr(), resid.ptr(), m.w.lnf_w, m.w.lnf_b, B * T,
+                     tap(hooks, Hook::ln_final_normalized, -1, normed));
   }
   if (opts.logits == LogitsAt::None) return {};
   if (opts.logits == LogitsAt::All) {

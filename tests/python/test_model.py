@@ -36,7 +36,8 @@ def test_logits_and_cache_equal_transformers(tiny, tiny_ref):
     tokens = tiny_ref["input_ids"]
     L = tiny.cfg.n_layers
     names = [f"blocks.{l}.{h}" for l in range(L) for h in ("hook_resid_pre", "attn.hook_pattern", "attn.hook_z")]
-    logits, cache = tiny.run_with_cache(tokens, names_filter=names + ["ln_final.hook_normalized"])
+    final = [f"blocks.{L - 1}.hook_resid_post", "ln_final.hook_normalized"]
+    logits, cache = tiny.run_with_cache(tokens, names_filter=names + final)
     assert logits.dtype == np.float32 and logits.shape == tokens.shape + (50257,)
     assert rel_max_error(logits, tiny_ref["logits"]) <= 1e-4
     assert rel_max_error(tiny(tokens), tiny_ref["logits"]) <= 1e-4
@@ -44,7 +45,12 @@ def test_logits_and_cache_equal_transformers(tiny, tiny_ref):
         assert rel_max_error(cache[f"blocks.{l}.hook_resid_pre"], tiny_ref[f"hidden.{l}"]) <= 1e-4
         assert rel_max_error(cache["pattern", l], tiny_ref[f"pattern.{l}"]) <= 1e-4
         assert rel_max_error(cache["z", l], tiny_ref[f"z.{l}"]) <= 1e-4
-    assert rel_max_error(cache["ln_final.hook_normalized"], tiny_ref[f"hidden.{L}"]) <= 1e-4
+    # TransformerLens's hook_normalized: the final residual centred and over its scale, before
+    # ln_f's weight and bias (hidden.L, the norm's output, is checked through the logits).
+    x = cache[f"blocks.{L - 1}.hook_resid_post"].astype(np.float64)
+    x = x - x.mean(-1, keepdims=True)
+    want = x / np.sqrt((x * x).mean(-1, keepdims=True) + tiny.cfg.eps)
+    assert rel_max_error(cache["ln_final.hook_normalized"], want) <= 1e-5
     # The dict comes in forward order.
     assert list(cache)[:3] == ["blocks.0.hook_resid_pre", "blocks.0.attn.hook_pattern", "blocks.0.attn.hook_z"]
 
