@@ -158,12 +158,18 @@ Model small_random(const std::string& arch, uint64_t seed, int vocab = 50) {
     c.parallel_residual = true;
     c.act = Activation::GeluErf;
     c.tied_embeddings = false;
-  } else if (arch == "llama") {
+  } else if (arch == "llama" || arch == "gemma2") {
     c.norm = Norm::RMSNorm;
-    c.act = Activation::SwiGLU;
+    c.act = arch == "llama" ? Activation::SwiGLU : Activation::GeGLU;
     c.positions = Positions::Rotary;
     c.rotary_dim = c.d_head;
     c.tied_embeddings = false;
+  }
+  if (arch == "gemma2") {  // norms after attention and MLP, both soft-caps, a sliding window
+    c.post_norms = true;
+    c.attn_softcap = 50.0f;
+    c.final_softcap = 30.0f;
+    c.layer_window = {4, 0, 4};
   }
   Model m = random_model(c, seed);
   // GPT-2 init is nearly silent (uniform attention, flat logits): scale it up until heads attend
@@ -187,6 +193,8 @@ Model small_random(const std::string& arch, uint64_t seed, int vocab = 50) {
       if (!lw.b_out.empty()) noise(lw.b_out, 0.3f);
       if (!lw.ln2_b.empty()) noise(lw.ln2_b, 0.1f);
     }
+    for (Tensor* w : {&lw.ln1_post_w, &lw.ln2_post_w})
+      for (float& x : w->data) x = 1.0f + 0.3f * normal(rng);
   }
   m.w.W_U = m.w.W_E;
   scale(m.w.W_U, 0.4f);
@@ -278,6 +286,7 @@ TEST(Acdc, EngineMatchesPatchedForward) {
       {"gpt2", AblationKind::Resample, true, 0.1},  {"gpt2", AblationKind::Zero, true, 0.05},
       {"gpt2", AblationKind::Mean, false, 0.05},    {"attn-only", AblationKind::Resample, true, 0.2},
       {"neox", AblationKind::Resample, true, 0.1},  {"llama", AblationKind::Resample, false, 0.05},
+      {"gemma2", AblationKind::Resample, true, 0.1},
   };
   for (const Case& cs : cases) {
     SCOPED_TRACE(std::string(cs.arch) + " " + to_string(cs.abl) + (cs.kl ? " kl" : " task"));
@@ -303,6 +312,35 @@ TEST(Acdc, EngineMatchesPatchedForward) {
     EXPECT_NEAR(r.final_metric, ref, 1e-4 * std::max(1.0, std::fabs(ref))) << "kept " << kept;
     EXPECT_NEAR(r.initial_metric, cs.kl ? 0.0 : -mean(task_metric(task, act.clean_logits)), 1e-4);
   }
+}
+
+// Post-norms (Gemma 2): the engine follows edge_patching.h's convention, in which the heads'
+// changes reach the residual through their layer's norm. Across thresholds, the engine's final
+// metric equals the patched forward pass, including circuits where a head lost every edge out
+// (its q/k/v switches are then removed unmeasured, yet its output still enters the norm).
+TEST(Acdc, PostNormEngineMatchesPatchedForwardAtEveryThreshold) {
+  const Model m = small_random("gemma2", 6);
+  const TokenizedTask task = random_task(8, 8, m.cfg.vocab_size, 7);
+  const Graph g(m.cfg);
+  const Batch clean = clean_batch(task, 0, 8), corrupt = corrupt_batch(task, 0, 8);
+  const EdgeActivations act = collect_edge_activations(m, g, clean, &corrupt, AblationKind::Resample);
+  MethodSettings s;
+  s.n_prompts = 8;
+  int dead_heads = 0;
+  for (double tau : {0.02, 0.1, 0.3, 1.0}) {
+    SCOPED_TRACE("tau " + std::to_string(tau));
+    const AcdcResult r = acdc_run(m, task, s, AcdcOptions{.tau = tau, .metric_kl = true});
+    const Tensor logits = edge_patched_logits(m, g, act, clean, r.kept, r.kept_qkv);
+    const double ref = mean(kl_div(act.clean_logits, logits));
+    EXPECT_NEAR(r.final_metric, ref, 1e-4 * std::max(1.0, std::fabs(ref)));
+    for (int l = 0; l < m.cfg.n_layers; ++l)
+      for (int h = 0; h < m.cfg.n_heads; ++h) {
+        bool out = false;
+        for (int e : g.edges_out_of(g.head_sender(l, h))) out = out || r.kept[e];
+        dead_heads += !out;
+      }
+  }
+  EXPECT_GT(dead_heads, 0) << "no circuit had a head without edges out: the pruning path is untested";
 }
 
 // The last-token passes (one unembedded row per prompt) give the logits and gradients of the

@@ -398,6 +398,75 @@ TEST(Eap, GroupedQueryEdgeScoresEqualTheDerivativeOfEdgePatching) {
   }
 }
 
+// Gemma 2's norms after attention and MLP: the residual holds ln1_post(sum of the heads), so the
+// edge methods follow EAP-IG's and MIB's convention (edge_patching.h): a head's edge carries its
+// pre-norm output, hook_result. EAP's score of every edge must then be the exact first-order
+// effect of patching that edge by hooks, as MIB's evaluate_graph patches it (EdgePatcher), and
+// EAP-IG's the mean over its interpolated runs; the library's edge patching must remove one edge
+// as the hooks do, and keep the model exactly with every edge. Grouped queries, a sliding window,
+// both soft-caps and post-norm weights away from 1.
+TEST(Eap, PostNormEdgesFollowTheHookResultConvention) {
+  ModelConfig c = small_preset("gemma-2-2b", 2, 2);
+  c.attn_scale = 1.0f / std::sqrt(static_cast<float>(c.d_head));
+  c.embed_scale = std::sqrt(static_cast<float>(c.d_model));
+  c.layer_window = {4, 0};
+  Model m = random_model(c, 3);
+  std::mt19937 gen(5);
+  std::normal_distribution<float> nd(1.0f, 0.3f);
+  for (LayerWeights& lw : m.w.layers)
+    for (Tensor* w : {&lw.ln1_post_w, &lw.ln2_post_w}) {
+      ASSERT_EQ(w->numel(), c.d_model);
+      for (float& x : w->data) x = nd(gen);
+    }
+  EXPECT_NE(post_norm_edge_note(m.cfg).find("hook_result"), std::string::npos);
+  const TokenizedTask task = random_token_task(6, 9, c.vocab_size, 3, 17);
+  MethodSettings s;
+  s.n_prompts = 6;
+  const Graph g(m.cfg);
+  const EdgePatcher exact(m, task, 6);
+  const int steps = 3;
+  const EdgeAttribution eap = edge_attribution(m, task, s, 0);
+  const EdgeAttribution ig = edge_attribution(m, task, s, steps);
+  double scale = 0;
+  for (double v : eap.edge_signed) scale = std::max(scale, std::fabs(v));
+  ASSERT_GT(scale, 1e-3);
+  const double h = 0.05, tol = 1e-3;
+  double worst = 0, worst_ig = 0;
+  for (int e = 0; e < g.n_edges(); ++e) {
+    const Edge edge = g.edge(e);
+    const double x = exact.derivative(edge, 1.0, h);
+    double x_ig = 0;
+    for (int k = 0; k < steps; ++k) x_ig += exact.derivative(edge, static_cast<double>(k) / steps, h) / steps;
+    EXPECT_NEAR(eap.edge_signed[e], x, tol * scale) << "EAP " << g.edge_name(e);
+    EXPECT_NEAR(ig.edge_signed[e], x_ig, tol * scale) << "EAP-IG " << g.edge_name(e);
+    worst = std::max(worst, std::fabs(eap.edge_signed[e] - x) / scale);
+    worst_ig = std::max(worst_ig, std::fabs(ig.edge_signed[e] - x_ig) / scale);
+  }
+  // Exact edge patching (on the expanded model, as ACDC and compare run it).
+  const Model me = expand_kv_heads(m);
+  const Graph ge(me.cfg);
+  const Batch clean = clean_batch(task, 0, 6), corrupt = corrupt_batch(task, 0, 6);
+  const EdgeActivations act = collect_edge_activations(me, ge, clean, &corrupt, AblationKind::Resample);
+  auto metric = [&](const std::vector<char>& kept) { return mean(task_metric(task, edge_patched_logits(me, ge, act, clean, kept))); };
+  std::vector<char> kept(ge.n_edges(), 1);
+  const double full = metric(kept);
+  EXPECT_NEAR(full, exact.base, 1e-5 * std::fabs(exact.base) + 1e-6) << "every edge kept is the model";
+  double worst_patch = 0;
+  for (int e = 0; e < g.n_edges(); ++e) {
+    kept[e] = 0;
+    const double got = metric(kept) - full, want = exact.patch(g.edge(e));
+    EXPECT_NEAR(got, want, 1e-4 * scale + 1e-6) << "edge_patched_logits " << g.edge_name(e);
+    worst_patch = std::max(worst_patch, std::fabs(got - want) / scale);
+    kept[e] = 1;
+  }
+  // The convention's known cost: with every edge removed the graph is not the corrupted run.
+  const double none = metric(std::vector<char>(ge.n_edges(), 0));
+  const double corrupted = mean(task_metric(task, forward(m, corrupt, nullptr, {LogitsAt::Last})));
+  std::printf("Gemma 2 shape (post-norms): max error / max |score|: EAP %.2g, EAP-IG %.2g, edge patching %.2g; "
+              "metric clean %.4f, corrupted %.4f, empty graph %.4f\n",
+              worst, worst_ig, worst_patch, full, corrupted, none);
+}
+
 // ---- (a) agreement with exact patching on gpt2-tiny --------------------------------------------
 
 TEST(Eap, Gpt2TinyAgreesWithExactPatching) {

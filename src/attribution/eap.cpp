@@ -188,10 +188,8 @@ Graph eap_graph(const ModelConfig& c, const EapOptions& o) {
 
 EdgeAttribution edge_attribution(const Model& m, const TokenizedTask& task, const MethodSettings& s,
                                  int ig_steps, const EapOptions& o) {
-  if (m.cfg.post_norms)  // a^abl - a^clean of a head is not what its edge adds to the residual stream
-    throw Error("EAP: " + m.cfg.family + " normalises the sum of its heads (and its MLP's output) before "
-                "adding it to the residual stream (post-norms), so a head's edge is not separable; "
-                "use a node-level method (discover --method sae, activation patching, HISP)");
+  // Post-norm models (Gemma 2): a head's sender is its pre-norm hook_result, as EAP-IG's graph
+  // has it (attribution/edge_patching.h, post_norm_edge_note).
   // Grouped-query attention: the graph gives every query head its own k and v input (eap.h), so
   // run on the equivalent model whose K/V weights are repeated per query head.
   if (m.cfg.n_kv_heads != m.cfg.n_heads) return edge_attribution(expand_kv_heads(m), task, s, ig_steps, o);

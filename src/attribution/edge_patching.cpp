@@ -59,6 +59,12 @@ void add_sender_hooks(Hooks& hk, const Graph& g, int64_t BT, int64_t D, int64_t 
 
 }  // namespace
 
+std::string post_norm_edge_note(const ModelConfig& c) {
+  if (!c.post_norms) return "";
+  return c.family + " normalises its heads' sum (post-norms): as in EAP-IG and MIB, a head's edges "
+         "carry its output before that norm (hook_result), a first-order account; MLP edges are exact";
+}
+
 int residual_site(const Graph& g, int r) {
   if (r == g.logits_receiver()) return 2 * g.n_layers();
   const Node n = g.receiver_node(r);
@@ -68,11 +74,6 @@ int residual_site(const Graph& g, int r) {
 EdgeActivations collect_edge_activations(const Model& m, const Graph& g, const Batch& clean,
                                          const Batch* corrupt, AblationKind kind) {
   const ModelConfig& c = m.cfg;
-  if (c.post_norms)
-    throw Error("edge-level methods need each head's output to add into the residual stream; " +
-                c.family + " normalises the sum of its heads (and its MLP's output) before adding it "
-                "(post-norms), so a head's edge is not separable: use a node-level method (discover "
-                "--method sae, activation patching, HISP)");
   if (c.n_kv_heads != c.n_heads)
     throw Error("edge patching needs one key/value input per head; this model has " + std::to_string(c.n_heads) +
                 " query heads sharing " + std::to_string(c.n_kv_heads) +

@@ -14,6 +14,15 @@
 // where online(s) is s's output in the same patched forward pass (ACDC's receiver hooks,
 // TLACDCExperiment.receiver_hook).
 //
+// Norms after attention and MLP (Gemma 2, c.post_norms): the residual stream receives
+// ln1_post(sum of the heads' outputs), which is not a sum over heads. The edge-level methods then
+// follow EAP-IG's and MIB's convention (their TransformerLens graph takes a head's output at
+// hook_result): a head's edge carries its output before the norm, and removing it adds
+// ablated(s) - online(s) of that pre-norm output to the receiver's input, a first-order account
+// of the edge through the norm. The MLPs' outputs are after their norm (hook_mlp_out), exact. So
+// the graph with every edge kept is the model exactly, but with every edge removed it is not the
+// corrupted run (the norm of the ablated heads' sum is not the sum of their changes).
+//
 // Besides the graph's edges, ACDC (Conmy et al. 2023) switches each head input as a whole: its
 // internal edge "a{l}.h{h}<x> -> a{l}.h{h}", which the graph does not have. Switch p =
 // (l H + h) 3 + x (x = 0 q, 1 k, 2 v) off replaces the head's hook_q/k/v with the ablated value.
@@ -25,6 +34,7 @@
 //             zero ablation: only the biases remain in the residual stream)
 #pragma once
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "interp/ablation.h"
@@ -34,6 +44,10 @@
 #include "ops/tensor.h"
 
 namespace cs {
+
+// For a model with post-norms, the one line that says which convention its edges follow (above);
+// empty for every other model.
+std::string post_norm_edge_note(const ModelConfig& c);
 
 // The q/k/v switch of head (l, h)'s input x, and how many a graph has.
 inline int qkv_switch(const Graph& g, int l, int h, QKV x) {
@@ -80,7 +94,8 @@ EdgeActivations collect_edge_activations(const Model& m, const Graph& g, const B
 
 // The residual a receiver reads, rebuilt as the sum of the clean outputs of the senders before it
 // plus the b_O of the attention layers before it: [B*T, D]. Equals act.input(residual_site(g, r))
-// up to rounding: the bookkeeping every edge-level method rests on.
+// up to rounding: the bookkeeping every edge-level method rests on. (Not for post-norm models,
+// whose residual holds the norm of the heads' sum.)
 std::vector<float> sum_of_senders(const Model& m, const Graph& g, const EdgeActivations& act, int r);
 
 // Logits [B, V] at each prompt's last token of the model in which only the edges with

@@ -166,6 +166,13 @@ class Engine {
     present[e] = 0;
     if (!g_.internal(e)) --out_count[g_.sender[e]];
   }
+  // Remove a q/k/v switch of a head that nothing reads any more, without measuring. Under
+  // post-norms the head's output still enters its layer's norm, so the change is propagated.
+  void remove_switch(int e) {
+    if (!present[e]) return;
+    if (!post_norms_) return remove(e);
+    commit(e, trial(e));
+  }
 
  private:
   static void set(std::vector<float>& v, const float* src, int64_t n) { v.assign(src, src + n); }
@@ -191,8 +198,9 @@ class Engine {
       const int e = g_.edge_to(touched_out_[i], r);
       n_present += e >= 0 && present[e];
     }
-    if (n_present == 0) return false;
-    const bool via_total = n_prec - n_present + 1 < n_present;
+    // Post-norms: every changed layer moves r's input through its norm, edges present or not.
+    if (n_present == 0 && !(post_norms_ && n_prec > 0)) return false;
+    const bool via_total = post_norms_ || n_prec - n_present + 1 < n_present;
     set(in, cur_in(r), BT_ * D_);
     float* x = in.data();
     auto add = [&](const float* d, float sign) {
@@ -210,13 +218,38 @@ class Engine {
     return true;
   }
 
-  // acc_ += the changes of senders touched_out_[acc_n_ .. n).
+  // acc_ += the changes of senders touched_out_[acc_n_ .. n). Post-norms: not the heads', whose
+  // layer's change through ln1_post propagate() adds instead (attention_norm_change).
   void fold(size_t n) {
     for (; acc_n_ < n; ++acc_n_) {
+      if (post_norms_ && !is_mlp_sender(touched_out_[acc_n_])) continue;
       const float* d = t_delta_[touched_out_[acc_n_]].data();
       float* a = acc_.data();
       for (int64_t i = 0; i < BT_ * D_; ++i) a[i] += d[i];
     }
+  }
+
+  bool is_mlp_sender(int s) const { return g_.mlps && g_.g.sender_node(s).kind == NodeKind::Mlp; }
+
+  // Post-norms: the real forward adds ln1_post(sum of the heads' online outputs + b_O) to the
+  // residual, so what layer l's changed heads add to every later input is the change of that
+  // (edges removed from them are then corrected by their pre-norm change, build_input). acc_ +=
+  // ln1_post(new sum) - ln1_post(current sum).
+  void attention_norm_change(int l) {
+    const LayerWeights& lw = m_.w.layers[l];
+    const int64_t n = BT_ * D_;
+    std::vector<float> now(static_cast<size_t>(n), 0.0f), before(static_cast<size_t>(n), 0.0f);
+    for (int h = 0; h < H_; ++h) {
+      const int s = g_.head_sender(l, h);
+      const float* cur = cur_out(s);
+      const float* neu = t_out_[s].empty() ? cur : t_out_[s].data();
+      for (int64_t i = 0; i < n; ++i) before[i] += cur[i], now[i] += neu[i];
+    }
+    if (!lw.b_O.empty())
+      for (int64_t i = 0; i < n; ++i) before[i] += lw.b_O.data[i % D_], now[i] += lw.b_O.data[i % D_];
+    post_norm(c_, lw.ln1_post_w, before.data(), BT_);
+    post_norm(c_, lw.ln1_post_w, now.data(), BT_);
+    for (int64_t i = 0; i < n; ++i) acc_[i] += now[i] - before[i];
   }
 
   // Sender s got a new output in t_out_[s]: record its change.
@@ -238,7 +271,9 @@ class Engine {
       fold(before);
       for (int h = 0; h < H_; ++h) {
         const int s = g_.head_sender(l, h);
-        if (out_count[s] == 0) continue;  // read by nothing still present
+        // Read by nothing still present: skipped, except under post-norms, where every head's
+        // output enters its layer's norm.
+        if (out_count[s] == 0 && !post_norms_) continue;
         bool any = false;
         for (int x = 0; x < 3; ++x) {
           const int p = (l * H_ + h) * 3 + x;
@@ -262,6 +297,7 @@ class Engine {
         head(l, h, proj(0), proj(1), proj(2), t_out_[s].data(), cur_out(s));
         changed(s);
       }
+      if (post_norms_ && touched_out_.size() > before) attention_norm_change(l);
       if (!g_.mlps) continue;
       // A sequential MLP reads its own layer's heads; a parallel one only the layers before.
       const size_t mlp_prec = g_.parallel ? before : touched_out_.size();
@@ -413,6 +449,7 @@ class Engine {
   Comm* comm_ = nullptr;
   double n_total_ = 1;
   const bool kl_;
+  const bool post_norms_ = c_.post_norms;  // edge_patching.h's convention for Gemma 2
   const int L_, H_;
   const int64_t BT_, D_, dh_;
   std::vector<Attention> attn_;  // [L]
@@ -438,10 +475,7 @@ class Engine {
 AcdcResult acdc_run(const Model& m, const TokenizedTask& task, const MethodSettings& s, const AcdcOptions& o) {
   // Grouped-query attention: run on the equivalent model with one k/v head per query head, so
   // every head has its own key and value inputs in the edge graph.
-  if (m.cfg.post_norms)  // before the copy below (collect_edge_activations refuses them too)
-    throw Error("ACDC: " + m.cfg.family + " normalises the sum of its heads before adding it to the "
-                "residual stream (post-norms), so a head's edge is not separable; use a node-level "
-                "method (discover --method sae, activation patching, HISP)");
+  // Post-norm models: edges of pre-norm head outputs (edge_patching.h, post_norm_edge_note).
   if (m.cfg.n_kv_heads != m.cfg.n_heads) return acdc_run(expand_kv_heads(m), task, s, o);
   const Timer timer;
   const ModelConfig& c = m.cfg;
@@ -508,7 +542,7 @@ AcdcResult acdc_run(const Model& m, const TokenizedTask& task, const MethodSetti
     for (int h = H - 1; h >= 0; --h) {
       if (E.out_count[g.head_sender(l, h)] > 0) continue;
       for (int x = 0; x < 3; ++x) {
-        E.remove(internal(l, h, x));
+        E.remove_switch(internal(l, h, x));
         drop_all(g.head_receiver(l, h, x));
       }
     }

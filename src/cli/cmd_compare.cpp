@@ -8,7 +8,9 @@
 #include "cli/precision_flag.h"
 #include "cli/progress.h"
 #include "cli/task_flags.h"
+#include "attribution/edge_patching.h"
 #include "compare/compare.h"
+#include "compare/methods.h"
 #include "evaluation/head_edges.h"
 #include "interp/task_metric.h"
 #include "report/compare_report.h"
@@ -44,6 +46,10 @@ int cmd_compare(int argc, char** argv) {
               info.method_ablation.c_str(),
               !o.faithfulness ? "off" : task.corrupt.empty() ? "not computed (no corrupt prompts)"
                                                              : (info.faith_ablation + " ablation, as discover's default").c_str());
+  bool edge_methods = false;
+  for (MethodId id : o.methods) edge_methods = edge_methods || method_info(id).edges;
+  if (const std::string note = post_norm_edge_note(m.cfg); edge_methods && !note.empty())
+    std::printf("note: %s\n", note.c_str());
   std::fflush(stdout);
   ProgressBar bar(/*eta=*/true, /*every_phase=*/true);
   o.progress = [&](const std::string& p, double f) { bar.update(p, f); };

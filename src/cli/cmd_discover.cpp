@@ -9,6 +9,7 @@
 #include "cli/precision_flag.h"
 #include "cli/progress.h"
 #include "cli/task_flags.h"
+#include "attribution/edge_patching.h"
 #include "sae/discover.h"
 #include "interp/task_metric.h"
 #include "model/model.h"
@@ -51,6 +52,8 @@ void print_header(const Args& a, const DiscoverResult& r, const Model& m, const 
                 bos_s.c_str());
   std::printf("ranking: %s%s\n", ranking_description(o, l.info).c_str(), r.head_scores.size() > 1 ? " (mean over trials)" : "");
   std::printf("circuit size: %s\n", r.size_rule.c_str());
+  if (const std::string note = post_norm_edge_note(m.cfg); l.info.edges && !note.empty())
+    std::printf("note: %s\n", note.c_str());
 }
 
 // The ranking, the circuit, and what graph.json keeps.

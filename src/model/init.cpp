@@ -176,6 +176,10 @@ Model random_model(const ModelConfig& c, uint64_t seed, float init_std) {
       lw.W_out = rand({F, D}, true);
       if (!gated(c.act)) lw.b_out = Tensor({D});
     }
+    if (c.post_norms) {  // Gemma 2's norms after attention and MLP
+      lw.ln1_post_w = ones(D);
+      if (!c.attn_only) lw.ln2_post_w = ones(D);
+    }
     m.w.layers.push_back(std::move(lw));
   }
   m.w.lnf_w = ones(D);
