@@ -76,6 +76,22 @@ inline double sgemm_peak_gflops(int n = 2048) {
   return 2.0 * n * n * n / s / 1e9;
 }
 
+// GB/s of reading a 1 GiB array (far beyond the caches) with every thread, now: the memory
+// bandwidth a forward pass that streams its weights can get at most.
+inline double read_bandwidth_gbs() {
+  const int64_t n = int64_t{1} << 28;  // floats
+  std::vector<float> a(static_cast<size_t>(n), 1.0f);
+  volatile float sink = 0;
+  double s = median_seconds([&] {
+    float sum = 0;
+#pragma omp parallel for simd reduction(+ : sum) schedule(static)
+    for (int64_t i = 0; i < n; ++i) sum += a[i];
+    sink = sum;
+  }, 5);
+  (void)sink;
+  return n * 4.0 / s / 1e9;
+}
+
 // Runs a command that prints one number (the PyTorch reference scripts); -1 if it fails or
 // prints nothing (e.g. python3-torch is not installed).
 inline double command_number(const std::string& cmd) {

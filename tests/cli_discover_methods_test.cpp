@@ -10,6 +10,7 @@
 
 #include "compare/methods.h"
 #include "evaluation/graph_json.h"
+#include "model/init.h"
 #include "ops/error.h"
 #include "support/cli.h"
 
@@ -75,6 +76,29 @@ TEST(CliDiscoverMethods, WithATruthEachPrintsItsEvaluation) {
     // Only edge methods have an edge AUC (the reference circuit's edges are head -> logits).
     EXPECT_EQ(r.out.find("edge ROC AUC") != std::string::npos, std::string(m) == "eap") << r.out;
   }
+}
+
+// Gemma 2's edges are a convention (attribution/edge_patching.h): the edge methods run on it
+// and say so in one note: line; node methods and models without post-norms print none.
+TEST(CliDiscoverMethods, EdgeMethodsOnAPostNormModelSayWhichConventionTheyFollow) {
+  TempDir tmp;
+  ModelConfig c = preset_config("gemma-2-2b");  // its rules at a toy size, GPT-2's vocabulary
+  c.n_layers = 2, c.n_heads = 4, c.n_kv_heads = 2, c.d_model = 32, c.d_head = 8, c.d_mlp = 64;
+  c.vocab_size = 50304, c.n_ctx = 64, c.attn_scale = 1.0f / std::sqrt(8.0f);
+  c.layer_window = {8, 0};
+  const std::string dir = (tmp.path / "gemma2").string();
+  write_random_checkpoint(c, dir, DType::BF16, 1);
+  for (const char* m : {"eap", "acdc", "patching"}) {
+    SCOPED_TRACE(m);
+    const Result r = run("discover '" + dir + "'" + kSmall + " --method " + m, tmp);
+    ASSERT_EQ(r.rc, 0) << r.err;
+    const bool edges = method_info(parse_method(m)).edges;
+    EXPECT_EQ(r.out.find("note: Gemma 2 normalises its heads' sum") != std::string::npos, edges) << r.out;
+    EXPECT_EQ(r.out.find("hook_result") != std::string::npos, edges) << r.out;
+  }
+  const Result r = run("discover '" + kModel + "'" + kSmall + " --method eap", tmp);
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_EQ(r.out.find("post-norms"), std::string::npos) << r.out;
 }
 
 TEST(CliDiscoverMethods, BadMethodFlagsAreUsageErrorsThatWriteNothing) {
