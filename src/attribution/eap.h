@@ -29,7 +29,9 @@
 // "input" the token embeddings only). EAP-IG interpolates from that ablated input. The signed
 // score is the first-order estimate of M(edge patched) - M(clean); rankings use |s|.
 // Since the residual stream is a sum, sum_v s(u -> v) = (a_u^abl - a_u^clean) . dM/d a_u: the
-// node-level attribution patching estimate of ablating u, exact when M is linear in a_u.
+// node-level attribution patching estimate of ablating u, exact when M is linear in a_u. (Not for
+// a head of a post-norm model, Gemma 2: its sender is the pre-norm hook_result, whose gradient
+// goes through ln1_post; edge_patching.h.)
 //
 // Parallel-residual models (NeoX): an MLP does not read its own layer's heads; the graph has no
 // such edges.

@@ -166,13 +166,7 @@ class Engine {
     present[e] = 0;
     if (!g_.internal(e)) --out_count[g_.sender[e]];
   }
-  // Remove a q/k/v switch of a head that nothing reads any more, without measuring. Under
-  // post-norms the head's output still enters its layer's norm, so the change is propagated.
-  void remove_switch(int e) {
-    if (!present[e]) return;
-    if (!post_norms_) return remove(e);
-    commit(e, trial(e));
-  }
+
 
  private:
   static void set(std::vector<float>& v, const float* src, int64_t n) { v.assign(src, src + n); }
@@ -476,6 +470,8 @@ AcdcResult acdc_run(const Model& m, const TokenizedTask& task, const MethodSetti
   // Grouped-query attention: run on the equivalent model with one k/v head per query head, so
   // every head has its own key and value inputs in the edge graph.
   // Post-norm models: edges of pre-norm head outputs (edge_patching.h, post_norm_edge_note).
+  if (m.cfg.post_norms && m.cfg.parallel_residual)
+    throw Error("ACDC: post-norms with a parallel residual stream are not supported (no such model is known)");
   if (m.cfg.n_kv_heads != m.cfg.n_heads) return acdc_run(expand_kv_heads(m), task, s, o);
   const Timer timer;
   const ModelConfig& c = m.cfg;
@@ -539,10 +535,15 @@ AcdcResult acdc_run(const Model& m, const TokenizedTask& task, const MethodSetti
       if (E.out_count[g.mlp_sender(l)] == 0) drop_all(g.mlp_receiver(l));
       else visit(g.mlp_receiver(l));
     }
+    if (c.post_norms) {  // acdc.h: no switches, and every head's inputs are measured
+      for (int x = 2; x >= 0; --x)
+        for (int h = H - 1; h >= 0; --h) visit(g.head_receiver(l, h, x));
+      continue;
+    }
     for (int h = H - 1; h >= 0; --h) {
       if (E.out_count[g.head_sender(l, h)] > 0) continue;
       for (int x = 0; x < 3; ++x) {
-        E.remove_switch(internal(l, h, x));
+        E.remove(internal(l, h, x));
         drop_all(g.head_receiver(l, h, x));
       }
     }

@@ -14,6 +14,12 @@
 // (so do we; their effect is 0 and they count as not evaluated), and a head input whose internal
 // edge was removed is disconnected likewise.
 //
+// Post-norm models (Gemma 2; attribution/edge_patching.h's convention): a head's output enters
+// its layer's norm whether or not any edge out of it is kept, so a head without edges out is not
+// disconnected; and a switched-off head input is not the same as its edges removed there, while
+// the circuit ACDC reports is its edges. So the sweep keeps every switch and measures every head
+// input's edges like any other; the MLPs, whose edges are exact, are pruned as above.
+//
 // M (ACDC always minimises): AcdcOptions::metric_kl (default): mean over prompts of
 // KL(clean || patched) at the last position, full vocabulary (M(full graph) = 0). Else:
 // minus the mean task metric (the effect is then the metric's drop); Accuracy tasks use their
@@ -24,7 +30,9 @@
 //
 // The engine. Clean and ablated outputs of every sender (hook_result per head, mlp_out, the
 // embedding) are cached once (attribution/edge_patching.h); a receiver's input is its current input
-// plus the changes of its senders (the residual stream is a sum). Removing an edge s -> r changes
+// plus the changes of its senders (the residual stream is a sum; under post-norms the heads'
+// changes enter through their layer's norm, and a removed edge from a head subtracts its pre-norm
+// change). Removing an edge s -> r changes
 // r's input by ablated(s) - online(s); only r's node and what lies downstream of it are recomputed,
 // node by node with the forward's blocks (model/blocks.h: one head's q/k/v projection, attention
 // and W_O; one MLP; the final norm and unembedding), and only where an input actually changed through an edge still present, so a

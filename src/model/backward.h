@@ -31,14 +31,14 @@ struct Gradients {
 // What one block's backward needs, as the forward used it (the value after that point's hooks).
 struct LayerRecord {
   Tensor resid_pre;                  // [B,T,D]     block input (ln1 input)
-  Tensor ln1;                        // [B,T,D]     ln1.hook_normalized (empty on the split path)
+  Tensor ln1;                        // [B,T,D]     ln1's output: hook_normalized * w + b (empty on the split path)
   Tensor q_input, k_input, v_input;  // [B,T,H|Hk,D] split q/k/v inputs, only when the forward
                                      //             split them (a hook on one of them was active)
   Tensor q, k;                       // [B,T,H|Hk,dh] after rotary: what the scores read
   Tensor v;                          // [B,T,Hk,dh]
   Tensor pattern;                    // [B,H,T,T]
   Tensor z;                          // [B,T,H,dh]
-  Tensor mlp_in, ln2;                // [B,T,D]     (empty for attention-only models)
+  Tensor mlp_in, ln2;                // [B,T,D]     ln2: its output (empty for attention-only models)
   Tensor mlp_pre, mlp_post;          // [B,T,F]     (SwiGLU: pre is the gate)
 
   bool split_qkv() const { return !q_input.empty(); }
@@ -52,7 +52,7 @@ struct ForwardRecord {
   Tensor pos;                        // [B,T,D] hook_pos_embed, shortformer models only
   std::vector<LayerRecord> layers;
   Tensor resid_final;                // [B,T,D] input of the final norm
-  Tensor ln_final;                   // [B,T,D] ln_final.hook_normalized
+  Tensor ln_final;                   // [B,T,D] the final norm's output: hook_normalized * w + b
   std::vector<int32_t> vocab_rows;   // logit columns = these token ids (sorted); empty: all V
   Unembedding unembed;               // over vocab_rows
   Tensor logits;                     // the logits forward_record returned (soft-capped models only)
