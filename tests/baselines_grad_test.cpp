@@ -212,6 +212,69 @@ struct EdgePatcher {
   }
 };
 
+// EAP and EAP-IG (`steps`, left sum) on the first n prompts against EdgePatcher: each edge's EAP
+// score within tol of the largest one of the exact first-order effect of patching that edge,
+// d/ds M(in_v + s (a_u^abl - a_u^clean)) at s = 0, and its EAP-IG score of the mean of that
+// derivative over EAP-IG's interpolated runs (eap.h). Fills the derivatives and the worst errors.
+struct EapAgainstPatching {
+  std::vector<double> x;  // [edges] the derivative at alpha = 1
+  double scale = 0, worst = 0, worst_ig = 0;
+};
+void check_eap_against_patching(const Model& m, const TokenizedTask& task, const EdgePatcher& exact, int n,
+                                double min_scale, EapAgainstPatching* r) {
+  MethodSettings s;
+  s.n_prompts = n;
+  const Graph g(m.cfg);
+  const int steps = 3;
+  const EdgeAttribution eap = edge_attribution(m, task, s, 0);
+  const EdgeAttribution ig = edge_attribution(m, task, s, steps);
+  for (double v : eap.edge_signed) r->scale = std::max(r->scale, std::fabs(v));
+  ASSERT_GT(r->scale, min_scale);
+  const double h = 0.05, tol = 1e-3, scale = r->scale;
+  r->x.assign(g.n_edges(), 0.0);
+  for (int e = 0; e < g.n_edges(); ++e) {
+    const Edge edge = g.edge(e);
+    const double x = r->x[e] = exact.derivative(edge, 1.0, h);
+    double x_ig = 0;
+    for (int k = 0; k < steps; ++k) x_ig += exact.derivative(edge, static_cast<double>(k) / steps, h) / steps;
+    EXPECT_NEAR(eap.edge_signed[e], x, tol * scale) << "EAP " << g.edge_name(e);
+    EXPECT_NEAR(ig.edge_signed[e], x_ig, tol * scale) << "EAP-IG " << g.edge_name(e);
+    r->worst = std::max(r->worst, std::fabs(eap.edge_signed[e] - x) / scale);
+    r->worst_ig = std::max(r->worst_ig, std::fabs(ig.edge_signed[e] - x_ig) / scale);
+  }
+}
+
+// The library's exact edge patching (attribution/edge_patching.h), on expand_kv_heads(m) as ACDC
+// and compare run it: every edge kept is the model, and removing one edge moves the metric as
+// patching that edge by hooks in m itself does (within 1e-4 of `scale`, plus `slack`). Returns the
+// worst error over `scale`; fills `none` with the metric of the graph with every edge removed.
+double check_edge_patching_against_hooks(const Model& m, const TokenizedTask& task, const EdgePatcher& exact,
+                                         int n, double scale, double slack, double* none = nullptr) {
+  const Graph g(m.cfg);
+  const Model me = expand_kv_heads(m);
+  const Graph ge(me.cfg);
+  if (ge.n_edges() != g.n_edges()) {
+    ADD_FAILURE() << "expand_kv_heads changed the graph: " << ge.n_edges() << " edges for " << g.n_edges();
+    return 1e300;
+  }
+  const Batch clean = clean_batch(task, 0, n), corrupt = corrupt_batch(task, 0, n);
+  const EdgeActivations act = collect_edge_activations(me, ge, clean, &corrupt, AblationKind::Resample);
+  auto metric = [&](const std::vector<char>& kept) { return mean(task_metric(task, edge_patched_logits(me, ge, act, clean, kept))); };
+  std::vector<char> kept(ge.n_edges(), 1);
+  const double full = metric(kept);
+  EXPECT_NEAR(full, exact.base, 1e-5 * std::fabs(exact.base) + 1e-6) << "every edge kept is the model";
+  double worst = 0;
+  for (int e = 0; e < g.n_edges(); ++e) {
+    kept[e] = 0;
+    const double got = metric(kept) - full, want = exact.patch(g.edge(e));
+    EXPECT_NEAR(got, want, 1e-4 * scale + slack) << "edge_patched_logits " << g.edge_name(e);
+    worst = std::max(worst, std::fabs(got - want) / scale);
+    kept[e] = 1;
+  }
+  if (none) *none = metric(std::vector<char>(ge.n_edges(), 0));
+  return worst;
+}
+
 }  // namespace
 
 // ---- metric gradient ---------------------------------------------------------------------------
@@ -349,53 +412,26 @@ TEST(Eap, LinearModelEdgeScoresEqualEdgePatching) {
 TEST(Eap, GroupedQueryEdgeScoresEqualTheDerivativeOfEdgePatching) {
   const Model m = linear_model(14, 2, false, true);
   const TokenizedTask task = random_token_task(6, 9, m.cfg.vocab_size, 3, 7);
-  MethodSettings s;
-  s.n_prompts = 6;
   const Graph g(m.cfg);
   const EdgePatcher exact(m, task, 6);
-  const int steps = 3;
-  const EdgeAttribution eap = edge_attribution(m, task, s, 0);
-  const EdgeAttribution ig = edge_attribution(m, task, s, steps);
-  double scale = 0;
-  for (double v : eap.edge_signed) scale = std::max(scale, std::fabs(v));
-  ASSERT_GT(scale, 1e-2);
-  const double h = 0.05, tol = 1e-3;
-  double worst = 0, worst_ig = 0, qk_max = 0;
-  std::vector<double> x(g.n_edges());
+  EapAgainstPatching r;
+  ASSERT_NO_FATAL_FAILURE(check_eap_against_patching(m, task, exact, 6, 1e-2, &r));
+  const std::vector<double>& x = r.x;
+  double qk_max = 0;
   for (int e = 0; e < g.n_edges(); ++e) {
     const Edge edge = g.edge(e);
-    x[e] = exact.derivative(edge, 1.0, h);
-    double x_ig = 0;
-    for (int k = 0; k < steps; ++k) x_ig += exact.derivative(edge, static_cast<double>(k) / steps, h) / steps;
-    EXPECT_NEAR(eap.edge_signed[e], x[e], tol * scale) << "EAP " << g.edge_name(e);
-    EXPECT_NEAR(ig.edge_signed[e], x_ig, tol * scale) << "EAP-IG " << g.edge_name(e);
-    worst = std::max(worst, std::fabs(eap.edge_signed[e] - x[e]) / scale);
-    worst_ig = std::max(worst_ig, std::fabs(ig.edge_signed[e] - x_ig) / scale);
     if (edge.to.kind == NodeKind::Head && edge.qkv != QKV::V) qk_max = std::max(qk_max, std::fabs(x[e]));
   }
   std::printf("GQA model (4 query heads, 2 kv heads, live q/k): max error / max |score|: EAP %.2g, EAP-IG %.2g; "
-              "largest q/k edge %.3g of the largest score\n", worst, worst_ig, qk_max / scale);
-  EXPECT_GT(qk_max, 0.05 * scale) << "the q and k edges should matter";
+              "largest q/k edge %.3g of the largest score\n", r.worst, r.worst_ig, qk_max / r.scale);
+  EXPECT_GT(qk_max, 0.05 * r.scale) << "the q and k edges should matter";
   // Heads 1.0 and 1.1 share a key/value head but have their own queries, so their k edges differ.
   const double k0 = x[g.find(parse_edge("a0.h0->a1.h0<k>"))], k1 = x[g.find(parse_edge("a0.h0->a1.h1<k>"))];
-  EXPECT_GT(std::fabs(k0 - k1), 1e-3 * scale);
+  EXPECT_GT(std::fabs(k0 - k1), 1e-3 * r.scale);
 
-  // The library's exact edge patching (attribution/edge_patching.h) runs on expand_kv_heads(m):
-  // removing one edge there moves the metric as patching that edge in the grouped model does.
-  const Model me = expand_kv_heads(m);
-  const Graph ge(me.cfg);
-  ASSERT_EQ(ge.n_edges(), g.n_edges());
-  const Batch clean = clean_batch(task, 0, 6), corrupt = corrupt_batch(task, 0, 6);
-  const EdgeActivations act = collect_edge_activations(me, ge, clean, &corrupt, AblationKind::Resample);
-  auto metric = [&](const std::vector<char>& kept) { return mean(task_metric(task, edge_patched_logits(me, ge, act, clean, kept))); };
-  std::vector<char> kept(ge.n_edges(), 1);
-  const double full = metric(kept);
-  EXPECT_NEAR(full, exact.base, 1e-5 * std::fabs(exact.base) + 1e-6);
-  for (int e = 0; e < g.n_edges(); ++e) {
-    kept[e] = 0;
-    EXPECT_NEAR(metric(kept) - full, exact.patch(g.edge(e)), 1e-4 * scale) << "edge_patched_logits " << g.edge_name(e);
-    kept[e] = 1;
-  }
+  // The library's exact edge patching runs on expand_kv_heads(m): removing one edge there moves
+  // the metric as patching that edge in the grouped model does.
+  check_edge_patching_against_hooks(m, task, exact, 6, r.scale, 0.0);
 }
 
 // Gemma 2's norms after attention and MLP: the residual holds ln1_post(sum of the heads), so the
@@ -420,51 +456,19 @@ TEST(Eap, PostNormEdgesFollowTheHookResultConvention) {
     }
   EXPECT_NE(post_norm_edge_note(m.cfg).find("hook_result"), std::string::npos);
   const TokenizedTask task = random_token_task(6, 9, c.vocab_size, 3, 17);
-  MethodSettings s;
-  s.n_prompts = 6;
-  const Graph g(m.cfg);
   const EdgePatcher exact(m, task, 6);
-  const int steps = 3;
-  const EdgeAttribution eap = edge_attribution(m, task, s, 0);
-  const EdgeAttribution ig = edge_attribution(m, task, s, steps);
-  double scale = 0;
-  for (double v : eap.edge_signed) scale = std::max(scale, std::fabs(v));
-  ASSERT_GT(scale, 1e-3);
-  const double h = 0.05, tol = 1e-3;
-  double worst = 0, worst_ig = 0;
-  for (int e = 0; e < g.n_edges(); ++e) {
-    const Edge edge = g.edge(e);
-    const double x = exact.derivative(edge, 1.0, h);
-    double x_ig = 0;
-    for (int k = 0; k < steps; ++k) x_ig += exact.derivative(edge, static_cast<double>(k) / steps, h) / steps;
-    EXPECT_NEAR(eap.edge_signed[e], x, tol * scale) << "EAP " << g.edge_name(e);
-    EXPECT_NEAR(ig.edge_signed[e], x_ig, tol * scale) << "EAP-IG " << g.edge_name(e);
-    worst = std::max(worst, std::fabs(eap.edge_signed[e] - x) / scale);
-    worst_ig = std::max(worst_ig, std::fabs(ig.edge_signed[e] - x_ig) / scale);
-  }
-  // Exact edge patching (on the expanded model, as ACDC and compare run it).
-  const Model me = expand_kv_heads(m);
-  const Graph ge(me.cfg);
-  const Batch clean = clean_batch(task, 0, 6), corrupt = corrupt_batch(task, 0, 6);
-  const EdgeActivations act = collect_edge_activations(me, ge, clean, &corrupt, AblationKind::Resample);
-  auto metric = [&](const std::vector<char>& kept) { return mean(task_metric(task, edge_patched_logits(me, ge, act, clean, kept))); };
-  std::vector<char> kept(ge.n_edges(), 1);
-  const double full = metric(kept);
-  EXPECT_NEAR(full, exact.base, 1e-5 * std::fabs(exact.base) + 1e-6) << "every edge kept is the model";
-  double worst_patch = 0;
-  for (int e = 0; e < g.n_edges(); ++e) {
-    kept[e] = 0;
-    const double got = metric(kept) - full, want = exact.patch(g.edge(e));
-    EXPECT_NEAR(got, want, 1e-4 * scale + 1e-6) << "edge_patched_logits " << g.edge_name(e);
-    worst_patch = std::max(worst_patch, std::fabs(got - want) / scale);
-    kept[e] = 1;
-  }
-  // The convention's known cost: with every edge removed the graph is not the corrupted run.
-  const double none = metric(std::vector<char>(ge.n_edges(), 0));
+  EapAgainstPatching r;
+  ASSERT_NO_FATAL_FAILURE(check_eap_against_patching(m, task, exact, 6, 1e-3, &r));
+  double none = 0;
+  const double worst_patch = check_edge_patching_against_hooks(m, task, exact, 6, r.scale, 1e-6, &none);
+  // With every edge removed, every sender's online output is its ablated one, layer by layer
+  // through the norms: the graph is the corrupted run.
+  const Batch corrupt = corrupt_batch(task, 0, 6);
   const double corrupted = mean(task_metric(task, forward(m, corrupt, nullptr, {LogitsAt::Last})));
+  EXPECT_NEAR(none, corrupted, 1e-5 * std::fabs(corrupted) + 1e-6) << "the empty graph";
   std::printf("Gemma 2 shape (post-norms): max error / max |score|: EAP %.2g, EAP-IG %.2g, edge patching %.2g; "
               "metric clean %.4f, corrupted %.4f, empty graph %.4f\n",
-              worst, worst_ig, worst_patch, full, corrupted, none);
+              r.worst, r.worst_ig, worst_patch, exact.base, corrupted, none);
 }
 
 // ---- (a) agreement with exact patching on gpt2-tiny --------------------------------------------

@@ -19,9 +19,11 @@
 // follow EAP-IG's and MIB's convention (their TransformerLens graph takes a head's output at
 // hook_result): a head's edge carries its output before the norm, and removing it adds
 // ablated(s) - online(s) of that pre-norm output to the receiver's input, a first-order account
-// of the edge through the norm. The MLPs' outputs are after their norm (hook_mlp_out), exact. So
-// the graph with every edge kept is the model exactly, but with every edge removed it is not the
-// corrupted run (the norm of the ablated heads' sum is not the sum of their changes).
+// of the edge through the norm. The MLPs' outputs are after their norm (hook_mlp_out), exact. The
+// graph with every edge kept is the model, and with every edge removed the corrupted run (then
+// every sender's online output is its ablated one, layer by layer); in between, removing some of
+// a layer's head edges into a receiver moves its input by their pre-norm changes, where the
+// model's norm would rescale them with the rest of the layer's heads.
 //
 // Besides the graph's edges, ACDC (Conmy et al. 2023) switches each head input as a whole: its
 // internal edge "a{l}.h{h}<x> -> a{l}.h{h}", which the graph does not have. Switch p =
