@@ -167,7 +167,6 @@ class Engine {
     if (!g_.internal(e)) --out_count[g_.sender[e]];
   }
 
-
  private:
   static void set(std::vector<float>& v, const float* src, int64_t n) { v.assign(src, src + n); }
   const float* cur_in(int r) const { return cur_in_[r].empty() ? a_.input(g_.site(r)) : cur_in_[r].data(); }
