@@ -231,7 +231,10 @@ class Engine {
   void attention_norm_change(int l) {
     const LayerWeights& lw = m_.w.layers[l];
     const int64_t n = BT_ * D_;
-    std::vector<float> now(static_cast<size_t>(n), 0.0f), before(static_cast<size_t>(n), 0.0f);
+    std::vector<float>& before = norm_before_;
+    std::vector<float>& now = norm_now_;
+    before.assign(static_cast<size_t>(n), 0.0f);
+    now.assign(static_cast<size_t>(n), 0.0f);
     for (int h = 0; h < H_; ++h) {
       const int s = g_.head_sender(l, h);
       const float* cur = cur_out(s);
@@ -456,6 +459,7 @@ class Engine {
   size_t acc_n_ = 0;
   std::vector<int64_t> last_;  // [B] row b*T + length_b - 1
   std::vector<float> normed_, tmp_, z_, zrows_, pre_, up_, post_;  // scratch
+  std::vector<float> norm_before_, norm_now_;  // scratch of attention_norm_change [BT*D]
   // Metric.
   std::vector<float> p_clean_;  // [B,V] clean next-token probabilities (KL)
   std::vector<double> negent_;  // [B] sum_v p log p

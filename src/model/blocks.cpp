@@ -48,6 +48,7 @@ void norm_affine(float* x, const Tensor& w, const Tensor& b, int64_t N) {
   const int64_t D = w.numel();
   const float* pw = w.ptr();
   const float* pb = b.empty() ? nullptr : b.ptr();
+#pragma omp parallel for schedule(static) if (N * D > 65536)
   for (int64_t i = 0; i < N; ++i) {
     float* r = x + i * D;
     if (pb)
