@@ -719,3 +719,53 @@ TEST(HookNormalized, AnEditIsThenWeightedAndBiased) {
     }
   EXPECT_LT(worst, 1e-5 * scale + 1e-5);
 }
+
+// The norm weight's gradient under a hook that edits its hook_normalized: y = edit(n) w + b, so
+// dw = sum dy * edit(n), not the unedited n. One edit per run, at the last layer (or the final
+// norm), so nothing downstream of the weight passes another edit and central differences of the
+// hooked forward are the exact reference.
+TEST(HookNormalized, NormWeightGradientsReadTheEditedValue) {
+  struct Case { Variant v; HookPoint at; std::vector<std::string> params; };
+  const std::vector<Case> cases = {
+      {Variant::Gpt2, {Hook::ln_final_normalized, -1}, {"lnf_w", "lnf_b"}},
+      {Variant::Gpt2, {Hook::ln2_normalized, 1}, {"1.ln2_w", "1.ln2_b"}},
+      {Variant::Gpt2, {Hook::ln1_normalized, 1}, {"1.ln1_w", "1.ln1_b"}},
+      {Variant::Gemma2, {Hook::ln1_post_normalized, 1}, {"1.ln1_post_w"}},
+      {Variant::Gemma2, {Hook::ln2_post_normalized, 1}, {"1.ln2_post_w"}},
+      {Variant::Gemma2, {Hook::ln1_normalized, 1}, {"1.ln1_w"}},
+  };
+  for (const Case& cs : cases) {
+    SCOPED_TRACE(std::string(variant_name(cs.v)) + " " + cs.at.name());
+    Model m = tiny_model(cs.v);
+    const Batch batch = tiny_batch(m.cfg.vocab_size);
+    const Tensor G = random_tensor({batch.B, batch.T, m.cfg.vocab_size}, 7);
+    Hooks edit;  // an affine edit with a position-dependent shift
+    edit.add(cs.at, [](const HookPoint&, Tensor& t) {
+      for (int64_t i = 0; i < t.numel(); ++i) t.data[i] = 1.7f * t.data[i] + 0.3f * static_cast<float>(i % 5) - 0.6f;
+    });
+    ForwardRecord rec;
+    forward_record(m, batch, &rec, &edit);
+    Gradients grads;
+    backward(m, rec, G, &grads);
+    auto params = named_params(m.w);
+    auto gparams = named_params(grads.w);
+    for (const std::string& name : cs.params) {
+      size_t p = 0;
+      while (p < params.size() && params[p].first != name) ++p;
+      ASSERT_LT(p, params.size()) << name;
+      ParamRef& w = params[p].second;
+      const ParamRef& g = gparams[p].second;
+      ASSERT_FALSE(w.empty()) << name;
+      const double scale = max_abs(g);
+      for (int64_t i = 0; i < w.numel(); ++i) {  // every coordinate: D of them
+        const float w0 = w.data[i];
+        w.data[i] = w0 + static_cast<float>(kEps);
+        const double lp = linear_loss(m, batch, G, &edit);
+        w.data[i] = w0 - static_cast<float>(kEps);
+        const double lm = linear_loss(m, batch, G, &edit);
+        w.data[i] = w0;
+        EXPECT_NEAR(g.data[i], (lp - lm) / (2 * kEps), kTol * scale + 1e-3) << name << "[" << i << "]";
+      }
+    }
+  }
+}

@@ -135,13 +135,15 @@ Tensor norm_forward(const ModelConfig& c, const float* x, const Tensor& w, const
 }
 
 // Gemma 2's post-norm on a block's output y = norm(x W + b), x [N,K] as recorded: d/d(x W + b)
-// [N,D] from dout = d/dy (the norm's input is recomputed, one GEMM); dw [D] += (null: skipped).
+// [N,D] from dout = d/dy (the norm's input is recomputed, one GEMM); dw [D] += (null: skipped),
+// from normalized [N,D] if given (the value a hook left at its hook_normalized).
 Tensor through_post_norm(const Model& m, const float* x, const Weight& W, const Tensor& b,
-                         const Tensor& norm_w, float* dw, const float* dout, int64_t N) {
+                         const Tensor& norm_w, float* dw, const float* dout, int64_t N,
+                         const float* normalized) {
   const int64_t D = m.cfg.d_model;
   Tensor raw = Tensor::uninit({N, D}), draw = Tensor::uninit({N, D});
   matmul(raw.ptr(), x, W.mat(), opt(b), N, m.precision);
-  post_norm_backward(m.cfg, draw.ptr(), dw, dout, raw.ptr(), norm_w, N);
+  post_norm_backward(m.cfg, draw.ptr(), dw, dout, raw.ptr(), norm_w, N, normalized);
   return draw;
 }
 
@@ -208,11 +210,13 @@ void unembed_backward(const Model& m, const ForwardRecord& rec, const Dims& d,
   }
   hg.put_normalized(Hook::ln_final_normalized, -1, {d.B, d.T, D}, dnormed.ptr(), m.w.lnf_w);
   norm_rows_backward(m.cfg, dresid, g ? opt(g->lnf_w) : nullptr, g ? opt(g->lnf_b) : nullptr,
-                dnormed.ptr(), rec.resid_final.ptr(), m.w.lnf_w, m.w.lnf_b, d.BT);
+                dnormed.ptr(), rec.resid_final.ptr(), m.w.lnf_w, m.w.lnf_b, d.BT,
+                rec.normalized_at(Hook::ln_final_normalized, -1));
 }
 
 // MLP of layer l: dout = d/d mlp_out [BT,D] -> dmlp_in [BT,D] (overwritten).
-void mlp_backward(const Model& m, int l, const LayerRecord& r, const Dims& d, const float* dout,
+void mlp_backward(const Model& m, int l, const LayerRecord& r, const ForwardRecord& rec,
+                  const Dims& d, const float* dout,
                   float* dmlp_in, LayerWeights* g, const HookGrads& hg) {
   const ModelConfig& c = m.cfg;
   const LayerWeights& lw = m.w.layers[l];
@@ -222,7 +226,8 @@ void mlp_backward(const Model& m, int l, const LayerRecord& r, const Dims& d, co
   if (c.post_norms) {
     hg.put_normalized(Hook::ln2_post_normalized, l, {d.B, d.T, D}, dout, lw.ln2_post_w);
     draw = through_post_norm(m, r.mlp_post.ptr(), lw.W_out, lw.b_out, lw.ln2_post_w,
-                             g ? opt(g->ln2_post_w) : nullptr, dout, BT);
+                             g ? opt(g->ln2_post_w) : nullptr, dout, BT,
+                             rec.normalized_at(Hook::ln2_post_normalized, l));
     dout = draw.ptr();
   }
 
@@ -250,7 +255,8 @@ void mlp_backward(const Model& m, int l, const LayerRecord& r, const Dims& d, co
 
   std::fill(dmlp_in, dmlp_in + BT * D, 0.0f);
   norm_rows_backward(c, dmlp_in, g ? g->ln2_w.ptr() : nullptr, g ? opt(g->ln2_b) : nullptr,
-                dnormed.ptr(), r.mlp_in.ptr(), lw.ln2_w, lw.ln2_b, BT);
+                dnormed.ptr(), r.mlp_in.ptr(), lw.ln2_w, lw.ln2_b, BT,
+                rec.normalized_at(Hook::ln2_normalized, l));
   hg.put(Hook::mlp_in, l, {d.B, d.T, D}, dmlp_in);
 }
 
@@ -352,7 +358,8 @@ void qkv_input_backward(const Model& m, int l, const LayerRecord& r, const Forwa
     columns(0, W, r.ln1.ptr(), dnormed.ptr());
   }
   hg.put_normalized(Hook::ln1_normalized, l, {d.B, d.T, D}, dnormed.ptr(), lw.ln1_w);
-  norm_rows_backward(c, dresid, gln_w, gln_b, dnormed.ptr(), r.resid_pre.ptr(), lw.ln1_w, lw.ln1_b, BT);
+  norm_rows_backward(c, dresid, gln_w, gln_b, dnormed.ptr(), r.resid_pre.ptr(), lw.ln1_w, lw.ln1_b, BT,
+                     rec.normalized_at(Hook::ln1_normalized, l));
 
   for (const Part& p : parts)  // per-head input gradients, for the hook points only
     if (hg.wants(p.hook, l)) {
@@ -374,7 +381,8 @@ void attention_block_backward(const Model& m, int l, const LayerRecord& r,
   if (c.post_norms) {
     hg.put_normalized(Hook::ln1_post_normalized, l, {B, T, D}, dattn, lw.ln1_post_w);
     draw = through_post_norm(m, r.z.ptr(), lw.W_O, lw.b_O, lw.ln1_post_w,
-                             g ? opt(g->ln1_post_w) : nullptr, dattn, BT);
+                             g ? opt(g->ln1_post_w) : nullptr, dattn, BT,
+                             rec.normalized_at(Hook::ln1_post_normalized, l));
     dattn = draw.ptr();
   }
   if (hg.wants(Hook::result, l)) {  // attn_out = sum_h result_h + b_O
@@ -504,8 +512,16 @@ Tensor forward_record(const Model& m, const Batch& batch, ForwardRecord* rec, co
   auto keep = [&h](Hook p, int l, Tensor* dst) {
     h.add({p, l}, [dst](const HookPoint&, Tensor& t) { *dst = t; });
   };
+  // Where the caller hooks a norm's hook_normalized, the value its hooks left (the weight's
+  // gradient reads it).
+  auto keep_normalized = [&h, hooks, rec](Hook p, int l) {
+    if (!hooks || !hooks->active(p, l)) return;
+    h.add({p, l}, [rec](const HookPoint& at, Tensor& t) { rec->normalized[at] = t; });
+  };
   // A norm's hook_normalized comes before its weight and bias; the backward reads the output.
-  auto keep_norm_output = [&h](Hook p, int l, Tensor* dst, const Tensor* w, const Tensor* b) {
+  auto keep_norm_output = [&h, &keep_normalized](Hook p, int l, Tensor* dst, const Tensor* w,
+                                                 const Tensor* b) {
+    keep_normalized(p, l);
     h.add({p, l}, [dst, w, b](const HookPoint&, Tensor& t) {
       *dst = t;
       norm_affine(dst->ptr(), *w, *b, dst->numel() / w->numel());
@@ -535,11 +551,13 @@ Tensor forward_record(const Model& m, const Batch& batch, ForwardRecord* rec, co
     keep(Hook::v, l, &r.v);
     keep(Hook::pattern, l, &r.pattern);
     keep(Hook::z, l, &r.z);
+    if (c.post_norms) keep_normalized(Hook::ln1_post_normalized, l);
     if (!c.attn_only) {
       keep(Hook::mlp_in, l, &r.mlp_in);
       keep_norm_output(Hook::ln2_normalized, l, &r.ln2, &lw.ln2_w, &lw.ln2_b);
       keep(Hook::mlp_pre, l, &r.mlp_pre);
       keep(Hook::mlp_post, l, &r.mlp_post);
+      if (c.post_norms) keep_normalized(Hook::ln2_post_normalized, l);
     }
   }
   if (c.positions == Positions::Shortformer) keep(Hook::pos_embed, -1, &rec->pos);
@@ -591,7 +609,7 @@ void backward(const Model& m, const ForwardRecord& rec, const Tensor& dlogits, G
     LayerWeights* gl = g ? &g->layers[l] : nullptr;
     hg.put(Hook::resid_post, l, btd, dresid.ptr());
     if (!c.attn_only) {
-      mlp_backward(m, l, r, d, dresid.ptr(), dmlp_in.ptr(), gl, hg);
+      mlp_backward(m, l, r, rec, d, dresid.ptr(), dmlp_in.ptr(), gl, hg);
       if (c.parallel_residual) {  // resid_post = resid_pre + attn_out + mlp_out(resid_pre)
         dattn = dresid;
         add_into(dresid.ptr(), dmlp_in.ptr(), d.BT * d.D);

@@ -8,6 +8,7 @@
 //        backward(m, rec, dlogits, &grads, {points}, &hook_grads).
 #pragma once
 #include <cstdint>
+#include <map>
 #include <vector>
 
 #include "model/batch.h"
@@ -57,6 +58,14 @@ struct ForwardRecord {
   Unembedding unembed;               // over vocab_rows
   Tensor logits;                     // the logits forward_record returned (soft-capped models only)
   std::vector<int64_t> logit_positions;  // logit rows = these positions b*T+t; empty: all B*T
+  // A norm's hook_normalized [B,T,D] as the caller's hooks left it (x/scale, before the weight),
+  // kept only where the caller hooked that point: the norm weight's gradient reads it.
+  std::map<HookPoint, Tensor> normalized;
+
+  const float* normalized_at(Hook h, int layer) const {
+    auto it = normalized.find({h, layer});
+    return it == normalized.end() ? nullptr : it->second.ptr();
+  }
 };
 
 // Hook points whose gradient backward() reports. Every point of hooks.h is supported; the gradient

@@ -59,7 +59,17 @@ void norm_affine(float* x, const Tensor& w, const Tensor& b, int64_t N) {
 }
 
 void norm_rows_backward(const ModelConfig& c, float* dx, float* dw, float* db, const float* dout,
-                        const float* x, const Tensor& w, const Tensor& b, int64_t N) {
+                        const float* x, const Tensor& w, const Tensor& b, int64_t N,
+                        const float* normalized) {
+  const int64_t D = c.d_model;
+  if (normalized && (dw || db)) {  // y = normalized * w + b with the hook's value
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t j = 0; j < D; ++j) {
+        if (dw) dw[j] += dout[n * D + j] * normalized[n * D + j];
+        if (db) db[j] += dout[n * D + j];
+      }
+    dw = db = nullptr;
+  }
   // The statistics are recomputed rather than recorded: one cheap pass over x.
   std::vector<float> normed(static_cast<size_t>(N * c.d_model)), mean(N), rstd(N);
   norm_rows(c, normed.data(), x, w, b, N, mean.data(), rstd.data());
@@ -145,9 +155,9 @@ void post_norm(const ModelConfig& c, const Tensor& w, float* x, int64_t N,
 }
 
 void post_norm_backward(const ModelConfig& c, float* dx, float* dw, const float* dout,
-                        const float* x, const Tensor& w, int64_t N) {
+                        const float* x, const Tensor& w, int64_t N, const float* normalized) {
   std::memset(dx, 0, static_cast<size_t>(N * c.d_model) * sizeof(float));
-  norm_rows_backward(c, dx, dw, nullptr, dout, x, w, Tensor(), N);
+  norm_rows_backward(c, dx, dw, nullptr, dout, x, w, Tensor(), N, normalized);
 }
 
 void mlp_activation(const ModelConfig& c, float* post, const float* pre, const float* up,

@@ -32,8 +32,12 @@ void norm_rows_tapped(const ModelConfig& c, float* out, const float* x, const Te
 // hook_normalized value.
 void norm_affine(float* x, const Tensor& w, const Tensor& b, int64_t N);
 // dx[N,D] += d/dx of norm_rows given dout[N,D] and its input x; dw, db [D] += (null: skipped).
+// normalized [N,D], if given: the hook_normalized value the weight multiplied, as a hook left it;
+// dw reads it instead of the value recomputed from x (dx does not: a hook is the identity in the
+// backward).
 void norm_rows_backward(const ModelConfig& c, float* dx, float* dw, float* db, const float* dout,
-                        const float* x, const Tensor& w, const Tensor& b, int64_t N);
+                        const float* x, const Tensor& w, const Tensor& b, int64_t N,
+                        const float* normalized = nullptr);
 
 // The parts of W_qkv's columns: q heads, then k heads, then v heads (weights.h).
 enum class Qkv { Q = 0, K = 1, V = 2 };
@@ -117,12 +121,14 @@ void mlp(const ModelConfig& c, const LayerWeights& lw, const float* x, int64_t N
 // Gemma 2's norms on a block's output before it joins the residual stream, in place on x[N,D]:
 // ln1_post on the attention's output (TransformerLens: applied before hook_attn_out), ln2_post on
 // the MLP's (inside mlp()). Nothing for models without post-norms. post_norm_backward: dx[N,D]
-// (overwritten) from dout and the norm's input x; dw [D] += (null: skipped).
+// (overwritten) from dout and the norm's input x; dw [D] += (null: skipped); normalized as for
+// norm_rows_backward.
 // tap, if given, runs at ln1_post/ln2_post's hook_normalized (see norm_rows_tapped).
 void post_norm(const ModelConfig& c, const Tensor& w, float* x, int64_t N,
                const std::function<void()>& tap = nullptr);
 void post_norm_backward(const ModelConfig& c, float* dx, float* dw, const float* dout,
-                        const float* x, const Tensor& w, int64_t N);
+                        const float* x, const Tensor& w, int64_t N,
+                        const float* normalized = nullptr);
 // post[n] = act(pre) (gated: act(pre) * up), the model's activation.
 void mlp_activation(const ModelConfig& c, float* post, const float* pre, const float* up,
                     int64_t n);
