@@ -64,8 +64,11 @@ TEST(Ops, LayerNormMatchesNaive) {
   EXPECT_LE(rel_max_error(out.data(), ref.data(), N * C), 1e-5);
 }
 
+// Both sizes: the threaded loop (over 65536 elements) and the single-thread one.
 TEST(Ops, ActivationsMatchNaive) {
-  auto x = randv(100000, 9, 4.0f);
+  for (int n : {100000, 1003}) {
+  SCOPED_TRACE(n);
+  auto x = randv(n, 9, 4.0f);
   std::vector<float> out(x.size()), up = randv(x.size(), 10);
   gelu_new_forward(out.data(), x.data(), x.size());
   for (size_t i = 0; i < x.size(); ++i) ASSERT_NEAR(out[i], gelu_new_naive(x[i]), 1e-5 * (1 + std::abs(x[i])));
@@ -77,6 +80,7 @@ TEST(Ops, ActivationsMatchNaive) {
   geglu_forward(out.data(), x.data(), up.data(), x.size());
   for (size_t i = 0; i < x.size(); ++i)
     ASSERT_NEAR(out[i], gelu_new_naive(x[i]) * up[i], 1e-5 * (1 + std::abs(x[i] * up[i])));
+  }
 }
 
 TEST(Ops, AttentionMatchesNaive) {

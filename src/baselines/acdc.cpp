@@ -197,7 +197,7 @@ class Engine {
     set(in, cur_in(r), BT_ * D_);
     float* x = in.data();
     auto add = [&](const float* d, float sign) {
-#pragma omp parallel for simd schedule(static) if (BT_ * D_ > 65536)
+#pragma omp parallel for simd schedule(static) if (parallel: BT_ * D_ > 65536)
       for (int64_t i = 0; i < BT_ * D_; ++i) x[i] += sign * d[i];
     };
     if (via_total) add(acc_.data(), 1.0f);

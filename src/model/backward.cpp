@@ -48,7 +48,7 @@ void linear_backward(float* dinp, float* dW, float* dbias, const float* dout, co
 }
 
 void add_into(float* a, const float* b, int64_t n) {
-#pragma omp parallel for simd schedule(static) if (n > 65536)
+#pragma omp parallel for simd schedule(static) if (parallel: n > 65536)
   for (int64_t i = 0; i < n; ++i) a[i] += b[i];
 }
 

@@ -200,7 +200,7 @@ void add_inplace(Tensor& a, const Tensor& b) {
   float* pa = a.ptr();
   const float* pb = b.ptr();
   const int64_t n = a.numel();
-#pragma omp parallel for simd schedule(static) if (n > 65536)
+#pragma omp parallel for simd schedule(static) if (parallel: n > 65536)
   for (int64_t i = 0; i < n; ++i) pa[i] += pb[i];
 }
 

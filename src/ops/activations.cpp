@@ -8,8 +8,10 @@ namespace cs {
 
 static constexpr float kSqrt2OverPi = 0.7978845608028654f;
 
+// `if (parallel: ...)` on the loops below: a bare `if` on `parallel for simd` also applies to the
+// simd (OpenMP 5), so below the threshold the loop ran scalar expf, ~7x slower per element.
 void gelu_new_forward(float* out, const float* inp, int64_t n) {
-#pragma omp parallel for simd schedule(static) if (n > 65536)
+#pragma omp parallel for simd schedule(static) if (parallel: n > 65536)
   for (int64_t i = 0; i < n; ++i) {
     float x = inp[i];
     // 0.5 x (1 + tanh(u)) == x sigmoid(2u); exp is much cheaper than tanh in libm.
@@ -23,12 +25,12 @@ void gelu_erf_forward(float* out, const float* inp, int64_t n) {
 }
 
 void swiglu_forward(float* out, const float* gate, const float* up, int64_t n) {
-#pragma omp parallel for simd schedule(static) if (n > 65536)
+#pragma omp parallel for simd schedule(static) if (parallel: n > 65536)
   for (int64_t i = 0; i < n; ++i) out[i] = gate[i] / (1.0f + cs_expf(-gate[i])) * up[i];
 }
 
 void geglu_forward(float* out, const float* gate, const float* up, int64_t n) {
-#pragma omp parallel for simd schedule(static) if (n > 65536)
+#pragma omp parallel for simd schedule(static) if (parallel: n > 65536)
   for (int64_t i = 0; i < n; ++i) {
     const float x = gate[i];
     out[i] = x / (1.0f + cs_expf(-2.0f * kSqrt2OverPi * (x + 0.044715f * x * x * x))) * up[i];

@@ -14,7 +14,7 @@ static constexpr float kInvSqrt2Pi = 0.3989422804014327f;  // 1 / sqrt(2 pi)
 // and s = 1 / (1 + e), s' = s (1 - s) = e s^2, so y' = s + 2 x u' e s^2: one exp instead of a
 // tanh (glibc's tanhf goes through expm1f and costs ~4x more), and no 1 - tanh^2 cancellation.
 void gelu_new_backward(float* dinp, const float* inp, const float* dout, int64_t n) {
-#pragma omp parallel for simd schedule(static) if (n > 65536)
+#pragma omp parallel for simd schedule(static) if (parallel: n > 65536)
   for (int64_t i = 0; i < n; ++i) {
     const float x = inp[i];
     const float u = std::max(kSqrt2OverPi * (x + 0.044715f * x * x * x), -30.0f);  // e finite
@@ -27,7 +27,7 @@ void gelu_new_backward(float* dinp, const float* inp, const float* dout, int64_t
 
 void geglu_backward(float* dgate, float* dup, const float* gate, const float* up,
                     const float* dout, int64_t n) {
-#pragma omp parallel for simd schedule(static) if (n > 65536)
+#pragma omp parallel for simd schedule(static) if (parallel: n > 65536)
   for (int64_t i = 0; i < n; ++i) {
     const float x = gate[i];
     const float u = std::max(kSqrt2OverPi * (x + 0.044715f * x * x * x), -30.0f);
@@ -50,14 +50,14 @@ void gelu_erf_backward(float* dinp, const float* inp, const float* dout, int64_t
 }
 
 void relu_backward(float* dinp, const float* inp, const float* dout, int64_t n) {
-#pragma omp parallel for simd schedule(static) if (n > 65536)
+#pragma omp parallel for simd schedule(static) if (parallel: n > 65536)
   for (int64_t i = 0; i < n; ++i) dinp[i] = inp[i] > 0.0f ? dout[i] : 0.0f;
 }
 
 // silu(g) = g s(g) with s the logistic function:  silu'(g) = s(g) (1 + g (1 - s(g)))
 void swiglu_backward(float* dgate, float* dup, const float* gate, const float* up,
                      const float* dout, int64_t n) {
-#pragma omp parallel for simd schedule(static) if (n > 65536)
+#pragma omp parallel for simd schedule(static) if (parallel: n > 65536)
   for (int64_t i = 0; i < n; ++i) {
     const float g = gate[i];
     const float s = 1.0f / (1.0f + cs_expf(-g));

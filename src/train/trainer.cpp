@@ -115,7 +115,7 @@ struct Run {
           for (int64_t d = 0; d < D; ++d) q[r * D + d] = a * q[r * D + d] + b * p[r * D + d];
       } else {
         const int64_t n = avg[k].numel();
-#pragma omp parallel for simd schedule(static) if (n > 65536)
+#pragma omp parallel for simd schedule(static) if (parallel: n > 65536)
         for (int64_t i = 0; i < n; ++i) q[i] = a * q[i] + b * p[i];
       }
     }
