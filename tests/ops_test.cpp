@@ -67,19 +67,19 @@ TEST(Ops, LayerNormMatchesNaive) {
 // Both sizes: the threaded loop (over 65536 elements) and the single-thread one.
 TEST(Ops, ActivationsMatchNaive) {
   for (int n : {100000, 1003}) {
-  SCOPED_TRACE(n);
-  auto x = randv(n, 9, 4.0f);
-  std::vector<float> out(x.size()), up = randv(x.size(), 10);
-  gelu_new_forward(out.data(), x.data(), x.size());
-  for (size_t i = 0; i < x.size(); ++i) ASSERT_NEAR(out[i], gelu_new_naive(x[i]), 1e-5 * (1 + std::abs(x[i])));
-  gelu_erf_forward(out.data(), x.data(), x.size());
-  for (size_t i = 0; i < x.size(); ++i) ASSERT_NEAR(out[i], gelu_erf_naive(x[i]), 1e-5 * (1 + std::abs(x[i])));
-  swiglu_forward(out.data(), x.data(), up.data(), x.size());
-  for (size_t i = 0; i < x.size(); ++i)
-    ASSERT_NEAR(out[i], silu_naive(x[i]) * up[i], 1e-5 * (1 + std::abs(x[i] * up[i])));
-  geglu_forward(out.data(), x.data(), up.data(), x.size());
-  for (size_t i = 0; i < x.size(); ++i)
-    ASSERT_NEAR(out[i], gelu_new_naive(x[i]) * up[i], 1e-5 * (1 + std::abs(x[i] * up[i])));
+    SCOPED_TRACE(n);
+    auto x = randv(n, 9, 4.0f);
+    std::vector<float> out(x.size()), up = randv(x.size(), 10);
+    gelu_new_forward(out.data(), x.data(), x.size());
+    for (size_t i = 0; i < x.size(); ++i) ASSERT_NEAR(out[i], gelu_new_naive(x[i]), 1e-5 * (1 + std::abs(x[i])));
+    gelu_erf_forward(out.data(), x.data(), x.size());
+    for (size_t i = 0; i < x.size(); ++i) ASSERT_NEAR(out[i], gelu_erf_naive(x[i]), 1e-5 * (1 + std::abs(x[i])));
+    swiglu_forward(out.data(), x.data(), up.data(), x.size());
+    for (size_t i = 0; i < x.size(); ++i)
+      ASSERT_NEAR(out[i], silu_naive(x[i]) * up[i], 1e-5 * (1 + std::abs(x[i] * up[i])));
+    geglu_forward(out.data(), x.data(), up.data(), x.size());
+    for (size_t i = 0; i < x.size(); ++i)
+      ASSERT_NEAR(out[i], gelu_new_naive(x[i]) * up[i], 1e-5 * (1 + std::abs(x[i] * up[i])));
   }
 }
 
