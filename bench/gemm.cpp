@@ -1,7 +1,8 @@
 // bench/gemm: GFLOP/s of each GEMM path of ops/gemm.h at the shapes a forward pass uses
 // (M = batch x tokens rows, K x N weights of GPT-2 small and Llama-3.2-1B), measured
-// interleaved in one run: OpenBLAS f32, oneDNN f32, bf16 weights widened panel by panel (exact),
-// oneDNN bf16. The per-shape choice in gemm.cpp (gemm_path) comes from this table.
+// interleaved in one run: OpenBLAS f32, oneDNN f32, the streamed kernel (ops/gemm_streamed.h: f32,
+// M <= 16, weights stored [N, K]), bf16 weights widened panel by panel (exact), oneDNN bf16. The
+// weights stay in cache here; bench/forward shows the GEMMs on weights that come from memory. The per-shape choice in gemm.cpp (gemm_path) comes from this table.
 //   usage: gemm [--quick]
 #include <cstdio>
 #include <random>
@@ -10,6 +11,7 @@
 
 #include "bench_util.h"
 #include "ops/gemm.h"
+#include "ops/gemm_streamed.h"
 #include "ops/process_setup.h"
 
 using namespace cs;
@@ -30,8 +32,8 @@ int main(int argc, char** argv) {
                                   : std::vector<int64_t>{16, 32, 64, 128, 256, 512, 1024};
   std::printf("GFLOP/s, median of 5 interleaved rounds (2 threads). Weights stored [K,N] or, for\n"
               "trans, [N,K] as nn.Linear keeps them.\n\n");
-  std::printf("| weight | K | N | M | OpenBLAS f32 | oneDNN f32 | bf16 widened (exact) | oneDNN bf16 | exact picks |\n");
-  std::printf("|---|---|---|---|---|---|---|---|---|\n");
+  std::printf("| weight | K | N | M | OpenBLAS f32 | oneDNN f32 | streamed f32 | bf16 widened (exact) | oneDNN bf16 | exact picks |\n");
+  std::printf("|---|---|---|---|---|---|---|---|---|---|\n");
   std::mt19937 g(1);
   std::normal_distribution<float> nd(0.0f, 1.0f);
   for (const Shape& s : shapes) {
@@ -46,30 +48,35 @@ int main(int argc, char** argv) {
       if (s.N > 10000 && M > 256) continue;  // the unembedding runs at the last positions only
       std::vector<float> A(static_cast<size_t>(M * s.K), 0.5f), C(static_cast<size_t>(M * s.N));
       const double flops = 2.0 * M * s.K * s.N;
-      auto run = [&](int which) {
+      const bool streamed = s.trans && M <= kStreamedMaxRows;  // shapes the kernel takes
+      auto run = [&](int which) {  // 0 OpenBLAS, 1 oneDNN, 2 streamed, 3 widened, 4 oneDNN bf16
         if (which == 0) force_f32_gemm_path(GemmPath::OpenBlasF32);
         if (which == 1) force_f32_gemm_path(GemmPath::OneDnnF32);
-        const MatRef& b = which < 2 ? b32 : b16;
-        const Precision p = which == 3 ? Precision::BF16 : Precision::Exact;
+        if (which == 2) force_f32_gemm_path(GemmPath::StreamedF32);
+        const MatRef& b = which < 3 ? b32 : b16;
+        const Precision p = which == 4 ? Precision::BF16 : Precision::Exact;
         gemm(C.data(), s.N, A.data(), s.K, M, b, false, p);
         force_f32_gemm_path(GemmPath::WidenedPanels);
       };
-      std::vector<std::vector<double>> t(4);
-      for (int w = 0; w < 4; ++w) run(w);  // warm-up (primitive creation)
+      std::vector<std::vector<double>> t(5);
+      for (int w = 0; w < 5; ++w) run(w);  // warm-up (primitive creation)
       const int rounds = 5, reps = M * s.K * s.N > 2e8 ? 2 : 10;
       for (int r = 0; r < rounds; ++r)
-        for (int w = 0; w < 4; ++w) {
+        for (int w = 0; w < 5; ++w) {
+          if (w == 2 && !streamed) continue;
           const Timer timer;
           for (int i = 0; i < reps; ++i) run(w);
           t[w].push_back(timer.seconds() / reps);
         }
-      double gf[4];
-      for (int w = 0; w < 4; ++w) {
+      std::string gf[5];
+      for (int w = 0; w < 5; ++w) {
+        if (t[w].empty()) { gf[w] = "-"; continue; }
         std::sort(t[w].begin(), t[w].end());
-        gf[w] = flops / t[w][rounds / 2] / 1e9;
+        gf[w] = std::to_string(static_cast<long>(flops / t[w][rounds / 2] / 1e9 + 0.5));
       }
-      std::printf("| %s | %lld | %lld | %lld | %.0f | %.0f | %.0f | %.0f | %s |\n", s.what,
-                  (long long)s.K, (long long)s.N, (long long)M, gf[0], gf[1], gf[2], gf[3],
+      std::printf("| %s | %lld | %lld | %lld | %s | %s | %s | %s | %s | %s |\n", s.what,
+                  (long long)s.K, (long long)s.N, (long long)M, gf[0].c_str(), gf[1].c_str(),
+                  gf[2].c_str(), gf[3].c_str(), gf[4].c_str(),
                   gemm_path_name(gemm_path(M, b32, Precision::Exact)));
       std::fflush(stdout);
     }

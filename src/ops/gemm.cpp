@@ -15,6 +15,7 @@
 
 #include "ops/aligned.h"
 #include "ops/error.h"
+#include "ops/gemm_streamed.h"
 #include "ops/matmul.h"
 
 namespace cs {
@@ -34,6 +35,7 @@ const char* gemm_path_name(GemmPath g) {
     case GemmPath::OneDnnF32: return "onednn-f32";
     case GemmPath::WidenedPanels: return "widened-panels";
     case GemmPath::OneDnnBf16: return "onednn-bf16";
+    case GemmPath::StreamedF32: return "streamed-f32";
   }
   return "?";
 }
@@ -165,6 +167,11 @@ GemmPath gemm_path(int64_t M, const MatRef& B, Precision p) {
   if (const int f = g_forced.load(); f >= 0) return static_cast<GemmPath>(f);
   // From bench/gemm on this machine (2 cores, Zen 4): oneDNN's f32 brgemm beats OpenBLAS by
   // 1.3-2x at the few-row shapes of a short forward pass (M <= 64), and ties or loses above.
+  // At M <= 16 against a weight of 1 MB or more stored [N, K] (a forward reads it from memory),
+  // the streamed kernel beats oneDNN by 1.4-1.7x (bench/gemm; GPT-2's unembedding).
+  if (B.trans && M <= kStreamedMaxRows && B.rows * B.cols >= (int64_t{1} << 18) &&
+      streamed_gemm_available())
+    return GemmPath::StreamedF32;
   return M <= 64 ? GemmPath::OneDnnF32 : GemmPath::OpenBlasF32;
 }
 
@@ -185,6 +192,12 @@ void gemm(float* C, int64_t ldc, const float* A, int64_t lda, int64_t M, const M
       if (onednn_gemm(C, ldc, a16.data(), K, M, B, accumulate, true)) return;
       break;  // no bf16 implementation: exact, widened
     }
+    case GemmPath::StreamedF32:
+      if (B.trans && M <= kStreamedMaxRows && streamed_gemm_available()) {
+        streamed_gemm(C, ldc, A, lda, M, static_cast<const float*>(B.p), B.ld, K, N, accumulate);
+        return;
+      }
+      [[fallthrough]];  // forced onto a shape it does not take
     case GemmPath::OneDnnF32:
       if (onednn_gemm(C, ldc, A, lda, M, B, accumulate, false)) return;
       [[fallthrough]];

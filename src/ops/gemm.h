@@ -1,9 +1,11 @@
 // The GEMM entry point for weights of any dtype, in one of two compute precisions.
 //
 //   Exact: f32 products and f32 sums, whatever the weight's storage: an f32 weight goes to
-//          OpenBLAS sgemm or oneDNN's f32 matmul (chosen per shape, see gemm_path), a bf16/f16
-//          weight is widened to f32 one column panel at a time inside the GEMM (each thread
-//          widens the panel it multiplies; the whole weight is never widened).
+//          OpenBLAS sgemm, oneDNN's f32 matmul or, for at most 16 rows against a large weight
+//          stored [N, K], the streamed kernel of gemm_streamed.h (chosen per shape, see
+//          gemm_path); a bf16/f16 weight is widened to f32 one column panel at a time inside
+//          the GEMM (each thread widens the panel it multiplies; the whole weight is never
+//          widened).
 //   BF16:  the activations are rounded to bf16 and multiplied by the bf16 weight with f32
 //          accumulation (oneDNN's bf16 matmul, AVX512-BF16 where the CPU has it), as
 //          transformers runs a bf16 checkpoint. Applies to BF16 weights; an F32 or F16 weight
@@ -31,11 +33,11 @@ void matmul(float* out, const float* inp, const MatRef& W, const float* bias, in
             Precision p, bool accumulate = false);
 
 // Which implementation gemm() uses for this shape (for tests and benchmarks).
-enum class GemmPath { OpenBlasF32, OneDnnF32, WidenedPanels, OneDnnBf16 };
+enum class GemmPath { OpenBlasF32, OneDnnF32, WidenedPanels, OneDnnBf16, StreamedF32 };
 const char* gemm_path_name(GemmPath g);
 GemmPath gemm_path(int64_t M, const MatRef& B, Precision p);
-// Benchmarks only: force every f32 exact GEMM through one library (OpenBlasF32 or OneDnnF32);
-// WidenedPanels restores the per-shape choice.
+// Benchmarks only: force every f32 exact GEMM through one path (OpenBlasF32, OneDnnF32, or
+// StreamedF32 where it applies, oneDNN elsewhere); WidenedPanels restores the per-shape choice.
 void force_f32_gemm_path(GemmPath g);
 
 // Reference: C = A @ B (+ C) accumulated in double, after rounding A to bf16 when the BF16 path
