@@ -90,30 +90,34 @@ TEST(Gemm, F32PathsMatchTheNaiveReference) {
     }
 }
 
-// A few rows against a large f32 weight stored [N, K]: the streamed kernel, at every row count
-// up to 16 (4-row tiles and single rows), K off its 16-float step, N off its 4-row block (the
-// padded last rows), padded strides, a block of a larger matrix, and N too short to prefetch.
-TEST(Gemm, StreamedPathMatchesTheNaiveReference) {
+// A few rows against a large f32 weight, stored [N, K] or [K, N]: the streamed kernels, at every
+// row count up to 16 (4-row tiles and single rows; 4-, 8- and 16-row sums), K off their steps
+// (16 floats; 32-row chunks; the 128-row prefetch distance), N off their blocks (4 rows, the
+// padded last rows; 128 columns in 16-column tiles), padded strides, a block of a larger matrix,
+// and shapes too short to prefetch.
+TEST(Gemm, StreamedPathsMatchTheNaiveReference) {
   ASSERT_TRUE(streamed_gemm_available()) << "this project's machines have AVX-512F";
-  for (bool acc : {false, true}) {
-    for (int64_t M = 1; M <= 16; ++M)
-      check(M, 517, 1003, DType::F32, true, Precision::Exact, acc, 1e-6, GemmPath::StreamedF32);
-    check(16, 768, 1000, DType::F32, true, Precision::Exact, acc, 1e-6, GemmPath::StreamedF32);
-    check(7, 1029, 301, DType::F32, true, Precision::Exact, acc, 1e-6, GemmPath::StreamedF32);
-    check(5, 8200, 34, DType::F32, true, Precision::Exact, acc, 1e-6, GemmPath::StreamedF32);
+  for (bool trans : {true, false})
+    for (bool acc : {false, true}) {
+      for (int64_t M = 1; M <= 16; ++M)
+        check(M, 517, 1003, DType::F32, trans, Precision::Exact, acc, 1e-6, GemmPath::StreamedF32);
+      check(16, 768, 1000, DType::F32, trans, Precision::Exact, acc, 1e-6, GemmPath::StreamedF32);
+      check(7, 1029, 301, DType::F32, trans, Precision::Exact, acc, 1e-6, GemmPath::StreamedF32);
+      check(5, 8200, 34, DType::F32, trans, Precision::Exact, acc, 1e-6, GemmPath::StreamedF32);
+      check(12, 100, 2700, DType::F32, trans, Precision::Exact, acc, 1e-6, GemmPath::StreamedF32);
+    }
+  for (bool trans : {true, false}) {
+    Stored W = make(700, 900, DType::F32, trans, 0, 4);
+    const MatRef blk = W.ref.block(3, 600, 17, 500);  // row stride 700 or 900, not 600 or 500
+    EXPECT_EQ(gemm_path(9, blk, Precision::Exact), GemmPath::StreamedF32);
+    std::vector<float> A = random_f32(9 * 600, 6), C(9 * 500), R(9 * 500);
+    gemm(C.data(), 500, A.data(), 600, 9, blk, false, Precision::Exact);
+    gemm_naive(R.data(), 500, A.data(), 600, 9, blk, false, Precision::Exact);
+    EXPECT_LE(rel_err(C, R), 1e-6) << (trans ? "[N, K]" : "[K, N]");
+    // Up to 16 rows only, large weights only.
+    EXPECT_EQ(gemm_path(17, W.ref, Precision::Exact), GemmPath::OneDnnF32);
+    EXPECT_EQ(gemm_path(16, W.ref.block(0, 64, 0, 64), Precision::Exact), GemmPath::OneDnnF32);
   }
-  Stored W = make(700, 900, DType::F32, true, 0, 4);  // stored [900, 700]
-  const MatRef blk = W.ref.block(3, 600, 17, 500);    // row stride 700, not 600
-  EXPECT_EQ(gemm_path(9, blk, Precision::Exact), GemmPath::StreamedF32);
-  std::vector<float> A = random_f32(9 * 600, 6), C(9 * 500), R(9 * 500);
-  gemm(C.data(), 500, A.data(), 600, 9, blk, false, Precision::Exact);
-  gemm_naive(R.data(), 500, A.data(), 600, 9, blk, false, Precision::Exact);
-  EXPECT_LE(rel_err(C, R), 1e-6);
-  // Up to 16 rows only, [N, K] storage only, large weights only.
-  EXPECT_EQ(gemm_path(17, W.ref, Precision::Exact), GemmPath::OneDnnF32);
-  EXPECT_EQ(gemm_path(16, make(700, 900, DType::F32, false, 0, 4).ref, Precision::Exact),
-            GemmPath::OneDnnF32);
-  EXPECT_EQ(gemm_path(16, W.ref.block(0, 64, 0, 64), Precision::Exact), GemmPath::OneDnnF32);
 }
 
 TEST(Gemm, ForcedLibrariesAgree) {
@@ -182,15 +186,15 @@ TEST(Gemm, SameBitsOnOneAndTwoThreads) {
         gemm(C2.data(), 700, A.data(), 512, M, B.ref, false, p);
         EXPECT_EQ(C1, C2) << dtype_name(dt) << " " << precision_name(p) << " M=" << M;
       }
-  {  // the streamed kernel sums each element in one fixed order, whatever the thread count
-    Stored B = make(1000, 700, DType::F32, true, 0, 9);
+  for (bool trans : {true, false}) {  // the streamed kernels: one fixed sum per element
+    Stored B = make(1000, 700, DType::F32, trans, 0, 9);
     ASSERT_EQ(gemm_path(16, B.ref, Precision::Exact), GemmPath::StreamedF32);
     std::vector<float> A = random_f32(16 * 1000, 2), C1(16 * 700), C2(C1.size());
     omp_set_num_threads(1);
     gemm(C1.data(), 700, A.data(), 1000, 16, B.ref, false, Precision::Exact);
     omp_set_num_threads(2);
     gemm(C2.data(), 700, A.data(), 1000, 16, B.ref, false, Precision::Exact);
-    EXPECT_EQ(C1, C2) << "streamed";
+    EXPECT_EQ(C1, C2) << "streamed " << (trans ? "[N, K]" : "[K, N]");
   }
   omp_set_num_threads(keep);
 }

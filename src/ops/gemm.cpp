@@ -167,10 +167,10 @@ GemmPath gemm_path(int64_t M, const MatRef& B, Precision p) {
   if (const int f = g_forced.load(); f >= 0) return static_cast<GemmPath>(f);
   // From bench/gemm on this machine (2 cores, Zen 4): oneDNN's f32 brgemm beats OpenBLAS by
   // 1.3-2x at the few-row shapes of a short forward pass (M <= 64), and ties or loses above.
-  // At M <= 16 against a weight of 1 MB or more stored [N, K] (a forward reads it from memory),
-  // the streamed kernel beats oneDNN by 1.4-1.7x (bench/gemm; GPT-2's unembedding).
-  if (B.trans && M <= kStreamedMaxRows && B.rows * B.cols >= (int64_t{1} << 18) &&
-      streamed_gemm_available())
+  // At M <= 16 against a weight of 1 MB or more (a forward reads it from memory, not cache), the
+  // streamed kernels beat oneDNN by 1.4-1.9x on cold weights (README, "Speed"; in cache they
+  // run level with it or up to 0.7x, bench/gemm).
+  if (M <= kStreamedMaxRows && B.rows * B.cols >= (int64_t{1} << 18) && streamed_gemm_available())
     return GemmPath::StreamedF32;
   return M <= 64 ? GemmPath::OneDnnF32 : GemmPath::OpenBlasF32;
 }
@@ -193,8 +193,10 @@ void gemm(float* C, int64_t ldc, const float* A, int64_t lda, int64_t M, const M
       break;  // no bf16 implementation: exact, widened
     }
     case GemmPath::StreamedF32:
-      if (B.trans && M <= kStreamedMaxRows && streamed_gemm_available()) {
-        streamed_gemm(C, ldc, A, lda, M, static_cast<const float*>(B.p), B.ld, K, N, accumulate);
+      if (M <= kStreamedMaxRows && streamed_gemm_available()) {
+        const float* b = static_cast<const float*>(B.p);
+        if (B.trans) streamed_gemm_nk(C, ldc, A, lda, M, b, B.ld, K, N, accumulate);
+        else streamed_gemm_kn(C, ldc, A, lda, M, b, B.ld, K, N, accumulate);
         return;
       }
       [[fallthrough]];  // forced onto a shape it does not take

@@ -1,9 +1,8 @@
 // The GEMM entry point for weights of any dtype, in one of two compute precisions.
 //
 //   Exact: f32 products and f32 sums, whatever the weight's storage: an f32 weight goes to
-//          OpenBLAS sgemm, oneDNN's f32 matmul or, for at most 16 rows against a large weight
-//          stored [N, K], the streamed kernel of gemm_streamed.h (chosen per shape, see
-//          gemm_path); a bf16/f16 weight is widened to f32 one column panel at a time inside
+//          OpenBLAS sgemm, oneDNN's f32 matmul or, for at most 16 rows against a large weight,
+//          the streamed kernels of gemm_streamed.h (chosen per shape, see gemm_path); a bf16/f16 weight is widened to f32 one column panel at a time inside
 //          the GEMM (each thread widens the panel it multiplies; the whole weight is never
 //          widened).
 //   BF16:  the activations are rounded to bf16 and multiplied by the bf16 weight with f32

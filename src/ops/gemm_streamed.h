@@ -1,15 +1,11 @@
-// A GEMM for a few rows against a large weight stored [N, K] (nn.Linear's layout, and every tied
-// unembedding): the exact f32 path of a short forward pass, where each weight comes from memory
-// once per call (gemm.h chooses it).
+// GEMMs for a few rows against a large f32 weight that comes from memory, not cache: the exact
+// path of a short forward pass (gemm.h chooses them).
 //
-// C[M,N] (+)= A[M,K] @ W^T, W stored [N,K] with row stride ldw, M <= 16. Each weight row is a
-// dot product with every row of A, so the weight is read once, front to back: each thread takes
-// a contiguous half of W's rows, four rows at a time, held in L1 while 4x4 register tiles of
-// dot products run over them. At 16 rows that is 16 FMAs per weight loaded, as fast as this
-// machine can both stream and multiply, and so only if the next rows are already on their way:
-// the kernel prefetches 32 rows ahead into L2, one cache line per step, spread over the work.
-// On GPT-2's unembedding inside a forward at 16 rows, oneDNN's f32 matmul streams the weights at
-// 10-12 GB/s and this kernel at 14-18 (README, "Speed").
+// C[M,N] (+)= A[M,K] @ B, M <= 16. At 16 rows a GEMM does 16 FMAs per weight it loads, which on
+// this machine is about as fast as memory can deliver weights, so a kernel keeps up with memory
+// only if the next weights are already on their way while it multiplies. oneDNN's f32 matmul
+// streams cold weights at 10-13 GB/s at these shapes; both kernels here prefetch into L2 in
+// software, a cache line per step spread over the work, and reach 14-23 GB/s (README, "Speed").
 // Every C element is one fixed sum over k, whatever the thread count.
 #pragma once
 #include <cstdint>
@@ -17,9 +13,21 @@
 namespace cs {
 
 constexpr int64_t kStreamedMaxRows = 16;
-// Whether this CPU runs the kernel (AVX-512F).
+// Whether this CPU runs the kernels (AVX-512F).
 bool streamed_gemm_available();
-void streamed_gemm(float* C, int64_t ldc, const float* A, int64_t lda, int64_t M, const float* W,
-                   int64_t ldw, int64_t K, int64_t N, bool accumulate);
+
+// B stored [N, K] (nn.Linear's layout, every tied unembedding, and W^T of a [K, N] weight) as W
+// with row stride ldw. Each W row is a dot product with every row of A, so W is read front to
+// back: each thread takes a contiguous half of W's rows, four at a time, held in L1 while 4x4
+// register tiles of dot products run over them, and prefetches 32 rows ahead.
+void streamed_gemm_nk(float* C, int64_t ldc, const float* A, int64_t lda, int64_t M,
+                      const float* W, int64_t ldw, int64_t K, int64_t N, bool accumulate);
+
+// B stored [K, N] (row-major, row stride ldb; GPT-2's Conv1D layout). The threads share out
+// blocks of 128 columns; a block is swept 32 rows at a time, each 16-column tile holding its
+// M x 16 sums in registers over those rows (a broadcast of A per row), and the rows 128 further
+// on (past the end, the next block's first rows) are prefetched meanwhile.
+void streamed_gemm_kn(float* C, int64_t ldc, const float* A, int64_t lda, int64_t M,
+                      const float* B, int64_t ldb, int64_t K, int64_t N, bool accumulate);
 
 }  // namespace cs
