@@ -1,8 +1,9 @@
 // bench/gemm: GFLOP/s of each GEMM path of ops/gemm.h at the shapes a forward pass uses
 // (M = batch x tokens rows, K x N weights of GPT-2 small and Llama-3.2-1B), measured
-// interleaved in one run: OpenBLAS f32, oneDNN f32, the streamed kernel (ops/gemm_streamed.h: f32,
-// M <= 16, weights stored [N, K]), bf16 weights widened panel by panel (exact), oneDNN bf16. The
-// weights stay in cache here; bench/forward shows the GEMMs on weights that come from memory. The per-shape choice in gemm.cpp (gemm_path) comes from this table.
+// interleaved in one run: OpenBLAS f32, oneDNN f32, the streamed kernels (ops/gemm_streamed.h:
+// f32, M <= 16), bf16 weights widened panel by panel (exact), oneDNN bf16. The per-shape choice
+// in gemm.cpp (gemm_path) comes from this table. The weights stay in cache here except the
+// unembedding's; bench/forward shows the GEMMs on weights that come from memory.
 //   usage: gemm [--quick]
 #include <cstdio>
 #include <random>
@@ -48,7 +49,7 @@ int main(int argc, char** argv) {
       if (s.N > 10000 && M > 256) continue;  // the unembedding runs at the last positions only
       std::vector<float> A(static_cast<size_t>(M * s.K), 0.5f), C(static_cast<size_t>(M * s.N));
       const double flops = 2.0 * M * s.K * s.N;
-      const bool streamed = s.trans && M <= kStreamedMaxRows;  // shapes the kernel takes
+      const bool streamed = M <= kStreamedMaxRows;  // rows the streamed kernels take
       auto run = [&](int which) {  // 0 OpenBLAS, 1 oneDNN, 2 streamed, 3 widened, 4 oneDNN bf16
         if (which == 0) force_f32_gemm_path(GemmPath::OpenBlasF32);
         if (which == 1) force_f32_gemm_path(GemmPath::OneDnnF32);
