@@ -133,13 +133,18 @@ __attribute__((target("avx512f"))) void kn_block(float* part, const float* At, c
 }
 
 template <int MR>
-void kn_gemm(float* C, int64_t ldc, const float* At, int64_t M, const float* B, int64_t ldb,
-             int64_t K, int64_t N, bool accumulate) {
+void kn_gemm(float* C, int64_t ldc, const float* A, int64_t lda, int64_t M, float* At,
+             const float* B, int64_t ldb, int64_t K, int64_t N, bool accumulate) {
   const int64_t blocks = (N + kCols - 1) / kCols;
 #pragma omp parallel if (blocks > 1)
   {
     alignas(64) float part[MR * kCols];
     const int nt = omp_get_num_threads(), id = omp_get_thread_num();
+    // A transposed into At[k][16] (rows past M zero), each thread a share of k: one broadcast
+    // per row per k in the kernel, and no serial pass over A before the threads start.
+    for (int64_t k = K * id / nt, k1 = K * (id + 1) / nt; k < k1; ++k)
+      for (int64_t i = 0; i < 16; ++i) At[k * 16 + i] = i < M ? A[i * lda + k] : 0.0f;
+#pragma omp barrier
     const int64_t q0 = blocks * id / nt, q1 = blocks * (id + 1) / nt;
     for (int64_t q = q0; q < q1; ++q) {
       const int64_t n0 = q * kCols;
@@ -168,14 +173,11 @@ bool streamed_gemm_available() {
 
 void streamed_gemm_kn(float* C, int64_t ldc, const float* A, int64_t lda, int64_t M,
                       const float* B, int64_t ldb, int64_t K, int64_t N, bool accumulate) {
-  // A transposed into At[k][16], rows past M zero: one broadcast per row per k.
   thread_local std::vector<float, AlignedAllocator<float>> At;
-  At.assign(static_cast<size_t>(K * 16), 0.0f);
-  for (int64_t i = 0; i < M; ++i)
-    for (int64_t k = 0; k < K; ++k) At[k * 16 + i] = A[i * lda + k];
-  if (M <= 4) kn_gemm<4>(C, ldc, At.data(), M, B, ldb, K, N, accumulate);
-  else if (M <= 8) kn_gemm<8>(C, ldc, At.data(), M, B, ldb, K, N, accumulate);
-  else kn_gemm<16>(C, ldc, At.data(), M, B, ldb, K, N, accumulate);
+  At.resize(static_cast<size_t>(K * 16));
+  if (M <= 4) kn_gemm<4>(C, ldc, A, lda, M, At.data(), B, ldb, K, N, accumulate);
+  else if (M <= 8) kn_gemm<8>(C, ldc, A, lda, M, At.data(), B, ldb, K, N, accumulate);
+  else kn_gemm<16>(C, ldc, A, lda, M, At.data(), B, ldb, K, N, accumulate);
 }
 
 void streamed_gemm_nk(float* C, int64_t ldc, const float* A, int64_t lda, int64_t M,
