@@ -168,8 +168,8 @@ GemmPath gemm_path(int64_t M, const MatRef& B, Precision p) {
   // From bench/gemm on this machine (2 cores, Zen 4): oneDNN's f32 brgemm beats OpenBLAS by
   // 1.3-2x at the few-row shapes of a short forward pass (M <= 64), and ties or loses above.
   // At M <= 16 against a weight of 1 MB or more (a forward reads it from memory, not cache), the
-  // streamed kernels beat oneDNN by 1.4-1.9x on cold weights (README, "Speed"; in cache they
-  // run level with it or up to 0.7x, bench/gemm).
+  // streamed kernels beat oneDNN by 1.3-1.6x on cold weights inside a forward (README, "Speed");
+  // in cache they run at 0.7-1.0x of it (bench/gemm).
   if (M <= kStreamedMaxRows && B.rows * B.cols >= (int64_t{1} << 18) && streamed_gemm_available())
     return GemmPath::StreamedF32;
   return M <= 64 ? GemmPath::OneDnnF32 : GemmPath::OpenBlasF32;

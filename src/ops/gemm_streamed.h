@@ -5,7 +5,8 @@
 // this machine is about as fast as memory can deliver weights, so a kernel keeps up with memory
 // only if the next weights are already on their way while it multiplies. oneDNN's f32 matmul
 // streams cold weights at 10-13 GB/s at these shapes; both kernels here prefetch into L2 in
-// software, a cache line per step spread over the work, and reach 14-23 GB/s (README, "Speed").
+// software, a cache line per step spread over the work, and reach 14-19 GB/s inside a forward
+// (README, "Speed").
 // Every C element is one fixed sum over k, whatever the thread count.
 #pragma once
 #include <cstdint>
