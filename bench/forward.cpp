@@ -61,8 +61,8 @@ int main(int argc, char** argv) {
   const bool chosen = argc > 2 && std::string(argv[1]) == "--rows";
   const double peak = bench::sgemm_peak_gflops();
   const double bandwidth = bench::read_bandwidth_gbs();
-  std::printf("sgemm peak on this machine: %.1f GFLOP/s (2048^3, median of 5); memory read bandwidth:\n"
-              "%.1f GB/s (a 1 GiB array summed by every thread, median of 5). floor = the larger of the\n"
+  std::printf("sgemm peak on this machine: %.1f GFLOP/s (2048^3, best of 5); memory read bandwidth:\n"
+              "%.1f GB/s (a 1 GiB array summed by every thread, best of 5). floor = the larger of the\n"
               "matmul FLOPs at the sgemm peak and the weight matrices' bytes at that bandwidth (a forward\n"
               "reads each once); bf16 rows: the bytes alone (bf16 products beat the f32 peak).\n\n", peak, bandwidth);
   std::printf("| model | precision | B | T | ms/forward | floor ms | tokens/s | GFLOP/s | %% of sgemm peak | PyTorch tokens/s (same dtype) | speedup (median of 3 pairs) |\n");
