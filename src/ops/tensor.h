@@ -7,20 +7,21 @@
 #include <initializer_list>
 #include <stdexcept>
 #include <memory>
-#include <new>
 #include <string>
 #include <type_traits>
 #include <utility>
 #include <vector>
 
+#include "ops/aligned.h"
+
 namespace cs {
 
-// std::allocator that default-initialises: resize() leaves floats uninitialised, so a kernel
-// output that is about to be overwritten is not zero-filled first. Storage is cache-line aligned
-// (glibc gives large blocks page + 16 bytes): a weight row whose 16-float loads straddle two
-// lines costs the streamed GEMMs (ops/gemm_streamed.h) two misses per load.
+// The cache-line-aligned allocator of ops/aligned.h, default-initialising: resize() leaves floats
+// uninitialised, so a kernel output that is about to be overwritten is not zero-filled first.
+// Aligned because glibc gives large blocks page + 16 bytes: a weight row whose 16-float loads
+// straddle two lines costs the streamed GEMMs (ops/gemm_streamed.h) two misses per load.
 template <class T>
-struct DefaultInitAllocator : std::allocator<T> {
+struct DefaultInitAllocator : AlignedAllocator<T> {
   template <class U>
   struct rebind {
     using other = DefaultInitAllocator<U>;
@@ -28,10 +29,6 @@ struct DefaultInitAllocator : std::allocator<T> {
   DefaultInitAllocator() = default;
   template <class U>
   DefaultInitAllocator(const DefaultInitAllocator<U>&) noexcept {}
-  T* allocate(std::size_t n) {
-    return static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t(64)));
-  }
-  void deallocate(T* p, std::size_t) noexcept { ::operator delete(p, std::align_val_t(64)); }
   template <class U>
   void construct(U* p) noexcept(std::is_nothrow_default_constructible_v<U>) {
     ::new (static_cast<void*>(p)) U;
