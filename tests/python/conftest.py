@@ -7,6 +7,9 @@ import pathlib
 import struct
 import subprocess
 
+# circuitscan before numpy, as its docstring asks: both load OpenBLAS, which reads the kernel set
+# (OPENBLAS_CORETYPE, which circuitscan sets as the CLI does) once, when it loads.
+import circuitscan  # noqa: F401
 import numpy as np
 import pytest
 
