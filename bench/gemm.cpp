@@ -1,7 +1,8 @@
 // bench/gemm: GFLOP/s of each GEMM path of ops/gemm.h at the shapes a forward pass uses
 // (M = batch x tokens rows, K x N weights of GPT-2 small and Llama-3.2-1B), measured
 // interleaved in one run: OpenBLAS f32, oneDNN f32, the streamed kernels (ops/gemm_streamed.h:
-// f32, M <= 16), bf16 weights widened panel by panel (exact), oneDNN bf16. The per-shape choice
+// f32, M <= 16), bf16 weights widened panel by panel (exact), oneDNN bf16, the streamed bf16
+// kernels (bf16 precision, M <= 16). The per-shape choice
 // in gemm.cpp (gemm_path) comes from this table. The weights stay in cache here except the
 // unembedding's; bench/forward shows the GEMMs on weights that come from memory.
 //   usage: gemm [--quick]
@@ -33,8 +34,8 @@ int main(int argc, char** argv) {
                                   : std::vector<int64_t>{16, 32, 64, 128, 256, 512, 1024};
   std::printf("GFLOP/s, median of 5 interleaved rounds (2 threads). Weights stored [K,N] or, for\n"
               "trans, [N,K] as nn.Linear keeps them.\n\n");
-  std::printf("| weight | K | N | M | OpenBLAS f32 | oneDNN f32 | streamed f32 | bf16 widened (exact) | oneDNN bf16 | exact picks |\n");
-  std::printf("|---|---|---|---|---|---|---|---|---|---|\n");
+  std::printf("| weight | K | N | M | OpenBLAS f32 | oneDNN f32 | streamed f32 | bf16 widened (exact) | oneDNN bf16 | streamed bf16 | exact picks | bf16 picks |\n");
+  std::printf("|---|---|---|---|---|---|---|---|---|---|---|---|\n");
   std::mt19937 g(1);
   std::normal_distribution<float> nd(0.0f, 1.0f);
   for (const Shape& s : shapes) {
@@ -50,35 +51,39 @@ int main(int argc, char** argv) {
       std::vector<float> A(static_cast<size_t>(M * s.K), 0.5f), C(static_cast<size_t>(M * s.N));
       const double flops = 2.0 * M * s.K * s.N;
       const bool streamed = M <= kStreamedMaxRows;  // rows the streamed kernels take
-      auto run = [&](int which) {  // 0 OpenBLAS, 1 oneDNN, 2 streamed, 3 widened, 4 oneDNN bf16
-        if (which == 0) force_f32_gemm_path(GemmPath::OpenBlasF32);
-        if (which == 1) force_f32_gemm_path(GemmPath::OneDnnF32);
-        if (which == 2) force_f32_gemm_path(GemmPath::StreamedF32);
+      // 0 OpenBLAS, 1 oneDNN, 2 streamed, 3 widened, 4 oneDNN bf16, 5 streamed bf16
+      auto run = [&](int which) {
+        if (which == 0) force_gemm_path(GemmPath::OpenBlasF32);
+        if (which == 4) force_gemm_path(GemmPath::OneDnnBf16);
+        if (which == 1) force_gemm_path(GemmPath::OneDnnF32);
+        if (which == 2) force_gemm_path(GemmPath::StreamedF32);
         const MatRef& b = which < 3 ? b32 : b16;
-        const Precision p = which == 4 ? Precision::BF16 : Precision::Exact;
+        const Precision p = which >= 4 ? Precision::BF16 : Precision::Exact;
         gemm(C.data(), s.N, A.data(), s.K, M, b, false, p);
-        force_f32_gemm_path(GemmPath::WidenedPanels);
+        force_gemm_path(GemmPath::WidenedPanels);
       };
-      std::vector<std::vector<double>> t(5);
-      for (int w = 0; w < 5; ++w) run(w);  // warm-up (primitive creation)
+      constexpr int kPaths = 6;
+      std::vector<std::vector<double>> t(kPaths);
+      for (int w = 0; w < kPaths; ++w) run(w);  // warm-up (primitive creation)
       const int rounds = 5, reps = M * s.K * s.N > 2e8 ? 2 : 10;
       for (int r = 0; r < rounds; ++r)
-        for (int w = 0; w < 5; ++w) {
-          if (w == 2 && !streamed) continue;
+        for (int w = 0; w < kPaths; ++w) {
+          if ((w == 2 || w == 5) && !streamed) continue;
           const Timer timer;
           for (int i = 0; i < reps; ++i) run(w);
           t[w].push_back(timer.seconds() / reps);
         }
-      std::string gf[5];
-      for (int w = 0; w < 5; ++w) {
+      std::string gf[kPaths];
+      for (int w = 0; w < kPaths; ++w) {
         if (t[w].empty()) { gf[w] = "-"; continue; }
         std::sort(t[w].begin(), t[w].end());
         gf[w] = std::to_string(static_cast<long>(flops / t[w][rounds / 2] / 1e9 + 0.5));
       }
-      std::printf("| %s | %lld | %lld | %lld | %s | %s | %s | %s | %s | %s |\n", s.what,
+      std::printf("| %s | %lld | %lld | %lld | %s | %s | %s | %s | %s | %s | %s | %s |\n", s.what,
                   (long long)s.K, (long long)s.N, (long long)M, gf[0].c_str(), gf[1].c_str(),
-                  gf[2].c_str(), gf[3].c_str(), gf[4].c_str(),
-                  gemm_path_name(gemm_path(M, b32, Precision::Exact)));
+                  gf[2].c_str(), gf[3].c_str(), gf[4].c_str(), gf[5].c_str(),
+                  gemm_path_name(gemm_path(M, b32, Precision::Exact)),
+                  gemm_path_name(gemm_path(M, b16, Precision::BF16)));
       std::fflush(stdout);
     }
   }

@@ -1,5 +1,6 @@
 // The dtype-aware GEMM (ops/gemm.h) against its naive double-accumulation reference, on every
-// path (OpenBLAS f32, oneDNN f32, widened bf16/f16 panels, oneDNN bf16), both storage orders,
+// path (OpenBLAS f32, oneDNN f32, widened bf16/f16 panels, oneDNN bf16, the streamed f32 and bf16
+// kernels), both storage orders,
 // blocks of larger matrices, and accumulation; plus thread-count determinism.
 #include <gtest/gtest.h>
 #include <omp.h>
@@ -90,44 +91,58 @@ TEST(Gemm, F32PathsMatchTheNaiveReference) {
     }
 }
 
-// A few rows against a large f32 weight, stored [N, K] or [K, N]: the streamed kernels, at every
-// row count up to 16 (4-row tiles and single rows; 4-, 8- and 16-row sums), K off their steps
-// (16 floats; 32-row chunks; the 128-row prefetch distance), N off their blocks (4 rows, the
-// padded last rows; 128 columns in 16-column tiles), padded strides, a block of a larger matrix,
-// and shapes too short to prefetch.
+// A few rows against a large weight, stored [N, K] or [K, N]: the streamed kernels, f32 in exact
+// precision and bf16 in bf16 precision, at every row count up to 16 (4-row tiles and single rows;
+// 4-, 8- and 16-row sums), K off their steps (16 floats, 32 bf16; odd K, which ends the bf16
+// [K, N] kernel's k pairs on a zero; 32-row chunks; the 128-row prefetch distance), N off their
+// blocks (4 rows, the padded last rows; 128 columns in 16-column tiles), padded strides, a block
+// of a larger matrix, and shapes too short to prefetch.
 TEST(Gemm, StreamedPathsMatchTheNaiveReference) {
   ASSERT_TRUE(streamed_gemm_available()) << "this project's machines have AVX-512F";
-  for (bool trans : {true, false})
-    for (bool acc : {false, true}) {
-      for (int64_t M = 1; M <= 16; ++M)
-        check(M, 517, 1003, DType::F32, trans, Precision::Exact, acc, 1e-6, GemmPath::StreamedF32);
-      check(16, 768, 1000, DType::F32, trans, Precision::Exact, acc, 1e-6, GemmPath::StreamedF32);
-      check(7, 1029, 301, DType::F32, trans, Precision::Exact, acc, 1e-6, GemmPath::StreamedF32);
-      check(5, 8200, 34, DType::F32, trans, Precision::Exact, acc, 1e-6, GemmPath::StreamedF32);
-      check(12, 100, 2700, DType::F32, trans, Precision::Exact, acc, 1e-6, GemmPath::StreamedF32);
+  ASSERT_TRUE(streamed_bf16_gemm_available()) << "this project's machines have AVX512-BF16";
+  struct Kind { DType dt; Precision p; double tol; GemmPath path; };
+  for (const Kind& kd : {Kind{DType::F32, Precision::Exact, 1e-6, GemmPath::StreamedF32},
+                         Kind{DType::BF16, Precision::BF16, 1e-5, GemmPath::StreamedBf16}}) {
+    SCOPED_TRACE(gemm_path_name(kd.path));
+    for (bool trans : {true, false})
+      for (bool acc : {false, true}) {
+        for (int64_t M = 1; M <= 16; ++M) check(M, 517, 1003, kd.dt, trans, kd.p, acc, kd.tol, kd.path);
+        check(16, 768, 1000, kd.dt, trans, kd.p, acc, kd.tol, kd.path);
+        check(7, 1029, 301, kd.dt, trans, kd.p, acc, kd.tol, kd.path);
+        check(5, 8200, 34, kd.dt, trans, kd.p, acc, kd.tol, kd.path);
+        check(12, 100, 2700, kd.dt, trans, kd.p, acc, kd.tol, kd.path);
+        check(3, 33, 8000, kd.dt, trans, kd.p, acc, kd.tol, kd.path);
+      }
+    for (bool trans : {true, false}) {
+      Stored W = make(700, 900, kd.dt, trans, 0, 4);
+      const MatRef blk = W.ref.block(3, 600, 17, 500);  // row stride 700 or 900, not 600 or 500
+      EXPECT_EQ(gemm_path(9, blk, kd.p), kd.path);
+      std::vector<float> A = random_f32(9 * 600, 6), C(9 * 500), R(9 * 500);
+      gemm(C.data(), 500, A.data(), 600, 9, blk, false, kd.p);
+      gemm_naive(R.data(), 500, A.data(), 600, 9, blk, false, kd.p);
+      EXPECT_LE(rel_err(C, R), kd.tol) << (trans ? "[N, K]" : "[K, N]");
+      // Up to 16 rows only, large weights only.
+      const GemmPath other = kd.dt == DType::F32 ? GemmPath::OneDnnF32 : GemmPath::OneDnnBf16;
+      EXPECT_EQ(gemm_path(17, W.ref, kd.p), other);
+      EXPECT_EQ(gemm_path(16, W.ref.block(0, 64, 0, 64), kd.p), other);
     }
-  for (bool trans : {true, false}) {
-    Stored W = make(700, 900, DType::F32, trans, 0, 4);
-    const MatRef blk = W.ref.block(3, 600, 17, 500);  // row stride 700 or 900, not 600 or 500
-    EXPECT_EQ(gemm_path(9, blk, Precision::Exact), GemmPath::StreamedF32);
-    std::vector<float> A = random_f32(9 * 600, 6), C(9 * 500), R(9 * 500);
-    gemm(C.data(), 500, A.data(), 600, 9, blk, false, Precision::Exact);
-    gemm_naive(R.data(), 500, A.data(), 600, 9, blk, false, Precision::Exact);
-    EXPECT_LE(rel_err(C, R), 1e-6) << (trans ? "[N, K]" : "[K, N]");
-    // Up to 16 rows only, large weights only.
-    EXPECT_EQ(gemm_path(17, W.ref, Precision::Exact), GemmPath::OneDnnF32);
-    EXPECT_EQ(gemm_path(16, W.ref.block(0, 64, 0, 64), Precision::Exact), GemmPath::OneDnnF32);
   }
 }
 
 TEST(Gemm, ForcedLibrariesAgree) {
   for (GemmPath g : {GemmPath::OpenBlasF32, GemmPath::OneDnnF32}) {
-    force_f32_gemm_path(g);
+    force_gemm_path(g);
     check(16, 96, 200, DType::F32, true, Precision::Exact, false, 1e-6, g);
     check(300, 64, 80, DType::F32, false, Precision::Exact, true, 1e-6, g);
   }
-  force_f32_gemm_path(GemmPath::WidenedPanels);
+  // oneDNN's bf16 matmul in place of the streamed bf16 kernels; f32 weights keep their choice.
+  force_gemm_path(GemmPath::OneDnnBf16);
+  check(16, 768, 1000, DType::BF16, true, Precision::BF16, false, 1e-5, GemmPath::OneDnnBf16);
+  check(16, 768, 1000, DType::F32, true, Precision::Exact, false, 1e-6, GemmPath::StreamedF32);
+  force_gemm_path(GemmPath::WidenedPanels);
   EXPECT_EQ(gemm_path(16, make(8, 8, DType::F32, false, 0, 1).ref, Precision::Exact), GemmPath::OneDnnF32);
+  EXPECT_EQ(gemm_path(16, make(768, 1000, DType::BF16, true, 0, 1).ref, Precision::BF16),
+            GemmPath::StreamedBf16);
 }
 
 TEST(Gemm, HalfWeightsWidenedPanelByPanelAreExact) {
@@ -186,16 +201,19 @@ TEST(Gemm, SameBitsOnOneAndTwoThreads) {
         gemm(C2.data(), 700, A.data(), 512, M, B.ref, false, p);
         EXPECT_EQ(C1, C2) << dtype_name(dt) << " " << precision_name(p) << " M=" << M;
       }
-  for (bool trans : {true, false}) {  // the streamed kernels: one fixed sum per element
-    Stored B = make(1000, 700, DType::F32, trans, 0, 9);
-    ASSERT_EQ(gemm_path(16, B.ref, Precision::Exact), GemmPath::StreamedF32);
-    std::vector<float> A = random_f32(16 * 1000, 2), C1(16 * 700), C2(C1.size());
-    omp_set_num_threads(1);
-    gemm(C1.data(), 700, A.data(), 1000, 16, B.ref, false, Precision::Exact);
-    omp_set_num_threads(2);
-    gemm(C2.data(), 700, A.data(), 1000, 16, B.ref, false, Precision::Exact);
-    EXPECT_EQ(C1, C2) << "streamed " << (trans ? "[N, K]" : "[K, N]");
-  }
+  for (DType dt : {DType::F32, DType::BF16})  // the streamed kernels: one fixed sum per element
+    for (bool trans : {true, false}) {
+      const Precision p = dt == DType::F32 ? Precision::Exact : Precision::BF16;
+      Stored B = make(1000, 700, dt, trans, 0, 9);
+      ASSERT_EQ(gemm_path(16, B.ref, p),
+                dt == DType::F32 ? GemmPath::StreamedF32 : GemmPath::StreamedBf16);
+      std::vector<float> A = random_f32(16 * 1000, 2), C1(16 * 700), C2(C1.size());
+      omp_set_num_threads(1);
+      gemm(C1.data(), 700, A.data(), 1000, 16, B.ref, false, p);
+      omp_set_num_threads(2);
+      gemm(C2.data(), 700, A.data(), 1000, 16, B.ref, false, p);
+      EXPECT_EQ(C1, C2) << "streamed " << dtype_name(dt) << (trans ? " [N, K]" : " [K, N]");
+    }
   omp_set_num_threads(keep);
 }
 

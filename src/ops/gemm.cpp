@@ -36,13 +36,14 @@ const char* gemm_path_name(GemmPath g) {
     case GemmPath::WidenedPanels: return "widened-panels";
     case GemmPath::OneDnnBf16: return "onednn-bf16";
     case GemmPath::StreamedF32: return "streamed-f32";
+    case GemmPath::StreamedBf16: return "streamed-bf16";
   }
   return "?";
 }
 
 namespace {
 
-std::atomic<int> g_forced{-1};  // force_f32_gemm_path, -1: per-shape choice
+std::atomic<int> g_forced{-1};  // force_gemm_path, -1: per-shape choice
 
 // ---- oneDNN ---------------------------------------------------------------------------------
 
@@ -157,21 +158,28 @@ void widened_gemm(float* C, int64_t ldc, const float* A, int64_t lda, int64_t M,
 
 }  // namespace
 
-void force_f32_gemm_path(GemmPath g) {
+void force_gemm_path(GemmPath g) {
   g_forced = g == GemmPath::WidenedPanels ? -1 : static_cast<int>(g);
 }
 
 GemmPath gemm_path(int64_t M, const MatRef& B, Precision p) {
-  if (B.dtype == DType::BF16 && p == Precision::BF16) return GemmPath::OneDnnBf16;
+  // At M <= 16 against a weight of 1 MB or more (a forward reads it from memory, not cache), the
+  // streamed kernels beat oneDNN on cold weights inside a forward (README, "Speed"): f32 by
+  // 1.3-1.6x; bf16, whose oneDNN matmul at 16 rows runs far below its speed at 128 rows, by more.
+  // In cache they run at 0.7-1.0x of oneDNN (bench/gemm).
+  const bool streamed_shape = M <= kStreamedMaxRows && B.rows * B.cols >= (int64_t{1} << 18);
+  const int forced = g_forced.load();
+  if (B.dtype == DType::BF16 && p == Precision::BF16)
+    return streamed_shape && streamed_bf16_gemm_available() &&
+                   forced != static_cast<int>(GemmPath::OneDnnBf16)
+               ? GemmPath::StreamedBf16
+               : GemmPath::OneDnnBf16;
   if (B.dtype != DType::F32) return GemmPath::WidenedPanels;
-  if (const int f = g_forced.load(); f >= 0) return static_cast<GemmPath>(f);
+  if (forced >= 0 && forced != static_cast<int>(GemmPath::OneDnnBf16))
+    return static_cast<GemmPath>(forced);
+  if (streamed_shape && streamed_gemm_available()) return GemmPath::StreamedF32;
   // From bench/gemm on this machine (2 cores, Zen 4): oneDNN's f32 brgemm beats OpenBLAS by
   // 1.3-2x at the few-row shapes of a short forward pass (M <= 64), and ties or loses above.
-  // At M <= 16 against a weight of 1 MB or more (a forward reads it from memory, not cache), the
-  // streamed kernels beat oneDNN by 1.3-1.6x on cold weights inside a forward (README, "Speed");
-  // in cache they run at 0.7-1.0x of it (bench/gemm).
-  if (M <= kStreamedMaxRows && B.rows * B.cols >= (int64_t{1} << 18) && streamed_gemm_available())
-    return GemmPath::StreamedF32;
   return M <= 64 ? GemmPath::OneDnnF32 : GemmPath::OpenBlasF32;
 }
 
@@ -191,6 +199,12 @@ void gemm(float* C, int64_t ldc, const float* A, int64_t lda, int64_t M, const M
       for (int64_t i = 0; i < M; ++i) narrow_to_bf16(a16.data() + i * K, A + i * lda, K);
       if (onednn_gemm(C, ldc, a16.data(), K, M, B, accumulate, true)) return;
       break;  // no bf16 implementation: exact, widened
+    }
+    case GemmPath::StreamedBf16: {
+      const uint16_t* b = static_cast<const uint16_t*>(B.p);
+      if (B.trans) streamed_bf16_gemm_nk(C, ldc, A, lda, M, b, B.ld, K, N, accumulate);
+      else streamed_bf16_gemm_kn(C, ldc, A, lda, M, b, B.ld, K, N, accumulate);
+      return;
     }
     case GemmPath::StreamedF32:
       if (M <= kStreamedMaxRows && streamed_gemm_available()) {

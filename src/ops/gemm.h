@@ -6,8 +6,9 @@
 //          the GEMM (each thread widens the panel it multiplies; the whole weight is never
 //          widened).
 //   BF16:  the activations are rounded to bf16 and multiplied by the bf16 weight with f32
-//          accumulation (oneDNN's bf16 matmul, AVX512-BF16 where the CPU has it), as
-//          transformers runs a bf16 checkpoint. Applies to BF16 weights; an F32 or F16 weight
+//          accumulation (oneDNN's bf16 matmul, AVX512-BF16 where the CPU has it, or for at most
+//          16 rows against a large weight the streamed kernels' bf16 form), as transformers
+//          runs a bf16 checkpoint. Applies to BF16 weights; an F32 or F16 weight
 //          is multiplied exactly (load_model narrows a model's weights to bf16 for this mode).
 // Every path is deterministic for a given shape and thread count.
 #pragma once
@@ -32,12 +33,14 @@ void matmul(float* out, const float* inp, const MatRef& W, const float* bias, in
             Precision p, bool accumulate = false);
 
 // Which implementation gemm() uses for this shape (for tests and benchmarks).
-enum class GemmPath { OpenBlasF32, OneDnnF32, WidenedPanels, OneDnnBf16, StreamedF32 };
+enum class GemmPath { OpenBlasF32, OneDnnF32, WidenedPanels, OneDnnBf16, StreamedF32, StreamedBf16 };
 const char* gemm_path_name(GemmPath g);
 GemmPath gemm_path(int64_t M, const MatRef& B, Precision p);
-// Benchmarks only: force every f32 exact GEMM through one path (OpenBlasF32, OneDnnF32, or
-// StreamedF32 where it applies, oneDNN elsewhere); WidenedPanels restores the per-shape choice.
-void force_f32_gemm_path(GemmPath g);
+// Benchmarks only: force GEMMs through one path. OpenBlasF32, OneDnnF32 or StreamedF32 (where it
+// applies, oneDNN elsewhere): every exact GEMM on an f32 weight; OneDnnBf16: every bf16-precision
+// GEMM on a bf16 weight (never the streamed bf16 kernels). WidenedPanels restores the per-shape
+// choice.
+void force_gemm_path(GemmPath g);
 
 // Reference: C = A @ B (+ C) accumulated in double, after rounding A to bf16 when the BF16 path
 // would (so BF16 results can be checked at f32-accumulation tolerance).

@@ -9,6 +9,12 @@
 #include <vector>
 
 #include "ops/aligned.h"
+#include "ops/dtype.h"
+
+// GCC 12's AVX-512 intrinsics pass _mm512_undefined_*() as the unused merge source of masked
+// builtins (shuffles, extracts), which -Wuninitialized reports inside the intrinsic headers.
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 
 namespace cs {
 namespace {
@@ -26,13 +32,26 @@ __attribute__((target("avx512f"), always_inline)) inline float sum16(__m512 v) {
   return _mm_cvtss_f32(_mm_add_ss(x, _mm_movehdup_ps(x)));
 }
 
+// C[q, r] (+)= the sum of acc[r][q]'s lanes, for q < Q, r < R.
+template <int Q>
+__attribute__((target("avx512f"), always_inline)) inline void store_tile(
+    float* C, int64_t ldc, const __m512 (&acc)[kBlock][Q], int R, bool accumulate) {
+  float sums[kBlock][Q];  // all four rows, so that acc is indexed by constants only (registers)
+  for (int r = 0; r < kBlock; ++r)
+    for (int q = 0; q < Q; ++q) sums[r][q] = sum16(acc[r][q]);
+  for (int r = 0; r < R; ++r)
+    for (int q = 0; q < Q; ++q)
+      C[q * ldc + r] = accumulate ? C[q * ldc + r] + sums[r][q] : sums[r][q];
+}
+
 // C[q, r] (+)= dot(A row q, W row r) for q < Q, r < R (4 rows of W are read, R kept). While it
 // runs it prefetches into L2, one line per row per k step, rows pf_first, pf_first + pf_stride,
 // ... of the block at `pf` (null: none).
 template <int Q>
-__attribute__((target("avx512f"), always_inline)) inline void tile(
-    float* C, int64_t ldc, const float* A, int64_t lda, const float* W, int64_t ldw, int64_t K,
-    int R, bool accumulate, const char* pf, int pf_first, int pf_stride) {
+__attribute__((target("avx512f"))) void tile(float* C, int64_t ldc, const float* A, int64_t lda,
+                                             const float* W, int64_t ldw, int64_t K, int R,
+                                             bool accumulate, const char* pf, int pf_first,
+                                             int pf_stride) {
   __m512 acc[kBlock][Q];
   for (int r = 0; r < kBlock; ++r)
     for (int q = 0; q < Q; ++q) acc[r][q] = _mm512_setzero_ps();
@@ -48,19 +67,39 @@ __attribute__((target("avx512f"), always_inline)) inline void tile(
     for (int r = 0; r < kBlock; ++r)
       for (int q = 0; q < Q; ++q) acc[r][q] = _mm512_fmadd_ps(w[r], a[q], acc[r][q]);
   }
-  float sums[kBlock][Q];  // all four rows, so that acc is indexed by constants only (registers)
+  store_tile<Q>(C, ldc, acc, R, accumulate);
+}
+
+// The same for bf16 A and W (bf16 precision): 32 k per step, each vdpbf16ps adding the products
+// of two adjacent k to a lane's f32 sum; a step reads one line of each W row.
+template <int Q>
+__attribute__((target("avx512f,avx512bw,avx512bf16"))) void tile(
+    float* C, int64_t ldc, const uint16_t* A, int64_t lda, const uint16_t* W, int64_t ldw,
+    int64_t K, int R, bool accumulate, const char* pf, int pf_first, int pf_stride) {
+  __m512 acc[kBlock][Q];
   for (int r = 0; r < kBlock; ++r)
-    for (int q = 0; q < Q; ++q) sums[r][q] = sum16(acc[r][q]);
-  for (int r = 0; r < R; ++r)
-    for (int q = 0; q < Q; ++q)
-      C[q * ldc + r] = accumulate ? C[q * ldc + r] + sums[r][q] : sums[r][q];
+    for (int q = 0; q < Q; ++q) acc[r][q] = _mm512_setzero_ps();
+  const __mmask32 tail = static_cast<__mmask32>((uint64_t{1} << (K % 32)) - 1);
+  for (int64_t k = 0; k < K; k += 32) {
+    const __mmask32 m = K - k >= 32 ? static_cast<__mmask32>(0xFFFFFFFF) : tail;
+    __m512i w[kBlock], a[Q];
+    for (int r = 0; r < kBlock; ++r) w[r] = _mm512_maskz_loadu_epi16(m, W + r * ldw + k);
+    if (pf)
+      for (int r = pf_first; r < kBlock; r += pf_stride)
+        _mm_prefetch(pf + (r * ldw + k) * 2, _MM_HINT_T1);
+    for (int q = 0; q < Q; ++q) a[q] = _mm512_maskz_loadu_epi16(m, A + q * lda + k);
+    for (int r = 0; r < kBlock; ++r)
+      for (int q = 0; q < Q; ++q)
+        acc[r][q] = _mm512_dpbf16_ps(acc[r][q], (__m512bh)w[r], (__m512bh)a[q]);
+  }
+  store_tile<Q>(C, ldc, acc, R, accumulate);
 }
 
 // C[0..M, 0..R) for the block of R <= 4 weight rows at W: 4-row tiles of A, then single rows.
 // The tiles share out the prefetch of the block at `pf`, a row each when there are four.
-__attribute__((target("avx512f"))) void block(float* C, int64_t ldc, const float* A, int64_t lda,
-                                              int64_t M, const float* W, int64_t ldw, int64_t K,
-                                              int R, bool accumulate, const char* pf) {
+template <typename T>
+void block(float* C, int64_t ldc, const T* A, int64_t lda, int64_t M, const T* W, int64_t ldw,
+           int64_t K, int R, bool accumulate, const char* pf) {
   const int groups = static_cast<int>(M / 4 + (M % 4 ? 1 : 0));
   int64_t i = 0;
   int g = 0;
@@ -133,18 +172,91 @@ __attribute__((target("avx512f"))) void kn_block(float* part, const float* At, c
   }
 }
 
+// The same for a bf16 B (bf16 precision): vdpbf16ps multiplies pairs of adjacent k, so the
+// kernel interleaves two B rows' 16 columns into one register of (k, k + 1) pairs per column, and
+// At holds A's (k, k + 1) pairs in bf16, [K / 2][16] (a K odd ends on a pair with zero). The
+// prefetch is the f32 kernel's, a line per tile start per row (a 16-column tile is half a line).
 template <int MR>
-void kn_gemm(float* C, int64_t ldc, const float* A, int64_t lda, int64_t M, float* At,
-             const float* B, int64_t ldb, int64_t K, int64_t N, bool accumulate) {
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16"))) void kn_block(
+    float* part, const uint32_t* At, const uint16_t* B, int64_t ldb, int64_t K, int w,
+    const uint16_t* next, int next_w) {
+  const int tiles = (w + 15) / 16;
+  alignas(64) uint16_t order[32];  // word 2j from row k's column j, word 2j + 1 from row k + 1's
+  for (int j = 0; j < 16; ++j) order[2 * j] = static_cast<uint16_t>(j), order[2 * j + 1] = static_cast<uint16_t>(32 + j);
+  const __m512i pairs = _mm512_load_si512(order);
+  for (int64_t k0 = 0; k0 < K; k0 += kChunk) {
+    const int kc = static_cast<int>(std::min<int64_t>(kChunk, K - k0));
+    const int64_t r0 = k0 + kAheadRows;
+    const uint16_t* pf = nullptr;
+    int pf_rows = 0, pf_tiles = 0;
+    if (r0 < K) {
+      pf = B + r0 * ldb;
+      pf_rows = static_cast<int>(std::min<int64_t>(kc, K - r0));
+      pf_tiles = tiles;
+    } else if (next && r0 - K < K) {
+      pf = next + (r0 - K) * ldb;
+      pf_rows = static_cast<int>(std::min<int64_t>(kc, 2 * K - r0));
+      pf_tiles = (next_w + 15) / 16;
+    }
+    for (int t = 0; t < tiles; ++t) {
+      const int left = w - t * 16;
+      const __mmask16 m = left >= 16 ? static_cast<__mmask16>(0xFFFF)
+                                     : static_cast<__mmask16>((1u << left) - 1);
+      __m512 c[MR];
+      for (int i = 0; i < MR; ++i) c[i] = _mm512_setzero_ps();
+      const uint16_t* b = B + k0 * ldb + t * 16;
+      const uint32_t* a = At + (k0 / 2) * 16;
+      const bool fetch = pf && t < pf_tiles;
+      for (int kk = 0; kk < kc; kk += 2) {
+        const __m256i lo = _mm256_maskz_loadu_epi16(m, b + kk * ldb);
+        const __m256i hi = kk + 1 < kc ? _mm256_maskz_loadu_epi16(m, b + (kk + 1) * ldb)
+                                       : _mm256_setzero_si256();
+        const __m512i bk = _mm512_permutex2var_epi16(_mm512_zextsi256_si512(lo), pairs,
+                                                     _mm512_zextsi256_si512(hi));
+        if (fetch) {
+          if (kk < pf_rows) _mm_prefetch(pf + kk * ldb + t * 16, _MM_HINT_T1);
+          if (kk + 1 < pf_rows) _mm_prefetch(pf + (kk + 1) * ldb + t * 16, _MM_HINT_T1);
+        }
+        for (int i = 0; i < MR; ++i)
+          c[i] = _mm512_dpbf16_ps(c[i], (__m512bh)bk,
+                                  (__m512bh)_mm512_set1_epi32(static_cast<int>(a[(kk / 2) * 16 + i])));
+      }
+      for (int i = 0; i < MR; ++i) {
+        float* p = part + i * kCols + t * 16;
+        _mm512_store_ps(p, k0 == 0 ? c[i] : _mm512_add_ps(_mm512_load_ps(p), c[i]));
+      }
+    }
+  }
+}
+
+// Rows [r, r1) of At, A transposed for kn_block: f32, At[k][16]; bf16, At[k / 2][16] pairs.
+void fill_at(float* At, const float* A, int64_t lda, int64_t M, int64_t K, int64_t r, int64_t r1) {
+  for (; r < r1; ++r)
+    for (int64_t i = 0; i < 16; ++i) At[r * 16 + i] = i < M ? A[i * lda + r] : 0.0f;
+}
+void fill_at(uint32_t* At, const float* A, int64_t lda, int64_t M, int64_t K, int64_t r, int64_t r1) {
+  for (; r < r1; ++r)
+    for (int64_t i = 0; i < 16; ++i) {
+      const int64_t k = 2 * r;
+      const uint32_t lo = i < M ? f32_to_bf16(A[i * lda + k]) : 0;
+      const uint32_t hi = i < M && k + 1 < K ? f32_to_bf16(A[i * lda + k + 1]) : 0;
+      At[r * 16 + i] = lo | hi << 16;
+    }
+}
+
+// C (+)= A @ B, B [K, N] of element type T: the threads transpose A into At (AT, `at_rows` rows),
+// then share out the blocks of kCols columns.
+template <int MR, typename T, typename AT>
+void kn_gemm(float* C, int64_t ldc, const float* A, int64_t lda, int64_t M, AT* At,
+             int64_t at_rows, const T* B, int64_t ldb, int64_t K, int64_t N, bool accumulate) {
   const int64_t blocks = (N + kCols - 1) / kCols;
 #pragma omp parallel if (blocks > 1)
   {
     alignas(64) float part[MR * kCols];
     const int nt = omp_get_num_threads(), id = omp_get_thread_num();
-    // A transposed into At[k][16] (rows past M zero), each thread a share of k: one broadcast
-    // per row per k in the kernel, and no serial pass over A before the threads start.
-    for (int64_t k = K * id / nt, k1 = K * (id + 1) / nt; k < k1; ++k)
-      for (int64_t i = 0; i < 16; ++i) At[k * 16 + i] = i < M ? A[i * lda + k] : 0.0f;
+    // Each thread transposes a share of A's columns: one broadcast per row per k in the kernel,
+    // and no serial pass over A before the threads start.
+    fill_at(At, A, lda, M, K, at_rows * id / nt, at_rows * (id + 1) / nt);
 #pragma omp barrier
     const int64_t q0 = blocks * id / nt, q1 = blocks * (id + 1) / nt;
     for (int64_t q = q0; q < q1; ++q) {
@@ -165,24 +277,21 @@ void kn_gemm(float* C, int64_t ldc, const float* A, int64_t lda, int64_t M, floa
   }
 }
 
-}  // namespace
-
-bool streamed_gemm_available() {
-  static const bool ok = __builtin_cpu_supports("avx512f");
-  return ok;
+template <typename T, typename AT>
+void kn_dispatch(float* C, int64_t ldc, const float* A, int64_t lda, int64_t M, const T* B,
+                 int64_t ldb, int64_t K, int64_t N, bool accumulate) {
+  const int64_t at_rows = sizeof(AT) == sizeof(T) * 2 ? (K + 1) / 2 : K;
+  thread_local std::vector<AT, AlignedAllocator<AT>> At;
+  At.resize(static_cast<size_t>(at_rows * 16));
+  if (M <= 4) kn_gemm<4>(C, ldc, A, lda, M, At.data(), at_rows, B, ldb, K, N, accumulate);
+  else if (M <= 8) kn_gemm<8>(C, ldc, A, lda, M, At.data(), at_rows, B, ldb, K, N, accumulate);
+  else kn_gemm<16>(C, ldc, A, lda, M, At.data(), at_rows, B, ldb, K, N, accumulate);
 }
 
-void streamed_gemm_kn(float* C, int64_t ldc, const float* A, int64_t lda, int64_t M,
-                      const float* B, int64_t ldb, int64_t K, int64_t N, bool accumulate) {
-  thread_local std::vector<float, AlignedAllocator<float>> At;
-  At.resize(static_cast<size_t>(K * 16));
-  if (M <= 4) kn_gemm<4>(C, ldc, A, lda, M, At.data(), B, ldb, K, N, accumulate);
-  else if (M <= 8) kn_gemm<8>(C, ldc, A, lda, M, At.data(), B, ldb, K, N, accumulate);
-  else kn_gemm<16>(C, ldc, A, lda, M, At.data(), B, ldb, K, N, accumulate);
-}
-
-void streamed_gemm_nk(float* C, int64_t ldc, const float* A, int64_t lda, int64_t M,
-                      const float* W, int64_t ldw, int64_t K, int64_t N, bool accumulate) {
+// C (+)= A @ W^T, W [N, K] of element type T, A already in T.
+template <typename T>
+void nk_gemm(float* C, int64_t ldc, const T* A, int64_t lda, int64_t M, const T* W, int64_t ldw,
+             int64_t K, int64_t N, bool accumulate) {
   const int64_t blocks = N / kBlock;  // whole blocks; the last N % 4 rows are copied (below)
 #pragma omp parallel if (blocks > 1)
   {
@@ -197,11 +306,47 @@ void streamed_gemm_nk(float* C, int64_t ldc, const float* A, int64_t lda, int64_
   }
   if (const int rest = static_cast<int>(N - blocks * kBlock); rest > 0) {
     // The last rows, zero-padded to a block so the tile reads no row past W.
-    std::vector<float> pad(static_cast<size_t>(kBlock * K), 0.0f);
+    std::vector<T> pad(static_cast<size_t>(kBlock * K), T{0});
     for (int r = 0; r < rest; ++r)
       std::copy_n(W + (blocks * kBlock + r) * ldw, K, pad.data() + r * K);
     block(C + blocks * kBlock, ldc, A, lda, M, pad.data(), K, K, rest, accumulate, nullptr);
   }
+}
+
+}  // namespace
+
+bool streamed_gemm_available() {
+  static const bool ok = __builtin_cpu_supports("avx512f");
+  return ok;
+}
+
+bool streamed_bf16_gemm_available() {
+  static const bool ok = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bf16");
+  return ok;
+}
+
+void streamed_gemm_kn(float* C, int64_t ldc, const float* A, int64_t lda, int64_t M,
+                      const float* B, int64_t ldb, int64_t K, int64_t N, bool accumulate) {
+  kn_dispatch<float, float>(C, ldc, A, lda, M, B, ldb, K, N, accumulate);
+}
+
+void streamed_gemm_nk(float* C, int64_t ldc, const float* A, int64_t lda, int64_t M,
+                      const float* W, int64_t ldw, int64_t K, int64_t N, bool accumulate) {
+  nk_gemm(C, ldc, A, lda, M, W, ldw, K, N, accumulate);
+}
+
+void streamed_bf16_gemm_kn(float* C, int64_t ldc, const float* A, int64_t lda, int64_t M,
+                           const uint16_t* B, int64_t ldb, int64_t K, int64_t N, bool accumulate) {
+  kn_dispatch<uint16_t, uint32_t>(C, ldc, A, lda, M, B, ldb, K, N, accumulate);
+}
+
+void streamed_bf16_gemm_nk(float* C, int64_t ldc, const float* A, int64_t lda, int64_t M,
+                           const uint16_t* W, int64_t ldw, int64_t K, int64_t N, bool accumulate) {
+  thread_local std::vector<uint16_t, AlignedAllocator<uint16_t>> a16;
+  a16.resize(static_cast<size_t>(M * K));
+  for (int64_t i = 0; i < M; ++i) narrow_to_bf16(a16.data() + i * K, A + i * lda, K);
+  nk_gemm(C, ldc, a16.data(), K, M, W, ldw, K, N, accumulate);
 }
 
 }  // namespace cs

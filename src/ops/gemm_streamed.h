@@ -31,4 +31,13 @@ void streamed_gemm_nk(float* C, int64_t ldc, const float* A, int64_t lda, int64_
 void streamed_gemm_kn(float* C, int64_t ldc, const float* A, int64_t lda, int64_t M,
                       const float* B, int64_t ldb, int64_t K, int64_t N, bool accumulate);
 
+// bf16 precision (gemm.h) for a bf16 weight: A rounded to bf16 (as the oneDNN bf16 path rounds
+// it) and multiplied by the bf16 weight with f32 sums (AVX512-BF16's vdpbf16ps, which adds the
+// products of two adjacent k at a time), by the same two kernels over half the bytes.
+bool streamed_bf16_gemm_available();  // AVX512-BF16 (with AVX512BW/VL)
+void streamed_bf16_gemm_nk(float* C, int64_t ldc, const float* A, int64_t lda, int64_t M,
+                           const uint16_t* W, int64_t ldw, int64_t K, int64_t N, bool accumulate);
+void streamed_bf16_gemm_kn(float* C, int64_t ldc, const float* A, int64_t lda, int64_t M,
+                           const uint16_t* B, int64_t ldb, int64_t K, int64_t N, bool accumulate);
+
 }  // namespace cs
