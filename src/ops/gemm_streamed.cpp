@@ -116,6 +116,28 @@ constexpr int kCols = 128;           // columns per block: its [16, 128] partial
 constexpr int kChunk = 32;           // rows of B per pass over the block's 16-column tiles
 constexpr int64_t kAheadRows = 128;  // rows prefetched ahead (64-128 alike; 256 and none slower)
 
+// The rows a kn_block chunk (rows k0..k0 + kc of a block of `tiles` 16-column tiles at B)
+// prefetches: kAheadRows further on in this block, else the first rows of the next one (`next`,
+// next_w columns; null: none); p null when there are none.
+template <typename T>
+struct Ahead {
+  const T* p = nullptr;
+  int rows = 0, tiles = 0;
+  Ahead(const T* B, int64_t ldb, int64_t K, int64_t k0, int kc, int block_tiles, const T* next,
+        int next_w) {
+    const int64_t r0 = k0 + kAheadRows;
+    if (r0 < K) {
+      p = B + r0 * ldb;
+      rows = static_cast<int>(std::min<int64_t>(kc, K - r0));
+      tiles = block_tiles;
+    } else if (next && r0 - K < K) {
+      p = next + (r0 - K) * ldb;
+      rows = static_cast<int>(std::min<int64_t>(kc, 2 * K - r0));
+      tiles = (next_w + 15) / 16;
+    }
+  }
+};
+
 // part[i, 0..w) (+)= sum over k of At[k][i] B[k, 0..w), k in [0, K), i < MR; one block of at
 // most kCols columns at B. Chunk by chunk, each 16-column tile keeps its MR x 16 sums in
 // registers over the chunk's rows. While a chunk runs, the rows kAheadRows further on are
@@ -131,19 +153,9 @@ __attribute__((target("avx512f"))) void kn_block(float* part, const float* At, c
       ((reinterpret_cast<uintptr_t>(B) | static_cast<uintptr_t>(ldb * 4)) & 63) != 0;
   for (int64_t k0 = 0; k0 < K; k0 += kChunk) {
     const int kc = static_cast<int>(std::min<int64_t>(kChunk, K - k0));
-    // The rows to prefetch: in this block, else in the next one.
-    const int64_t r0 = k0 + kAheadRows;
-    const float* pf = nullptr;
-    int pf_rows = 0, pf_tiles = 0;
-    if (r0 < K) {
-      pf = B + r0 * ldb;
-      pf_rows = static_cast<int>(std::min<int64_t>(kc, K - r0));
-      pf_tiles = tiles;
-    } else if (next && r0 - K < K) {
-      pf = next + (r0 - K) * ldb;
-      pf_rows = static_cast<int>(std::min<int64_t>(kc, 2 * K - r0));
-      pf_tiles = (next_w + 15) / 16;
-    }
+    const Ahead<float> ahead(B, ldb, K, k0, kc, tiles, next, next_w);
+    const float* pf = ahead.p;
+    const int pf_rows = ahead.rows, pf_tiles = ahead.tiles;
     for (int t = 0; t < tiles; ++t) {
       const int left = w - t * 16;
       const __mmask16 m = left >= 16 ? static_cast<__mmask16>(0xFFFF)
@@ -182,22 +194,16 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16"))) void kn_block(
     const uint16_t* next, int next_w) {
   const int tiles = (w + 15) / 16;
   alignas(64) uint16_t order[32];  // word 2j from row k's column j, word 2j + 1 from row k + 1's
-  for (int j = 0; j < 16; ++j) order[2 * j] = static_cast<uint16_t>(j), order[2 * j + 1] = static_cast<uint16_t>(32 + j);
+  for (int j = 0; j < 16; ++j) {
+    order[2 * j] = static_cast<uint16_t>(j);
+    order[2 * j + 1] = static_cast<uint16_t>(32 + j);
+  }
   const __m512i pairs = _mm512_load_si512(order);
   for (int64_t k0 = 0; k0 < K; k0 += kChunk) {
     const int kc = static_cast<int>(std::min<int64_t>(kChunk, K - k0));
-    const int64_t r0 = k0 + kAheadRows;
-    const uint16_t* pf = nullptr;
-    int pf_rows = 0, pf_tiles = 0;
-    if (r0 < K) {
-      pf = B + r0 * ldb;
-      pf_rows = static_cast<int>(std::min<int64_t>(kc, K - r0));
-      pf_tiles = tiles;
-    } else if (next && r0 - K < K) {
-      pf = next + (r0 - K) * ldb;
-      pf_rows = static_cast<int>(std::min<int64_t>(kc, 2 * K - r0));
-      pf_tiles = (next_w + 15) / 16;
-    }
+    const Ahead<uint16_t> ahead(B, ldb, K, k0, kc, tiles, next, next_w);
+    const uint16_t* pf = ahead.p;
+    const int pf_rows = ahead.rows, pf_tiles = ahead.tiles;
     for (int t = 0; t < tiles; ++t) {
       const int left = w - t * 16;
       const __mmask16 m = left >= 16 ? static_cast<__mmask16>(0xFFFF)
