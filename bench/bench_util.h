@@ -10,6 +10,7 @@
 #include <exception>
 #include <string>
 #include <functional>
+#include <initializer_list>
 #include <vector>
 
 #include "ops/matmul.h"
@@ -45,6 +46,34 @@ inline long int_arg(const char* text, const char* what, long lo, long hi) {
     std::exit(2);
   }
   return v;
+}
+// For programs whose arguments are a few flags: `--help` prints `usage` and exits 0; an
+// argument not in `known` (nor the value after a flag listed in `with_value`) ends the program
+// with one line, exit 2, instead of being ignored.
+inline void check_flags(int argc, char** argv, const char* usage, std::initializer_list<const char*> known,
+                        std::initializer_list<const char*> with_value = {}) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--help" || a == "-h") {
+      std::printf("usage: %s\n", usage);
+      std::exit(0);
+    }
+    bool ok = false;
+    for (const char* k : known) ok = ok || a == k;
+    for (const char* k : with_value)
+      if (a == k) {
+        if (i + 1 >= argc) {
+          std::fprintf(stderr, "error: %s needs a value (usage: %s)\n", k, usage);
+          std::exit(2);
+        }
+        ok = true;
+        ++i;
+      }
+    if (!ok) {
+      std::fprintf(stderr, "error: unknown argument '%s' (usage: %s)\n", a.c_str(), usage);
+      std::exit(2);
+    }
+  }
 }
 inline double real_arg(const char* text, const char* what, double lo, double hi) {
   char* end = nullptr;

@@ -93,7 +93,8 @@ void sae_against_torch(const Model& m, const TokenizedTask& task, int pairs) {
 
 int main(int argc, char** argv) {
   cs::setup_process(argv);
-  const bool quick = argc > 1 && std::string(argv[1]) == "--quick";
+  bench::check_flags(argc, argv, "discover [--quick]", {"--quick"});
+  const bool quick = argc > 1;
   const double peak = bench::sgemm_peak_gflops();
   std::printf("sgemm peak on this machine: %.1f GFLOP/s (2048^3, best of 5)\n", peak);
   Tokenizer tok = Tokenizer::for_model_dir(std::string(CS_SOURCE_DIR) + "/data/gpt2-tokenizer");

@@ -57,8 +57,14 @@ double torch_tokens_per_s(int B, int T, Precision p) {
 // ratios, so a machine that drifts between fast and slow states moves both sides alike.
 int main(int argc, char** argv) {
   cs::setup_process(argv);
-  const bool quick = argc > 1 && std::string(argv[1]) == "--quick";
-  const bool chosen = argc > 2 && std::string(argv[1]) == "--rows";
+  bench::check_flags(argc, argv, "forward [--quick | --rows PREC:BxT,...]", {"--quick"}, {"--rows"});
+  bool quick = false;
+  const char* row_list = nullptr;
+  for (int i = 1; i < argc; ++i) {
+    if (std::string(argv[i]) == "--quick") quick = true;
+    else row_list = argv[++i];  // --rows (check_flags let nothing else through)
+  }
+  const bool chosen = row_list != nullptr;
   const double peak = bench::sgemm_peak_gflops();
   const double bandwidth = bench::read_bandwidth_gbs();
   std::printf("sgemm peak on this machine: %.1f GFLOP/s (2048^3, best of 5); memory read bandwidth:\n"
@@ -75,7 +81,7 @@ int main(int argc, char** argv) {
                            {"gpt2-small", H, 32, 16}, {"gpt2-small", H, 8, 128}};
   if (chosen) {  // PREC:BxT items, comma-separated
     rows.clear();
-    std::string list = argv[2];
+    std::string list = row_list;
     for (size_t at = 0; at <= list.size();) {
       const size_t end = std::min(list.find(',', at), list.size());
       const std::string item = list.substr(at, end - at);

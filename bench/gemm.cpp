@@ -20,7 +20,8 @@ using namespace cs;
 
 int main(int argc, char** argv) {
   cs::setup_process(argv);
-  const bool quick = argc > 1 && std::string(argv[1]) == "--quick";
+  bench::check_flags(argc, argv, "gemm [--quick]", {"--quick"});
+  const bool quick = argc > 1;
   struct Shape { const char* what; int64_t K, N; bool trans; };
   std::vector<Shape> shapes = {{"gpt2 W_qkv", 768, 2304, false}, {"gpt2 W_O", 768, 768, false},
                                {"gpt2 W_in", 768, 3072, false},  {"gpt2 W_out", 3072, 768, false},

@@ -13,6 +13,7 @@
 #include <sstream>
 #include <string>
 
+#include "bench_util.h"
 #include "model/tokenizer.h"
 #include "ops/process_setup.h"
 #include "ops/timer.h"
@@ -37,7 +38,7 @@ std::vector<int> top(const std::vector<double>& x, size_t k) {
 int main(int argc, char** argv) {
   cs::setup_process(argv);
   const std::string model_dir = argc > 1 ? argv[1] : std::string(CS_SOURCE_DIR) + "/models/toy-gpt2-4l";
-  const int trials = argc > 2 ? std::atoi(argv[2]) : 5;
+  const int trials = argc > 2 ? static_cast<int>(bench::int_arg(argv[2], "trials", 1, 1000)) : 5;
   std::vector<std::string> scores;
   std::stringstream ss(argc > 3 ? argv[3] : "paper,confirmed");
   for (std::string s; std::getline(ss, s, ',');) scores.push_back(s);
