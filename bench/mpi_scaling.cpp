@@ -100,7 +100,7 @@ struct PassResult {
 };
 
 // Runs a worker command; pass name -> result. Exits with one line when it fails.
-std::map<std::string, PassResult> run_worker(const std::string& cmd, size_t want = kPasses.size()) {
+[[maybe_unused]] std::map<std::string, PassResult> run_worker(const std::string& cmd, size_t want = kPasses.size()) {
   FILE* p = popen((cmd + " 2>/dev/null").c_str(), "r");
   std::map<std::string, PassResult> out;
   char line[512];
@@ -120,12 +120,12 @@ std::map<std::string, PassResult> run_worker(const std::string& cmd, size_t want
   return out;
 }
 
-double median(std::vector<double> v) {
+[[maybe_unused]] double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
 }
 
-std::string human_bytes(double b) {
+[[maybe_unused]] std::string human_bytes(double b) {
   char s[32];
   if (b >= 1 << 20) std::snprintf(s, sizeof s, "%.1f MiB", b / (1 << 20));
   else if (b >= 1 << 10) std::snprintf(s, sizeof s, "%.1f KiB", b / (1 << 10));
@@ -140,8 +140,8 @@ int main(int argc, char** argv) {
     if (argc != 4 && argc != 5) return 2;
     return worker(argv[2], static_cast<int>(bench::int_arg(argv[3], "PROMPTS", 2, 100000)), argc == 5);
   }
-  const int reps = argc > 1 ? static_cast<int>(bench::int_arg(argv[1], "REPS", 1, 100)) : 3;
-  const int prompts = argc > 2 ? static_cast<int>(bench::int_arg(argv[2], "PROMPTS", 4, 100000)) : 64;
+  [[maybe_unused]] const int reps = argc > 1 ? static_cast<int>(bench::int_arg(argv[1], "REPS", 1, 100)) : 3;
+  [[maybe_unused]] const int prompts = argc > 2 ? static_cast<int>(bench::int_arg(argv[2], "PROMPTS", 4, 100000)) : 64;
   if (!built_with_mpi()) {
     std::fprintf(stderr, "error: this build has no MPI (CS_WITH_MPI=OFF); install libopenmpi-dev (scripts/setup.sh) and rebuild\n");
     return 1;

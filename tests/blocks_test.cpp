@@ -243,6 +243,8 @@ TEST(Blocks, SoftCappedSlidingWindowAttentionAndItsBackwardMatchADoubleReference
   for (int i = 0; i < T; ++i)
     for (int j = 0; j < T; ++j) {
       ASSERT_TRUE(std::isfinite(ds[i * T + j])) << i << " " << j;
-      if (j <= i - W || j > i) EXPECT_EQ(ds[i * T + j], 0.0f) << i << " " << j;
+      if (j <= i - W || j > i) {
+        EXPECT_EQ(ds[i * T + j], 0.0f) << i << " " << j;
+      }
     }
 }

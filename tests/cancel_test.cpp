@@ -67,7 +67,9 @@ TEST(Cancel, NotThrownInsideRawParallelRegionButAfterIt) {
       ++threw;
     }
   }
-  if (omp_get_max_threads() > 1) EXPECT_EQ(threw, 0);
+  if (omp_get_max_threads() > 1) {
+    EXPECT_EQ(threw, 0);
+  }
   EXPECT_THROW(check_cancelled(), Cancelled);
 }
 

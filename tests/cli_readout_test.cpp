@@ -353,7 +353,9 @@ TEST(CompareReadout, EightMethodsTableAndPage) {
     }
     edge_cell[c[0]] = c[3];
     for (const auto& m : j["methods"])
-      if (m["method"] == c[0]) EXPECT_NEAR(std::stod(c[2]), m["node_auc_of_mean_scores"].get<double>(), 6e-4) << c[0];
+      if (m["method"] == c[0]) {
+        EXPECT_NEAR(std::stod(c[2]), m["node_auc_of_mean_scores"].get<double>(), 6e-4) << c[0];
+      }
   }
   EXPECT_EQ(edge_cell.at("sae"), edge_cell.at("sae-paper"));
   const std::string html = slurp(tmp.path / "c" / "compare.html");

@@ -155,7 +155,9 @@ TEST(Ops, RotaryIsARotationAndInvertible) {
         const int i = (t * n + h) * dh + d;
         nx += x[i] * x[i];
         ny += y[i] * y[i];
-        if (d >= rot) EXPECT_EQ(y[i], x[i]);
+        if (d >= rot) {
+          EXPECT_EQ(y[i], x[i]);
+        }
       }
       EXPECT_NEAR(nx, ny, 1e-4 * nx);
     }
@@ -229,7 +231,9 @@ TEST(Ops, SlidingWindowKeepsTheLastWindowKeys) {
     double sum = 0;
     for (int j = 0; j < T; ++j) {
       sum += s[i * T + j];
-      if (j <= i - W) EXPECT_EQ(s[i * T + j], 0.0f);
+      if (j <= i - W) {
+        EXPECT_EQ(s[i * T + j], 0.0f);
+      }
     }
     EXPECT_NEAR(sum, 1.0, 1e-6);
   }

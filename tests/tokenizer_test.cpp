@@ -442,7 +442,9 @@ static void expect_reference_ids(const std::string& dir) {
   const json ref = json::parse(in);
   const Tokenizer t = Tokenizer::for_model_dir(dir);
   EXPECT_EQ(t.adds_bos(), ref["adds_bos"].get<bool>()) << dir;
-  if (t.adds_bos()) EXPECT_EQ(t.bos_id(), ref["bos_id"].get<int>()) << dir;
+  if (t.adds_bos()) {
+    EXPECT_EQ(t.bos_id(), ref["bos_id"].get<int>()) << dir;
+  }
   ASSERT_GE(ref["cases"].size(), 10u);
   for (const json& c : ref["cases"]) {
     const std::string text = c["text"];
